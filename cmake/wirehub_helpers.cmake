@@ -1,0 +1,35 @@
+# Small helpers in the spirit of abseil's absl_cc_library / absl_cc_test.
+
+set(WIREHUB_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wno-unused-parameter
+    -Wno-missing-field-initializers)
+if(WIREHUB_WERROR)
+  list(APPEND WIREHUB_WARNINGS -Werror)
+endif()
+if(WIREHUB_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# wirehub_cc_library(NAME name SRCS ... DEPS ...)
+# Defines wirehub_<name> with alias wirehub::<name>.
+function(wirehub_cc_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(wirehub_${ARG_NAME} STATIC ${ARG_SRCS})
+  add_library(wirehub::${ARG_NAME} ALIAS wirehub_${ARG_NAME})
+  target_include_directories(wirehub_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}
+                             ${PROJECT_BINARY_DIR}/proto)
+  target_compile_options(wirehub_${ARG_NAME} PRIVATE ${WIREHUB_WARNINGS})
+  target_link_libraries(wirehub_${ARG_NAME} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# wirehub_cc_test(NAME name SRCS ... DEPS ...)
+# A GoogleTest binary registered with ctest, one ctest entry per test case.
+function(wirehub_cc_test)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                        ${CMAKE_BINARY_DIR}/tests)
+  target_compile_options(${ARG_NAME} PRIVATE ${WIREHUB_WARNINGS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 60 LABELS unit)
+endfunction()
