@@ -26,7 +26,9 @@ class JsonValidator {
   // Validate()
   //
   // Returns OK for a single valid JSON document, InvalidArgument with the
-  // parser's reason otherwise (empty input is invalid).
+  // parser's reason otherwise (empty input is invalid). Numbers simdjson
+  // cannot represent (integers beyond 64 bits, floats beyond double range)
+  // are reported invalid too.
   absl::Status Validate(std::string_view bytes);
 
  private:

@@ -38,6 +38,13 @@ class JwtVerifier {
   // constant time), a string `sub`, a numeric `exp` later than `now`, and,
   // if present, a numeric `nbf` not after `now` (with `leeway`).
   //
+  // Details: `sub` is required (it may be the empty string). `exp`, `nbf` and
+  // `iat` may be integers or fractions. A token is expired when
+  // `exp <= now - leeway`; a negative `leeway` counts as zero. Tokens over
+  // 8 KiB, headers with `crit`, a `typ` other than "JWT" (any case), and
+  // duplicate `alg`/`typ`/`sub`/`exp`/`nbf`/`iat` members are refused. A
+  // verifier with an empty secret refuses every token.
+  //
   // Errors:
   //   DeadlineExceeded  - the token is well-formed and signed but expired.
   //   Unauthenticated   - anything else: malformed, bad signature, wrong
@@ -67,7 +74,8 @@ std::string SignHs256Raw(std::string_view secret, std::string_view header_json,
 // Base64url without padding (RFC 4648 section 5).
 std::string Base64UrlEncode(std::string_view bytes);
 // Returns nullopt on characters outside the alphabet, padding or an
-// impossible length.
+// impossible length, and on non-zero unused bits in the last character (so
+// every byte string has exactly one accepted encoding).
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 }  // namespace wirehub

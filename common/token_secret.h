@@ -12,9 +12,12 @@ namespace wirehub {
 // LoadTokenSecret()
 //
 // Reads the secret from `file_path` when it is not empty (one trailing
-// newline is stripped), otherwise from the environment variable
-// WIREHUB_TOKEN_HMAC_SECRET. Fails with FailedPrecondition when neither
-// yields a non-empty secret. Never logs the secret.
+// "\n" or "\r\n" is stripped), otherwise from the environment variable
+// WIREHUB_TOKEN_HMAC_SECRET (used verbatim). Fails with FailedPrecondition
+// when neither yields a non-empty secret. A configured file is authoritative:
+// if it cannot be read the error is errno-based (NotFound for a missing file)
+// and names the path, and an empty file does not fall back to the
+// environment. Never logs the secret.
 absl::StatusOr<std::string> LoadTokenSecret(std::string_view file_path);
 
 }  // namespace wirehub

@@ -1,0 +1,56 @@
+#include "control/control_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace wirehub::control {
+
+ControlServer::ControlServer(ControlServerOptions options)
+    : options_(std::move(options)),
+      control_service_(&hub_, options_.service),
+      edge_link_service_(&hub_, options_.edge_session) {}
+
+ControlServer::~ControlServer() { Shutdown(absl::Seconds(1)); }
+
+absl::StatusOr<int> ControlServer::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&control_service_);
+  builder.RegisterService(&edge_link_service_);
+  // Room for a full ControlMessage batch plus a maximal publication.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options_.service.max_payload_bytes * 2 + (1 << 20)));
+  builder.SetMaxSendMessageSize(static_cast<int>(options_.edge_session.max_batch_bytes * 2 +
+                                                 options_.service.max_payload_bytes * 2));
+  // Edges keep one long stream open; keepalive detects a dead peer.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.grpc_listen, " (address in use or invalid)"));
+  }
+  return port;
+}
+
+void ControlServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace wirehub::control

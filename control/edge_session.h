@@ -1,0 +1,90 @@
+// EdgeSession: control's end of one edge's Attach stream.
+#ifndef WIREHUB_CONTROL_EDGE_SESSION_H_
+#define WIREHUB_CONTROL_EDGE_SESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "wirehub/edge/v1/edge.grpc.pb.h"
+
+namespace wirehub::control {
+
+class EdgeHub;
+
+// Limits of one edge's outbound queue.
+struct EdgeSessionOptions {
+  // Publications waiting to be written before the edge counts as too slow.
+  size_t max_queued_publications = 200000;
+  // Bytes of publication data waiting before the edge counts as too slow.
+  size_t max_queued_bytes = 128 << 20;
+  // Upper bounds of one ControlMessage batch.
+  size_t max_batch_publications = 1024;
+  size_t max_batch_bytes = 1 << 20;
+};
+
+// EdgeSession is a gRPC callback reactor for one Attach stream. Reads run on
+// gRPC threads; publishers enqueue from any thread through EdgeHub. One write
+// is in flight at a time; queued publications are batched into the next one.
+// Thread-safe. Deletes itself in OnDone() after unregistering from the hub.
+class EdgeSession : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage> {
+ public:
+  EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
+              const EdgeSessionOptions& options);
+
+  // Enqueue() / EnqueueAck()
+  //
+  // Called by EdgeHub with its lock held. Enqueue() returns false when the
+  // queue bound is exceeded; the session has then dropped its queue and will
+  // end the stream with RESOURCE_EXHAUSTED once the write in flight completes.
+  bool Enqueue(std::shared_ptr<const edge::v1::Publication> publication);
+  void EnqueueAck(uint64_t seq);
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  struct Item {
+    std::shared_ptr<const edge::v1::Publication> publication;  // null for an ack
+    uint64_t ack = 0;
+  };
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  // Moves queued items into out_ and marks a write in flight; returns false
+  // when there is nothing to write or a write is already in flight.
+  bool PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the stream with `status` now or after the write in flight.
+  void RequestFinish(const grpc::Status& status);
+
+  EdgeHub* const hub_;
+  const EdgeSessionOptions options_;
+  const std::string peer_;
+
+  // Owned by the read side: only one read is in flight.
+  edge::v1::EdgeMessage in_;
+  bool attached_ = false;
+
+  absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  // Written only by whoever set write_in_flight_; read by gRPC until
+  // OnWriteDone.
+  edge::v1::ControlMessage out_;
+};
+
+}  // namespace wirehub::control
+
+#endif  // WIREHUB_CONTROL_EDGE_SESSION_H_

@@ -1,0 +1,62 @@
+// wirehub-control: parses flags, starts ControlServer, waits for a signal.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/logging.h"
+#include "control/control_server.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7100",
+          "HOST:PORT for the gRPC API and the edge link; port 0 picks a free port");
+ABSL_FLAG(std::string, config, "", "Configuration file (JSON); reserved, not yet read");
+ABSL_FLAG(int, max_payload_bytes, 64 * 1024, "Largest publication data accepted, in bytes");
+ABSL_FLAG(int, edge_queue_max_publications, 200000,
+          "Publications queued for one edge before it is detached as too slow");
+ABSL_FLAG(int, edge_queue_max_bytes, 128 << 20,
+          "Bytes queued for one edge before it is detached as too slow");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "wirehub-control: sequences publications and streams them to wirehub-edge processes.\n"
+      "Usage: wirehub-control --grpc_listen=HOST:PORT");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken synchronously by this thread; block them before gRPC
+  // starts its threads so none of those receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  wirehub::control::ControlServerOptions options;
+  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.service.max_payload_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes));
+  options.edge_session.max_queued_publications =
+      static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_publications));
+  options.edge_session.max_queued_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_bytes));
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    WH_LOG(WARNING) << "--config is accepted but configuration files are not read yet";
+  }
+
+  wirehub::control::ControlServer server(options);
+  absl::StatusOr<int> port = server.Start();
+  if (!port.ok()) {
+    WH_LOG(ERROR) << port.status().message();
+    return 1;
+  }
+  std::string host = options.grpc_listen.substr(0, options.grpc_listen.rfind(':'));
+  std::printf("wirehub-control: grpc listening on %s:%d\n", host.c_str(), *port);
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
+  server.Shutdown(absl::Seconds(2));
+  return 0;
+}

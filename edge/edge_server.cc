@@ -1,0 +1,548 @@
+#include "edge/edge_server.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/channel_name.h"
+#include "common/logging.h"
+#include "edge/control_link.h"
+
+namespace wirehub::edge {
+namespace {
+
+constexpr char kWebSocketPath[] = "/connection/websocket";
+
+lws_usec_t ToLwsUsec(absl::Duration d) { return absl::ToInt64Microseconds(d); }
+
+}  // namespace
+
+EdgeServer::EdgeServer(EdgeServerOptions options, std::string token_secret)
+    : options_(std::move(options)),
+      verifier_(std::move(token_secret)),
+      inbox_([this] {
+        // context_ is set before any thread can Post and cleared only after
+        // every poster has stopped.
+        if (context_ != nullptr) lws_cancel_service(context_);
+      }),
+      rng_(std::random_device{}()),
+      ping_frame_(std::make_shared<const std::string>("{}")) {
+  absl::Duration shortest =
+      std::min({options_.pong_timeout, options_.connect_timeout, options_.ping_interval});
+  sweep_period_ = std::clamp(shortest / 4, absl::Milliseconds(50), absl::Seconds(1));
+}
+
+EdgeServer::~EdgeServer() {
+  if (context_ != nullptr) {
+    lws_context_destroy(context_);
+    context_ = nullptr;
+  }
+  if (loop_initialized_) {
+    // Let lws close its libuv handles, then release the loop.
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+  for (ClientSession* session : sessions_) delete session;
+}
+
+absl::StatusOr<int> EdgeServer::Init() {
+  if (uv_loop_init(&loop_) != 0) return absl::InternalError("uv_loop_init failed");
+  loop_initialized_ = true;
+
+  protocols_.push_back(lws_protocols{
+      "wirehub-json",
+      &EdgeServer::Callback,
+      sizeof(ClientSession*),
+      // Small receive buffer per connection; larger messages arrive in
+      // fragments that OnReceive joins.
+      2048,
+      0,
+      nullptr,
+      // Let one lws_write carry a whole coalesced batch.
+      options_.max_write_batch_bytes + 64,
+  });
+  protocols_.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
+
+  void* foreign_loops[] = {&loop_};
+  struct lws_context_creation_info info;
+  std::memset(&info, 0, sizeof(info));
+  info.port = options_.listen_port;
+  std::string iface = options_.listen_host;
+  info.iface = (iface.empty() || iface == "0.0.0.0") ? nullptr : iface.c_str();
+  info.protocols = protocols_.data();
+  info.user = this;
+  info.foreign_loops = foreign_loops;
+  info.timeout_secs = 10;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  if (iface.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
+  context_ = lws_create_context(&info);
+  if (context_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_host, ":",
+                                               options_.listen_port));
+  }
+  struct lws_vhost* vhost = lws_get_vhost_by_name(context_, "default");
+  int port = vhost != nullptr ? lws_get_vhost_listen_port(vhost) : -1;
+  if (port <= 0) return absl::UnavailableError("listener did not bind");
+
+  lws_sul_schedule(context_, 0, &sweep_timer_.sul, &EdgeServer::SweepTimer, ToLwsUsec(sweep_period_));
+  lws_sul_schedule(context_, 0, &stats_timer_.sul, &EdgeServer::StatsTimer,
+                   ToLwsUsec(options_.stats_interval));
+  return port;
+}
+
+void EdgeServer::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void EdgeServer::RequestStop() {
+  stop_requested_.store(true);
+  if (context_ != nullptr) lws_cancel_service(context_);
+}
+
+int EdgeServer::Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
+                         size_t len) {
+  auto* server = static_cast<EdgeServer*>(lws_context_user(lws_get_context(wsi)));
+  return server->HandleCallback(wsi, reason, static_cast<void**>(user), in, len);
+}
+
+int EdgeServer::HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void** slot,
+                               void* in, size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      // The only cross-thread entry: lws_cancel_service() from Post().
+      inbox_.Drain();
+      if (stop_requested_.load() && !shutting_down_) BeginShutdown();
+      return 0;
+
+    case LWS_CALLBACK_HTTP:
+      // Plain HTTP is not served; only the WebSocket upgrade below is.
+      if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      char uri[256];
+      int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+      if (n <= 0 || std::strcmp(uri, kWebSocketPath) != 0) return 1;
+      return 0;
+    }
+
+    case LWS_CALLBACK_ESTABLISHED:
+      OnEstablished(wsi, slot);
+      return 0;
+
+    case LWS_CALLBACK_RECEIVE: {
+      auto* session = static_cast<ClientSession*>(*slot);
+      if (session == nullptr) return -1;
+      return OnReceive(session, static_cast<const char*>(in), len);
+    }
+
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      auto* session = static_cast<ClientSession*>(*slot);
+      if (session == nullptr) return -1;
+      return OnWritable(session);
+    }
+
+    case LWS_CALLBACK_CLOSED: {
+      auto* session = static_cast<ClientSession*>(*slot);
+      if (session != nullptr) {
+        *slot = nullptr;
+        OnClosed(session);
+      }
+      return 0;
+    }
+
+    default:
+      return 0;
+  }
+}
+
+void EdgeServer::OnEstablished(struct lws* wsi, void** slot) {
+  auto* session = new ClientSession(wsi, options_.client_queue_max_bytes);
+  *slot = session;
+  sessions_.insert(session);
+  session->connect_deadline = absl::Now() + options_.connect_timeout;
+  if (shutting_down_) Disconnect(session, kCloseShutdown, "shutdown");
+}
+
+int EdgeServer::OnReceive(ClientSession* session, const char* data, size_t len) {
+  if (session->close_code != 0) return 0;  // Closing: ignore what still arrives.
+  if (lws_frame_is_binary(session->wsi)) {
+    // Binary frames belong to the protobuf subprotocol, not offered here.
+    Disconnect(session, kCloseBadRequest, "bad request");
+    return 0;
+  }
+  if (session->rx.size() + len > options_.max_message_bytes) {
+    // Refuse before buffering: a client cannot make us hold more than the
+    // limit for it.
+    static constexpr char kReason[] = "message too big";
+    lws_close_reason(session->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
+                     sizeof(kReason) - 1);
+    session->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+    return -1;
+  }
+  bool final_fragment = lws_is_final_fragment(session->wsi) &&
+                        lws_remaining_packet_payload(session->wsi) == 0;
+  if (final_fragment && session->rx.empty()) {
+    HandleMessage(session, std::string_view(data, len));
+    return 0;
+  }
+  session->rx.append(data, len);
+  if (final_fragment) {
+    std::string message = std::move(session->rx);
+    session->rx = std::string();
+    HandleMessage(session, message);
+  }
+  return 0;
+}
+
+int EdgeServer::OnWritable(ClientSession* session) {
+  session->writable_requested = false;
+  if (session->close_code != 0) {
+    lws_close_reason(session->wsi, static_cast<enum lws_close_status>(session->close_code),
+                     reinterpret_cast<unsigned char*>(session->close_reason.data()),
+                     session->close_reason.size());
+    return -1;
+  }
+  if (session->queue.empty()) return 0;
+  // Everything queued goes out in one frame (newline-joined): one send()
+  // per connection per turn instead of one per message.
+  write_buffer_.assign(LWS_PRE, '\0');
+  session->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
+  size_t payload = write_buffer_.size() - LWS_PRE;
+  // Only one lws_write per WRITEABLE callback.
+  int written = lws_write(session->wsi,
+                          reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
+                          payload, LWS_WRITE_TEXT);
+  if (written < 0) return -1;
+  if (!session->queue.empty()) RequestWritable(session);
+  return 0;
+}
+
+void EdgeServer::OnClosed(ClientSession* session) {
+  std::vector<std::string> channels(session->channels.begin(), session->channels.end());
+  for (const std::string& channel : channels) RemoveSubscription(session, channel);
+  if (session->connected) {
+    auto it = users_.find(session->user);
+    if (it != users_.end() && --it->second == 0) {
+      users_.erase(it);
+      if (link_ != nullptr && !session->user.empty()) link_->RemoveUser(session->user);
+    }
+  }
+  sessions_.erase(session);
+  delete session;
+  if (shutting_down_ && sessions_.empty()) uv_stop(&loop_);
+}
+
+void EdgeServer::HandleMessage(ClientSession* session, std::string_view message) {
+  absl::Status status = parser_.Parse(message, &commands_);
+  if (!status.ok()) {
+    Disconnect(session, kCloseBadRequest, "bad request");
+    return;
+  }
+  for (const Command& command : commands_) {
+    if (session->close_code != 0) break;
+    HandleCommand(session, command);
+  }
+}
+
+void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
+  if (!session->connected && command.kind != Command::Kind::kConnect) {
+    Disconnect(session, kCloseBadRequest, "bad request");
+    return;
+  }
+  switch (command.kind) {
+    case Command::Kind::kPong:
+      session->pong_deadline = absl::InfiniteFuture();
+      return;
+    case Command::Kind::kConnect:
+      HandleConnect(session, command);
+      return;
+    case Command::Kind::kSubscribe:
+      HandleSubscribe(session, command);
+      return;
+    case Command::Kind::kUnsubscribe:
+      HandleUnsubscribe(session, command);
+      return;
+    case Command::Kind::kPing:
+      // A client ping also proves the client alive.
+      session->pong_deadline = absl::InfiniteFuture();
+      SendText(session, EncodeEmptyResult(command.id, "ping"));
+      return;
+    case Command::Kind::kNotAvailable:
+      if (command.id != 0) {
+        SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+      }
+      return;
+    case Command::Kind::kUnknown:
+      SendText(session, EncodeErrorReply(command.id, kErrorMethodNotFound, "method not found",
+                                         false));
+      return;
+    case Command::Kind::kInvalidParams:
+      SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
+                                         absl::StrCat("bad request: ", command.problem), false));
+      return;
+  }
+}
+
+void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
+  if (session->connected) {
+    Disconnect(session, kCloseBadRequest, "bad request");
+    return;
+  }
+  if (!command.has_token) {
+    Disconnect(session, kCloseInvalidToken, "invalid token");
+    return;
+  }
+  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, absl::Now());
+  if (!claims.ok()) {
+    if (absl::IsDeadlineExceeded(claims.status())) {
+      // The SDK answers 109 by fetching a fresh token and connecting again;
+      // one that cannot is still bound by the connect deadline.
+      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
+      return;
+    }
+    Disconnect(session, kCloseInvalidToken, "invalid token");
+    return;
+  }
+  session->connected = true;
+  session->user = std::move(claims->subject);
+  session->client_id = NewClientId();
+  session->connect_deadline = absl::InfiniteFuture();
+  session->next_ping = absl::Now() + options_.ping_interval;
+  if (++users_[session->user] == 1 && link_ != nullptr && !session->user.empty()) {
+    link_->AddUser(session->user);
+  }
+  int ping_seconds = static_cast<int>(absl::ToInt64Seconds(options_.ping_interval));
+  SendText(session, EncodeConnectReply(command.id, session->client_id, options_.version,
+                                       std::max(ping_seconds, 1), true));
+}
+
+void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command) {
+  const std::string& channel = command.channel;
+  absl::Status valid = ValidateChannelName(channel);
+  if (!valid.ok()) {
+    SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
+                                       absl::StrCat("bad request: ", valid.message()), false));
+    return;
+  }
+  if (session->channels.contains(channel)) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorAlreadySubscribed, "already subscribed", false));
+    return;
+  }
+  if (session->channels.size() >= options_.max_subscriptions_per_client) {
+    SendText(session, EncodeErrorReply(command.id, kErrorLimitExceeded, "limit exceeded", false));
+    return;
+  }
+  session->channels.insert(channel);
+  ++subscriptions_;
+  auto [it, created] = channels_.try_emplace(channel);
+  ChannelEntry& entry = it->second;
+  if (created) {
+    // First local subscriber: control must learn of the interest before the
+    // client is told it is subscribed, or a publish made right after the
+    // reply could miss this edge.
+    entry.interest_seq = link_ != nullptr ? link_->AddChannel(channel) : 0;
+    entry.confirmed = link_ == nullptr;
+  }
+  if (entry.confirmed) {
+    entry.subscribers.insert(session);
+    SendText(session, EncodeEmptyResult(command.id, "subscribe"));
+    return;
+  }
+  entry.pending.push_back(PendingSubscribe{session, command.id, absl::Now()});
+  pending_channels_.insert(channel);
+}
+
+void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
+  if (session->channels.contains(command.channel)) {
+    RemoveSubscription(session, command.channel);
+  }
+  // Unsubscribing from a channel one is not subscribed to succeeds.
+  SendText(session, EncodeEmptyResult(command.id, "unsubscribe"));
+}
+
+void EdgeServer::RemoveSubscription(ClientSession* session, const std::string& channel) {
+  if (session->channels.erase(channel) == 0) return;
+  --subscriptions_;
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  ChannelEntry& entry = it->second;
+  entry.subscribers.erase(session);
+  std::erase_if(entry.pending, [session](const PendingSubscribe& p) { return p.session == session; });
+  if (entry.subscribers.empty() && entry.pending.empty()) {
+    channels_.erase(it);
+    pending_channels_.erase(channel);
+    if (link_ != nullptr) link_->RemoveChannel(channel);
+  }
+}
+
+void EdgeServer::ConfirmChannels(uint64_t acked_seq) {
+  std::vector<std::string> done;
+  for (const std::string& channel : pending_channels_) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) {
+      done.push_back(channel);
+      continue;
+    }
+    ChannelEntry& entry = it->second;
+    if (entry.interest_seq > acked_seq) continue;
+    entry.confirmed = true;
+    for (const PendingSubscribe& pending : entry.pending) {
+      entry.subscribers.insert(pending.session);
+      SendText(pending.session, EncodeEmptyResult(pending.command_id, "subscribe"));
+    }
+    entry.pending.clear();
+    done.push_back(channel);
+  }
+  for (const std::string& channel : done) pending_channels_.erase(channel);
+}
+
+void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
+  for (const edge::v1::Publication& publication : message.publications()) {
+    auto it = channels_.find(publication.channel());
+    if (it == channels_.end() || it->second.subscribers.empty()) continue;
+    // Encoded once; every subscriber's queue shares these bytes.
+    Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
+        publication.channel(), publication.data(), publication.offset()));
+    for (ClientSession* session : it->second.subscribers) Send(session, frame);
+  }
+  if (message.interest_ack() != 0) ConfirmChannels(message.interest_ack());
+}
+
+void EdgeServer::OnLinkState(bool attached) { link_attached_ = attached; }
+
+void EdgeServer::Send(ClientSession* session, Frame frame) {
+  if (session->close_code != 0) return;
+  if (!session->queue.Push(std::move(frame))) {
+    Disconnect(session, kCloseSlow, "slow");
+    return;
+  }
+  ++deliveries_since_report_;
+  RequestWritable(session);
+}
+
+void EdgeServer::SendText(ClientSession* session, std::string text) {
+  if (session->close_code != 0) return;
+  if (!session->queue.Push(std::make_shared<const std::string>(std::move(text)))) {
+    Disconnect(session, kCloseSlow, "slow");
+    return;
+  }
+  RequestWritable(session);
+}
+
+void EdgeServer::Disconnect(ClientSession* session, int code, std::string_view reason) {
+  if (session->close_code != 0) return;
+  session->close_code = code;
+  session->close_reason.assign(reason);
+  session->queue.Clear();
+  RequestWritable(session);
+}
+
+void EdgeServer::RequestWritable(ClientSession* session) {
+  if (session->writable_requested) return;
+  session->writable_requested = true;
+  lws_callback_on_writable(session->wsi);
+}
+
+void EdgeServer::SweepTimer(lws_sorted_usec_list_t* sul) {
+  EdgeServer* server = reinterpret_cast<TimerSlot*>(sul)->server;
+  server->Sweep();
+  lws_sul_schedule(server->context_, 0, &server->sweep_timer_.sul, &EdgeServer::SweepTimer,
+                   ToLwsUsec(server->sweep_period_));
+}
+
+void EdgeServer::Sweep() {
+  absl::Time now = absl::Now();
+  for (ClientSession* session : sessions_) {
+    if (session->close_code != 0) continue;
+    if (!session->connected) {
+      if (now >= session->connect_deadline) Disconnect(session, kCloseStale, "stale");
+      continue;
+    }
+    if (now >= session->pong_deadline) {
+      Disconnect(session, kCloseNoPong, "no pong");
+      continue;
+    }
+    if (now >= session->next_ping) {
+      session->next_ping = now + options_.ping_interval;
+      if (session->pong_deadline == absl::InfiniteFuture()) {
+        session->pong_deadline = now + options_.pong_timeout;
+      }
+      Send(session, ping_frame_);
+    }
+  }
+  // Subscribes that control never acknowledged (link down too long).
+  std::vector<std::pair<ClientSession*, std::string>> expired;
+  for (const std::string& channel : pending_channels_) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) continue;
+    for (const PendingSubscribe& pending : it->second.pending) {
+      if (now - pending.since >= options_.subscribe_timeout) {
+        SendText(pending.session,
+                 EncodeErrorReply(pending.command_id, kErrorInternal, "internal server error",
+                                  true));
+        expired.emplace_back(pending.session, channel);
+      }
+    }
+  }
+  for (auto& [session, channel] : expired) RemoveSubscription(session, channel);
+}
+
+void EdgeServer::StatsTimer(lws_sorted_usec_list_t* sul) {
+  EdgeServer* server = reinterpret_cast<TimerSlot*>(sul)->server;
+  server->ReportStats();
+  lws_sul_schedule(server->context_, 0, &server->stats_timer_.sul, &EdgeServer::StatsTimer,
+                   ToLwsUsec(server->options_.stats_interval));
+}
+
+void EdgeServer::ReportStats() {
+  if (link_ == nullptr) return;
+  edge::v1::EdgeStats stats;
+  stats.set_connections(sessions_.size());
+  stats.set_subscriptions(subscriptions_);
+  stats.set_deliveries(deliveries_since_report_);
+  deliveries_since_report_ = 0;
+  for (const auto& [channel, entry] : channels_) {
+    if (entry.subscribers.empty()) continue;
+    edge::v1::ChannelCount* count = stats.add_channels();
+    count->set_channel(channel);
+    count->set_subscribers(entry.subscribers.size());
+  }
+  link_->SendStats(std::move(stats));
+}
+
+void EdgeServer::BeginShutdown() {
+  shutting_down_ = true;
+  lws_sul_cancel(&sweep_timer_.sul);
+  lws_sul_cancel(&stats_timer_.sul);
+  for (ClientSession* session : sessions_) Disconnect(session, kCloseShutdown, "shutdown");
+  if (sessions_.empty()) {
+    uv_stop(&loop_);
+    return;
+  }
+  // Clients that do not complete the close handshake in time are dropped.
+  lws_sul_schedule(context_, 0, &shutdown_timer_.sul, &EdgeServer::ShutdownTimer,
+                   ToLwsUsec(absl::Seconds(2)));
+}
+
+void EdgeServer::ShutdownTimer(lws_sorted_usec_list_t* sul) {
+  EdgeServer* server = reinterpret_cast<TimerSlot*>(sul)->server;
+  uv_stop(&server->loop_);
+}
+
+std::string EdgeServer::NewClientId() {
+  // RFC 4122 version 4 UUID.
+  uint64_t hi = rng_();
+  uint64_t lo = rng_();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
+}  // namespace wirehub::edge

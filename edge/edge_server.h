@@ -1,0 +1,165 @@
+// EdgeServer: the libwebsockets event loop that holds client connections.
+#ifndef WIREHUB_EDGE_EDGE_SERVER_H_
+#define WIREHUB_EDGE_EDGE_SERVER_H_
+
+#include <uv.h>  // Before libwebsockets.h: enables its libuv declarations.
+
+#include <libwebsockets.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/jwt.h"
+#include "edge/client_protocol.h"
+#include "edge/client_session.h"
+#include "edge/loop_inbox.h"
+#include "wirehub/edge/v1/edge.pb.h"
+
+namespace wirehub::edge {
+
+class ControlLink;
+
+struct EdgeServerOptions {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8000;  // 0 picks a free port.
+  std::string version = "0.1.0";
+  absl::Duration ping_interval = absl::Seconds(25);
+  absl::Duration pong_timeout = absl::Seconds(8);
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // How long a subscribe may wait for control to acknowledge the interest.
+  absl::Duration subscribe_timeout = absl::Seconds(10);
+  absl::Duration stats_interval = absl::Seconds(5);
+  size_t max_message_bytes = 64 * 1024;
+  size_t client_queue_max_bytes = 1 << 20;
+  size_t max_subscriptions_per_client = 128;
+  // Upper bound of one coalesced WebSocket frame.
+  size_t max_write_batch_bytes = 256 * 1024;
+};
+
+// EdgeServer runs one lws context on a libuv loop it owns. Client traffic,
+// fan-out, timers and everything lws happen on the loop thread; other
+// threads reach it only through Post().
+// Thread: edge loop only, except Post(), RequestStop() and the constructor.
+class EdgeServer {
+ public:
+  EdgeServer(EdgeServerOptions options, std::string token_secret);
+  ~EdgeServer();
+  EdgeServer(const EdgeServer&) = delete;
+  EdgeServer& operator=(const EdgeServer&) = delete;
+
+  // Init() creates the loop, context and listener; returns the bound port.
+  absl::StatusOr<int> Init();
+  // Borrowed; must outlive Run(). Set before Run().
+  void SetControlLink(ControlLink* link) { link_ = link; }
+  // Run() serves until RequestStop(); then closes clients with 3001.
+  void Run();
+
+  // Thread-safe.
+  void Post(std::function<void()> task) { inbox_.Post(std::move(task)); }
+  void RequestStop();
+
+  // Entry points for the control link (posted to the loop).
+  void OnControlMessage(const edge::v1::ControlMessage& message);
+  void OnLinkState(bool attached);
+
+  static int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
+                      size_t len);
+
+ private:
+  // A channel with local subscribers (confirmed) or subscribes waiting for
+  // control's interest ack (pending).
+  struct PendingSubscribe {
+    ClientSession* session;
+    uint32_t command_id;
+    absl::Time since;
+  };
+  struct ChannelEntry {
+    absl::flat_hash_set<ClientSession*> subscribers;
+    std::vector<PendingSubscribe> pending;
+    uint64_t interest_seq = 0;
+    bool confirmed = false;
+  };
+
+  int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void** slot, void* in,
+                     size_t len);
+  void OnEstablished(struct lws* wsi, void** slot);
+  int OnReceive(ClientSession* session, const char* data, size_t len);
+  int OnWritable(ClientSession* session);
+  void OnClosed(ClientSession* session);
+
+  void HandleMessage(ClientSession* session, std::string_view message);
+  void HandleCommand(ClientSession* session, const Command& command);
+  void HandleConnect(ClientSession* session, const Command& command);
+  void HandleSubscribe(ClientSession* session, const Command& command);
+  void HandleUnsubscribe(ClientSession* session, const Command& command);
+  void RemoveSubscription(ClientSession* session, const std::string& channel);
+  void ConfirmChannels(uint64_t acked_seq);
+
+  void Send(ClientSession* session, Frame frame);
+  void SendText(ClientSession* session, std::string text);
+  void Disconnect(ClientSession* session, int code, std::string_view reason);
+  void RequestWritable(ClientSession* session);
+
+  void Sweep();
+  void ReportStats();
+  void BeginShutdown();
+  static void SweepTimer(lws_sorted_usec_list_t* sul);
+  static void StatsTimer(lws_sorted_usec_list_t* sul);
+  static void ShutdownTimer(lws_sorted_usec_list_t* sul);
+
+  std::string NewClientId();
+
+  const EdgeServerOptions options_;
+  const JwtVerifier verifier_;
+  ControlLink* link_ = nullptr;
+
+  uv_loop_t loop_;
+  bool loop_initialized_ = false;
+  struct lws_context* context_ = nullptr;
+  std::vector<struct lws_protocols> protocols_;
+  LoopInbox inbox_;
+  std::atomic<bool> stop_requested_{false};
+  bool shutting_down_ = false;
+
+  // An lws timer that knows its server; `sul` first so the callback can
+  // recover the slot from the lws_sorted_usec_list_t pointer.
+  struct TimerSlot {
+    lws_sorted_usec_list_t sul;
+    EdgeServer* server;
+  };
+  TimerSlot sweep_timer_{{}, this};
+  TimerSlot stats_timer_{{}, this};
+  TimerSlot shutdown_timer_{{}, this};
+  absl::Duration sweep_period_;
+
+  absl::flat_hash_set<ClientSession*> sessions_;
+  // Node map: ChannelEntry addresses stay valid while others are added.
+  absl::node_hash_map<std::string, ChannelEntry> channels_;
+  // Channels whose entry has pending subscribes.
+  absl::flat_hash_set<std::string> pending_channels_;
+  // Connected users -> local connection count.
+  absl::flat_hash_map<std::string, uint32_t> users_;
+  uint64_t subscriptions_ = 0;
+  uint64_t deliveries_since_report_ = 0;
+  bool link_attached_ = false;
+
+  CommandParser parser_;
+  std::vector<Command> commands_;
+  std::string write_buffer_;
+  std::mt19937_64 rng_;
+  Frame ping_frame_;
+};
+
+}  // namespace wirehub::edge
+
+#endif  // WIREHUB_EDGE_EDGE_SERVER_H_

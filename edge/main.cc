@@ -1,0 +1,157 @@
+// wirehub-edge: parses flags, starts the control link and the event loop.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/token_secret.h"
+#include "edge/control_link.h"
+#include "edge/edge_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8000",
+          "HOST:PORT for WebSocket clients; port 0 picks a free port");
+ABSL_FLAG(std::string, control, "127.0.0.1:7100", "HOST:PORT of wirehub-control");
+ABSL_FLAG(std::string, config, "", "Configuration file (JSON); reserved, not yet read");
+ABSL_FLAG(std::string, token_hmac_secret_file, "",
+          "File holding the HS256 connection-token secret; default: the environment variable "
+          "WIREHUB_TOKEN_HMAC_SECRET");
+ABSL_FLAG(std::string, edge_id, "", "Edge id reported to control; default HOSTNAME-RANDOM");
+ABSL_FLAG(absl::Duration, ping_interval, absl::Seconds(25), "Server ping period");
+ABSL_FLAG(absl::Duration, pong_timeout, absl::Seconds(8),
+          "Close a client with 3012 when it does not answer a ping within this time");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "Close a client with 3502 when it sends no successful connect within this time");
+ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(5), "Stats report period to control");
+ABSL_FLAG(int, max_message_bytes, 64 * 1024,
+          "Largest client message accepted; larger ones close the connection with 1009");
+ABSL_FLAG(int, client_queue_max_bytes, 1 << 20,
+          "Bytes queued for one client before it is closed with 3008 (slow)");
+ABSL_FLAG(int, max_subscriptions_per_client, 128, "Subscriptions one connection may hold");
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+bool SplitHostPort(const std::string& address, std::string* host, int* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = address.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return absl::SimpleAtoi(address.substr(colon + 1), port) && *port >= 0 && *port <= 65535;
+}
+
+std::string DefaultEdgeId() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  std::mt19937 rng(std::random_device{}());
+  return absl::StrFormat("%s-%06x", host, rng() & 0xffffff);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "wirehub-edge: holds WebSocket clients (Centrifugo client protocol v2) and fans out\n"
+      "publications from wirehub-control.\n"
+      "Usage: wirehub-edge --listen=HOST:PORT --control=HOST:PORT "
+      "[--token_hmac_secret_file=FILE]");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by a dedicated thread; block them everywhere else
+  // (gRPC's and libuv's threads inherit this mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  wirehub::edge::EdgeServerOptions options;
+  if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &options.listen_host, &options.listen_port)) {
+    WH_LOG(ERROR) << "--listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_listen) << "'";
+    return 2;
+  }
+  absl::StatusOr<std::string> secret =
+      wirehub::LoadTokenSecret(absl::GetFlag(FLAGS_token_hmac_secret_file));
+  if (!secret.ok()) {
+    WH_LOG(ERROR) << "token secret: " << secret.status().message();
+    return 2;
+  }
+  options.version = kVersion;
+  options.ping_interval = absl::GetFlag(FLAGS_ping_interval);
+  options.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
+  options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  options.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
+  options.client_queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_client_queue_max_bytes));
+  options.max_subscriptions_per_client =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_client));
+  if (options.ping_interval < absl::Seconds(1) || options.pong_timeout <= absl::ZeroDuration() ||
+      options.connect_timeout <= absl::ZeroDuration() ||
+      options.stats_interval <= absl::ZeroDuration()) {
+    WH_LOG(ERROR) << "--ping_interval must be at least 1s and the other durations positive";
+    return 2;
+  }
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    WH_LOG(WARNING) << "--config is accepted but configuration files are not read yet";
+  }
+
+  wirehub::edge::EdgeServer server(options, *std::move(secret));
+  absl::StatusOr<int> port = server.Init();
+  if (!port.ok()) {
+    WH_LOG(ERROR) << port.status().message();
+    return 1;
+  }
+  std::string url = absl::StrCat("ws://", options.listen_host, ":", *port,
+                                 "/connection/websocket");
+
+  wirehub::edge::ControlLinkOptions link_options;
+  link_options.control_address = absl::GetFlag(FLAGS_control);
+  link_options.edge_id =
+      absl::GetFlag(FLAGS_edge_id).empty() ? DefaultEdgeId() : absl::GetFlag(FLAGS_edge_id);
+  link_options.version = kVersion;
+  link_options.public_address = url;
+  wirehub::edge::ControlLink link(
+      link_options,
+      [&server](wirehub::edge::v1::ControlMessage&& message) {
+        auto shared = std::make_shared<wirehub::edge::v1::ControlMessage>(std::move(message));
+        server.Post([&server, shared] { server.OnControlMessage(*shared); });
+      },
+      [&server](bool attached) {
+        server.Post([&server, attached] { server.OnLinkState(attached); });
+      });
+  server.SetControlLink(&link);
+  link.Start();
+
+  std::thread signal_thread([&server, &signals] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
+    server.RequestStop();
+  });
+
+  std::printf("wirehub-edge: websocket listening on %s\n", url.c_str());
+  std::fflush(stdout);
+  server.Run();
+
+  link.Stop();
+  server.SetControlLink(nullptr);
+  // The signal thread is still in sigwait when the loop ended another way.
+  if (signal_thread.joinable()) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  return 0;
+}

@@ -1,0 +1,98 @@
+// wirehubctl: the operator's command line for wirehub-control.
+//
+// Subcommands:
+//   publish CHANNEL JSON [--idempotency_key=K]   ControlService.Publish
+//   broadcast JSON CHANNEL...                    ControlService.Broadcast
+//   stats [--top=N] [--json]                     ControlService.Stats
+//   token --user=ID [--ttl=SECONDS]              mint an HS256 connection token
+//
+// Global flags (--control, --timeout, --help) and subcommand flags may appear
+// before or after the subcommand. Exit codes: 0 success, 1 failure (RPC
+// error, a failed broadcast channel, missing secret), 2 usage error.
+//
+// The logic lives here rather than in main.cc so tests can run it with a fake
+// ControlClient and captured streams.
+#ifndef WIREHUB_TOOLS_WIREHUBCTL_CLI_H_
+#define WIREHUB_TOOLS_WIREHUBCTL_CLI_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/support/status.h"
+#include "wirehub/control/v1/control.pb.h"
+
+namespace wirehub::ctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+inline constexpr char kDefaultControlTarget[] = "127.0.0.1:7100";
+
+// ControlClient is the slice of ControlService that wirehubctl calls. Each
+// call carries the deadline the client was created with.
+class ControlClient {
+ public:
+  virtual ~ControlClient() = default;
+
+  virtual grpc::Status Publish(const control::v1::PublishRequest& request,
+                               control::v1::PublishResponse* response) = 0;
+  virtual grpc::Status Broadcast(const control::v1::BroadcastRequest& request,
+                                 control::v1::BroadcastResponse* response) = 0;
+  virtual grpc::Status Stats(const control::v1::StatsRequest& request,
+                             control::v1::StatsResponse* response) = 0;
+};
+
+// Connects to `target` ("HOST:PORT"); every RPC gets `timeout` as deadline.
+using ControlClientFactory =
+    std::function<std::unique_ptr<ControlClient>(const std::string& target,
+                                                 absl::Duration timeout)>;
+
+// NewGrpcControlClient()
+//
+// The real client: insecure channel credentials and a synchronous stub.
+// Creating it does not connect; the first RPC does.
+std::unique_ptr<ControlClient> NewGrpcControlClient(const std::string& target,
+                                                    absl::Duration timeout);
+
+// CliContext is everything RunCli() touches besides its arguments.
+struct CliContext {
+  // Results (offsets, tables, JSON, tokens) go to `out`; usage errors and
+  // failures to `err`. Help requested with --help goes to `out`.
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  // Environment lookup, used for WIREHUB_CONTROL. (The token secret is read
+  // by LoadTokenSecret(), which consults the process environment itself.)
+  std::function<std::optional<std::string>(std::string_view name)> get_env;
+  // Clock for token `iat` / `exp`.
+  std::function<absl::Time()> now;
+  // Opens the control connection; called only by subcommands that need it.
+  ControlClientFactory connect;
+};
+
+// DefaultCliContext()
+//
+// The process environment, absl::Now() and NewGrpcControlClient().
+CliContext DefaultCliContext(std::ostream& out, std::ostream& err);
+
+// RunCli()
+//
+// Runs one wirehubctl invocation. `args` excludes the program name. Returns
+// the process exit code (kExitOk, kExitFailure or kExitUsage).
+int RunCli(const std::vector<std::string>& args, const CliContext& context);
+
+// GrpcCodeName()
+//
+// The canonical upper-case name of a gRPC status code ("INVALID_ARGUMENT"),
+// or "CODE_<n>" for numbers outside the known range.
+std::string GrpcCodeName(int code);
+
+}  // namespace wirehub::ctl
+
+#endif  // WIREHUB_TOOLS_WIREHUBCTL_CLI_H_
