@@ -27,7 +27,8 @@ absl::Status ControlServiceImpl::ValidateData(std::string_view data) const {
   thread_local JsonValidator validator;
   absl::Status json = validator.Validate(data);
   if (!json.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("data is not valid JSON: ", json.message()));
+    // The validator's message already starts with "invalid JSON".
+    return absl::InvalidArgumentError(absl::StrCat("data: ", json.message()));
   }
   return absl::OkStatus();
 }
