@@ -18,6 +18,11 @@ constexpr char kWebSocketPath[] = "/connection/websocket";
 
 lws_usec_t ToLwsUsec(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 
+// lws's own opcode for a close frame (LWS_WRITE_CLOSE, 4), which 4.1.6's
+// public header leaves out of the enum; its POLLOUT handler writes close
+// frames with it.
+constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
+
 }  // namespace
 
 EdgeServer::EdgeServer(EdgeServerOptions options, std::string token_secret)
@@ -202,9 +207,16 @@ int EdgeServer::OnReceive(ClientSession* session, const char* data, size_t len) 
 int EdgeServer::OnWritable(ClientSession* session) {
   session->writable_requested = false;
   if (session->close_code != 0) {
-    lws_close_reason(session->wsi, static_cast<enum lws_close_status>(session->close_code),
-                     reinterpret_cast<unsigned char*>(session->close_reason.data()),
-                     session->close_reason.size());
+    // Returning -1 from WRITEABLE makes lws 4.1.6 drop the socket without
+    // the close frame prepared by lws_close_reason(), so the client would
+    // see 1006 and the SDK would reconnect. Write the close frame (RFC 6455
+    // 5.5.1: 2-byte code, then the reason) ourselves, then hang up.
+    write_buffer_.assign(LWS_PRE, '\0');
+    write_buffer_.push_back(static_cast<char>((session->close_code >> 8) & 0xff));
+    write_buffer_.push_back(static_cast<char>(session->close_code & 0xff));
+    write_buffer_.append(session->close_reason, 0, 123);  // Control frames carry <= 125 bytes.
+    lws_write(session->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
+              write_buffer_.size() - LWS_PRE, kLwsWriteClose);
     return -1;
   }
   if (session->queue.empty()) return 0;
@@ -355,7 +367,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
     return;
   }
   entry.pending.push_back(PendingSubscribe{session, command.id, absl::Now()});
-  pending_channels_.insert(channel);
+  pending_channels_.try_emplace(entry.interest_seq, channel);
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
@@ -375,31 +387,26 @@ void EdgeServer::RemoveSubscription(ClientSession* session, const std::string& c
   entry.subscribers.erase(session);
   std::erase_if(entry.pending, [session](const PendingSubscribe& p) { return p.session == session; });
   if (entry.subscribers.empty() && entry.pending.empty()) {
+    if (!entry.confirmed) pending_channels_.erase(entry.interest_seq);
     channels_.erase(it);
-    pending_channels_.erase(channel);
     if (link_ != nullptr) link_->RemoveChannel(channel);
   }
 }
 
 void EdgeServer::ConfirmChannels(uint64_t acked_seq) {
-  std::vector<std::string> done;
-  for (const std::string& channel : pending_channels_) {
-    auto it = channels_.find(channel);
-    if (it == channels_.end()) {
-      done.push_back(channel);
-      continue;
-    }
+  while (!pending_channels_.empty() && pending_channels_.begin()->first <= acked_seq) {
+    auto node = pending_channels_.begin();
+    auto it = channels_.find(node->second);
+    pending_channels_.erase(node);
+    if (it == channels_.end()) continue;
     ChannelEntry& entry = it->second;
-    if (entry.interest_seq > acked_seq) continue;
     entry.confirmed = true;
     for (const PendingSubscribe& pending : entry.pending) {
       entry.subscribers.insert(pending.session);
       SendText(pending.session, EncodeEmptyResult(pending.command_id, "subscribe"));
     }
     entry.pending.clear();
-    done.push_back(channel);
   }
-  for (const std::string& channel : done) pending_channels_.erase(channel);
 }
 
 void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
@@ -478,7 +485,7 @@ void EdgeServer::Sweep() {
   }
   // Subscribes that control never acknowledged (link down too long).
   std::vector<std::pair<ClientSession*, std::string>> expired;
-  for (const std::string& channel : pending_channels_) {
+  for (const auto& [seq, channel] : pending_channels_) {
     auto it = channels_.find(channel);
     if (it == channels_.end()) continue;
     for (const PendingSubscribe& pending : it->second.pending) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
@@ -145,8 +146,10 @@ class EdgeServer {
   absl::flat_hash_set<ClientSession*> sessions_;
   // Node map: ChannelEntry addresses stay valid while others are added.
   absl::node_hash_map<std::string, ChannelEntry> channels_;
-  // Channels whose entry has pending subscribes.
-  absl::flat_hash_set<std::string> pending_channels_;
+  // Channels whose entry has pending subscribes, by interest seq: acks
+  // confirm them (and reply to their subscribes) in the order they were
+  // asked for.
+  absl::btree_map<uint64_t, std::string> pending_channels_;
   // Connected users -> local connection count.
   absl::flat_hash_map<std::string, uint32_t> users_;
   uint64_t subscriptions_ = 0;

@@ -1,0 +1,643 @@
+// Test harness for the wirehub integration tests.
+//
+// Starts wirehub-control and wirehub-edge processes on ephemeral ports, runs
+// wirehubctl, and builds SDK (centrifuge) and raw WebSocket clients. Every
+// process, client and temp dir an Env creates is released by env.cleanup(),
+// which each test file registers with after(); processes still alive when the
+// test process exits are killed by an exit hook as a last resort.
+//
+// Binaries come from $WIREHUB_BIN_DIR (default: ../../build/bin relative to
+// this file). The npm dependencies (centrifuge, ws) must be installed with
+// `npm ci` in this directory: a missing node_modules fails the tests.
+
+import { spawn, execFile } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+let WebSocket;
+let Centrifuge;
+try {
+  ({ default: WebSocket } = await import('ws'));
+  ({ Centrifuge } = await import('centrifuge'));
+} catch (err) {
+  throw new Error(
+    `integration test dependencies are missing (${err.message}); ` +
+      `run \`npm ci\` in ${here} first`,
+  );
+}
+export { WebSocket, Centrifuge };
+
+export const BIN_DIR = path.resolve(process.env.WIREHUB_BIN_DIR ?? path.join(here, '../../build/bin'));
+
+/** Default bound for waiting on a process's ready line. */
+export const READY_TIMEOUT_MS = 10_000;
+/** Bound for one wirehubctl run. */
+export const CTL_TIMEOUT_MS = 10_000;
+/** Edges report stats to control this often in tests (default is 5s). */
+export const TEST_STATS_INTERVAL = '200ms';
+
+const STDERR_KEEP_BYTES = 64 * 1024;
+
+export function binPath(name) {
+  const p = path.join(BIN_DIR, name);
+  if (!fs.existsSync(p)) {
+    throw new Error(`binary not found: ${p} (build it, or point WIREHUB_BIN_DIR at the directory holding it)`);
+  }
+  return p;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls predicate (sync or async) until it returns a truthy value, which is
+ * returned. Throws after timeoutMs naming `what`, with the last error the
+ * predicate threw, if any.
+ */
+export async function waitFor(predicate, timeoutMs, what, { intervalMs = 50 } = {}) {
+  const start = Date.now();
+  let lastError;
+  for (;;) {
+    try {
+      const value = await predicate();
+      if (value) return value;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() - start >= timeoutMs) {
+      const suffix = lastError ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${suffix}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Rejects with a message naming `what` if promise does not settle within timeoutMs. */
+export function withTimeout(promise, timeoutMs, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Number of a proto3-JSON uint64/int64 field: a string, a number, or absent (0). */
+export function u64(value) {
+  if (value === undefined || value === null) return 0;
+  return Number(value);
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+const liveProcesses = new Set();
+
+function killAllNow() {
+  for (const proc of liveProcesses) {
+    try {
+      proc.child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveProcesses.clear();
+}
+
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+/** One spawned server process. */
+export class ServerProcess {
+  constructor(name, child) {
+    this.name = name;
+    this.child = child;
+    this.pid = child.pid;
+    this.stdoutLines = [];
+    this.stderrText = '';
+    this.exitInfo = null; // {code, signal} once exited
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        liveProcesses.delete(this);
+        resolve(this.exitInfo);
+      });
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      if (process.env.WIREHUB_TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
+      this.stderrText += chunk;
+      if (this.stderrText.length > STDERR_KEEP_BYTES) {
+        this.stderrText = this.stderrText.slice(-STDERR_KEEP_BYTES);
+      }
+    });
+    liveProcesses.add(this);
+  }
+
+  get running() {
+    return this.exitInfo === null;
+  }
+
+  /** Resolves with the regex match of the first stdout line matching `pattern`. */
+  waitForLine(pattern, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      let buffered = '';
+      let done = false;
+      const finish = (err, value) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const describe = (why) =>
+        new Error(
+          `${this.name} (pid ${this.pid}) ${why}; stdout so far: ${JSON.stringify(this.stdoutLines)}; ` +
+            `stderr:\n${this.stderrText || '(empty)'}`,
+        );
+      const timer = setTimeout(() => finish(describe(`printed no ready line within ${timeoutMs} ms`)), timeoutMs);
+      this.child.stdout.setEncoding('utf8');
+      this.child.stdout.on('data', (chunk) => {
+        buffered += chunk;
+        let nl;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).replace(/\r$/, '');
+          buffered = buffered.slice(nl + 1);
+          this.stdoutLines.push(line);
+          if (this.stdoutLines.length > 200) this.stdoutLines.shift();
+          const m = pattern.exec(line);
+          if (m) finish(null, m);
+        }
+      });
+      this.child.once('error', (err) => finish(describe(`failed to start: ${err.message}`)));
+      this.exited.then(({ code, signal }) => {
+        // Give stderr a moment to drain so the error message includes it.
+        setTimeout(() => finish(describe(`exited (code ${code}, signal ${signal}) before its ready line`)), 50);
+      });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within graceMs. Resolves with exit info. */
+  async stop({ graceMs = 5000 } = {}) {
+    if (!this.running) return this.exitInfo;
+    this.child.kill('SIGTERM');
+    const exited = await Promise.race([this.exited, sleep(graceMs).then(() => null)]);
+    if (exited) return { ...exited, forced: false };
+    this.child.kill('SIGKILL');
+    const info = await this.exited;
+    return { ...info, forced: true };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+function b64url(input) {
+  return Buffer.from(input).toString('base64url');
+}
+
+/** Signs a compact HS256 JWS over arbitrary payload (and header) objects. */
+export function signHs256(secret, payload, header = { alg: 'HS256', typ: 'JWT' }) {
+  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  const signature = createHmac('sha256', secret).update(signingInput).digest('base64url');
+  return `${signingInput}.${signature}`;
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// ---------------------------------------------------------------------------
+// Clients
+
+const SDK_CLIENT_EVENTS = ['state', 'connecting', 'connected', 'disconnected', 'error', 'publication'];
+const SDK_SUB_EVENTS = ['state', 'subscribing', 'subscribed', 'unsubscribed', 'error', 'publication'];
+
+/** A centrifuge SDK client with every event and WebSocket it creates recorded. */
+export class SdkClient {
+  constructor(url, options = {}) {
+    this.url = url;
+    this.events = []; // {name, ctx, at}
+    this.sockets = []; // every WebSocket the SDK constructed (one per connection attempt)
+    this.subs = new Map();
+    const sockets = this.sockets;
+    class RecordingWebSocket extends WebSocket {
+      constructor(...args) {
+        super(...args);
+        this.receivedFrames = [];
+        this.sentFrames = [];
+        this.closeInfo = null;
+        sockets.push(this);
+        this.on('message', (data, isBinary) => this.receivedFrames.push(isBinary ? data : data.toString('utf8')));
+        this.on('close', (code, reason) => {
+          this.closeInfo = { code, reason: reason.toString('utf8') };
+        });
+        // Errors reach the SDK through onerror; this keeps an unhandled 'error' from throwing.
+        this.on('error', () => {});
+      }
+      send(data, ...rest) {
+        this.sentFrames.push(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+        return super.send(data, ...rest);
+      }
+    }
+    this.client = new Centrifuge(url, {
+      websocket: RecordingWebSocket,
+      // Short delays so a reconnect loop, if any, shows quickly.
+      minReconnectDelay: 100,
+      maxReconnectDelay: 1000,
+      timeout: 5000,
+      ...options,
+    });
+    for (const name of SDK_CLIENT_EVENTS) {
+      this.client.on(name, (ctx) => this.events.push({ name, ctx, at: Date.now() }));
+    }
+  }
+
+  get state() {
+    return this.client.state;
+  }
+
+  eventsNamed(name) {
+    return this.events.filter((e) => e.name === name);
+  }
+
+  connect() {
+    this.client.connect();
+    return this;
+  }
+
+  /** Connects and waits for the `connected` event; returns its context. */
+  async connectAndWait(timeoutMs = 5000) {
+    this.connect();
+    const ev = await waitFor(
+      () => {
+        const bad = this.events.find((e) => e.name === 'disconnected');
+        if (bad) throw new Error(`client disconnected instead: ${JSON.stringify(bad.ctx)}`);
+        return this.events.find((e) => e.name === 'connected');
+      },
+      timeoutMs,
+      `SDK client to connect to ${this.url}`,
+    );
+    return ev.ctx;
+  }
+
+  /** Creates a recorded subscription (not yet subscribed). */
+  newSubscription(channel, options = {}) {
+    const sub = this.client.newSubscription(channel, options);
+    const rec = { channel, sub, events: [], publications: [] };
+    for (const name of SDK_SUB_EVENTS) {
+      sub.on(name, (ctx) => {
+        rec.events.push({ name, ctx, at: Date.now() });
+        if (name === 'publication') rec.publications.push(ctx);
+      });
+    }
+    this.subs.set(channel, rec);
+    return rec;
+  }
+
+  /** Subscribes and waits for `subscribed`; returns the recorded subscription. */
+  async subscribeAndWait(channel, timeoutMs = 5000) {
+    const rec = this.newSubscription(channel);
+    rec.sub.subscribe();
+    await waitFor(
+      () => {
+        const bad = rec.events.find((e) => e.name === 'unsubscribed');
+        if (bad) throw new Error(`subscription to ${channel} ended: ${JSON.stringify(bad.ctx)}`);
+        return rec.events.find((e) => e.name === 'subscribed');
+      },
+      timeoutMs,
+      `subscription to ${channel}`,
+    );
+    return rec;
+  }
+
+  /** Waits for a publication on `channel` whose data satisfies `match`; returns its context. */
+  async waitPublication(channel, match, timeoutMs, what) {
+    const rec = this.subs.get(channel);
+    if (!rec) throw new Error(`no subscription to ${channel}`);
+    return waitFor(() => rec.publications.find((p) => match(p.data)), timeoutMs, what ?? `publication on ${channel}`);
+  }
+
+  /** All text frames received over every socket, split into JSON lines. */
+  receivedMessages() {
+    const out = [];
+    for (const ws of this.sockets) {
+      for (const frame of ws.receivedFrames) {
+        if (typeof frame !== 'string') continue;
+        for (const line of frame.split('\n')) {
+          if (line.trim() === '') continue;
+          try {
+            out.push(JSON.parse(line));
+          } catch {
+            out.push({ unparsable: line });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  close() {
+    try {
+      this.client.disconnect();
+    } catch {
+      // ignore
+    }
+    for (const ws of this.sockets) {
+      try {
+        ws.terminate();
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
+
+/**
+ * A raw WebSocket client speaking the JSON protocol by hand. Received text
+ * frames are split on newlines and parsed; an empty object `{}` is a server
+ * ping, answered with `{}` when autoPong is set.
+ */
+export class RawClient {
+  constructor(url, { autoPong = false } = {}) {
+    this.url = url;
+    this.autoPong = autoPong;
+    this.frames = []; // raw received frames (strings, or Buffers for binary)
+    this.messages = []; // parsed JSON values, one per line
+    this.unparsable = [];
+    this.pings = []; // arrival times of server pings
+    this.closeInfo = null;
+    this.ws = new WebSocket(url);
+    this.ws.on('error', (err) => {
+      this.lastError = err;
+    });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('close', () => reject(new Error(`socket to ${url} closed before opening`)));
+      this.ws.once('error', reject);
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => {
+      this.ws.once('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString('utf8'), at: Date.now() };
+        resolve(this.closeInfo);
+      });
+    });
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.frames.push(data);
+        return;
+      }
+      const text = data.toString('utf8');
+      this.frames.push(text);
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          this.unparsable.push(line);
+          continue;
+        }
+        this.messages.push(msg);
+        if (msg && typeof msg === 'object' && !Array.isArray(msg) && Object.keys(msg).length === 0) {
+          this.pings.push(Date.now());
+          if (this.autoPong && this.ws.readyState === WebSocket.OPEN) this.ws.send('{}');
+        }
+      }
+    });
+  }
+
+  static async open(url, options = {}, timeoutMs = 5000) {
+    const c = new RawClient(url, options);
+    await withTimeout(c.opened, timeoutMs, `WebSocket to ${url} to open`);
+    return c;
+  }
+
+  get isOpen() {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends text as one text frame (a string or a Buffer of possibly invalid UTF-8). */
+  sendText(data) {
+    this.ws.send(data, { binary: false });
+  }
+
+  /** Sends commands as one newline-joined text frame. */
+  sendCommands(...commands) {
+    this.sendText(commands.map((c) => JSON.stringify(c)).join('\n'));
+  }
+
+  /** Waits for the reply with `id`. */
+  reply(id, timeoutMs = 5000) {
+    return this.waitMessage((m) => m && m.id === id, timeoutMs, `reply with id ${id}`);
+  }
+
+  /** Waits for a received message satisfying pred; fails early if the socket closes. */
+  waitMessage(pred, timeoutMs, what) {
+    return waitFor(
+      () => {
+        const m = this.messages.find(pred);
+        if (m) return m;
+        if (this.closeInfo) {
+          throw new Error(`socket closed (${this.closeInfo.code} ${JSON.stringify(this.closeInfo.reason)}) first`);
+        }
+        return undefined;
+      },
+      timeoutMs,
+      `${what} on ${this.url}; received so far: ${JSON.stringify(this.messages).slice(0, 2000)}`,
+      { intervalMs: 20 },
+    );
+  }
+
+  /** Waits for the socket to close; resolves with {code, reason, at}. */
+  waitClose(timeoutMs = 5000) {
+    return withTimeout(
+      this.closed,
+      timeoutMs,
+      `server to close ${this.url}; received so far: ${JSON.stringify(this.messages).slice(0, 2000)}`,
+    );
+  }
+
+  /** Sends connect with token and waits for the successful reply; returns the connect result. */
+  async connect(token, id = 1, timeoutMs = 5000) {
+    const connect = token === undefined ? {} : { token };
+    this.sendCommands({ id, connect });
+    const r = await this.reply(id, timeoutMs);
+    if (r.error || !r.connect) throw new Error(`connect failed: ${JSON.stringify(r)}`);
+    return r.connect;
+  }
+
+  close() {
+    try {
+      this.ws.terminate();
+    } catch {
+      // ignore
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Env: everything one test file starts
+
+export class Env {
+  constructor(label = 'wirehub-it') {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
+    this.secret = randomBytes(32).toString('hex');
+    this.secretFile = path.join(this.dir, 'token_secret');
+    fs.writeFileSync(this.secretFile, this.secret, { mode: 0o600 });
+    this.otherSecret = randomBytes(32).toString('hex');
+    this.otherSecretFile = path.join(this.dir, 'other_secret');
+    fs.writeFileSync(this.otherSecretFile, this.otherSecret, { mode: 0o600 });
+    this.processes = [];
+    this.clients = [];
+    this.control = null;
+  }
+
+  _spawn(name, binary, args) {
+    const child = spawn(binPath(binary), args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: this.dir,
+      env: { ...process.env },
+    });
+    const proc = new ServerProcess(name, child);
+    proc.args = args;
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Starts wirehub-control on an ephemeral port; resolves when it is listening. */
+  async startControl(extraArgs = []) {
+    const proc = this._spawn('wirehub-control', 'wirehub-control', ['--grpc_listen=127.0.0.1:0', ...extraArgs]);
+    const m = await proc.waitForLine(/^wirehub-control: grpc listening on (127\.0\.0\.1:(\d+))$/, READY_TIMEOUT_MS);
+    proc.address = m[1];
+    proc.port = Number(m[2]);
+    if (!this.control) this.control = proc;
+    return proc;
+  }
+
+  /**
+   * Starts wirehub-edge attached to `control`; resolves when it is listening.
+   * `flags` are extra `--name=value` flags (e.g. {ping_interval: '1s'}).
+   */
+  async startEdge(control = this.control, flags = {}) {
+    const args = [
+      '--listen=127.0.0.1:0',
+      `--control=${control.address}`,
+      `--token_hmac_secret_file=${this.secretFile}`,
+      `--stats_interval=${TEST_STATS_INTERVAL}`,
+    ];
+    for (const [k, v] of Object.entries(flags)) args.push(`--${k}=${v}`);
+    const name = `wirehub-edge${flags.edge_id ? `[${flags.edge_id}]` : ''}`;
+    const proc = this._spawn(name, 'wirehub-edge', args);
+    const m = await proc.waitForLine(
+      /^wirehub-edge: websocket listening on (ws:\/\/127\.0\.0\.1:(\d+)\/connection\/websocket)$/,
+      READY_TIMEOUT_MS,
+    );
+    proc.url = m[1];
+    proc.port = Number(m[2]);
+    return proc;
+  }
+
+  /** Runs wirehubctl; resolves with {stdout, stderr}; rejects on non-zero exit or timeout. */
+  ctl(args, { timeoutMs = CTL_TIMEOUT_MS } = {}) {
+    const bin = binPath('wirehubctl');
+    return new Promise((resolve, reject) => {
+      execFile(bin, args, { timeout: timeoutMs, killSignal: 'SIGKILL', cwd: this.dir }, (err, stdout, stderr) => {
+        if (err) {
+          const why = err.killed ? `timed out after ${timeoutMs} ms` : `failed (exit code ${err.code}, signal ${err.signal})`;
+          const e = new Error(`wirehubctl ${args.join(' ')} ${why}; stdout: ${stdout}; stderr: ${stderr}`);
+          e.exitCode = err.code;
+          e.stdout = stdout;
+          e.stderr = stderr;
+          reject(e);
+          return;
+        }
+        resolve({ stdout, stderr });
+      });
+    });
+  }
+
+  /** Mints a connection token with wirehubctl (signed with this env's secret unless told). */
+  async token(user, { ttl = 3600, secretFile = this.secretFile } = {}) {
+    const { stdout } = await this.ctl(['token', `--user=${user}`, `--ttl=${ttl}`, `--token_hmac_secret_file=${secretFile}`]);
+    const token = stdout.trim();
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+      throw new Error(`wirehubctl token printed no JWT: ${JSON.stringify(stdout)}`);
+    }
+    return token;
+  }
+
+  /** Publishes a JSON value with wirehubctl; resolves with {offset, epoch}. */
+  async publish(channel, data, control = this.control) {
+    const json = typeof data === 'string' ? data : JSON.stringify(data);
+    const { stdout } = await this.ctl([`--control=${control.address}`, 'publish', channel, json]);
+    const m = /^offset=(\d+) epoch=(\S*)$/m.exec(stdout.trim());
+    if (!m) throw new Error(`unexpected wirehubctl publish output: ${JSON.stringify(stdout)}`);
+    return { offset: Number(m[1]), epoch: m[2] };
+  }
+
+  /** Fetches StatsResponse JSON with wirehubctl stats --json. */
+  async stats(control = this.control) {
+    const { stdout } = await this.ctl([`--control=${control.address}`, 'stats', '--json']);
+    try {
+      return JSON.parse(stdout);
+    } catch (err) {
+      throw new Error(`wirehubctl stats --json printed invalid JSON (${err.message}): ${stdout}`);
+    }
+  }
+
+  /** Polls stats until pred(stats) is truthy; returns those stats. */
+  async waitStats(pred, timeoutMs, what) {
+    let last;
+    try {
+      return await waitFor(
+        async () => {
+          last = await this.stats();
+          return pred(last) ? last : undefined;
+        },
+        timeoutMs,
+        what,
+        { intervalMs: 100 },
+      );
+    } catch (err) {
+      err.message += `; last stats: ${JSON.stringify(last)}`;
+      throw err;
+    }
+  }
+
+  sdk(url, options = {}) {
+    const c = new SdkClient(url, options);
+    this.clients.push(c);
+    return c;
+  }
+
+  async raw(url, options = {}) {
+    const c = new RawClient(url, options);
+    this.clients.push(c);
+    await withTimeout(c.opened, 5000, `WebSocket to ${url} to open`);
+    return c;
+  }
+
+  /** A description of every process's stderr, for failure messages. */
+  logs() {
+    return this.processes.map((p) => `--- ${p.name} (pid ${p.pid}) stderr:\n${p.stderrText}`).join('\n');
+  }
+
+  async cleanup() {
+    for (const c of this.clients) c.close();
+    this.clients = [];
+    // Edges first, then control.
+    const ordered = [...this.processes].reverse();
+    await Promise.all(ordered.map((p) => p.stop({ graceMs: 3000 }).catch(() => {})));
+    if (process.env.WIREHUB_TEST_KEEP_TMP) return;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
