@@ -86,3 +86,42 @@ test('a client that stops reading is closed at its queue bound while others keep
     Array.from({ length: sent }, (_, i) => i),
   );
 });
+
+test('control detaches an edge that cannot keep up; the edge re-attaches and delivery resumes', async () => {
+  const control = await env.startControl(['--edge_queue_max_publications=50']);
+  // A roomy client queue: the backlog the edge drains after SIGCONT must not
+  // close the client as slow (3008), which is a different test.
+  const edge = await env.startEdge(control, { edge_id: 'edge-stalled', client_queue_max_bytes: 64 << 20 });
+  const channels = Array.from({ length: 10 }, (_, i) => `stall-${i}`);
+  const client = env.sdk(edge.url, { token: await env.token('stall-user') });
+  await client.connectAndWait();
+  for (const channel of channels) await client.subscribeAndWait(channel);
+
+  const statsOf = async () => JSON.parse((await env.ctl([`--control=${control.address}`, 'stats', '--json'])).stdout);
+  // Freeze the edge: control's stream to it backs up past the bound.
+  process.kill(edge.pid, 'SIGSTOP');
+  let detached = false;
+  try {
+    const big = JSON.stringify({ pad: 'y'.repeat(60_000) });
+    for (let i = 0; i < 60 && !detached; i++) {
+      await env.ctl([`--control=${control.address}`, 'broadcast', big, ...channels]);
+      detached = u64((await statsOf()).slow_edge_detaches) >= 1;
+    }
+  } finally {
+    process.kill(edge.pid, 'SIGCONT');
+  }
+  assert.ok(detached, 'control never detached the stalled edge');
+
+  await waitFor(
+    async () => {
+      const s = await statsOf();
+      return (s.edges ?? []).some((e) => e.id === 'edge-stalled') &&
+        (s.top_channels ?? []).some((c) => c.channel === 'stall-0');
+    },
+    15_000,
+    'the stalled edge to re-attach with its interest',
+  );
+  await env.ctl([`--control=${control.address}`, 'publish', 'stall-0', JSON.stringify({ after: true })]);
+  await client.waitPublication('stall-0', (d) => d.after === true, 5000, 'publication after re-attach');
+  assert.equal(client.sockets.length, 1, 'the client stayed on its one WebSocket');
+});
