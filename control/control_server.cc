@@ -13,6 +13,7 @@ namespace wirehub::control {
 
 ControlServer::ControlServer(ControlServerOptions options)
     : options_(std::move(options)),
+      hub_(&options_.namespaces, options_.hub),
       control_service_(&hub_, options_.service),
       edge_link_service_(&hub_, options_.edge_session) {}
 
@@ -42,10 +43,27 @@ absl::StatusOr<int> ControlServer::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.grpc_listen, " (address in use or invalid)"));
   }
+  maintenance_ = std::thread([this] { RunMaintenance(); });
   return port;
 }
 
+void ControlServer::RunMaintenance() {
+  absl::MutexLock lock(&maintenance_mu_);
+  while (!maintenance_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1))) {
+    maintenance_mu_.Unlock();
+    hub_.Maintain(absl::Now());
+    maintenance_mu_.Lock();
+  }
+}
+
 void ControlServer::Shutdown(absl::Duration grace) {
+  if (maintenance_.joinable()) {
+    {
+      absl::MutexLock lock(&maintenance_mu_);
+      stopping_ = true;
+    }
+    maintenance_.join();
+  }
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));

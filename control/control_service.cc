@@ -1,10 +1,12 @@
 #include "control/control_service.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/channel_name.h"
 #include "common/json_validator.h"
+#include "control/publish_stream_reactor.h"
 
 namespace wirehub::control {
 
@@ -49,10 +51,78 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Publish(grpc::CallbackServerContex
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  StreamPosition position = hub_->Publish(request->channel(), request->data());
-  response->set_offset(position.offset);
-  response->set_epoch(std::move(position.epoch));
+  absl::StatusOr<StreamPosition> position =
+      hub_->Publish(request->channel(), request->data(), request->idempotency_key());
+  if (!position.ok()) {
+    reactor->Finish(ToGrpcStatus(position.status()));
+    return reactor;
+  }
+  response->set_offset(position->offset);
+  response->set_epoch(std::move(position->epoch));
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+v1::PublishStreamResponse ControlServiceImpl::PublishOne(const std::string& channel,
+                                                         const std::string& data,
+                                                         const std::string& idempotency_key) {
+  v1::PublishStreamResponse response;
+  absl::Status valid = ValidatePublication(channel, data);
+  absl::StatusOr<StreamPosition> position =
+      valid.ok() ? hub_->Publish(channel, data, idempotency_key)
+                 : absl::StatusOr<StreamPosition>(valid);
+  if (!position.ok()) {
+    response.set_error_code(static_cast<int32_t>(position.status().code()));
+    response.set_error_message(std::string(position.status().message()));
+    return response;
+  }
+  response.set_offset(position->offset);
+  response.set_epoch(std::move(position->epoch));
+  return response;
+}
+
+grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+ControlServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
+  return new PublishStreamReactor(this);
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContext* context,
+                                                      const v1::HistoryRequest* request,
+                                                      v1::HistoryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status valid = ValidateChannelName(request->channel());
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  std::optional<StreamPosition> since;
+  if (request->has_since()) {
+    since = StreamPosition{request->since().offset(), request->since().epoch()};
+  }
+  absl::StatusOr<HistoryRead> read =
+      hub_->History(request->channel(), since, request->limit(), request->reverse());
+  if (!read.ok()) {
+    reactor->Finish(ToGrpcStatus(read.status()));
+    return reactor;
+  }
+  for (const auto& publication : read->publications) {
+    v1::HistoryPublication* out = response->add_publications();
+    out->set_offset(publication->offset());
+    out->set_data(publication->data());
+  }
+  response->set_epoch(read->epoch);
+  response->set_offset(read->top_offset);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(
+    grpc::CallbackServerContext* context, const v1::HistoryRemoveRequest* request,
+    v1::HistoryRemoveResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = ValidateChannelName(request->channel());
+  if (status.ok()) status = hub_->HistoryRemove(request->channel());
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -76,9 +146,14 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerCont
       result->set_error_message(std::string(status.message()));
       continue;
     }
-    StreamPosition position = hub_->Publish(channel, request->data());
-    result->set_offset(position.offset);
-    result->set_epoch(std::move(position.epoch));
+    absl::StatusOr<StreamPosition> position = hub_->Publish(channel, request->data());
+    if (!position.ok()) {
+      result->set_error_code(static_cast<int32_t>(position.status().code()));
+      result->set_error_message(std::string(position.status().message()));
+      continue;
+    }
+    result->set_offset(position->offset);
+    result->set_epoch(std::move(position->epoch));
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -3,6 +3,7 @@
 #define WIREHUB_CONTROL_CONTROL_SERVICE_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include <grpcpp/grpcpp.h>
@@ -33,6 +34,19 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>* PublishStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* context,
+                                    const v1::HistoryRequest* request,
+                                    v1::HistoryResponse* response) override;
+  grpc::ServerUnaryReactor* HistoryRemove(grpc::CallbackServerContext* context,
+                                          const v1::HistoryRemoveRequest* request,
+                                          v1::HistoryRemoveResponse* response) override;
+
+  // PublishOne() validates and publishes one item of a PublishStream;
+  // failures are reported in the response, never as a stream error.
+  v1::PublishStreamResponse PublishOne(const std::string& channel, const std::string& data,
+                                       const std::string& idempotency_key);
 
   // ValidatePublication()
   //

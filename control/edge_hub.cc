@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
@@ -10,7 +11,16 @@
 
 namespace wirehub::control {
 
-EdgeHub::EdgeHub() : rng_(std::random_device{}()) {}
+EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options)
+    : namespaces_(namespaces != nullptr ? namespaces : &default_namespaces_), options_(options), rng_(std::random_device{}()) {}
+
+HistoryPolicy EdgeHub::PolicyFor(const config::v1::NamespaceOptions& options) const {
+  HistoryPolicy policy;
+  policy.max_size = options.history_size();
+  policy.ttl = absl::Seconds(options.history_ttl().seconds()) +
+               absl::Nanoseconds(options.history_ttl().nanos());
+  return policy;
+}
 
 std::string EdgeHub::NewEpoch() {
   // 64 random bits: a restarted control (empty memory) never reuses an
@@ -19,40 +29,127 @@ std::string EdgeHub::NewEpoch() {
 }
 
 EdgeHub::ChannelState& EdgeHub::ChannelFor(const std::string& channel) {
-  auto [it, inserted] = channels_.try_emplace(channel);
-  if (inserted) it->second.epoch = NewEpoch();
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) it = channels_.try_emplace(channel, NewEpoch()).first;
   return it->second;
 }
 
-StreamPosition EdgeHub::Publish(const std::string& channel, std::string data) {
+absl::StatusOr<StreamPosition> EdgeHub::Publish(const std::string& channel, std::string data,
+                                                const std::string& idempotency_key) {
+  const config::v1::NamespaceOptions* namespace_options = namespaces_->Find(channel);
+  if (namespace_options == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel ", channel, " is in a namespace that is not configured"));
+  }
+  HistoryPolicy policy = PolicyFor(*namespace_options);
+  absl::Time now = absl::Now();
   std::vector<EdgeSession*> overflowed;
   StreamPosition position;
-  {
-    absl::MutexLock lock(&mu_);
-    ChannelState& state = ChannelFor(channel);
-    position.offset = ++state.last_offset;
-    position.epoch = state.epoch;
-    ++publications_accepted_;
-    if (!state.edges.empty()) {
-      auto publication = std::make_shared<edge::v1::Publication>();
-      publication->set_channel(channel);
-      publication->set_data(std::move(data));
-      publication->set_offset(position.offset);
-      publication->set_epoch(position.epoch);
-      std::shared_ptr<const edge::v1::Publication> shared = std::move(publication);
-      for (EdgeSession* session : state.edges) {
-        if (!session->Enqueue(shared)) overflowed.push_back(session);
-      }
-      for (EdgeSession* session : overflowed) {
-        if (DetachLocked(session)) {
-          ++slow_edge_detaches_;
-          WH_LOG(WARNING) << "edge " << session->peer()
-                          << " outbound queue overflowed; detached (it will re-attach)";
-        }
-      }
+  absl::MutexLock lock(&mu_);
+  ChannelState& state = ChannelFor(channel);
+  ChannelStream& stream = state.stream;
+  position.epoch = stream.epoch();
+  if (!idempotency_key.empty()) {
+    stream.Evict(now, policy, options_.idempotency_window);
+    if (std::optional<uint64_t> offset = stream.FindIdempotencyKey(idempotency_key)) {
+      ++idempotent_replays_;
+      position.offset = *offset;
+      position.replayed = true;
+      return position;
+    }
+  }
+  position.offset = stream.NextOffset(now);
+  if (!idempotency_key.empty()) stream.RememberIdempotencyKey(idempotency_key, position.offset, now);
+  ++publications_accepted_;
+  bool keep = policy.max_size > 0;
+  if (state.edges.empty() && !keep) return position;
+
+  auto publication = std::make_shared<edge::v1::Publication>();
+  publication->set_channel(channel);
+  publication->set_data(std::move(data));
+  publication->set_offset(position.offset);
+  publication->set_epoch(position.epoch);
+  std::shared_ptr<const edge::v1::Publication> shared = std::move(publication);
+  if (keep) stream.Remember(shared, now, policy);
+  for (EdgeSession* session : state.edges) {
+    if (!session->Enqueue(shared)) overflowed.push_back(session);
+  }
+  for (EdgeSession* session : overflowed) {
+    if (DetachLocked(session)) {
+      ++slow_edge_detaches_;
+      WH_LOG(WARNING) << "edge " << session->peer()
+                      << " outbound queue overflowed; detached (it will re-attach)";
     }
   }
   return position;
+}
+
+absl::StatusOr<HistoryRead> EdgeHub::History(const std::string& channel,
+                                             const std::optional<StreamPosition>& since,
+                                             int64_t limit, bool reverse) {
+  const config::v1::NamespaceOptions* namespace_options = namespaces_->Find(channel);
+  if (namespace_options == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel ", channel, " is in a namespace that is not configured"));
+  }
+  HistoryPolicy policy = PolicyFor(*namespace_options);
+  if (policy.max_size == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("history is not enabled for the namespace of channel ", channel));
+  }
+  absl::MutexLock lock(&mu_);
+  ChannelStream& stream = ChannelFor(channel).stream;
+  stream.Evict(absl::Now(), policy, options_.idempotency_window);
+  uint64_t after = 0;
+  if (since.has_value()) {
+    if (since->epoch != stream.epoch() || since->offset > stream.top_offset()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "unrecoverable position: the stream is at epoch ", stream.epoch(), " offset ",
+          stream.top_offset()));
+    }
+    after = since->offset;
+  }
+  return stream.Read(after, limit, reverse);
+}
+
+absl::Status EdgeHub::HistoryRemove(const std::string& channel) {
+  const config::v1::NamespaceOptions* namespace_options = namespaces_->Find(channel);
+  if (namespace_options == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel ", channel, " is in a namespace that is not configured"));
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return absl::OkStatus();
+  // An empty policy evicts every kept publication; keys stay.
+  it->second.stream.Evict(absl::Now(), HistoryPolicy{}, options_.idempotency_window);
+  return absl::OkStatus();
+}
+
+void EdgeHub::Maintain(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  uint64_t publications = 0;
+  uint64_t bytes = 0;
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    ChannelState& state = it->second;
+    const config::v1::NamespaceOptions* namespace_options = namespaces_->Find(it->first);
+    HistoryPolicy policy = namespace_options != nullptr ? PolicyFor(*namespace_options)
+                                                        : HistoryPolicy{};
+    state.stream.Evict(now, policy, options_.idempotency_window);
+    // A stream that holds nothing and that no edge listens to is forgotten
+    // once idle for the idempotency window; a later publish starts a new
+    // epoch, which clients treat as "cannot recover", never as a silent gap.
+    if (state.edges.empty() && state.stream.empty() &&
+        now - state.stream.last_publish() >= options_.idempotency_window) {
+      channels_.erase(it++);
+      continue;
+    }
+    publications += state.stream.history_size();
+    bytes += state.stream.memory_bytes();
+    ++it;
+  }
+  history_publications_ = publications;
+  history_bytes_ = bytes;
 }
 
 void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello,
@@ -184,6 +281,10 @@ void EdgeHub::FillStats(int top_channels, v1::StatsResponse* out) const {
   out->set_publications_accepted(publications_accepted_);
   out->set_deliveries(deliveries_);
   out->set_slow_edge_detaches(slow_edge_detaches_);
+  out->set_channels_tracked(channels_.size());
+  out->set_history_publications(history_publications_);
+  out->set_history_bytes(history_bytes_);
+  out->set_idempotent_replays(idempotent_replays_);
 }
 
 }  // namespace wirehub::control

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,8 +13,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/namespace_registry.h"
+#include "control/channel_stream.h"
 #include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.pb.h"
 
@@ -25,6 +30,13 @@ class EdgeSession;
 struct StreamPosition {
   uint64_t offset = 0;
   std::string epoch;
+  // True when an idempotency key matched: nothing was published again.
+  bool replayed = false;
+};
+
+struct EdgeHubOptions {
+  // How long Publish remembers an idempotency key.
+  absl::Duration idempotency_window = absl::Minutes(5);
 };
 
 // EdgeHub sequences publications per channel and hands each one to every
@@ -33,17 +45,40 @@ struct StreamPosition {
 // never call into the hub while holding their own lock.
 class EdgeHub {
  public:
-  EdgeHub();
+  // `namespaces` is borrowed and must outlive the hub; null means the
+  // default registry (every namespace, no history).
+  explicit EdgeHub(const NamespaceRegistry* namespaces = nullptr, EdgeHubOptions options = {});
   EdgeHub(const EdgeHub&) = delete;
   EdgeHub& operator=(const EdgeHub&) = delete;
 
   // Publish()
   //
-  // Assigns the next offset of `channel` and enqueues the publication for
-  // every interested edge. Sequencing and enqueueing happen under one lock,
-  // so every edge receives a channel's publications in offset order.
-  // `data` must already be validated.
-  StreamPosition Publish(const std::string& channel, std::string data);
+  // Assigns the next offset of `channel`, keeps the publication in history
+  // when its namespace has history, and enqueues it for every interested
+  // edge. Sequencing and enqueueing happen under one lock, so every edge
+  // receives a channel's publications in offset order. With a non-empty
+  // `idempotency_key` already used on the channel within the window, returns
+  // that publish's position (replayed) and publishes nothing.
+  // `channel` and `data` must already be validated; a channel in an unknown
+  // namespace is InvalidArgument.
+  absl::StatusOr<StreamPosition> Publish(const std::string& channel, std::string data,
+                                         const std::string& idempotency_key = "");
+
+  // History()
+  //
+  // Publications of `channel` after `since` (when given; its epoch must
+  // match: FailedPrecondition "unrecoverable position" otherwise). See
+  // HistoryRequest for `limit` and `reverse`. FailedPrecondition when the
+  // namespace keeps no history.
+  absl::StatusOr<HistoryRead> History(const std::string& channel,
+                                      const std::optional<StreamPosition>& since, int64_t limit,
+                                      bool reverse);
+  // HistoryRemove() drops the kept publications; the position stays.
+  absl::Status HistoryRemove(const std::string& channel);
+
+  // Maintain() expires history and idempotency keys and forgets streams
+  // that hold nothing and interest no edge. Called periodically.
+  void Maintain(absl::Time now);
 
   // Session lifecycle, called by EdgeSession from gRPC threads.
   void AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer);
@@ -57,8 +92,8 @@ class EdgeHub {
 
  private:
   struct ChannelState {
-    std::string epoch;
-    uint64_t last_offset = 0;
+    explicit ChannelState(std::string epoch) : stream(std::move(epoch)) {}
+    ChannelStream stream;
     // Edges with local subscribers; small, usually a handful.
     std::vector<EdgeSession*> edges;
   };
@@ -74,6 +109,7 @@ class EdgeHub {
   };
 
   ChannelState& ChannelFor(const std::string& channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
   void AddInterest(EdgeSession* session, SessionState& state, const std::string& channel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveInterest(EdgeSession* session, SessionState& state, const std::string& channel)
@@ -85,8 +121,12 @@ class EdgeHub {
   bool DetachLocked(EdgeSession* session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const NamespaceRegistry default_namespaces_ = NamespaceRegistry::Default();
+  const NamespaceRegistry* const namespaces_;
+  const EdgeHubOptions options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, ChannelState> channels_ ABSL_GUARDED_BY(mu_);
+  // Node map: ChannelState is not movable (ChannelStream's epoch is const).
+  absl::node_hash_map<std::string, ChannelState> channels_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<EdgeSession*, SessionState> sessions_ ABSL_GUARDED_BY(mu_);
   // User -> number of attached edges where the user has connections.
   absl::flat_hash_map<std::string, uint32_t> users_ ABSL_GUARDED_BY(mu_);
@@ -94,6 +134,9 @@ class EdgeHub {
   uint64_t publications_accepted_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t deliveries_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t slow_edge_detaches_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t idempotent_replays_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t history_publications_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace wirehub::control

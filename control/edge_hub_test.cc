@@ -21,9 +21,9 @@ using ::testing::IsEmpty;
 
 TEST(EdgeHubTest, PublishWithoutEdgesAssignsConsecutiveOffsetsFromOne) {
   EdgeHub hub;
-  StreamPosition first = hub.Publish("news", R"({"n":1})");
-  StreamPosition second = hub.Publish("news", R"({"n":2})");
-  StreamPosition third = hub.Publish("news", R"({"n":3})");
+  StreamPosition first = *hub.Publish("news", R"({"n":1})");
+  StreamPosition second = *hub.Publish("news", R"({"n":2})");
+  StreamPosition third = *hub.Publish("news", R"({"n":3})");
   EXPECT_EQ(first.offset, 1u);
   EXPECT_EQ(second.offset, 2u);
   EXPECT_EQ(third.offset, 3u);
@@ -31,21 +31,21 @@ TEST(EdgeHubTest, PublishWithoutEdgesAssignsConsecutiveOffsetsFromOne) {
 
 TEST(EdgeHubTest, PublishKeepsOneEpochPerChannel) {
   EdgeHub hub;
-  StreamPosition first = hub.Publish("news", "1");
+  StreamPosition first = *hub.Publish("news", "1");
   EXPECT_FALSE(first.epoch.empty());
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(hub.Publish("news", "1").epoch, first.epoch);
+    EXPECT_EQ(hub.Publish("news", "1")->epoch, first.epoch);
   }
 }
 
 TEST(EdgeHubTest, ChannelsHaveIndependentOffsets) {
   EdgeHub hub;
-  EXPECT_EQ(hub.Publish("a", "1").offset, 1u);
-  EXPECT_EQ(hub.Publish("a", "1").offset, 2u);
-  EXPECT_EQ(hub.Publish("b", "1").offset, 1u);
-  EXPECT_EQ(hub.Publish("a", "1").offset, 3u);
-  EXPECT_EQ(hub.Publish("b", "1").offset, 2u);
-  EXPECT_EQ(hub.Publish("c", "1").offset, 1u);
+  EXPECT_EQ(hub.Publish("a", "1")->offset, 1u);
+  EXPECT_EQ(hub.Publish("a", "1")->offset, 2u);
+  EXPECT_EQ(hub.Publish("b", "1")->offset, 1u);
+  EXPECT_EQ(hub.Publish("a", "1")->offset, 3u);
+  EXPECT_EQ(hub.Publish("b", "1")->offset, 2u);
+  EXPECT_EQ(hub.Publish("c", "1")->offset, 1u);
 }
 
 TEST(EdgeHubTest, ChannelsGetDifferentEpochs) {
@@ -54,7 +54,7 @@ TEST(EdgeHubTest, ChannelsGetDifferentEpochs) {
   // practically impossible.
   std::set<std::string> epochs;
   for (int i = 0; i < 8; ++i) {
-    epochs.insert(hub.Publish("channel-" + std::to_string(i), "{}").epoch);
+    epochs.insert(hub.Publish("channel-" + std::to_string(i), "{}")->epoch);
   }
   EXPECT_EQ(epochs.size(), 8u);
 }
@@ -63,7 +63,7 @@ TEST(EdgeHubTest, SeparateHubsUseDifferentEpochsForTheSameChannel) {
   // A restarted control must not reuse an epoch a client may still hold.
   EdgeHub first;
   EdgeHub second;
-  EXPECT_NE(first.Publish("news", "{}").epoch, second.Publish("news", "{}").epoch);
+  EXPECT_NE(first.Publish("news", "{}")->epoch, second.Publish("news", "{}")->epoch);
 }
 
 TEST(EdgeHubTest, FillStatsOnFreshHub) {
@@ -83,9 +83,9 @@ TEST(EdgeHubTest, FillStatsOnFreshHub) {
 
 TEST(EdgeHubTest, FillStatsCountsPublicationsAccepted) {
   EdgeHub hub;
-  hub.Publish("a", "1");
-  hub.Publish("a", "2");
-  hub.Publish("b", "3");
+  ASSERT_TRUE(hub.Publish("a", "1").ok());
+  ASSERT_TRUE(hub.Publish("a", "2").ok());
+  ASSERT_TRUE(hub.Publish("b", "3").ok());
   v1::StatsResponse stats;
   hub.FillStats(10, &stats);
   EXPECT_EQ(stats.publications_accepted(), 3u);
@@ -99,7 +99,7 @@ TEST(EdgeHubTest, FillStatsCountsPublicationsAccepted) {
 
 TEST(EdgeHubTest, FillStatsAcceptsAnyTopChannelsLimitWithoutEdges) {
   EdgeHub hub;
-  for (int i = 0; i < 20; ++i) hub.Publish("channel-" + std::to_string(i), "{}");
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hub.Publish("channel-" + std::to_string(i), "{}").ok());
   // 0 and negative mean the default, large values are capped; published-to
   // channels without subscribers are never listed.
   for (int limit : {-1, 0, 1, 5, 1000, 1001, 1 << 30}) {
@@ -124,7 +124,7 @@ TEST(EdgeHubTest, ConcurrentPublishesOnOneChannelGetUniqueConsecutiveOffsets) {
       offsets[t].reserve(kPerThread);
       epochs[t].reserve(kPerThread);
       for (int i = 0; i < kPerThread; ++i) {
-        StreamPosition position = hub.Publish("shared", "{}");
+        StreamPosition position = *hub.Publish("shared", "{}");
         offsets[t].push_back(position.offset);
         epochs[t].push_back(std::move(position.epoch));
       }

@@ -6,12 +6,16 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/config_loader.h"
 #include "common/logging.h"
+#include "common/namespace_registry.h"
 #include "control/control_server.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7100",
           "HOST:PORT for the gRPC API and the edge link; port 0 picks a free port");
-ABSL_FLAG(std::string, config, "", "Configuration file (JSON); reserved, not yet read");
+ABSL_FLAG(std::string, config, "",
+          "Configuration file (JSON, see docs/configuration.md); default: every namespace "
+          "accepted, no history");
 ABSL_FLAG(int, max_payload_bytes, 64 * 1024, "Largest publication data accepted, in bytes");
 ABSL_FLAG(int, edge_queue_max_publications, 200000,
           "Publications queued for one edge before it is detached as too slow");
@@ -41,7 +45,15 @@ int main(int argc, char** argv) {
   options.edge_session.max_queued_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_bytes));
   if (!absl::GetFlag(FLAGS_config).empty()) {
-    WH_LOG(WARNING) << "--config is accepted but configuration files are not read yet";
+    absl::StatusOr<wirehub::config::v1::Config> config =
+        wirehub::LoadConfigFile(absl::GetFlag(FLAGS_config));
+    if (!config.ok()) {
+      WH_LOG(ERROR) << config.status().message();
+      return 2;
+    }
+    options.namespaces = wirehub::NamespaceRegistry(*config);
+    options.hub.idempotency_window = absl::Seconds(config->idempotency_window().seconds()) +
+                                     absl::Nanoseconds(config->idempotency_window().nanos());
   }
 
   wirehub::control::ControlServer server(options);

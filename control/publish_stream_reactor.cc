@@ -1,0 +1,83 @@
+#include "control/publish_stream_reactor.h"
+
+#include <utility>
+
+#include "control/control_service.h"
+
+namespace wirehub::control {
+
+PublishStreamReactor::PublishStreamReactor(ControlServiceImpl* service) : service_(service) {
+  {
+    absl::MutexLock lock(&mu_);
+    read_in_flight_ = true;
+  }
+  StartRead(&request_);
+}
+
+void PublishStreamReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      read_in_flight_ = false;
+      reads_done_ = true;
+    }
+    Pump();
+    return;
+  }
+  // Publishing happens here, on the read side, so requests are published in
+  // stream order.
+  v1::PublishStreamResponse response = service_->PublishOne(
+      request_.channel(), request_.data(), request_.idempotency_key());
+  response.set_request_id(request_.request_id());
+  {
+    absl::MutexLock lock(&mu_);
+    read_in_flight_ = false;
+    unsent_.push_back(std::move(response));
+  }
+  Pump();
+}
+
+void PublishStreamReactor::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (!ok) {
+      // The client is gone; stop reading and finish once nothing is pending.
+      reads_done_ = true;
+      unsent_.clear();
+      final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+    }
+  }
+  Pump();
+}
+
+void PublishStreamReactor::Pump() {
+  bool start_write = false;
+  bool start_read = false;
+  bool finish = false;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (!write_in_flight_ && !unsent_.empty()) {
+      writing_ = std::move(unsent_.front());
+      unsent_.pop_front();
+      write_in_flight_ = true;
+      start_write = true;
+    }
+    if (!reads_done_ && !read_in_flight_ && unsent_.size() < kMaxUnsent) {
+      read_in_flight_ = true;
+      start_read = true;
+    }
+    if (reads_done_ && !read_in_flight_ && !write_in_flight_ && unsent_.empty()) {
+      finished_ = true;
+      finish = true;
+      status = final_status_;
+    }
+  }
+  if (start_write) StartWrite(&writing_);
+  if (start_read) StartRead(&request_);
+  if (finish) Finish(status);
+}
+
+}  // namespace wirehub::control

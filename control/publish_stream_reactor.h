@@ -1,0 +1,58 @@
+// PublishStreamReactor: the server side of ControlService.PublishStream.
+#ifndef WIREHUB_CONTROL_PUBLISH_STREAM_REACTOR_H_
+#define WIREHUB_CONTROL_PUBLISH_STREAM_REACTOR_H_
+
+#include <cstddef>
+#include <deque>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "wirehub/control/v1/control.grpc.pb.h"
+
+namespace wirehub::control {
+
+class ControlServiceImpl;
+
+// PublishStreamReactor publishes each request as it is read and writes the
+// responses in request order. Reading runs ahead of writing by at most
+// `kMaxUnsent` responses; past that it stops reading until writes drain, so
+// a fast producer is held back by HTTP/2 flow control instead of growing
+// memory here.
+// Thread-safe: gRPC may run OnReadDone and OnWriteDone concurrently.
+class PublishStreamReactor
+    : public grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse> {
+ public:
+  static constexpr size_t kMaxUnsent = 256;
+
+  explicit PublishStreamReactor(ControlServiceImpl* service);
+
+ private:
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override { delete this; }
+  void OnCancel() override {}
+
+  // Starts the next write if none is in flight; resumes reading if it was
+  // paused and there is room; finishes when reading ended and all is sent.
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+
+  ControlServiceImpl* const service_;
+  // Owned by the read side: one read in flight at a time.
+  v1::PublishStreamRequest request_;
+
+  absl::Mutex mu_;
+  std::deque<v1::PublishStreamResponse> unsent_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  // The response being written; touched only by the write in flight.
+  v1::PublishStreamResponse writing_;
+};
+
+}  // namespace wirehub::control
+
+#endif  // WIREHUB_CONTROL_PUBLISH_STREAM_REACTOR_H_
