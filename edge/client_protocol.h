@@ -20,6 +20,7 @@ namespace wirehub::edge {
 // Reply error codes of the protocol.
 inline constexpr int kErrorInternal = 100;
 inline constexpr int kErrorUnauthorized = 101;
+inline constexpr int kErrorUnknownChannel = 102;
 inline constexpr int kErrorPermissionDenied = 103;
 inline constexpr int kErrorMethodNotFound = 104;
 inline constexpr int kErrorAlreadySubscribed = 105;

@@ -341,6 +341,10 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
                                        absl::StrCat("bad request: ", valid.message()), false));
     return;
   }
+  if (options_.namespaces.Find(channel) == nullptr) {
+    SendText(session, EncodeErrorReply(command.id, kErrorUnknownChannel, "unknown channel", false));
+    return;
+  }
   if (session->channels.contains(channel)) {
     SendText(session,
              EncodeErrorReply(command.id, kErrorAlreadySubscribed, "already subscribed", false));

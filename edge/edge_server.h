@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/jwt.h"
+#include "common/namespace_registry.h"
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/loop_inbox.h"
@@ -45,6 +46,8 @@ struct EdgeServerOptions {
   size_t max_subscriptions_per_client = 128;
   // Upper bound of one coalesced WebSocket frame.
   size_t max_write_batch_bytes = 256 * 1024;
+  // Channel namespaces; a subscribe outside them answers 102.
+  NamespaceRegistry namespaces = NamespaceRegistry::Default();
 };
 
 // EdgeServer runs one lws context on a libuv loop it owns. Client traffic,

@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -13,7 +14,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/config_loader.h"
 #include "common/logging.h"
+#include "common/namespace_registry.h"
 #include "common/token_secret.h"
 #include "edge/control_link.h"
 #include "edge/edge_server.h"
@@ -21,7 +24,9 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:8000",
           "HOST:PORT for WebSocket clients; port 0 picks a free port");
 ABSL_FLAG(std::string, control, "127.0.0.1:7100", "HOST:PORT of wirehub-control");
-ABSL_FLAG(std::string, config, "", "Configuration file (JSON); reserved, not yet read");
+ABSL_FLAG(std::string, config, "",
+          "Configuration file (JSON, see docs/configuration.md); default: every namespace "
+          "accepted, no history");
 ABSL_FLAG(std::string, token_hmac_secret_file, "",
           "File holding the HS256 connection-token secret; default: the environment variable "
           "WIREHUB_TOKEN_HMAC_SECRET");
@@ -83,8 +88,24 @@ int main(int argc, char** argv) {
     WH_LOG(ERROR) << "--listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_listen) << "'";
     return 2;
   }
+  std::optional<wirehub::config::v1::Config> config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    absl::StatusOr<wirehub::config::v1::Config> loaded =
+        wirehub::LoadConfigFile(absl::GetFlag(FLAGS_config));
+    if (!loaded.ok()) {
+      WH_LOG(ERROR) << loaded.status().message();
+      return 2;
+    }
+    config = *std::move(loaded);
+    options.namespaces = wirehub::NamespaceRegistry(*config);
+  }
+  // The flag and the environment variable win over the config file.
   absl::StatusOr<std::string> secret =
       wirehub::LoadTokenSecret(absl::GetFlag(FLAGS_token_hmac_secret_file));
+  if (!secret.ok() && absl::GetFlag(FLAGS_token_hmac_secret_file).empty() && config.has_value() &&
+      !config->token_hmac_secret().empty()) {
+    secret = wirehub::ResolveSecretReference(config->token_hmac_secret());
+  }
   if (!secret.ok()) {
     WH_LOG(ERROR) << "token secret: " << secret.status().message();
     return 2;
@@ -103,9 +124,6 @@ int main(int argc, char** argv) {
       options.stats_interval <= absl::ZeroDuration()) {
     WH_LOG(ERROR) << "--ping_interval must be at least 1s and the other durations positive";
     return 2;
-  }
-  if (!absl::GetFlag(FLAGS_config).empty()) {
-    WH_LOG(WARNING) << "--config is accepted but configuration files are not read yet";
   }
 
   wirehub::edge::EdgeServer server(options, *std::move(secret));
