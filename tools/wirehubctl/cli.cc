@@ -1,19 +1,25 @@
 #include "tools/wirehubctl/cli.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
+#include <istream>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -30,6 +36,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/sync_stream.h"
 #include "wirehub/control/v1/control.grpc.pb.h"
 
 namespace wirehub::ctl {
@@ -44,28 +51,39 @@ constexpr absl::Duration kDefaultTimeout = absl::Seconds(5);
 constexpr double kMaxTimeoutSeconds = 24 * 60 * 60;
 constexpr int64_t kDefaultTtlSeconds = 3600;
 constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 60 * 60;
+constexpr int64_t kDefaultHistoryLimit = 100;
 
 // ---------------------------------------------------------------------------
 // Flags and subcommands.
 
 struct FlagSpec {
   absl::string_view name;
-  // The subcommand that accepts this flag; empty means every subcommand.
-  absl::string_view owner;
+  // The subcommands that accept this flag (unused slots empty); none means
+  // every subcommand.
+  std::array<absl::string_view, 2> owners;
   // Boolean flags take no value ("--json") or an explicit "=true"/"=false".
   bool is_bool;
+
+  bool AppliesTo(absl::string_view subcommand) const {
+    if (owners[0].empty()) return true;
+    return std::find(owners.begin(), owners.end(), subcommand) != owners.end();
+  }
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"control", "", false},
-    {"timeout", "", false},
-    {"help", "", true},
-    {"idempotency_key", "publish", false},
-    {"top", "stats", false},
-    {"json", "stats", true},
-    {"user", "token", false},
-    {"ttl", "token", false},
-    {"token_hmac_secret_file", "token", false},
+    {"control", {}, false},
+    {"timeout", {}, false},
+    {"help", {}, true},
+    {"idempotency_key", {"publish"}, false},
+    {"top", {"stats"}, false},
+    {"json", {"stats", "history"}, true},
+    {"limit", {"history"}, false},
+    {"since_offset", {"history"}, false},
+    {"since_epoch", {"history"}, false},
+    {"reverse", {"history"}, true},
+    {"user", {"token"}, false},
+    {"ttl", {"token"}, false},
+    {"token_hmac_secret_file", {"token"}, false},
 };
 
 const FlagSpec* FindFlag(absl::string_view name) {
@@ -97,7 +115,10 @@ struct Subcommand {
 };
 
 int RunPublish(const CommandLine& line, const CliContext& context);
+int RunPublishStream(const CommandLine& line, const CliContext& context);
 int RunBroadcast(const CommandLine& line, const CliContext& context);
+int RunHistory(const CommandLine& line, const CliContext& context);
+int RunHistoryRemove(const CommandLine& line, const CliContext& context);
 int RunStats(const CommandLine& line, const CliContext& context);
 int RunToken(const CommandLine& line, const CliContext& context);
 
@@ -119,6 +140,24 @@ constexpr Subcommand kSubcommands[] = {
      "Flags:\n"
      "  --idempotency_key=K  Makes retries of the same publish safe\n",
      true, &RunPublish},
+    {"publish-stream", "Publish \"CHANNEL JSON\" lines from stdin over one stream",
+     "Usage: wirehubctl [--control=HOST:PORT] publish-stream < LINES\n"
+     "\n"
+     "Publishes each line of standard input over one PublishStream. A line is\n"
+     "  CHANNEL JSON\n"
+     "with one space or tab after CHANNEL; the JSON is the rest of the line, sent\n"
+     "as-is. Blank lines are skipped; the others are numbered from 1 and the number\n"
+     "is the publication's request_id. Each answer is printed as soon as it arrives:\n"
+     "  N offset=OFFSET epoch=E\n"
+     "  N error=CODE_NAME message\n"
+     "A line without CHANNEL and JSON is reported on stderr as\n"
+     "  line N: expected CHANNEL JSON\n"
+     "and not sent. At the end of the input the stream is closed once every answer\n"
+     "has arrived. Exits 1 if any line failed or the stream failed.\n"
+     "\n"
+     "--timeout does not apply: the stream lasts as long as its input. If the\n"
+     "stream fails, that is noticed at the next input line or at end of input.\n",
+     true, &RunPublishStream},
     {"broadcast", "Publish one JSON document to several channels",
      "Usage: wirehubctl [--control=HOST:PORT] broadcast JSON CHANNEL...\n"
      "\n"
@@ -127,6 +166,35 @@ constexpr Subcommand kSubcommands[] = {
      "  CHANNEL error=CODE_NAME message\n"
      "Exits 1 if any channel failed.\n",
      true, &RunBroadcast},
+    {"history", "Show the publications kept for a channel",
+     "Usage: wirehubctl [--control=HOST:PORT] history CHANNEL [--limit=N] [--reverse] [--json]\n"
+     "                  [--since_offset=N --since_epoch=E]\n"
+     "\n"
+     "Prints the channel's stream position, then the publications its history\n"
+     "keeps (the channel's namespace must have history), one per line:\n"
+     "  epoch=E offset=N\n"
+     "  OFFSET DATA\n"
+     "The position's offset is that of the newest publication ever made in the\n"
+     "channel. Line breaks in DATA are printed as spaces (they can only be JSON\n"
+     "whitespace), so each publication takes one line.\n"
+     "\n"
+     "Flags:\n"
+     "  --limit=N         Most publications to print (default 100; -1: every kept\n"
+     "                    one; 0: only the position)\n"
+     "  --since_offset=N  Only publications after offset N; needs --since_epoch\n"
+     "  --since_epoch=E   Epoch of --since_offset; must be the stream's current one\n"
+     "  --reverse         Newest first\n"
+     "  --json            Print {\"epoch\":\"E\",\"offset\":N,\"publications\":\n"
+     "                    [{\"offset\":N,\"data\":DATA},...]} with each DATA embedded\n"
+     "                    as JSON\n",
+     true, &RunHistory},
+    {"history-remove", "Drop the publications kept for a channel",
+     "Usage: wirehubctl [--control=HOST:PORT] history-remove CHANNEL\n"
+     "\n"
+     "Drops the publications kept in CHANNEL's history and prints \"ok\". The\n"
+     "channel's position (epoch and offset) stays, so later publications go on\n"
+     "from it.\n",
+     true, &RunHistoryRemove},
     {"stats", "Show edges, connections, subscriptions and counters",
      "Usage: wirehubctl [--control=HOST:PORT] stats [--top=N] [--json]\n"
      "\n"
@@ -164,12 +232,19 @@ void PrintMainHelp(std::ostream& out) {
          "Command line for wirehub-control's ControlService.\n"
          "\n"
          "Subcommands:\n";
+  constexpr absl::string_view kHelp = "help";
+  size_t width = kHelp.size();
   for (const Subcommand& subcommand : kSubcommands) {
-    out << "  " << subcommand.name << std::string(11 - subcommand.name.size(), ' ')
-        << subcommand.summary << "\n";
+    width = std::max(width, subcommand.name.size());
   }
-  out << "  help       Show help for a subcommand\n"
-         "\n"
+  auto print_row = [&out, width](absl::string_view name, absl::string_view summary) {
+    out << "  " << name << std::string(width + 2 - name.size(), ' ') << summary << "\n";
+  };
+  for (const Subcommand& subcommand : kSubcommands) {
+    print_row(subcommand.name, subcommand.summary);
+  }
+  print_row(kHelp, "Show help for a subcommand");
+  out << "\n"
       << kGlobalFlagsHelp
       << "\n"
          "Flags may appear before or after the subcommand. Run\n"
@@ -311,6 +386,22 @@ absl::StatusOr<std::optional<int64_t>> IntFlag(const CommandLine& line, absl::st
   return std::optional<int64_t>(value);
 }
 
+// Parses an unsigned 64-bit integer flag; nullopt when absent.
+absl::StatusOr<std::optional<uint64_t>> Uint64Flag(const CommandLine& line,
+                                                   absl::string_view name) {
+  const std::string* text = line.Flag(name);
+  if (text == nullptr) return std::optional<uint64_t>();
+  uint64_t value = 0;
+  // SimpleAtoi would take "-0" and leading whitespace; offsets are digits.
+  if (text->empty() ||
+      !std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(*text, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be an unsigned 64-bit integer, not '", *text, "'"));
+  }
+  return std::optional<uint64_t>(value);
+}
+
 bool BoolFlag(const CommandLine& line, absl::string_view name) {
   const std::string* value = line.Flag(name);
   return value != nullptr && *value == "true";
@@ -336,6 +427,63 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
     }
     out << "\n";
   }
+}
+
+// Appends `text` as a JSON string literal. Bytes >= 0x80 are copied as they
+// are (the text is expected to be UTF-8).
+void AppendJsonString(std::string* out, absl::string_view text) {
+  out->push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// A JSON document on one line. Valid JSON has no raw line breaks inside
+// strings, so every "\n" and "\r" is insignificant whitespace and a space
+// means the same.
+std::string JsonOnOneLine(absl::string_view json) {
+  std::string line(json);
+  std::replace_if(
+      line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return line;
+}
+
+// {"epoch":"E","offset":N,"publications":[{"offset":N,"data":DATA},...]}
+// with each DATA embedded as it is: control accepts only valid JSON.
+std::string HistoryJson(const v1::HistoryResponse& history) {
+  std::string json = "{\"epoch\":";
+  AppendJsonString(&json, history.epoch());
+  absl::StrAppend(&json, ",\"offset\":", history.offset(), ",\"publications\":[");
+  for (int i = 0; i < history.publications_size(); ++i) {
+    const v1::HistoryPublication& publication = history.publications(i);
+    absl::StrAppend(&json, i == 0 ? "" : ",", "{\"offset\":", publication.offset(),
+                    ",\"data\":", JsonOnOneLine(publication.data()), "}");
+  }
+  json.append("]}");
+  return json;
 }
 
 std::string FormatUnixMillis(int64_t millis) {
@@ -426,6 +574,96 @@ int RunPublish(const CommandLine& line, const CliContext& context) {
   return kExitOk;
 }
 
+// What publish-stream's two callbacks share. They may run on different
+// threads, so everything here, and writing to the output streams, is
+// guarded by `mu`.
+struct PublishStreamState {
+  std::mutex mu;
+  uint64_t lines = 0;      // Non-blank input lines so far.
+  uint64_t malformed = 0;  // Lines reported and not sent.
+  uint64_t sent = 0;       // Requests handed to the stream.
+  uint64_t answered = 0;   // Responses received.
+  uint64_t failed = 0;     // Responses with an error.
+};
+
+// Untie `in` from its output stream for the life of this object, so reading
+// it on one thread does not flush that stream while another writes to it.
+class ScopedUntie {
+ public:
+  explicit ScopedUntie(std::istream& in) : in_(in), tie_(in.tie(nullptr)) {}
+  ScopedUntie(const ScopedUntie&) = delete;
+  ScopedUntie& operator=(const ScopedUntie&) = delete;
+  ~ScopedUntie() { in_.tie(tie_); }
+
+ private:
+  std::istream& in_;
+  std::ostream* tie_;
+};
+
+int RunPublishStream(const CommandLine& line, const CliContext& context) {
+  if (!line.positionals.empty()) {
+    return UsageError(context, line.subcommand,
+                      absl::StrCat("unexpected argument '", line.positionals[0],
+                                   "' (publish-stream reads CHANNEL JSON lines from stdin)"));
+  }
+  if (context.in == nullptr) {
+    *context.err << "error: no input to read\n";
+    return kExitFailure;
+  }
+  int exit_code = kExitOk;
+  std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
+  if (client == nullptr) return exit_code;
+
+  PublishStreamState state;
+  ScopedUntie untie(*context.in);
+  auto next_request = [&context, &state]() -> std::optional<v1::PublishStreamRequest> {
+    std::string text;
+    while (std::getline(*context.in, text)) {
+      PublishStreamLine parsed = ParsePublishStreamLine(text);
+      if (parsed.kind == PublishStreamLine::Kind::kBlank) continue;
+      std::lock_guard<std::mutex> lock(state.mu);
+      uint64_t number = ++state.lines;
+      if (parsed.kind == PublishStreamLine::Kind::kMalformed) {
+        ++state.malformed;
+        *context.err << "line " << number << ": expected CHANNEL JSON" << std::endl;
+        continue;
+      }
+      v1::PublishStreamRequest request;
+      request.set_channel(std::move(parsed.channel));
+      request.set_data(std::move(parsed.data));
+      request.set_request_id(number);
+      ++state.sent;
+      return request;
+    }
+    return std::nullopt;
+  };
+  auto on_response = [&context, &state](const v1::PublishStreamResponse& response) {
+    std::lock_guard<std::mutex> lock(state.mu);
+    ++state.answered;
+    std::ostream& out = *context.out;
+    out << response.request_id();
+    if (response.error_code() == 0) {
+      out << " offset=" << response.offset() << " epoch=" << response.epoch();
+    } else {
+      ++state.failed;
+      out << " error=" << GrpcCodeName(response.error_code());
+      if (!response.error_message().empty()) out << " " << response.error_message();
+    }
+    // Flushed per line: whoever reads our output sees each answer at once.
+    out << std::endl;
+  };
+  grpc::Status status = client->PublishStream(next_request, on_response);
+
+  // PublishStream has returned, so neither callback runs any more.
+  if (!status.ok()) return RpcError(context, status);
+  if (state.answered < state.sent) {
+    *context.err << "error: server answered " << state.answered << " of " << state.sent
+                 << " publication(s)\n";
+    return kExitFailure;
+  }
+  return state.malformed == 0 && state.failed == 0 ? kExitOk : kExitFailure;
+}
+
 int RunBroadcast(const CommandLine& line, const CliContext& context) {
   if (line.positionals.size() < 2) {
     return UsageError(context, line.subcommand,
@@ -463,6 +701,73 @@ int RunBroadcast(const CommandLine& line, const CliContext& context) {
     exit_code = kExitFailure;
   }
   return exit_code;
+}
+
+int RunHistory(const CommandLine& line, const CliContext& context) {
+  if (line.positionals.size() != 1) {
+    return UsageError(
+        context, line.subcommand,
+        absl::StrCat("history takes CHANNEL, got ", line.positionals.size(), " argument(s)"));
+  }
+  absl::StatusOr<std::optional<int64_t>> limit =
+      IntFlag(line, "limit", -1, std::numeric_limits<int32_t>::max());
+  if (!limit.ok()) return UsageError(context, line.subcommand, limit.status().message());
+  absl::StatusOr<std::optional<uint64_t>> since_offset = Uint64Flag(line, "since_offset");
+  if (!since_offset.ok()) {
+    return UsageError(context, line.subcommand, since_offset.status().message());
+  }
+  const std::string* since_epoch = line.Flag("since_epoch");
+  if (since_offset->has_value() != (since_epoch != nullptr)) {
+    return UsageError(context, line.subcommand,
+                      "--since_offset and --since_epoch must be given together");
+  }
+  if (since_epoch != nullptr && since_epoch->empty()) {
+    return UsageError(context, line.subcommand, "--since_epoch must not be empty");
+  }
+  int exit_code = kExitOk;
+  std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
+  if (client == nullptr) return exit_code;
+
+  v1::HistoryRequest request;
+  request.set_channel(line.positionals[0]);
+  request.set_limit(static_cast<int32_t>(limit->value_or(kDefaultHistoryLimit)));
+  request.set_reverse(BoolFlag(line, "reverse"));
+  if (since_epoch != nullptr) {
+    request.mutable_since()->set_offset(**since_offset);
+    request.mutable_since()->set_epoch(*since_epoch);
+  }
+  v1::HistoryResponse response;
+  grpc::Status status = client->History(request, &response);
+  if (!status.ok()) return RpcError(context, status);
+
+  if (BoolFlag(line, "json")) {
+    *context.out << HistoryJson(response) << "\n";
+    return kExitOk;
+  }
+  *context.out << "epoch=" << response.epoch() << " offset=" << response.offset() << "\n";
+  for (const v1::HistoryPublication& publication : response.publications()) {
+    *context.out << publication.offset() << " " << JsonOnOneLine(publication.data()) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunHistoryRemove(const CommandLine& line, const CliContext& context) {
+  if (line.positionals.size() != 1) {
+    return UsageError(context, line.subcommand,
+                      absl::StrCat("history-remove takes CHANNEL, got ", line.positionals.size(),
+                                   " argument(s)"));
+  }
+  int exit_code = kExitOk;
+  std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
+  if (client == nullptr) return exit_code;
+
+  v1::HistoryRemoveRequest request;
+  request.set_channel(line.positionals[0]);
+  v1::HistoryRemoveResponse response;
+  grpc::Status status = client->HistoryRemove(request, &response);
+  if (!status.ok()) return RpcError(context, status);
+  *context.out << "ok\n";
+  return kExitOk;
 }
 
 int RunStats(const CommandLine& line, const CliContext& context) {
@@ -556,6 +861,44 @@ class GrpcControlClient final : public ControlClient {
     return stub_->Stats(&rpc, request, response);
   }
 
+  grpc::Status History(const v1::HistoryRequest& request, v1::HistoryResponse* response) override {
+    grpc::ClientContext rpc;
+    SetDeadline(rpc);
+    return stub_->History(&rpc, request, response);
+  }
+
+  grpc::Status HistoryRemove(const v1::HistoryRemoveRequest& request,
+                             v1::HistoryRemoveResponse* response) override {
+    grpc::ClientContext rpc;
+    SetDeadline(rpc);
+    return stub_->HistoryRemove(&rpc, request, response);
+  }
+
+  grpc::Status PublishStream(const NextStreamRequest& next_request,
+                             const OnStreamResponse& on_response) override {
+    grpc::ClientContext rpc;  // No deadline: the stream lasts as long as its input.
+    std::unique_ptr<grpc::ClientReaderWriter<v1::PublishStreamRequest, v1::PublishStreamResponse>>
+        stream = stub_->PublishStream(&rpc);
+    // Set once the writer will neither wait for input nor block in Write().
+    std::atomic<bool> writer_done{false};
+    // A separate writer, so responses are read (and printed) while the input
+    // is still being read and while flow control holds back a Write().
+    std::thread writer([&] {
+      while (std::optional<v1::PublishStreamRequest> request = next_request()) {
+        if (!stream->Write(*request)) break;  // The stream has ended; Finish() says why.
+      }
+      writer_done = true;
+      stream->WritesDone();
+    });
+    v1::PublishStreamResponse response;
+    while (stream->Read(&response)) on_response(response);
+    // The server ended the stream before the input did: a Write() blocked by
+    // flow control must not wait for a reader that is gone.
+    if (!writer_done) rpc.TryCancel();
+    writer.join();
+    return stream->Finish();
+  }
+
  private:
   void SetDeadline(grpc::ClientContext& rpc) const {
     rpc.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
@@ -576,6 +919,7 @@ CliContext DefaultCliContext(std::ostream& out, std::ostream& err) {
   CliContext context;
   context.out = &out;
   context.err = &err;
+  context.in = &std::cin;
   context.get_env = [](std::string_view name) -> std::optional<std::string> {
     const char* value = std::getenv(std::string(name).c_str());
     if (value == nullptr) return std::nullopt;
@@ -584,6 +928,24 @@ CliContext DefaultCliContext(std::ostream& out, std::ostream& err) {
   context.now = [] { return absl::Now(); };
   context.connect = &NewGrpcControlClient;
   return context;
+}
+
+PublishStreamLine ParsePublishStreamLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+  };
+  PublishStreamLine parsed;
+  if (std::all_of(line.begin(), line.end(), is_space)) return parsed;  // kBlank.
+  parsed.kind = PublishStreamLine::Kind::kMalformed;
+  size_t separator = line.find_first_of(" \t");
+  if (separator == std::string_view::npos || separator == 0) return parsed;
+  std::string_view data = line.substr(separator + 1);
+  if (std::all_of(data.begin(), data.end(), is_space)) return parsed;
+  parsed.kind = PublishStreamLine::Kind::kPublication;
+  parsed.channel = std::string(line.substr(0, separator));
+  parsed.data = std::string(data);
+  return parsed;
 }
 
 std::string GrpcCodeName(int code) {
@@ -643,9 +1005,14 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
 
   const Subcommand* subcommand = FindSubcommand(line.subcommand);
   if (subcommand == nullptr) {
-    return UsageError(context, "",
-                      absl::StrCat("unknown subcommand '", line.subcommand,
-                                   "' (expected publish, broadcast, stats or token)"));
+    std::string expected;
+    for (size_t i = 0; i < std::size(kSubcommands); ++i) {
+      if (i > 0) expected += i + 1 == std::size(kSubcommands) ? " or " : ", ";
+      absl::StrAppend(&expected, kSubcommands[i].name);
+    }
+    return UsageError(
+        context, "",
+        absl::StrCat("unknown subcommand '", line.subcommand, "' (expected ", expected, ")"));
   }
   if (line.help) {
     PrintSubcommandHelp(*subcommand, *context.out);
@@ -654,10 +1021,12 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
   for (const auto& [name, value] : line.flags) {
     const FlagSpec* spec = FindFlag(name);
     // SplitArgs only stores known flags.
-    if (!spec->owner.empty() && spec->owner != subcommand->name) {
+    if (!spec->AppliesTo(subcommand->name)) {
+      std::string owners = absl::StrCat("'", spec->owners[0], "'");
+      if (!spec->owners[1].empty()) absl::StrAppend(&owners, " and '", spec->owners[1], "'");
       return UsageError(context, subcommand->name,
                         absl::StrCat("flag --", name, " does not apply to '", subcommand->name,
-                                     "' (it belongs to '", spec->owner, "')"));
+                                     "' (it belongs to ", owners, ")"));
     }
   }
   return subcommand->run(line, context);

@@ -2,7 +2,11 @@
 //
 // Subcommands:
 //   publish CHANNEL JSON [--idempotency_key=K]   ControlService.Publish
+//   publish-stream < "CHANNEL JSON" lines        ControlService.PublishStream
 //   broadcast JSON CHANNEL...                    ControlService.Broadcast
+//   history CHANNEL [--limit=N] [--since_offset=N --since_epoch=E] [--reverse] [--json]
+//                                                ControlService.History
+//   history-remove CHANNEL                       ControlService.HistoryRemove
 //   stats [--top=N] [--json]                     ControlService.Stats
 //   token --user=ID [--ttl=SECONDS]              mint an HS256 connection token
 //
@@ -16,6 +20,7 @@
 #define WIREHUB_TOOLS_WIREHUBCTL_CLI_H_
 
 #include <functional>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -36,9 +41,15 @@ inline constexpr int kExitUsage = 2;
 inline constexpr char kDefaultControlTarget[] = "127.0.0.1:7100";
 
 // ControlClient is the slice of ControlService that wirehubctl calls. Each
-// call carries the deadline the client was created with.
+// unary call carries the deadline the client was created with; PublishStream
+// has none.
 class ControlClient {
  public:
+  // Supplies the next request of a stream; nullopt ends the input.
+  using NextStreamRequest = std::function<std::optional<control::v1::PublishStreamRequest>()>;
+  // Receives each response of a stream as it arrives.
+  using OnStreamResponse = std::function<void(const control::v1::PublishStreamResponse&)>;
+
   virtual ~ControlClient() = default;
 
   virtual grpc::Status Publish(const control::v1::PublishRequest& request,
@@ -47,6 +58,21 @@ class ControlClient {
                                  control::v1::BroadcastResponse* response) = 0;
   virtual grpc::Status Stats(const control::v1::StatsRequest& request,
                              control::v1::StatsResponse* response) = 0;
+  virtual grpc::Status History(const control::v1::HistoryRequest& request,
+                               control::v1::HistoryResponse* response) = 0;
+  virtual grpc::Status HistoryRemove(const control::v1::HistoryRemoveRequest& request,
+                                     control::v1::HistoryRemoveResponse* response) = 0;
+
+  // Runs one PublishStream without a deadline: sends each request
+  // `next_request` returns until it returns nullopt, then half-closes, hands
+  // every response to `on_response` as soon as it arrives and returns the
+  // stream's final status once the server has ended it. The two callbacks may
+  // run at the same time on different threads (so a slow input does not hold
+  // back responses); neither is called after PublishStream returns. When the
+  // stream fails, `next_request` is not called again, but a call already
+  // waiting for input is waited for.
+  virtual grpc::Status PublishStream(const NextStreamRequest& next_request,
+                                     const OnStreamResponse& on_response) = 0;
 };
 
 // Connects to `target` ("HOST:PORT"); every RPC gets `timeout` as deadline.
@@ -67,6 +93,8 @@ struct CliContext {
   // failures to `err`. Help requested with --help goes to `out`.
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
+  // Input of publish-stream, read line by line.
+  std::istream* in = nullptr;
   // Environment lookup, used for WIREHUB_CONTROL. (The token secret is read
   // by LoadTokenSecret(), which consults the process environment itself.)
   std::function<std::optional<std::string>(std::string_view name)> get_env;
@@ -78,7 +106,8 @@ struct CliContext {
 
 // DefaultCliContext()
 //
-// The process environment, absl::Now() and NewGrpcControlClient().
+// Standard input, the process environment, absl::Now() and
+// NewGrpcControlClient().
 CliContext DefaultCliContext(std::ostream& out, std::ostream& err);
 
 // RunCli()
@@ -86,6 +115,27 @@ CliContext DefaultCliContext(std::ostream& out, std::ostream& err);
 // Runs one wirehubctl invocation. `args` excludes the program name. Returns
 // the process exit code (kExitOk, kExitFailure or kExitUsage).
 int RunCli(const std::vector<std::string>& args, const CliContext& context);
+
+// PublishStreamLine is one parsed line of publish-stream input.
+struct PublishStreamLine {
+  enum class Kind {
+    kBlank,        // Empty or only whitespace: skipped, not numbered.
+    kPublication,  // `channel` and `data` are set.
+    kMalformed,    // Not "CHANNEL JSON": numbered and counted as failed.
+  };
+  Kind kind = Kind::kBlank;
+  std::string channel;
+  std::string data;
+};
+
+// ParsePublishStreamLine()
+//
+// Parses one line (without its "\n") of publish-stream input: CHANNEL, then
+// one space or tab, then the JSON document, which is the rest of the line,
+// unchanged except that a trailing "\r" is dropped. The JSON is not checked
+// here; wirehub-control validates it. A line with no space or tab, nothing
+// before the first one, or only whitespace after it is malformed.
+PublishStreamLine ParsePublishStreamLine(std::string_view line);
 
 // GrpcCodeName()
 //

@@ -1,7 +1,9 @@
 #include "tools/wirehubctl/cli.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/jwt.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +26,7 @@ namespace {
 namespace v1 = ::wirehub::control::v1;
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -35,10 +39,24 @@ struct FakeControl {
   v1::PublishResponse publish_response;
   v1::BroadcastResponse broadcast_response;
   v1::StatsResponse stats_response;
+  v1::HistoryResponse history_response;
+
+  // PublishStream: how one request is answered (default: success with
+  // offset 10 * request_id and epoch "e"), whether answers wait for the end
+  // of the input, how many of the last answers are never sent, and the
+  // stream's final status.
+  std::function<v1::PublishStreamResponse(const v1::PublishStreamRequest&)> answer;
+  bool answer_after_input = false;
+  size_t drop_answers = 0;
+  grpc::Status stream_status = grpc::Status::OK;
 
   std::vector<v1::PublishRequest> publishes;
   std::vector<v1::BroadcastRequest> broadcasts;
   std::vector<v1::StatsRequest> stats;
+  std::vector<v1::HistoryRequest> histories;
+  std::vector<v1::HistoryRemoveRequest> history_removes;
+  std::vector<v1::PublishStreamRequest> stream_requests;
+  int streams = 0;
 };
 
 class FakeClient : public ControlClient {
@@ -62,6 +80,43 @@ class FakeClient : public ControlClient {
     *response = control_->stats_response;
     return control_->status;
   }
+  grpc::Status History(const v1::HistoryRequest& request, v1::HistoryResponse* response) override {
+    control_->histories.push_back(request);
+    *response = control_->history_response;
+    return control_->status;
+  }
+  grpc::Status HistoryRemove(const v1::HistoryRemoveRequest& request,
+                             v1::HistoryRemoveResponse* response) override {
+    control_->history_removes.push_back(request);
+    *response = v1::HistoryRemoveResponse();
+    return control_->status;
+  }
+  grpc::Status PublishStream(const NextStreamRequest& next_request,
+                             const OnStreamResponse& on_response) override {
+    ++control_->streams;
+    std::vector<v1::PublishStreamResponse> answers;
+    while (std::optional<v1::PublishStreamRequest> request = next_request()) {
+      control_->stream_requests.push_back(*request);
+      answers.push_back(Answer(*request));
+      if (!control_->answer_after_input && control_->drop_answers == 0) {
+        on_response(answers.back());
+        answers.clear();
+      }
+    }
+    answers.resize(answers.size() - std::min(answers.size(), control_->drop_answers));
+    for (const v1::PublishStreamResponse& answer : answers) on_response(answer);
+    return control_->stream_status;
+  }
+
+ private:
+  v1::PublishStreamResponse Answer(const v1::PublishStreamRequest& request) const {
+    if (control_->answer) return control_->answer(request);
+    v1::PublishStreamResponse response;
+    response.set_request_id(request.request_id());
+    response.set_offset(10 * request.request_id());
+    response.set_epoch("e");
+    return response;
+  }
 
  private:
   FakeControl* control_;
@@ -74,12 +129,15 @@ struct Connection {
 
 class CliTest : public ::testing::Test {
  protected:
-  int Run(std::vector<std::string> args) {
+  int Run(std::vector<std::string> args, const std::string& input = "") {
     out_.str("");
     err_.str("");
+    in_.str(input);
+    in_.clear();
     CliContext context;
     context.out = &out_;
     context.err = &err_;
+    context.in = &in_;
     context.get_env = [this](std::string_view name) -> std::optional<std::string> {
       auto it = env_.find(std::string(name));
       if (it == env_.end()) return std::nullopt;
@@ -109,6 +167,7 @@ class CliTest : public ::testing::Test {
   absl::Time now_ = absl::FromUnixSeconds(1700000000);
   std::ostringstream out_;
   std::ostringstream err_;
+  std::istringstream in_;
 };
 
 // --- help ---------------------------------------------------------------
@@ -119,6 +178,18 @@ TEST_F(CliTest, HelpListsSubcommands) {
                            HasSubstr("token"), HasSubstr("--control")));
   EXPECT_THAT(err(), IsEmpty());
   EXPECT_TRUE(connections_.empty());
+}
+
+TEST_F(CliTest, HelpListsNewSubcommandsInOneColumn) {
+  ASSERT_EQ(Run({"--help"}), kExitOk);
+  EXPECT_THAT(out(), AllOf(HasSubstr("\n  publish         Publish a JSON document"),
+                           HasSubstr("\n  publish-stream  Publish \"CHANNEL JSON\" lines"),
+                           HasSubstr("\n  history         Show the publications kept"),
+                           HasSubstr("\n  history-remove  Drop the publications kept"),
+                           HasSubstr("\n  help            Show help for a subcommand")));
+  EXPECT_EQ(Run({"frobnicate"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("(expected publish, publish-stream, broadcast, history, "
+                               "history-remove, stats or token)"));
 }
 
 TEST_F(CliTest, ShortHelpAndHelpSubcommandMatchLongHelp) {
@@ -144,7 +215,22 @@ TEST_F(CliTest, SubcommandHelpPrintsItsUsage) {
   EXPECT_EQ(Run({"token", "--help"}), kExitOk);
   EXPECT_THAT(out(), AllOf(HasSubstr("--user=ID"), HasSubstr("--ttl=SECONDS"),
                            HasSubstr("--token_hmac_secret_file")));
+
+  EXPECT_EQ(Run({"history", "--help"}), kExitOk);
+  EXPECT_THAT(out(), AllOf(HasSubstr("history CHANNEL"), HasSubstr("--limit=N"),
+                           HasSubstr("--since_offset=N"), HasSubstr("--since_epoch=E"),
+                           HasSubstr("--reverse"), HasSubstr("--json"), HasSubstr("--control")));
+
+  EXPECT_EQ(Run({"history-remove", "--help"}), kExitOk);
+  EXPECT_THAT(out(), HasSubstr("history-remove CHANNEL"));
+
+  EXPECT_EQ(Run({"publish-stream", "--help"}), kExitOk);
+  EXPECT_THAT(out(), AllOf(HasSubstr("publish-stream"), HasSubstr("CHANNEL JSON"),
+                           HasSubstr("line N: expected CHANNEL JSON"),
+                           HasSubstr("--timeout does not apply")));
+  EXPECT_THAT(err(), IsEmpty());
   EXPECT_TRUE(connections_.empty());
+  EXPECT_EQ(control_.streams, 0);
 }
 
 TEST_F(CliTest, HelpBeforeSubcommandAndHelpTopic) {
@@ -184,8 +270,14 @@ TEST_F(CliTest, UnknownFlagIsUsageError) {
 
 TEST_F(CliTest, FlagOfAnotherSubcommandIsUsageError) {
   EXPECT_EQ(Run({"publish", "news", "{}", "--top=3"}), kExitUsage);
-  EXPECT_THAT(err(), HasSubstr("--top does not apply to 'publish'"));
+  EXPECT_THAT(err(), HasSubstr("--top does not apply to 'publish' (it belongs to 'stats')"));
   EXPECT_EQ(Run({"--user=alice", "stats"}), kExitUsage);
+  EXPECT_EQ(Run({"publish", "news", "{}", "--json"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("--json does not apply to 'publish' (it belongs to 'stats' and "
+                               "'history')"));
+  EXPECT_EQ(Run({"stats", "--limit=3"}), kExitUsage);
+  EXPECT_EQ(Run({"history-remove", "news", "--reverse"}), kExitUsage);
+  EXPECT_EQ(Run({"publish-stream", "--idempotency_key=k"}), kExitUsage);
   EXPECT_TRUE(connections_.empty());
 }
 
@@ -275,6 +367,17 @@ TEST_F(CliTest, FlagsMayComeBeforeOrAfterSubcommand) {
   EXPECT_EQ(control_.publishes[1].idempotency_key(), "k2");
   EXPECT_EQ(control_.publishes[1].channel(), "c");
   EXPECT_EQ(control_.publishes[1].data(), "{}");
+}
+
+TEST_F(CliTest, PublishPassesIdempotencyKey) {
+  control_.publish_response.set_offset(7);
+  control_.publish_response.set_epoch("e");
+  EXPECT_EQ(Run({"publish", "news", "{}", "--idempotency_key=order-42:v1"}), kExitOk);
+  EXPECT_EQ(out(), "offset=7 epoch=e\n");
+  ASSERT_EQ(control_.publishes.size(), 1u);
+  EXPECT_EQ(control_.publishes[0].idempotency_key(), "order-42:v1");
+  EXPECT_EQ(control_.publishes[0].channel(), "news");
+  EXPECT_EQ(control_.publishes[0].data(), "{}");
 }
 
 TEST_F(CliTest, JsonIsNotCheckedByTheCli) {
@@ -417,6 +520,313 @@ TEST_F(CliTest, StatsJsonFlagBeforeSubcommand) {
   EXPECT_THAT(out(), StartsWith("{"));
   EXPECT_EQ(Run({"stats", "--json=false"}), kExitOk);
   EXPECT_THAT(out(), Not(StartsWith("{")));
+}
+
+// --- history --------------------------------------------------------------
+
+v1::HistoryResponse MakeHistory() {
+  v1::HistoryResponse history;
+  history.set_epoch("ep1");
+  history.set_offset(9);
+  v1::HistoryPublication* first = history.add_publications();
+  first->set_offset(8);
+  first->set_data(R"({"text":"a b"})");
+  v1::HistoryPublication* second = history.add_publications();
+  second->set_offset(9);
+  second->set_data("{\n  \"n\": [1,\r\n 2]\n}");
+  return history;
+}
+
+TEST_F(CliTest, HistoryPrintsPositionThenOnePublicationPerLine) {
+  control_.history_response = MakeHistory();
+  EXPECT_EQ(Run({"history", "news"}), kExitOk);
+  EXPECT_EQ(out(),
+            "epoch=ep1 offset=9\n"
+            "8 {\"text\":\"a b\"}\n"
+            "9 {   \"n\": [1,   2] }\n");
+  EXPECT_THAT(err(), IsEmpty());
+  ASSERT_EQ(control_.histories.size(), 1u);
+  const v1::HistoryRequest& request = control_.histories[0];
+  EXPECT_EQ(request.channel(), "news");
+  EXPECT_EQ(request.limit(), 100);
+  EXPECT_FALSE(request.reverse());
+  EXPECT_FALSE(request.has_since());
+  ASSERT_EQ(connections_.size(), 1u);
+  EXPECT_EQ(connections_[0].timeout, absl::Seconds(5));
+}
+
+TEST_F(CliTest, HistoryPassesLimitReverseAndSince) {
+  EXPECT_EQ(Run({"history", "--limit=-1", "news", "--reverse", "--since_offset",
+                 "18446744073709551615", "--since_epoch=ep1"}),
+            kExitOk);
+  EXPECT_EQ(Run({"history", "news", "--limit=0", "--since_offset=0", "--since_epoch=ep2"}),
+            kExitOk);
+  EXPECT_EQ(Run({"history", "news", "--limit=2147483647", "--reverse=false"}), kExitOk);
+  ASSERT_EQ(control_.histories.size(), 3u);
+  EXPECT_EQ(control_.histories[0].limit(), -1);
+  EXPECT_TRUE(control_.histories[0].reverse());
+  ASSERT_TRUE(control_.histories[0].has_since());
+  EXPECT_EQ(control_.histories[0].since().offset(), UINT64_MAX);
+  EXPECT_EQ(control_.histories[0].since().epoch(), "ep1");
+  EXPECT_EQ(control_.histories[1].limit(), 0);
+  ASSERT_TRUE(control_.histories[1].has_since());
+  EXPECT_EQ(control_.histories[1].since().offset(), 0u);
+  EXPECT_EQ(control_.histories[1].since().epoch(), "ep2");
+  EXPECT_EQ(control_.histories[2].limit(), 2147483647);
+  EXPECT_FALSE(control_.histories[2].reverse());
+  EXPECT_FALSE(control_.histories[2].has_since());
+}
+
+TEST_F(CliTest, HistoryWithOnlyThePosition) {
+  control_.history_response.set_epoch("ep1");
+  control_.history_response.set_offset(0);
+  EXPECT_EQ(Run({"history", "news", "--limit=0"}), kExitOk);
+  EXPECT_EQ(out(), "epoch=ep1 offset=0\n");
+}
+
+TEST_F(CliTest, HistoryJsonEmbedsTheDocuments) {
+  control_.history_response = MakeHistory();
+  EXPECT_EQ(Run({"history", "news", "--json"}), kExitOk);
+  EXPECT_EQ(out(),
+            R"({"epoch":"ep1","offset":9,"publications":[{"offset":8,"data":{"text":"a b"}},)"
+            R"({"offset":9,"data":{   "n": [1,   2] }}]})"
+            "\n");
+
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out(), &parsed).ok()) << out();
+  EXPECT_EQ(parsed.fields().at("epoch").string_value(), "ep1");
+  EXPECT_EQ(parsed.fields().at("offset").number_value(), 9);
+  const google::protobuf::ListValue& publications = parsed.fields().at("publications").list_value();
+  ASSERT_EQ(publications.values_size(), 2);
+  const google::protobuf::Struct& second = publications.values(1).struct_value();
+  EXPECT_EQ(second.fields().at("offset").number_value(), 9);
+  EXPECT_EQ(second.fields().at("data").struct_value().fields().at("n").list_value().values_size(),
+            2);
+}
+
+TEST_F(CliTest, HistoryJsonWhenEmptyAndEpochEscaped) {
+  control_.history_response.set_epoch("a\"b\\c\x01");
+  control_.history_response.set_offset(3);
+  EXPECT_EQ(Run({"--json", "history", "news"}), kExitOk);
+  EXPECT_EQ(out(), R"({"epoch":"a\"b\\c\u0001","offset":3,"publications":[]})"
+                   "\n");
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out(), &parsed).ok()) << out();
+  EXPECT_EQ(parsed.fields().at("epoch").string_value(), "a\"b\\c\x01");
+}
+
+TEST_F(CliTest, HistoryUsageErrors) {
+  EXPECT_EQ(Run({"history"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("history takes CHANNEL, got 0 argument(s)"));
+  EXPECT_EQ(Run({"history", "a", "b"}), kExitUsage);
+  EXPECT_EQ(Run({"history", "news", "--since_offset=5"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("--since_offset and --since_epoch must be given together"));
+  EXPECT_EQ(Run({"history", "news", "--since_epoch=ep1"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("--since_offset and --since_epoch must be given together"));
+  EXPECT_EQ(Run({"history", "news", "--since_offset=5", "--since_epoch="}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("--since_epoch must not be empty"));
+  for (const char* offset : {"-1", "abc", "", " 5", "+5", "18446744073709551616"}) {
+    EXPECT_EQ(
+        Run({"history", "news", std::string("--since_offset=") + offset, "--since_epoch=ep1"}),
+        kExitUsage)
+        << offset;
+    EXPECT_THAT(err(), HasSubstr("--since_offset must be an unsigned 64-bit integer"));
+  }
+  EXPECT_EQ(Run({"history", "news", "--limit=-2"}), kExitUsage);
+  EXPECT_EQ(Run({"history", "news", "--limit=ten"}), kExitUsage);
+  EXPECT_EQ(Run({"history", "news", "--limit=2147483648"}), kExitUsage);
+  EXPECT_EQ(Run({"history", "news", "--reverse=maybe"}), kExitUsage);
+  EXPECT_THAT(out(), IsEmpty());
+  EXPECT_TRUE(connections_.empty());
+  EXPECT_TRUE(control_.histories.empty());
+}
+
+TEST_F(CliTest, HistoryRpcFailureIsReported) {
+  control_.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "namespace has no history");
+  EXPECT_EQ(Run({"history", "news"}), kExitFailure);
+  EXPECT_THAT(out(), IsEmpty());
+  EXPECT_EQ(err(), "error: FAILED_PRECONDITION: namespace has no history\n");
+  EXPECT_EQ(Run({"history", "news", "--json"}), kExitFailure);
+  EXPECT_THAT(out(), IsEmpty());
+}
+
+// --- history-remove -------------------------------------------------------
+
+TEST_F(CliTest, HistoryRemovePrintsOk) {
+  EXPECT_EQ(Run({"--control=h:1", "history-remove", "news"}), kExitOk);
+  EXPECT_EQ(out(), "ok\n");
+  EXPECT_THAT(err(), IsEmpty());
+  ASSERT_EQ(control_.history_removes.size(), 1u);
+  EXPECT_EQ(control_.history_removes[0].channel(), "news");
+  ASSERT_EQ(connections_.size(), 1u);
+  EXPECT_EQ(connections_[0].target, "h:1");
+}
+
+TEST_F(CliTest, HistoryRemoveUsageAndRpcErrors) {
+  EXPECT_EQ(Run({"history-remove"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("history-remove takes CHANNEL, got 0 argument(s)"));
+  EXPECT_EQ(Run({"history-remove", "a", "b"}), kExitUsage);
+  EXPECT_TRUE(connections_.empty());
+
+  control_.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad channel name");
+  EXPECT_EQ(Run({"history-remove", "bad channel"}), kExitFailure);
+  EXPECT_THAT(out(), IsEmpty());
+  EXPECT_EQ(err(), "error: INVALID_ARGUMENT: bad channel name\n");
+}
+
+// --- publish-stream -------------------------------------------------------
+
+TEST(ParsePublishStreamLineTest, ChannelThenSpaceOrTabThenTheRestOfTheLine) {
+  PublishStreamLine parsed = ParsePublishStreamLine(R"(news {"text": "a b"})");
+  EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kPublication);
+  EXPECT_EQ(parsed.channel, "news");
+  EXPECT_EQ(parsed.data, R"({"text": "a b"})");
+
+  parsed = ParsePublishStreamLine("chat:room#1\t[1,\t2] ");
+  EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kPublication);
+  EXPECT_EQ(parsed.channel, "chat:room#1");
+  EXPECT_EQ(parsed.data, "[1,\t2] ");
+
+  // Only the first separator splits; the rest belongs to the JSON.
+  parsed = ParsePublishStreamLine("news  \t{}");
+  EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kPublication);
+  EXPECT_EQ(parsed.channel, "news");
+  EXPECT_EQ(parsed.data, " \t{}");
+
+  // CRLF input.
+  parsed = ParsePublishStreamLine("news 1\r");
+  EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kPublication);
+  EXPECT_EQ(parsed.data, "1");
+
+  // The JSON is not checked here.
+  parsed = ParsePublishStreamLine("news not json");
+  EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kPublication);
+  EXPECT_EQ(parsed.data, "not json");
+}
+
+TEST(ParsePublishStreamLineTest, BlankLines) {
+  for (const char* line : {"", " ", "\t \t", "\r", "  \r"}) {
+    EXPECT_EQ(ParsePublishStreamLine(line).kind, PublishStreamLine::Kind::kBlank)
+        << "'" << line << "'";
+  }
+}
+
+TEST(ParsePublishStreamLineTest, MalformedLines) {
+  for (const char* line : {"news", "{}", "news ", "news\t \r", " news {}", "\tnews {}", "news\r"}) {
+    PublishStreamLine parsed = ParsePublishStreamLine(line);
+    EXPECT_EQ(parsed.kind, PublishStreamLine::Kind::kMalformed) << "'" << line << "'";
+    EXPECT_THAT(parsed.channel, IsEmpty());
+    EXPECT_THAT(parsed.data, IsEmpty());
+  }
+}
+
+v1::PublishStreamResponse StreamError(const v1::PublishStreamRequest& request,
+                                      grpc::StatusCode code, const std::string& message) {
+  v1::PublishStreamResponse response;
+  response.set_request_id(request.request_id());
+  response.set_error_code(code);
+  response.set_error_message(message);
+  return response;
+}
+
+TEST_F(CliTest, PublishStreamSendsEachLineAndPrintsEachAnswer) {
+  EXPECT_EQ(Run({"--timeout=1", "publish-stream"},
+                "news {\"text\":\"hi there\"}\n\n   \nchat\t[1, 2]\r\nnews 3"),
+            kExitOk);
+  EXPECT_EQ(out(), "1 offset=10 epoch=e\n2 offset=20 epoch=e\n3 offset=30 epoch=e\n");
+  EXPECT_THAT(err(), IsEmpty());
+  EXPECT_EQ(control_.streams, 1);
+  ASSERT_EQ(control_.stream_requests.size(), 3u);
+  EXPECT_EQ(control_.stream_requests[0].channel(), "news");
+  EXPECT_EQ(control_.stream_requests[0].data(), R"({"text":"hi there"})");
+  EXPECT_EQ(control_.stream_requests[0].request_id(), 1u);
+  EXPECT_EQ(control_.stream_requests[0].idempotency_key(), "");
+  EXPECT_EQ(control_.stream_requests[1].channel(), "chat");
+  EXPECT_EQ(control_.stream_requests[1].data(), "[1, 2]");
+  EXPECT_EQ(control_.stream_requests[1].request_id(), 2u);
+  EXPECT_EQ(control_.stream_requests[2].data(), "3");
+  EXPECT_EQ(control_.stream_requests[2].request_id(), 3u);
+  ASSERT_EQ(connections_.size(), 1u);
+}
+
+TEST_F(CliTest, PublishStreamPrintsEachAnswerBeforeReadingOn) {
+  std::vector<std::string> seen;
+  control_.answer = [this, &seen](const v1::PublishStreamRequest& request) {
+    seen.push_back(out());
+    v1::PublishStreamResponse response;
+    response.set_request_id(request.request_id());
+    response.set_offset(request.request_id());
+    response.set_epoch("e");
+    return response;
+  };
+  EXPECT_EQ(Run({"publish-stream"}, "a 1\nb 2\n"), kExitOk);
+  EXPECT_THAT(seen, ElementsAre("", "1 offset=1 epoch=e\n"));
+}
+
+TEST_F(CliTest, PublishStreamAnswersAfterEndOfInput) {
+  control_.answer_after_input = true;
+  EXPECT_EQ(Run({"publish-stream"}, "a 1\nb 2\n"), kExitOk);
+  EXPECT_EQ(out(), "1 offset=10 epoch=e\n2 offset=20 epoch=e\n");
+}
+
+TEST_F(CliTest, PublishStreamEmptyInputSendsNothing) {
+  EXPECT_EQ(Run({"publish-stream"}, "\n\n"), kExitOk);
+  EXPECT_THAT(out(), IsEmpty());
+  EXPECT_THAT(err(), IsEmpty());
+  EXPECT_EQ(control_.streams, 1);
+  EXPECT_TRUE(control_.stream_requests.empty());
+}
+
+TEST_F(CliTest, PublishStreamFailedItemExitsOne) {
+  control_.answer = [](const v1::PublishStreamRequest& request) {
+    if (request.channel() == "bad!") {
+      return StreamError(request, grpc::StatusCode::INVALID_ARGUMENT, "invalid channel name");
+    }
+    v1::PublishStreamResponse response;
+    response.set_request_id(request.request_id());
+    response.set_offset(5);
+    response.set_epoch("e");
+    return response;
+  };
+  EXPECT_EQ(Run({"publish-stream"}, "bad! {}\nnews {}\n"), kExitFailure);
+  EXPECT_EQ(out(), "1 error=INVALID_ARGUMENT invalid channel name\n2 offset=5 epoch=e\n");
+  EXPECT_THAT(err(), IsEmpty());
+
+  control_.answer = [](const v1::PublishStreamRequest& request) {
+    return StreamError(request, grpc::StatusCode::RESOURCE_EXHAUSTED, "");
+  };
+  EXPECT_EQ(Run({"publish-stream"}, "news {}\n"), kExitFailure);
+  EXPECT_EQ(out(), "1 error=RESOURCE_EXHAUSTED\n");
+}
+
+TEST_F(CliTest, PublishStreamMalformedLinesAreReportedAndNotSent) {
+  EXPECT_EQ(Run({"publish-stream"}, "a 1\n\nnojson\n b 2\nc 3\n"), kExitFailure);
+  EXPECT_EQ(err(), "line 2: expected CHANNEL JSON\nline 3: expected CHANNEL JSON\n");
+  EXPECT_EQ(out(), "1 offset=10 epoch=e\n4 offset=40 epoch=e\n");
+  ASSERT_EQ(control_.stream_requests.size(), 2u);
+  EXPECT_EQ(control_.stream_requests[0].request_id(), 1u);
+  EXPECT_EQ(control_.stream_requests[1].request_id(), 4u);
+  EXPECT_EQ(control_.stream_requests[1].channel(), "c");
+}
+
+TEST_F(CliTest, PublishStreamFailureIsReported) {
+  control_.stream_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect");
+  EXPECT_EQ(Run({"publish-stream"}, "a 1\n"), kExitFailure);
+  EXPECT_EQ(err(), "error: UNAVAILABLE: failed to connect\n");
+}
+
+TEST_F(CliTest, PublishStreamWithMissingAnswersFails) {
+  control_.drop_answers = 1;
+  EXPECT_EQ(Run({"publish-stream"}, "a 1\nb 2\n"), kExitFailure);
+  EXPECT_EQ(out(), "1 offset=10 epoch=e\n");
+  EXPECT_EQ(err(), "error: server answered 1 of 2 publication(s)\n");
+}
+
+TEST_F(CliTest, PublishStreamTakesNoArguments) {
+  EXPECT_EQ(Run({"publish-stream", "news", "{}"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("unexpected argument 'news'"));
+  EXPECT_TRUE(connections_.empty());
+  EXPECT_EQ(control_.streams, 0);
 }
 
 // --- token ----------------------------------------------------------------
