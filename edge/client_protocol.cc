@@ -124,7 +124,36 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
       }
       break;
     }
-    case Command::Kind::kSubscribe:
+    case Command::Kind::kSubscribe: {
+      if (!ReadString(request, "channel", &command->channel, &command->problem)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      simdjson::dom::object params = request.get_object().value_unsafe();
+      simdjson::dom::element value;
+      if (params["recover"].get(value) == simdjson::SUCCESS &&
+          value.get_bool().get(command->recover) != simdjson::SUCCESS) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->problem = "recover must be a boolean";
+        break;
+      }
+      std::string_view epoch;
+      if (params["epoch"].get(value) == simdjson::SUCCESS) {
+        if (value.get_string().get(epoch) != simdjson::SUCCESS) {
+          command->kind = Command::Kind::kInvalidParams;
+          command->problem = "epoch must be a string";
+          break;
+        }
+        command->epoch.assign(epoch);
+      }
+      if (params["offset"].get(value) == simdjson::SUCCESS &&
+          value.get_uint64().get(command->offset) != simdjson::SUCCESS) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->problem = "offset must be an unsigned integer";
+        break;
+      }
+      break;
+    }
     case Command::Kind::kUnsubscribe:
       if (!ReadString(request, "channel", &command->channel, &command->problem)) {
         command->kind = Command::Kind::kInvalidParams;
@@ -203,6 +232,30 @@ std::string EncodeConnectReply(uint32_t id, std::string_view client_id, std::str
 
 std::string EncodeEmptyResult(uint32_t id, std::string_view method) {
   return absl::StrCat("{\"id\":", id, ",\"", AsAbsl(method), "\":{}}");
+}
+
+std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result) {
+  std::string out = absl::StrCat("{\"id\":", id, ",\"subscribe\":{");
+  if (result.recoverable) out.append("\"recoverable\":true,");
+  out.append("\"epoch\":");
+  AppendJsonString(result.epoch, &out);
+  absl::StrAppend(&out, ",\"offset\":", result.offset, ",\"positioned\":true");
+  if (result.was_recovering) out.append(",\"was_recovering\":true");
+  if (result.recovered) out.append(",\"recovered\":true");
+  if (!result.publications.empty()) {
+    out.append(",\"publications\":[");
+    bool first = true;
+    for (const RecoveredPublication& publication : result.publications) {
+      if (!first) out.push_back(',');
+      first = false;
+      out.append("{\"data\":");
+      out.append(publication.data_json);
+      absl::StrAppend(&out, ",\"offset\":", publication.offset, "}");
+    }
+    out.push_back(']');
+  }
+  out.append("}}");
+  return out;
 }
 
 std::string EncodeErrorReply(uint32_t id, int code, std::string_view message, bool temporary) {

@@ -59,6 +59,10 @@ struct Command {
   bool has_token = false;
   // subscribe.channel / unsubscribe.channel
   std::string channel;
+  // subscribe.recover / epoch / offset: the client's last known position.
+  bool recover = false;
+  std::string epoch;
+  uint64_t offset = 0;
   // Why kInvalidParams.
   std::string problem;
 };
@@ -91,6 +95,23 @@ class CommandParser {
 std::string EncodeConnectReply(uint32_t id, std::string_view client_id, std::string_view version,
                                int ping_seconds, bool pong);
 std::string EncodeEmptyResult(uint32_t id, std::string_view method);
+
+// A publication inside a subscribe result.
+struct RecoveredPublication {
+  uint64_t offset = 0;
+  std::string_view data_json;
+};
+
+// Fields of a subscribe result for a channel with a stream position.
+struct SubscribeResult {
+  bool recoverable = false;
+  std::string_view epoch;
+  uint64_t offset = 0;
+  bool was_recovering = false;
+  bool recovered = false;
+  std::vector<RecoveredPublication> publications;
+};
+std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result);
 std::string EncodeErrorReply(uint32_t id, int code, std::string_view message, bool temporary);
 std::string EncodePublicationPush(std::string_view channel, std::string_view data_json,
                                   uint64_t offset);

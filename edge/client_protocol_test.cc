@@ -496,3 +496,57 @@ TEST(AppendJsonStringTest, OutputRoundTripsThroughJsonParser) {
 
 }  // namespace
 }  // namespace wirehub::edge
+
+namespace wirehub::edge {
+namespace {
+
+TEST(CommandParserRecoveryTest, ReadsRecoverEpochAndOffset) {
+  CommandParser parser;
+  std::vector<Command> commands;
+  ASSERT_TRUE(parser
+                  .Parse(R"({"id":2,"subscribe":{"channel":"chat:1","recover":true,)"
+                         R"("epoch":"ab","offset":7}})",
+                         &commands)
+                  .ok());
+  ASSERT_EQ(commands.size(), 1u);
+  EXPECT_EQ(commands[0].kind, Command::Kind::kSubscribe);
+  EXPECT_TRUE(commands[0].recover);
+  EXPECT_EQ(commands[0].epoch, "ab");
+  EXPECT_EQ(commands[0].offset, 7u);
+}
+
+TEST(CommandParserRecoveryTest, MistypedRecoveryFieldsAreInvalidParams) {
+  CommandParser parser;
+  std::vector<Command> commands;
+  for (const char* message : {R"({"id":2,"subscribe":{"channel":"c","recover":"yes"}})",
+                              R"({"id":2,"subscribe":{"channel":"c","epoch":5}})",
+                              R"({"id":2,"subscribe":{"channel":"c","offset":-1}})"}) {
+    ASSERT_TRUE(parser.Parse(message, &commands).ok()) << message;
+    EXPECT_EQ(commands[0].kind, Command::Kind::kInvalidParams) << message;
+  }
+}
+
+TEST(EncodeSubscribeReplyTest, CarriesPositionAndRecoveredPublications) {
+  SubscribeResult result;
+  result.recoverable = true;
+  result.epoch = "e1";
+  result.offset = 9;
+  result.was_recovering = true;
+  result.recovered = true;
+  result.publications = {{8, R"({"t":"a"})"}, {9, R"({"t":"b"})"}};
+  EXPECT_EQ(EncodeSubscribeReply(2, result),
+            R"({"id":2,"subscribe":{"recoverable":true,"epoch":"e1","offset":9,"positioned":true,)"
+            R"("was_recovering":true,"recovered":true,"publications":[{"data":{"t":"a"},"offset":8},)"
+            R"({"data":{"t":"b"},"offset":9}]}})");
+}
+
+TEST(EncodeSubscribeReplyTest, PositionOnly) {
+  SubscribeResult result;
+  result.epoch = "e1";
+  result.offset = 0;
+  EXPECT_EQ(EncodeSubscribeReply(3, result),
+            R"({"id":3,"subscribe":{"epoch":"e1","offset":0,"positioned":true}})");
+}
+
+}  // namespace
+}  // namespace wirehub::edge

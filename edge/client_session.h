@@ -18,8 +18,12 @@ namespace wirehub::edge {
 // LWS_CALLBACK_CLOSED.
 // Thread: edge loop only.
 struct ClientSession {
-  ClientSession(struct lws* wsi, size_t queue_max_bytes) : wsi(wsi), queue(queue_max_bytes) {}
+  ClientSession(uint64_t id, struct lws* wsi, size_t queue_max_bytes)
+      : id(id), wsi(wsi), queue(queue_max_bytes) {}
 
+  // Unique per edge process; callbacks from other threads name sessions by
+  // id because the pointer may be gone when they run.
+  const uint64_t id;
   struct lws* const wsi;
   OutboundQueue queue;
 

@@ -1,5 +1,6 @@
 #include "edge/control_link.h"
 
+#include <chrono>
 #include <random>
 #include <utility>
 
@@ -29,6 +30,27 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
   channel_ = grpc::CreateCustomChannel(options_.control_address,
                                        grpc::InsecureChannelCredentials(), args);
   stub_ = edge::v1::EdgeLinkService::NewStub(channel_);
+  control_stub_ = control::v1::ControlService::NewStub(channel_);
+}
+
+void ControlLink::FetchHistory(const control::v1::HistoryRequest& request,
+                               absl::Duration timeout, HistoryCallback done) {
+  struct Call {
+    grpc::ClientContext context;
+    control::v1::HistoryRequest request;
+    control::v1::HistoryResponse response;
+    HistoryCallback done;
+  };
+  auto* call = new Call;
+  call->request = request;
+  call->done = std::move(done);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+  control_stub_->async()->History(&call->context, &call->request, &call->response,
+                                  [call](grpc::Status status) {
+                                    call->done(status, call->response);
+                                    delete call;
+                                  });
 }
 
 ControlLink::~ControlLink() { Stop(); }

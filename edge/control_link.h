@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "wirehub/control/v1/control.grpc.pb.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
 
 namespace wirehub::edge {
@@ -63,6 +64,13 @@ class ControlLink {
   // delivery count carried over.
   void SendStats(edge::v1::EdgeStats stats);
 
+  // FetchHistory() asks control's public History RPC, bounded by `timeout`;
+  // `done` runs on a gRPC thread and must only post to the loop.
+  using HistoryCallback =
+      std::function<void(const grpc::Status&, const control::v1::HistoryResponse&)>;
+  void FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
+                    HistoryCallback done);
+
  private:
   void RunReader();
   void RunWriter(grpc::ClientReaderWriter<edge::v1::EdgeMessage, edge::v1::ControlMessage>* stream,
@@ -74,6 +82,7 @@ class ControlLink {
   const StateCallback on_state_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<edge::v1::EdgeLinkService::Stub> stub_;
+  std::unique_ptr<control::v1::ControlService::Stub> control_stub_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -165,9 +165,10 @@ int EdgeServer::HandleCallback(struct lws* wsi, enum lws_callback_reasons reason
 }
 
 void EdgeServer::OnEstablished(struct lws* wsi, void** slot) {
-  auto* session = new ClientSession(wsi, options_.client_queue_max_bytes);
+  auto* session = new ClientSession(next_session_id_++, wsi, options_.client_queue_max_bytes);
   *slot = session;
   sessions_.insert(session);
+  sessions_by_id_[session->id] = session;
   session->connect_deadline = absl::Now() + options_.connect_timeout;
   if (shutting_down_) Disconnect(session, kCloseShutdown, "shutdown");
 }
@@ -245,6 +246,7 @@ void EdgeServer::OnClosed(ClientSession* session) {
     }
   }
   sessions_.erase(session);
+  sessions_by_id_.erase(session->id);
   delete session;
   if (shutting_down_ && sessions_.empty()) uv_stop(&loop_);
 }
@@ -359,19 +361,112 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   auto [it, created] = channels_.try_emplace(channel);
   ChannelEntry& entry = it->second;
   if (created) {
+    entry.options = options_.namespaces.Find(channel);
     // First local subscriber: control must learn of the interest before the
     // client is told it is subscribed, or a publish made right after the
     // reply could miss this edge.
     entry.interest_seq = link_ != nullptr ? link_->AddChannel(channel) : 0;
     entry.confirmed = link_ == nullptr;
   }
+  PendingSubscribe request{session, command.id, absl::Now(), command.recover, command.epoch,
+                           command.offset};
   if (entry.confirmed) {
-    entry.subscribers.insert(session);
-    SendText(session, EncodeEmptyResult(command.id, "subscribe"));
+    CompleteSubscribe(channel, entry, std::move(request));
     return;
   }
-  entry.pending.push_back(PendingSubscribe{session, command.id, absl::Now()});
+  entry.pending.push_back(std::move(request));
   pending_channels_.try_emplace(entry.interest_seq, channel);
+}
+
+void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& entry,
+                                   PendingSubscribe request) {
+  ClientSession* session = request.session;
+  if (entry.options == nullptr || entry.options->history_size() == 0) {
+    entry.subscribers.insert(session);
+    SendText(session, EncodeEmptyResult(request.command_id, "subscribe"));
+    return;
+  }
+  if (link_ == nullptr) {
+    SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
+                                       "internal server error", true));
+    RemoveSubscription(session, channel);
+    return;
+  }
+  // From here on live publications for this session are held, so whatever
+  // is newer than the position History reports reaches it exactly once.
+  uint64_t session_id = session->id;
+  entry.positioning[session] = Positioning{std::move(request), {}, 0};
+  control::v1::HistoryRequest history;
+  history.set_channel(channel);
+  history.set_limit(-1);
+  link_->FetchHistory(history, options_.history_timeout,
+                      [this, session_id, channel](const grpc::Status& status,
+                                                  const control::v1::HistoryResponse& response) {
+                        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
+                        Post([this, session_id, channel, status, shared] {
+                          OnHistory(session_id, channel, status, *shared);
+                        });
+                      });
+}
+
+void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
+                           const grpc::Status& status,
+                           const control::v1::HistoryResponse& response) {
+  auto session_it = sessions_by_id_.find(session_id);
+  if (session_it == sessions_by_id_.end()) return;  // Closed meanwhile.
+  ClientSession* session = session_it->second;
+  auto entry_it = channels_.find(channel);
+  if (entry_it == channels_.end()) return;
+  ChannelEntry& entry = entry_it->second;
+  auto positioning_it = entry.positioning.find(session);
+  if (positioning_it == entry.positioning.end()) return;  // Unsubscribed meanwhile.
+  Positioning positioning = std::move(positioning_it->second);
+  entry.positioning.erase(positioning_it);
+  const PendingSubscribe& request = positioning.request;
+
+  if (!status.ok()) {
+    WH_LOG(WARNING) << "history for " << channel << " failed: " << status.error_message();
+    SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
+                                       "internal server error", true));
+    RemoveSubscription(session, channel);
+    return;
+  }
+
+  bool allow_recovery = entry.options != nullptr && entry.options->allow_recovery();
+  SubscribeResult result;
+  result.recoverable = allow_recovery;
+  result.epoch = response.epoch();
+  result.offset = response.offset();
+  if (request.recover && allow_recovery) {
+    result.was_recovering = true;
+    uint64_t top = response.offset();
+    // Recovered only when every publication after the client's offset is
+    // still kept: same epoch, not from the future, within the cap, and the
+    // kept (consecutive) offsets reach back to the client's next one.
+    if (request.epoch == response.epoch() && request.offset <= top) {
+      uint64_t missed = top - request.offset;
+      if (missed == 0) {
+        result.recovered = true;
+      } else if (missed <= options_.recovery_max_publications &&
+                 response.publications_size() > 0 &&
+                 response.publications(0).offset() <= request.offset + 1) {
+        size_t bytes = 0;
+        for (const auto& publication : response.publications()) {
+          if (publication.offset() <= request.offset) continue;
+          bytes += publication.data().size() + 32;
+          result.publications.push_back({publication.offset(), publication.data()});
+        }
+        // A reply larger than the client's queue bound could never be sent.
+        result.recovered = bytes <= options_.client_queue_max_bytes / 2;
+        if (!result.recovered) result.publications.clear();
+      }
+    }
+  }
+  SendText(session, EncodeSubscribeReply(request.command_id, result));
+  entry.subscribers.insert(session);
+  for (auto& [offset, frame] : positioning.held) {
+    if (offset > response.offset()) Send(session, std::move(frame));
+  }
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
@@ -382,15 +477,16 @@ void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& comman
   SendText(session, EncodeEmptyResult(command.id, "unsubscribe"));
 }
 
-void EdgeServer::RemoveSubscription(ClientSession* session, const std::string& channel) {
+void EdgeServer::RemoveSubscription(ClientSession* session, std::string channel) {
   if (session->channels.erase(channel) == 0) return;
   --subscriptions_;
   auto it = channels_.find(channel);
   if (it == channels_.end()) return;
   ChannelEntry& entry = it->second;
   entry.subscribers.erase(session);
+  entry.positioning.erase(session);
   std::erase_if(entry.pending, [session](const PendingSubscribe& p) { return p.session == session; });
-  if (entry.subscribers.empty() && entry.pending.empty()) {
+  if (entry.subscribers.empty() && entry.pending.empty() && entry.positioning.empty()) {
     if (!entry.confirmed) pending_channels_.erase(entry.interest_seq);
     channels_.erase(it);
     if (link_ != nullptr) link_->RemoveChannel(channel);
@@ -405,22 +501,33 @@ void EdgeServer::ConfirmChannels(uint64_t acked_seq) {
     if (it == channels_.end()) continue;
     ChannelEntry& entry = it->second;
     entry.confirmed = true;
-    for (const PendingSubscribe& pending : entry.pending) {
-      entry.subscribers.insert(pending.session);
-      SendText(pending.session, EncodeEmptyResult(pending.command_id, "subscribe"));
-    }
+    std::vector<PendingSubscribe> pending = std::move(entry.pending);
     entry.pending.clear();
+    for (PendingSubscribe& request : pending) {
+      CompleteSubscribe(it->first, entry, std::move(request));
+    }
   }
 }
 
 void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
   for (const edge::v1::Publication& publication : message.publications()) {
     auto it = channels_.find(publication.channel());
-    if (it == channels_.end() || it->second.subscribers.empty()) continue;
+    if (it == channels_.end() ||
+        (it->second.subscribers.empty() && it->second.positioning.empty())) {
+      continue;
+    }
     // Encoded once; every subscriber's queue shares these bytes.
     Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
         publication.channel(), publication.data(), publication.offset()));
     for (ClientSession* session : it->second.subscribers) Send(session, frame);
+    for (auto& [session, positioning] : it->second.positioning) {
+      positioning.held_bytes += frame->size();
+      if (positioning.held_bytes > options_.client_queue_max_bytes) {
+        Disconnect(session, kCloseSlow, "slow");
+        continue;
+      }
+      positioning.held.emplace_back(publication.offset(), frame);
+    }
   }
   if (message.interest_ack() != 0) ConfirmChannels(message.interest_ack());
 }

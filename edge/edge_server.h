@@ -25,7 +25,10 @@
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/loop_inbox.h"
+#include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.pb.h"
+
+#include <grpcpp/grpcpp.h>
 
 namespace wirehub::edge {
 
@@ -48,6 +51,11 @@ struct EdgeServerOptions {
   size_t max_write_batch_bytes = 256 * 1024;
   // Channel namespaces; a subscribe outside them answers 102.
   NamespaceRegistry namespaces = NamespaceRegistry::Default();
+  // Most publications one recovery may return (config
+  // recovery_max_publications).
+  uint64_t recovery_max_publications = 1000;
+  // How long a subscribe waits for control's History answer.
+  absl::Duration history_timeout = absl::Seconds(5);
 };
 
 // EdgeServer runs one lws context on a libuv loop it owns. Client traffic,
@@ -86,10 +94,24 @@ class EdgeServer {
     ClientSession* session;
     uint32_t command_id;
     absl::Time since;
+    bool recover = false;
+    std::string epoch;
+    uint64_t offset = 0;
+  };
+  // A subscriber of a channel with history, waiting for control's History
+  // answer to learn its position (and what it missed). Live publications
+  // that arrive meanwhile are held here and merged by offset afterwards.
+  struct Positioning {
+    PendingSubscribe request;
+    std::vector<std::pair<uint64_t, Frame>> held;
+    size_t held_bytes = 0;
   };
   struct ChannelEntry {
     absl::flat_hash_set<ClientSession*> subscribers;
     std::vector<PendingSubscribe> pending;
+    absl::flat_hash_map<ClientSession*, Positioning> positioning;
+    // Namespace options (history, recovery); never null.
+    const config::v1::NamespaceOptions* options = nullptr;
     uint64_t interest_seq = 0;
     bool confirmed = false;
   };
@@ -106,8 +128,14 @@ class EdgeServer {
   void HandleConnect(ClientSession* session, const Command& command);
   void HandleSubscribe(ClientSession* session, const Command& command);
   void HandleUnsubscribe(ClientSession* session, const Command& command);
-  void RemoveSubscription(ClientSession* session, const std::string& channel);
+  void RemoveSubscription(ClientSession* session, std::string channel);
   void ConfirmChannels(uint64_t acked_seq);
+  // Makes a confirmed subscribe a subscriber: at once for channels without
+  // history, after control's History answer for channels with history.
+  void CompleteSubscribe(const std::string& channel, ChannelEntry& entry,
+                         PendingSubscribe request);
+  void OnHistory(uint64_t session_id, const std::string& channel, const grpc::Status& status,
+                 const control::v1::HistoryResponse& response);
 
   void Send(ClientSession* session, Frame frame);
   void SendText(ClientSession* session, std::string text);
@@ -147,6 +175,9 @@ class EdgeServer {
   absl::Duration sweep_period_;
 
   absl::flat_hash_set<ClientSession*> sessions_;
+  // Session ids outlive sessions in callbacks from other threads.
+  absl::flat_hash_map<uint64_t, ClientSession*> sessions_by_id_;
+  uint64_t next_session_id_ = 1;
   // Node map: ChannelEntry addresses stay valid while others are added.
   absl::node_hash_map<std::string, ChannelEntry> channels_;
   // Channels whose entry has pending subscribes, by interest seq: acks

@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
     }
     config = *std::move(loaded);
     options.namespaces = wirehub::NamespaceRegistry(*config);
+    options.recovery_max_publications = config->recovery_max_publications();
   }
   // The flag and the environment variable win over the config file.
   absl::StatusOr<std::string> secret =
