@@ -30,6 +30,9 @@ inline constexpr int kErrorNotAvailable = 108;
 inline constexpr int kErrorTokenExpired = 109;
 
 // Disconnect (WebSocket close) codes of the protocol.
+// Unsubscribe push code that makes the SDK resubscribe (with recovery).
+inline constexpr int kUnsubscribeInsufficientState = 2500;
+
 inline constexpr int kCloseShutdown = 3001;
 inline constexpr int kCloseInternal = 3004;
 inline constexpr int kCloseSlow = 3008;

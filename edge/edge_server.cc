@@ -467,6 +467,98 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
   for (auto& [offset, frame] : positioning.held) {
     if (offset > response.offset()) Send(session, std::move(frame));
   }
+  if (entry.epoch.empty()) {
+    entry.epoch = response.epoch();
+    entry.last_offset = response.offset();
+  }
+}
+
+void EdgeServer::DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame) {
+  if (offset <= entry.last_offset) return;  // Already delivered (repair overlap).
+  entry.last_offset = offset;
+  for (ClientSession* session : entry.subscribers) Send(session, frame);
+}
+
+void EdgeServer::StartRepair(const std::string& channel, ChannelEntry& entry) {
+  if (entry.repairing || link_ == nullptr || entry.epoch.empty()) return;
+  entry.repairing = true;
+  control::v1::HistoryRequest request;
+  request.set_channel(channel);
+  request.set_limit(-1);
+  request.mutable_since()->set_offset(entry.last_offset);
+  request.mutable_since()->set_epoch(entry.epoch);
+  link_->FetchHistory(request, options_.history_timeout,
+                      [this, channel](const grpc::Status& status,
+                                      const control::v1::HistoryResponse& response) {
+                        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
+                        Post([this, channel, status, shared] {
+                          OnRepairHistory(channel, status, *shared);
+                        });
+                      });
+}
+
+void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status& status,
+                                 const control::v1::HistoryResponse& response) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  ChannelEntry& entry = it->second;
+  entry.repairing = false;
+  std::vector<std::pair<uint64_t, Frame>> held = std::move(entry.repair_held);
+  entry.repair_held.clear();
+  entry.repair_held_bytes = 0;
+  bool repaired = status.ok() && response.epoch() == entry.epoch;
+  if (repaired && response.offset() > entry.last_offset) {
+    // Kept offsets are consecutive: the hole is filled only if history
+    // still starts right after what was delivered.
+    repaired = response.publications_size() > 0 &&
+               response.publications(0).offset() == entry.last_offset + 1;
+  }
+  if (!repaired) {
+    if (!status.ok() && status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+      // Control unreachable or slow: try again on the next publication or
+      // re-attach rather than dropping every subscriber at once.
+      WH_LOG(WARNING) << "gap repair of " << channel << " failed: " << status.error_message();
+      for (auto& [offset, frame] : held) DeliverTracked(entry, offset, frame);
+      return;
+    }
+    WH_LOG(INFO) << "cannot repair " << channel << " (stream now at epoch " << response.epoch()
+                 << "); subscribers resubscribe with recovery";
+    ResetChannel(channel, entry);
+    return;
+  }
+  for (const auto& publication : response.publications()) {
+    Frame frame = std::make_shared<const std::string>(
+        EncodePublicationPush(channel, publication.data(), publication.offset()));
+    DeliverTracked(entry, publication.offset(), frame);
+  }
+  for (size_t i = 0; i < held.size(); ++i) {
+    if (held[i].first > entry.last_offset + 1) {
+      // Another hole (the link dropped again meanwhile): repair from here.
+      entry.repair_held.assign(held.begin() + i, held.end());
+      for (const auto& [offset, frame] : entry.repair_held) entry.repair_held_bytes += frame->size();
+      StartRepair(channel, entry);
+      return;
+    }
+    DeliverTracked(entry, held[i].first, held[i].second);
+  }
+}
+
+void EdgeServer::ResetChannel(const std::string& channel_name, ChannelEntry& entry) {
+  std::string channel = channel_name;  // The entry (and its key) may go away below.
+  std::vector<ClientSession*> subscribers(entry.subscribers.begin(), entry.subscribers.end());
+  Frame push = std::make_shared<const std::string>(
+      EncodeUnsubscribePush(channel, kUnsubscribeInsufficientState, "insufficient state"));
+  for (ClientSession* session : subscribers) {
+    Send(session, push);
+    RemoveSubscription(session, channel);
+  }
+  auto it = channels_.find(channel);
+  if (it != channels_.end()) {
+    // Sessions still positioning keep the entry; they learn the new
+    // position from their own History answer.
+    it->second.epoch.clear();
+    it->second.last_offset = 0;
+  }
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
@@ -519,8 +611,33 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
     // Encoded once; every subscriber's queue shares these bytes.
     Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
         publication.channel(), publication.data(), publication.offset()));
-    for (ClientSession* session : it->second.subscribers) Send(session, frame);
+    ChannelEntry& entry = it->second;
+    bool tracked = entry.options != nullptr && entry.options->history_size() > 0;
+    if (!tracked) {
+      for (ClientSession* session : entry.subscribers) Send(session, frame);
+    } else if (entry.epoch.empty()) {
+      // No subscriber positioned yet: nothing to compare against.
+      for (ClientSession* session : entry.subscribers) Send(session, frame);
+    } else if (publication.epoch() != entry.epoch) {
+      ResetChannel(it->first, entry);
+      it = channels_.find(publication.channel());
+      if (it == channels_.end()) continue;
+    } else if (entry.repairing) {
+      entry.repair_held_bytes += frame->size();
+      if (entry.repair_held_bytes <= options_.client_queue_max_bytes) {
+        entry.repair_held.emplace_back(publication.offset(), frame);
+      }
+      // Past the bound the held tail is dropped; the repair's History
+      // answer will not reach it, so the next publication starts another.
+    } else if (publication.offset() > entry.last_offset + 1) {
+      entry.repair_held.emplace_back(publication.offset(), frame);
+      entry.repair_held_bytes = frame->size();
+      StartRepair(it->first, entry);
+    } else {
+      DeliverTracked(entry, publication.offset(), frame);
+    }
     for (auto& [session, positioning] : it->second.positioning) {
+      // Positioning sessions merge by offset themselves.
       positioning.held_bytes += frame->size();
       if (positioning.held_bytes > options_.client_queue_max_bytes) {
         Disconnect(session, kCloseSlow, "slow");
@@ -532,7 +649,15 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
   if (message.interest_ack() != 0) ConfirmChannels(message.interest_ack());
 }
 
-void EdgeServer::OnLinkState(bool attached) { link_attached_ = attached; }
+void EdgeServer::OnLinkState(bool attached) {
+  link_attached_ = attached;
+  if (!attached) return;
+  // Whatever was published while the link was down is missing: repair
+  // every positioned channel from control's history.
+  for (auto& [channel, entry] : channels_) {
+    if (!entry.epoch.empty() && !entry.subscribers.empty()) StartRepair(channel, entry);
+  }
+}
 
 void EdgeServer::Send(ClientSession* session, Frame frame) {
   if (session->close_code != 0) return;

@@ -112,6 +112,15 @@ class EdgeServer {
     absl::flat_hash_map<ClientSession*, Positioning> positioning;
     // Namespace options (history, recovery); never null.
     const config::v1::NamespaceOptions* options = nullptr;
+    // Channels with history: the stream position delivered to subscribers
+    // so far (empty epoch: not known yet).
+    std::string epoch;
+    uint64_t last_offset = 0;
+    // Gap repair in flight: live publications wait here until control's
+    // History answer fills the hole before them.
+    bool repairing = false;
+    std::vector<std::pair<uint64_t, Frame>> repair_held;
+    size_t repair_held_bytes = 0;
     uint64_t interest_seq = 0;
     bool confirmed = false;
   };
@@ -136,6 +145,17 @@ class EdgeServer {
                          PendingSubscribe request);
   void OnHistory(uint64_t session_id, const std::string& channel, const grpc::Status& status,
                  const control::v1::HistoryResponse& response);
+  // Gap repair: fetch what the channel's subscribers missed after
+  // entry.last_offset and deliver it before anything newer.
+  void StartRepair(const std::string& channel, ChannelEntry& entry);
+  void OnRepairHistory(const std::string& channel, const grpc::Status& status,
+                       const control::v1::HistoryResponse& response);
+  // Delivers one live publication of a channel with history to its
+  // subscribers, advancing the channel's position.
+  void DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame);
+  // Repair impossible: every subscriber gets an unsubscribe push 2500 so the
+  // SDK resubscribes with recovery, and the subscriptions end here.
+  void ResetChannel(const std::string& channel, ChannelEntry& entry);
 
   void Send(ClientSession* session, Frame frame);
   void SendText(ClientSession* session, std::string text);
