@@ -43,6 +43,18 @@ absl::StatusOr<StreamPosition> EdgeHub::Publish(const std::string& channel, std:
   }
   HistoryPolicy policy = PolicyFor(*namespace_options);
   absl::Time now = absl::Now();
+  std::vector<EdgeSession*> to_kick;
+  StreamPosition position = PublishLocked(channel, std::move(data), idempotency_key, policy, now,
+                                          &to_kick);
+  // Writes start only now, with the hub unlocked (see EdgeSession::Kick).
+  for (EdgeSession* session : to_kick) session->Kick();
+  return position;
+}
+
+StreamPosition EdgeHub::PublishLocked(const std::string& channel, std::string data,
+                                      const std::string& idempotency_key,
+                                      const HistoryPolicy& policy, absl::Time now,
+                                      std::vector<EdgeSession*>* to_kick) {
   std::vector<EdgeSession*> overflowed;
   StreamPosition position;
   absl::MutexLock lock(&mu_);
@@ -72,7 +84,9 @@ absl::StatusOr<StreamPosition> EdgeHub::Publish(const std::string& channel, std:
   std::shared_ptr<const edge::v1::Publication> shared = std::move(publication);
   if (keep) stream.Remember(shared, now, policy);
   for (EdgeSession* session : state.edges) {
-    if (!session->Enqueue(shared)) overflowed.push_back(session);
+    bool kick = false;
+    if (!session->Enqueue(shared, &kick)) overflowed.push_back(session);
+    if (kick) to_kick->push_back(session);
   }
   for (EdgeSession* session : overflowed) {
     if (DetachLocked(session)) {
@@ -152,11 +166,11 @@ void EdgeHub::Maintain(absl::Time now) {
   history_bytes_ = bytes;
 }
 
-void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello,
+bool EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello,
                             std::string peer) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = sessions_.try_emplace(session);
-  if (!inserted) return;
+  if (!inserted) return false;
   SessionState& state = it->second;
   state.edge_id = hello.edge_id();
   state.version = hello.version();
@@ -167,13 +181,13 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello,
   for (const std::string& user : hello.users()) AddUser(state, user);
   WH_LOG(INFO) << "edge " << state.edge_id << " attached from " << state.peer << " with "
                << state.channels.size() << " channels";
-  session->EnqueueAck(hello.seq());
+  return session->EnqueueAck(hello.seq());
 }
 
-void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change) {
+bool EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
-  if (it == sessions_.end()) return;
+  if (it == sessions_.end()) return false;
   SessionState& state = it->second;
   for (const std::string& channel : change.channels_added()) AddInterest(session, state, channel);
   for (const std::string& channel : change.channels_removed()) {
@@ -183,7 +197,7 @@ void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange
   for (const std::string& user : change.users_removed()) RemoveUser(state, user);
   // The ack is queued after the interest took effect: every publication
   // sequenced from here on for these channels is queued behind it.
-  if (change.seq() != 0) session->EnqueueAck(change.seq());
+  return change.seq() != 0 && session->EnqueueAck(change.seq());
 }
 
 void EdgeHub::UpdateStats(EdgeSession* session, const edge::v1::EdgeStats& stats) {

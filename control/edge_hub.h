@@ -80,9 +80,10 @@ class EdgeHub {
   // that hold nothing and interest no edge. Called periodically.
   void Maintain(absl::Time now);
 
-  // Session lifecycle, called by EdgeSession from gRPC threads.
-  void AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer);
-  void ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change);
+  // Session lifecycle, called by EdgeSession from gRPC threads. A true
+  // result means the session must Kick() its write (see EdgeSession).
+  bool AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer);
+  bool ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change);
   void UpdateStats(EdgeSession* session, const edge::v1::EdgeStats& stats);
   // Idempotent; after it returns the hub holds no pointer to `session`.
   void RemoveSession(EdgeSession* session);
@@ -109,6 +110,11 @@ class EdgeHub {
   };
 
   ChannelState& ChannelFor(const std::string& channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publish() under the lock; collects sessions whose write must be kicked.
+  StreamPosition PublishLocked(const std::string& channel, std::string data,
+                               const std::string& idempotency_key, const HistoryPolicy& policy,
+                               absl::Time now, std::vector<EdgeSession*>* to_kick)
+      ABSL_LOCKS_EXCLUDED(mu_);
   HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
   void AddInterest(EdgeSession* session, SessionState& state, const std::string& channel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

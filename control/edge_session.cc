@@ -13,8 +13,9 @@ EdgeSession::EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
   StartRead(&in_);
 }
 
-bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publication) {
-  bool start_write = false;
+bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publication,
+                          bool* kick) {
+  *kick = false;
   {
     absl::MutexLock lock(&mu_);
     if (finish_requested_) return true;
@@ -32,21 +33,16 @@ bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publicati
     }
     queued_bytes_ += bytes;
     queue_.push_back(Item{std::move(publication), 0});
-    start_write = PrepareWriteLocked();
+    *kick = PrepareWriteLocked();
   }
-  if (start_write) StartWrite(&out_);
   return true;
 }
 
-void EdgeSession::EnqueueAck(uint64_t seq) {
-  bool start_write = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (finish_requested_) return;
-    queue_.push_back(Item{nullptr, seq});
-    start_write = PrepareWriteLocked();
-  }
-  if (start_write) StartWrite(&out_);
+bool EdgeSession::EnqueueAck(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  if (finish_requested_) return false;
+  queue_.push_back(Item{nullptr, seq});
+  return PrepareWriteLocked();
 }
 
 bool EdgeSession::PrepareWriteLocked() {
@@ -106,9 +102,9 @@ void EdgeSession::OnReadDone(bool ok) {
       return;
     }
     attached_ = true;
-    hub_->AttachSession(this, in_.hello(), peer_);
+    if (hub_->AttachSession(this, in_.hello(), peer_)) Kick();
   } else if (in_.has_interest()) {
-    hub_->ApplyInterest(this, in_.interest());
+    if (hub_->ApplyInterest(this, in_.interest())) Kick();
   } else if (in_.has_stats()) {
     hub_->UpdateStats(this, in_.stats());
   } else if (in_.has_hello()) {

@@ -40,11 +40,19 @@ class EdgeSession : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::
 
   // Enqueue() / EnqueueAck()
   //
-  // Called by EdgeHub with its lock held. Enqueue() returns false when the
-  // queue bound is exceeded; the session has then dropped its queue and will
-  // end the stream with RESOURCE_EXHAUSTED once the write in flight completes.
-  bool Enqueue(std::shared_ptr<const edge::v1::Publication> publication);
-  void EnqueueAck(uint64_t seq);
+  // Called by EdgeHub with its lock held; they never start a write, because
+  // gRPC may run OnWriteDone (and from it OnDone) inline in StartWrite, which
+  // would re-enter the hub. When `*kick` comes back true the caller must
+  // call Kick() after releasing the hub lock; until then the session cannot
+  // finish (a write is marked in flight), so the pointer stays valid.
+  // Enqueue() returns false when the queue bound is exceeded; the session
+  // has then dropped its queue and will end the stream with
+  // RESOURCE_EXHAUSTED once the write in flight completes.
+  bool Enqueue(std::shared_ptr<const edge::v1::Publication> publication, bool* kick);
+  bool EnqueueAck(uint64_t seq);
+
+  // Kick() starts the write prepared by Enqueue/EnqueueAck. No lock held.
+  void Kick() { StartWrite(&out_); }
 
   const std::string& peer() const { return peer_; }
 

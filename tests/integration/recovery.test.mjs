@@ -40,6 +40,7 @@ function publishMany(channel, count, from = 1, paceMs = 0) {
   const lines = Array.from({ length: count }, (_, k) => `${channel} {"i":${from + k}}\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(binPath('wirehubctl'), [`--control=${env.control.address}`, 'publish-stream']);
+    child.stdout.resume(); // A full pipe would block the publisher.
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
