@@ -14,7 +14,7 @@ namespace {
 // Methods the protocol defines but this edge does not serve yet. A request
 // for one gets error 108 (not available) rather than 104.
 constexpr std::string_view kUnavailableMethods[] = {
-    "publish", "presence", "presence_stats", "history", "send", "rpc", "refresh", "sub_refresh",
+    "publish", "presence", "presence_stats", "send", "rpc", "refresh", "sub_refresh",
 };
 
 bool IsUnavailableMethod(std::string_view key) {
@@ -78,6 +78,8 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
       kind = Command::Kind::kUnsubscribe;
     } else if (key == "ping") {
       kind = Command::Kind::kPing;
+    } else if (key == "history") {
+      kind = Command::Kind::kHistory;
     } else if (IsUnavailableMethod(key)) {
       kind = Command::Kind::kNotAvailable;
     } else {
@@ -159,6 +161,43 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
         command->kind = Command::Kind::kInvalidParams;
       }
       break;
+    case Command::Kind::kHistory: {
+      if (!ReadString(request, "channel", &command->channel, &command->problem)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      simdjson::dom::object params = request.get_object().value_unsafe();
+      simdjson::dom::element value;
+      if (params["limit"].get(value) == simdjson::SUCCESS &&
+          value.get_int64().get(command->limit) != simdjson::SUCCESS) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->problem = "limit must be an integer";
+        break;
+      }
+      if (params["reverse"].get(value) == simdjson::SUCCESS &&
+          value.get_bool().get(command->reverse) != simdjson::SUCCESS) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->problem = "reverse must be a boolean";
+        break;
+      }
+      if (params["since"].get(value) == simdjson::SUCCESS) {
+        simdjson::dom::object since;
+        std::string_view epoch;
+        simdjson::dom::element field;
+        if (value.get_object().get(since) != simdjson::SUCCESS ||
+            (since["offset"].get(field) == simdjson::SUCCESS &&
+             field.get_uint64().get(command->offset) != simdjson::SUCCESS) ||
+            (since["epoch"].get(field) == simdjson::SUCCESS &&
+             field.get_string().get(epoch) != simdjson::SUCCESS)) {
+          command->kind = Command::Kind::kInvalidParams;
+          command->problem = "since must be {offset, epoch}";
+          break;
+        }
+        command->epoch.assign(epoch);
+        command->has_since = true;
+      }
+      break;
+    }
     default:
       break;
   }
@@ -255,6 +294,23 @@ std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result) {
     out.push_back(']');
   }
   out.append("}}");
+  return out;
+}
+
+std::string EncodeHistoryReply(uint32_t id, const std::vector<RecoveredPublication>& publications,
+                               std::string_view epoch, uint64_t offset) {
+  std::string out = absl::StrCat("{\"id\":", id, ",\"history\":{\"publications\":[");
+  bool first = true;
+  for (const RecoveredPublication& publication : publications) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"data\":");
+    out.append(publication.data_json);
+    absl::StrAppend(&out, ",\"offset\":", publication.offset, "}");
+  }
+  out.append("],\"epoch\":");
+  AppendJsonString(epoch, &out);
+  absl::StrAppend(&out, ",\"offset\":", offset, "}}");
   return out;
 }
 

@@ -28,6 +28,7 @@ inline constexpr int kErrorLimitExceeded = 106;
 inline constexpr int kErrorBadRequest = 107;
 inline constexpr int kErrorNotAvailable = 108;
 inline constexpr int kErrorTokenExpired = 109;
+inline constexpr int kErrorUnrecoverablePosition = 112;
 
 // Disconnect (WebSocket close) codes of the protocol.
 // Unsubscribe push code that makes the SDK resubscribe (with recovery).
@@ -49,6 +50,7 @@ struct Command {
     kSubscribe,
     kUnsubscribe,
     kPing,
+    kHistory,
     kNotAvailable,  // A protocol method this server does not offer (yet).
     kUnknown,       // An id with no method this protocol defines.
     kInvalidParams, // A known method whose request has wrong types.
@@ -63,9 +65,13 @@ struct Command {
   // subscribe.channel / unsubscribe.channel
   std::string channel;
   // subscribe.recover / epoch / offset: the client's last known position.
+  // history.since (has_since) / limit / reverse use epoch and offset too.
   bool recover = false;
   std::string epoch;
   uint64_t offset = 0;
+  bool has_since = false;
+  int64_t limit = 0;
+  bool reverse = false;
   // Why kInvalidParams.
   std::string problem;
 };
@@ -115,6 +121,9 @@ struct SubscribeResult {
   std::vector<RecoveredPublication> publications;
 };
 std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result);
+// {"id":N,"history":{"publications":[...],"epoch":"..","offset":N}}
+std::string EncodeHistoryReply(uint32_t id, const std::vector<RecoveredPublication>& publications,
+                               std::string_view epoch, uint64_t offset);
 std::string EncodeErrorReply(uint32_t id, int code, std::string_view message, bool temporary);
 std::string EncodePublicationPush(std::string_view channel, std::string_view data_json,
                                   uint64_t offset);

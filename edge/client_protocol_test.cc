@@ -262,8 +262,8 @@ TEST(CommandParserTest, UnknownKeyBesideKnownMethodIsIgnored) {
 }
 
 TEST(CommandParserTest, UnservedMethodsAreNotAvailable) {
-  for (const char* method : {"publish", "presence", "presence_stats", "history", "send", "rpc",
-                             "refresh", "sub_refresh"}) {
+  for (const char* method :
+       {"publish", "presence", "presence_stats", "send", "rpc", "refresh", "sub_refresh"}) {
     SCOPED_TRACE(method);
     Command command = ParseOne(std::string(R"({"id":5,")") + method + R"(":{"channel":"a"}})");
     EXPECT_EQ(command.kind, Command::Kind::kNotAvailable);
@@ -546,6 +546,44 @@ TEST(EncodeSubscribeReplyTest, PositionOnly) {
   result.offset = 0;
   EXPECT_EQ(EncodeSubscribeReply(3, result),
             R"({"id":3,"subscribe":{"epoch":"e1","offset":0,"positioned":true}})");
+}
+
+}  // namespace
+}  // namespace wirehub::edge
+
+namespace wirehub::edge {
+namespace {
+
+TEST(CommandParserHistoryTest, ReadsLimitReverseAndSince) {
+  CommandParser parser;
+  std::vector<Command> commands;
+  ASSERT_TRUE(parser
+                  .Parse(R"({"id":4,"history":{"channel":"chat:1","limit":10,"reverse":true,)"
+                         R"("since":{"offset":3,"epoch":"e"}}})",
+                         &commands)
+                  .ok());
+  ASSERT_EQ(commands.size(), 1u);
+  EXPECT_EQ(commands[0].kind, Command::Kind::kHistory);
+  EXPECT_EQ(commands[0].limit, 10);
+  EXPECT_TRUE(commands[0].reverse);
+  EXPECT_TRUE(commands[0].has_since);
+  EXPECT_EQ(commands[0].offset, 3u);
+  EXPECT_EQ(commands[0].epoch, "e");
+}
+
+TEST(CommandParserHistoryTest, BadSinceIsInvalidParams) {
+  CommandParser parser;
+  std::vector<Command> commands;
+  ASSERT_TRUE(parser.Parse(R"({"id":4,"history":{"channel":"c","since":{"offset":"x"}}})",
+                           &commands)
+                  .ok());
+  EXPECT_EQ(commands[0].kind, Command::Kind::kInvalidParams);
+}
+
+TEST(EncodeHistoryReplyTest, EmbedsDataAndPosition) {
+  EXPECT_EQ(EncodeHistoryReply(4, {{2, R"({"a":1})"}}, "e", 2),
+            R"({"id":4,"history":{"publications":[{"data":{"a":1},"offset":2}],"epoch":"e",)"
+            R"("offset":2}})");
 }
 
 }  // namespace

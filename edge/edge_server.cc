@@ -281,6 +281,9 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
     case Command::Kind::kUnsubscribe:
       HandleUnsubscribe(session, command);
       return;
+    case Command::Kind::kHistory:
+      HandleHistory(session, command);
+      return;
     case Command::Kind::kPing:
       // A client ping also proves the client alive.
       session->pong_deadline = absl::InfiniteFuture();
@@ -559,6 +562,59 @@ void EdgeServer::ResetChannel(const std::string& channel_name, ChannelEntry& ent
     it->second.epoch.clear();
     it->second.last_offset = 0;
   }
+}
+
+void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
+  // History is for subscribers of channels whose namespace keeps it (finer
+  // permissions come with namespace options for history).
+  if (!session->channels.contains(command.channel)) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    return;
+  }
+  const config::v1::NamespaceOptions* options = options_.namespaces.Find(command.channel);
+  if (options == nullptr || options->history_size() == 0 || link_ == nullptr) {
+    SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+    return;
+  }
+  control::v1::HistoryRequest request;
+  request.set_channel(command.channel);
+  request.set_limit(static_cast<int32_t>(std::clamp<int64_t>(command.limit, -1, INT32_MAX)));
+  request.set_reverse(command.reverse);
+  if (command.has_since) {
+    request.mutable_since()->set_offset(command.offset);
+    request.mutable_since()->set_epoch(command.epoch);
+  }
+  uint64_t session_id = session->id;
+  uint32_t command_id = command.id;
+  link_->FetchHistory(
+      request, options_.history_timeout,
+      [this, session_id, command_id](const grpc::Status& status,
+                                     const control::v1::HistoryResponse& response) {
+        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
+        Post([this, session_id, command_id, status, shared] {
+          auto it = sessions_by_id_.find(session_id);
+          if (it == sessions_by_id_.end()) return;
+          ClientSession* target = it->second;
+          if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+            SendText(target, EncodeErrorReply(command_id, kErrorUnrecoverablePosition,
+                                              "unrecoverable position", false));
+            return;
+          }
+          if (!status.ok()) {
+            SendText(target,
+                     EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
+            return;
+          }
+          std::vector<RecoveredPublication> publications;
+          publications.reserve(shared->publications_size());
+          for (const auto& publication : shared->publications()) {
+            publications.push_back({publication.offset(), publication.data()});
+          }
+          SendText(target,
+                   EncodeHistoryReply(command_id, publications, shared->epoch(), shared->offset()));
+        });
+      });
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {

@@ -137,6 +137,7 @@ class EdgeServer {
   void HandleConnect(ClientSession* session, const Command& command);
   void HandleSubscribe(ClientSession* session, const Command& command);
   void HandleUnsubscribe(ClientSession* session, const Command& command);
+  void HandleHistory(ClientSession* session, const Command& command);
   void RemoveSubscription(ClientSession* session, std::string channel);
   void ConfirmChannels(uint64_t acked_seq);
   // Makes a confirmed subscribe a subscriber: at once for channels without

@@ -197,3 +197,20 @@ test('recovered and live publications join with no gap and no duplicate while pu
   assert.deepEqual(got, Array.from({ length: total }, (_, k) => known.offset + 1 + k), 'in order, no gap');
   raw.close();
 });
+
+test('client history command: subscribers of a channel with history can read it', async () => {
+  await publishMany('chat:read', 4);
+  const raw = await client();
+  raw.sendCommands({ id: 90, history: { channel: 'chat:read', limit: 10 } });
+  assert.equal((await raw.reply(90)).error?.code, 103, 'not subscribed: permission denied');
+  const sub = await subscribe(raw, 'chat:read');
+  raw.sendCommands({ id: 91, history: { channel: 'chat:read', limit: 2, reverse: true } });
+  const newest = (await raw.reply(91)).history;
+  assert.deepEqual(newest.publications.map((p) => p.data.i), [4, 3]);
+  assert.equal(Number(newest.offset), 4);
+  raw.sendCommands({ id: 92, history: { channel: 'chat:read', limit: -1, since: { offset: 2, epoch: sub.epoch } } });
+  assert.deepEqual((await raw.reply(92)).history.publications.map((p) => Number(p.offset)), [3, 4]);
+  raw.sendCommands({ id: 93, history: { channel: 'chat:read', limit: -1, since: { offset: 2, epoch: 'nope' } } });
+  assert.equal((await raw.reply(93)).error?.code, 112, 'unrecoverable position');
+  raw.close();
+});
