@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -75,6 +76,7 @@ constexpr FlagSpec kFlags[] = {
     {"timeout", {}, false},
     {"help", {}, true},
     {"idempotency_key", {"publish"}, false},
+    {"repeat", {"publish"}, false},
     {"top", {"stats"}, false},
     {"json", {"stats", "history"}, true},
     {"limit", {"history"}, false},
@@ -132,13 +134,16 @@ constexpr absl::string_view kGlobalFlagsHelp =
 constexpr Subcommand kSubcommands[] = {
     {"publish", "Publish a JSON document to one channel",
      "Usage: wirehubctl [--control=HOST:PORT] publish CHANNEL JSON [--idempotency_key=K]\n"
+     "                  [--repeat=N]\n"
      "\n"
      "Publishes JSON to every subscriber of CHANNEL and prints the position it got:\n"
      "  offset=N epoch=E\n"
      "The JSON is sent as-is; wirehub-control validates it.\n"
      "\n"
      "Flags:\n"
-     "  --idempotency_key=K  Makes retries of the same publish safe\n",
+     "  --idempotency_key=K  Makes retries of the same publish safe\n"
+     "  --repeat=N           Publish N times, one unary call after another, and report\n"
+     "                       the rate on stderr (a quick throughput probe)\n",
      true, &RunPublish},
     {"publish-stream", "Publish \"CHANNEL JSON\" lines from stdin over one stream",
      "Usage: wirehubctl [--control=HOST:PORT] publish-stream < LINES\n"
@@ -559,6 +564,15 @@ int RunPublish(const CommandLine& line, const CliContext& context) {
                       absl::StrCat("publish takes CHANNEL and JSON, got ",
                                    line.positionals.size(), " argument(s)"));
   }
+  absl::StatusOr<std::optional<int64_t>> repeat_flag = IntFlag(line, "repeat", 1, 100'000'000);
+  if (!repeat_flag.ok()) {
+    return UsageError(context, line.subcommand, std::string(repeat_flag.status().message()));
+  }
+  int64_t repeat = repeat_flag->value_or(1);
+  if (repeat > 1 && line.Flag("idempotency_key") != nullptr) {
+    return UsageError(context, line.subcommand,
+                      "--repeat with --idempotency_key would publish only once");
+  }
   int exit_code = kExitOk;
   std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
   if (client == nullptr) return exit_code;
@@ -568,9 +582,18 @@ int RunPublish(const CommandLine& line, const CliContext& context) {
   request.set_data(line.positionals[1]);
   if (const std::string* key = line.Flag("idempotency_key")) request.set_idempotency_key(*key);
   v1::PublishResponse response;
-  grpc::Status status = client->Publish(request, &response);
-  if (!status.ok()) return RpcError(context, status);
+  absl::Time start = context.now();
+  for (int64_t i = 0; i < repeat; ++i) {
+    grpc::Status status = client->Publish(request, &response);
+    if (!status.ok()) return RpcError(context, status);
+  }
+  absl::Duration elapsed = context.now() - start;
   *context.out << "offset=" << response.offset() << " epoch=" << response.epoch() << "\n";
+  if (repeat > 1) {
+    double seconds = absl::ToDoubleSeconds(elapsed);
+    *context.err << repeat << " publishes in " << absl::StrFormat("%.3f", seconds) << " s ("
+                 << absl::StrFormat("%.0f", seconds > 0 ? repeat / seconds : 0.0) << "/s)\n";
+  }
   return kExitOk;
 }
 

@@ -334,6 +334,20 @@ TEST_F(CliTest, PublishPrintsPosition) {
   EXPECT_EQ(control_.publishes[0].idempotency_key(), "");
 }
 
+TEST_F(CliTest, PublishRepeatPublishesNTimesAndReportsRate) {
+  control_.publish_response.set_offset(3);
+  EXPECT_EQ(Run({"publish", "news", "{}", "--repeat=3"}), kExitOk);
+  EXPECT_EQ(control_.publishes.size(), 3u);
+  EXPECT_EQ(out(), "offset=3 epoch=\n");
+  EXPECT_THAT(err(), HasSubstr("3 publishes in"));
+}
+
+TEST_F(CliTest, PublishRepeatRejectsIdempotencyKeyAndBadCounts) {
+  EXPECT_EQ(Run({"publish", "news", "{}", "--repeat=2", "--idempotency_key=k"}), kExitUsage);
+  EXPECT_EQ(Run({"publish", "news", "{}", "--repeat=0"}), kExitUsage);
+  EXPECT_TRUE(control_.publishes.empty());
+}
+
 TEST_F(CliTest, DefaultsToLocalControlAndFiveSeconds) {
   EXPECT_EQ(Run({"publish", "news", "{}"}), kExitOk);
   ASSERT_EQ(connections_.size(), 1u);
