@@ -385,7 +385,7 @@ void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& ent
                                    PendingSubscribe request) {
   ClientSession* session = request.session;
   if (entry.options == nullptr || entry.options->history_size() == 0) {
-    entry.subscribers.insert(session);
+    entry.subscribers.emplace(session, 0);
     SendText(session, EncodeEmptyResult(request.command_id, "subscribe"));
     return;
   }
@@ -466,20 +466,29 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
     }
   }
   SendText(session, EncodeSubscribeReply(request.command_id, result));
-  entry.subscribers.insert(session);
+  uint64_t delivered = response.offset();
   for (auto& [offset, frame] : positioning.held) {
-    if (offset > response.offset()) Send(session, std::move(frame));
+    if (offset > delivered) {
+      Send(session, std::move(frame));
+      delivered = offset;
+    }
   }
+  entry.subscribers[session] = delivered;
   if (entry.epoch.empty()) {
     entry.epoch = response.epoch();
-    entry.last_offset = response.offset();
+    entry.last_offset = delivered;
   }
 }
 
 void EdgeServer::DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame) {
-  if (offset <= entry.last_offset) return;  // Already delivered (repair overlap).
-  entry.last_offset = offset;
-  for (ClientSession* session : entry.subscribers) Send(session, frame);
+  if (offset > entry.last_offset) entry.last_offset = offset;
+  for (auto& [session, delivered] : entry.subscribers) {
+    // Never twice, never backwards: a subscriber may already hold this
+    // offset from its own recovery or from before a repair.
+    if (offset <= delivered) continue;
+    delivered = offset;
+    Send(session, frame);
+  }
 }
 
 void EdgeServer::StartRepair(const std::string& channel, ChannelEntry& entry) {
@@ -548,7 +557,9 @@ void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status&
 
 void EdgeServer::ResetChannel(const std::string& channel_name, ChannelEntry& entry) {
   std::string channel = channel_name;  // The entry (and its key) may go away below.
-  std::vector<ClientSession*> subscribers(entry.subscribers.begin(), entry.subscribers.end());
+  std::vector<ClientSession*> subscribers;
+  subscribers.reserve(entry.subscribers.size());
+  for (const auto& [session, delivered] : entry.subscribers) subscribers.push_back(session);
   Frame push = std::make_shared<const std::string>(
       EncodeUnsubscribePush(channel, kUnsubscribeInsufficientState, "insufficient state"));
   for (ClientSession* session : subscribers) {
@@ -670,10 +681,10 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
     ChannelEntry& entry = it->second;
     bool tracked = entry.options != nullptr && entry.options->history_size() > 0;
     if (!tracked) {
-      for (ClientSession* session : entry.subscribers) Send(session, frame);
+      for (const auto& [session, unused] : entry.subscribers) Send(session, frame);
     } else if (entry.epoch.empty()) {
-      // No subscriber positioned yet: nothing to compare against.
-      for (ClientSession* session : entry.subscribers) Send(session, frame);
+      // No subscriber positioned yet (all are still positioning).
+      for (const auto& [session, unused] : entry.subscribers) Send(session, frame);
     } else if (publication.epoch() != entry.epoch) {
       ResetChannel(it->first, entry);
       it = channels_.find(publication.channel());

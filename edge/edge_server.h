@@ -107,7 +107,10 @@ class EdgeServer {
     size_t held_bytes = 0;
   };
   struct ChannelEntry {
-    absl::flat_hash_set<ClientSession*> subscribers;
+    // Subscriber -> offset of the last publication delivered to it (0 for
+    // channels without history). Sessions join at different positions, so
+    // repair and live delivery skip, per subscriber, what it already has.
+    absl::flat_hash_map<ClientSession*, uint64_t> subscribers;
     std::vector<PendingSubscribe> pending;
     absl::flat_hash_map<ClientSession*, Positioning> positioning;
     // Namespace options (history, recovery); never null.
