@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -33,37 +34,6 @@ using ::wirehub::config::v1::NamespaceOptions;
 
 // A configuration file larger than this is surely the wrong file.
 constexpr size_t kMaxConfigFileBytes = 4 << 20;
-
-// Reads the whole file; errors name the path.
-absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    return absl::ErrnoToStatus(error, absl::StrCat("cannot open configuration file ", path));
-  }
-  std::string contents;
-  char buffer[16384];
-  absl::Status status;
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      const int error = errno;
-      if (error == EINTR) continue;
-      status = absl::ErrnoToStatus(error, absl::StrCat("cannot read configuration file ", path));
-      break;
-    }
-    if (n == 0) break;
-    contents.append(buffer, static_cast<size_t>(n));
-    if (contents.size() > kMaxConfigFileBytes) {
-      status = absl::InvalidArgumentError(absl::StrCat(
-          "configuration file ", path, " is larger than ", kMaxConfigFileBytes, " bytes"));
-      break;
-    }
-  }
-  ::close(fd);
-  if (!status.ok()) return status;
-  return contents;
-}
 
 bool IsNamespaceNameByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -332,7 +302,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view json, std::string_view sourc
 
 absl::StatusOr<Config> LoadConfigFile(std::string_view path) {
   const std::string path_string(path);
-  ASSIGN_OR_RETURN(const std::string contents, ReadConfigFile(path_string));
+  absl::StatusOr<std::string> read =
+      ReadFileBounded(path_string, kMaxConfigFileBytes, "configuration file");
+  if (absl::IsResourceExhausted(read.status())) {
+    return absl::InvalidArgumentError(read.status().message());
+  }
+  ASSIGN_OR_RETURN(const std::string contents, std::move(read));
   return ParseConfig(contents, path_string);
 }
 

@@ -61,8 +61,8 @@ class JwtVerifier {
 //
 // Produces a compact HS256 token with claims `sub`, `iat` and `exp`. Used by
 // `wirehubctl token` and by tests.
-std::string MintHs256Token(std::string_view secret, std::string_view subject,
-                           absl::Time issued_at, absl::Time expires_at);
+std::string MintHs256Token(std::string_view secret, std::string_view subject, absl::Time issued_at,
+                           absl::Time expires_at);
 
 // SignHs256Raw()
 //

@@ -34,8 +34,7 @@ void SetMinLogSeverity(LogSeverity severity) {
   min_severity.store(static_cast<int>(severity), std::memory_order_relaxed);
 }
 
-LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
-    : severity_(severity) {
+LogMessage::LogMessage(LogSeverity severity, const char* file, int line) : severity_(severity) {
   std::string_view path(file);
   size_t slash = path.rfind('/');
   if (slash != std::string_view::npos) path.remove_prefix(slash + 1);

@@ -53,7 +53,8 @@ HistoryRead ChannelStream::Read(uint64_t after_offset, int64_t limit, bool rever
   // Offsets in history are consecutive, so the start is found by arithmetic.
   size_t first = 0;
   if (!history_.empty() && after_offset >= history_.front().offset) {
-    first = std::min(history_.size(), static_cast<size_t>(after_offset - history_.front().offset + 1));
+    first =
+        std::min(history_.size(), static_cast<size_t>(after_offset - history_.front().offset + 1));
   }
   size_t available = history_.size() - first;
   size_t count = limit < 0 ? available : std::min(available, static_cast<size_t>(limit));

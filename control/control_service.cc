@@ -13,8 +13,7 @@ namespace wirehub::control {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 ControlServiceImpl::ControlServiceImpl(EdgeHub* hub, const ControlServiceOptions& options)
@@ -68,9 +67,9 @@ v1::PublishStreamResponse ControlServiceImpl::PublishOne(const std::string& chan
                                                          const std::string& idempotency_key) {
   v1::PublishStreamResponse response;
   absl::Status valid = ValidatePublication(channel, data);
-  absl::StatusOr<StreamPosition> position =
-      valid.ok() ? hub_->Publish(channel, data, idempotency_key)
-                 : absl::StatusOr<StreamPosition>(valid);
+  absl::StatusOr<StreamPosition> position = valid.ok()
+                                                ? hub_->Publish(channel, data, idempotency_key)
+                                                : absl::StatusOr<StreamPosition>(valid);
   if (!position.ok()) {
     response.set_error_code(static_cast<int32_t>(position.status().code()));
     response.set_error_message(std::string(position.status().message()));
@@ -116,9 +115,9 @@ grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContex
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(
-    grpc::CallbackServerContext* context, const v1::HistoryRemoveRequest* request,
-    v1::HistoryRemoveResponse* response) {
+grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(grpc::CallbackServerContext* context,
+                                                            const v1::HistoryRemoveRequest* request,
+                                                            v1::HistoryRemoveResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = ValidateChannelName(request->channel());
   if (status.ok()) status = hub_->HistoryRemove(request->channel());

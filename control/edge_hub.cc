@@ -12,7 +12,9 @@
 namespace wirehub::control {
 
 EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options)
-    : namespaces_(namespaces != nullptr ? namespaces : &default_namespaces_), options_(options), rng_(std::random_device{}()) {}
+    : namespaces_(namespaces != nullptr ? namespaces : &default_namespaces_),
+      options_(options),
+      rng_(std::random_device{}()) {}
 
 HistoryPolicy EdgeHub::PolicyFor(const config::v1::NamespaceOptions& options) const {
   HistoryPolicy policy;
@@ -44,8 +46,8 @@ absl::StatusOr<StreamPosition> EdgeHub::Publish(const std::string& channel, std:
   HistoryPolicy policy = PolicyFor(*namespace_options);
   absl::Time now = absl::Now();
   std::vector<EdgeSession*> to_kick;
-  StreamPosition position = PublishLocked(channel, std::move(data), idempotency_key, policy, now,
-                                          &to_kick);
+  StreamPosition position =
+      PublishLocked(channel, std::move(data), idempotency_key, policy, now, &to_kick);
   // Writes start only now, with the hub unlocked (see EdgeSession::Kick).
   for (EdgeSession* session : to_kick) session->Kick();
   return position;
@@ -71,7 +73,8 @@ StreamPosition EdgeHub::PublishLocked(const std::string& channel, std::string da
     }
   }
   position.offset = stream.NextOffset(now);
-  if (!idempotency_key.empty()) stream.RememberIdempotencyKey(idempotency_key, position.offset, now);
+  if (!idempotency_key.empty())
+    stream.RememberIdempotencyKey(idempotency_key, position.offset, now);
   ++publications_accepted_;
   bool keep = policy.max_size > 0;
   if (state.edges.empty() && !keep) return position;
@@ -117,9 +120,9 @@ absl::StatusOr<HistoryRead> EdgeHub::History(const std::string& channel,
   uint64_t after = 0;
   if (since.has_value()) {
     if (since->epoch != stream.epoch() || since->offset > stream.top_offset()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "unrecoverable position: the stream is at epoch ", stream.epoch(), " offset ",
-          stream.top_offset()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("unrecoverable position: the stream is at epoch ", stream.epoch(),
+                       " offset ", stream.top_offset()));
     }
     after = since->offset;
   }
@@ -147,8 +150,8 @@ void EdgeHub::Maintain(absl::Time now) {
   for (auto it = channels_.begin(); it != channels_.end();) {
     ChannelState& state = it->second;
     const config::v1::NamespaceOptions* namespace_options = namespaces_->Find(it->first);
-    HistoryPolicy policy = namespace_options != nullptr ? PolicyFor(*namespace_options)
-                                                        : HistoryPolicy{};
+    HistoryPolicy policy =
+        namespace_options != nullptr ? PolicyFor(*namespace_options) : HistoryPolicy{};
     state.stream.Evict(now, policy, options_.idempotency_window);
     // A stream that holds nothing and that no edge listens to is forgotten
     // once idle for the idempotency window; a later publish starts a new
@@ -166,8 +169,7 @@ void EdgeHub::Maintain(absl::Time now) {
   history_bytes_ = bytes;
 }
 
-bool EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello,
-                            std::string peer) {
+bool EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = sessions_.try_emplace(session);
   if (!inserted) return false;

@@ -14,8 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/namespace_registry.h"
 #include "control/channel_stream.h"
@@ -121,8 +121,7 @@ class EdgeHub {
   void RemoveInterest(EdgeSession* session, SessionState& state, const std::string& channel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddUser(SessionState& state, const std::string& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveUser(SessionState& state, const std::string& user)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveUser(SessionState& state, const std::string& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops every trace of the session; returns false if it was not attached.
   bool DetachLocked(EdgeSession* session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -13,8 +13,7 @@ EdgeSession::EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
   StartRead(&in_);
 }
 
-bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publication,
-                          bool* kick) {
+bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publication, bool* kick) {
   *kick = false;
   {
     absl::MutexLock lock(&mu_);
@@ -59,7 +58,8 @@ bool EdgeSession::PrepareWriteLocked() {
       break;
     }
     if (out_.publications_size() >= static_cast<int>(options_.max_batch_publications) ||
-        (batch_bytes > 0 && batch_bytes + item.publication->data().size() > options_.max_batch_bytes)) {
+        (batch_bytes > 0 &&
+         batch_bytes + item.publication->data().size() > options_.max_batch_bytes)) {
       break;
     }
     size_t bytes = item.publication->data().size() + item.publication->channel().size();

@@ -33,7 +33,8 @@ struct EdgeSessionOptions {
 // gRPC threads; publishers enqueue from any thread through EdgeHub. One write
 // is in flight at a time; queued publications are batched into the next one.
 // Thread-safe. Deletes itself in OnDone() after unregistering from the hub.
-class EdgeSession : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage> {
+class EdgeSession
+    : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage> {
  public:
   EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
               const EdgeSessionOptions& options);

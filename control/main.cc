@@ -9,6 +9,7 @@
 #include "common/config_loader.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
+#include "common/signals.h"
 #include "control/control_server.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7100",
@@ -30,12 +31,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by this thread; block them before gRPC
   // starts its threads so none of those receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = wirehub::BlockTerminationSignals();
 
   wirehub::control::ControlServerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/absl_compat.h"
+#include "common/json_writer.h"
 
 namespace wirehub::edge {
 namespace {
@@ -49,7 +50,8 @@ bool ReadString(simdjson::dom::element request, std::string_view field, std::str
 absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Command* command) {
   simdjson::dom::element root;
   if (auto error = parser.parse(line.data(), line.size(), true).get(root); error) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", simdjson::error_message(error)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed JSON: ", simdjson::error_message(error)));
   }
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) {
@@ -223,40 +225,6 @@ absl::Status CommandParser::Parse(std::string_view message, std::vector<Command>
   }
   if (commands->empty()) return absl::InvalidArgumentError("message holds no command");
   return absl::OkStatus();
-}
-
-void AppendJsonString(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (u < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 std::string EncodeConnectReply(uint32_t id, std::string_view client_id, std::string_view version,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/json_writer.h"
 
 namespace simdjson::dom {
 class parser;
@@ -45,15 +46,15 @@ inline constexpr int kCloseStale = 3502;
 // One client command.
 struct Command {
   enum class Kind {
-    kPong,         // `{}`: the answer to a server ping.
+    kPong,  // `{}`: the answer to a server ping.
     kConnect,
     kSubscribe,
     kUnsubscribe,
     kPing,
     kHistory,
-    kNotAvailable,  // A protocol method this server does not offer (yet).
-    kUnknown,       // An id with no method this protocol defines.
-    kInvalidParams, // A known method whose request has wrong types.
+    kNotAvailable,   // A protocol method this server does not offer (yet).
+    kUnknown,        // An id with no method this protocol defines.
+    kInvalidParams,  // A known method whose request has wrong types.
   };
   Kind kind = Kind::kPong;
   uint32_t id = 0;
@@ -129,8 +130,8 @@ std::string EncodePublicationPush(std::string_view channel, std::string_view dat
                                   uint64_t offset);
 std::string EncodeUnsubscribePush(std::string_view channel, int code, std::string_view reason);
 
-// Appends `text` as a JSON string literal (quoted, escaped) to `out`.
-void AppendJsonString(std::string_view text, std::string* out);
+// The JSON string escaping the encoders use (common/json_writer.h).
+using ::wirehub::AppendJsonString;
 
 }  // namespace wirehub::edge
 

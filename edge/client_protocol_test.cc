@@ -534,10 +534,11 @@ TEST(EncodeSubscribeReplyTest, CarriesPositionAndRecoveredPublications) {
   result.was_recovering = true;
   result.recovered = true;
   result.publications = {{8, R"({"t":"a"})"}, {9, R"({"t":"b"})"}};
-  EXPECT_EQ(EncodeSubscribeReply(2, result),
-            R"({"id":2,"subscribe":{"recoverable":true,"epoch":"e1","offset":9,"positioned":true,)"
-            R"("was_recovering":true,"recovered":true,"publications":[{"data":{"t":"a"},"offset":8},)"
-            R"({"data":{"t":"b"},"offset":9}]}})");
+  EXPECT_EQ(
+      EncodeSubscribeReply(2, result),
+      R"({"id":2,"subscribe":{"recoverable":true,"epoch":"e1","offset":9,"positioned":true,)"
+      R"("was_recovering":true,"recovered":true,"publications":[{"data":{"t":"a"},"offset":8},)"
+      R"({"data":{"t":"b"},"offset":9}]}})");
 }
 
 TEST(EncodeSubscribeReplyTest, PositionOnly) {
@@ -574,9 +575,8 @@ TEST(CommandParserHistoryTest, ReadsLimitReverseAndSince) {
 TEST(CommandParserHistoryTest, BadSinceIsInvalidParams) {
   CommandParser parser;
   std::vector<Command> commands;
-  ASSERT_TRUE(parser.Parse(R"({"id":4,"history":{"channel":"c","since":{"offset":"x"}}})",
-                           &commands)
-                  .ok());
+  ASSERT_TRUE(
+      parser.Parse(R"({"id":4,"history":{"channel":"c","since":{"offset":"x"}}})", &commands).ok());
   EXPECT_EQ(commands[0].kind, Command::Kind::kInvalidParams);
 }
 

@@ -27,14 +27,14 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ = grpc::CreateCustomChannel(options_.control_address,
-                                       grpc::InsecureChannelCredentials(), args);
+  channel_ =
+      grpc::CreateCustomChannel(options_.control_address, grpc::InsecureChannelCredentials(), args);
   stub_ = edge::v1::EdgeLinkService::NewStub(channel_);
   control_stub_ = control::v1::ControlService::NewStub(channel_);
 }
 
-void ControlLink::FetchHistory(const control::v1::HistoryRequest& request,
-                               absl::Duration timeout, HistoryCallback done) {
+void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
+                               HistoryCallback done) {
   struct Call {
     grpc::ClientContext context;
     control::v1::HistoryRequest request;
@@ -55,7 +55,9 @@ void ControlLink::FetchHistory(const control::v1::HistoryRequest& request,
 
 ControlLink::~ControlLink() { Stop(); }
 
-void ControlLink::Start() { reader_ = std::thread([this] { RunReader(); }); }
+void ControlLink::Start() {
+  reader_ = std::thread([this] { RunReader(); });
+}
 
 void ControlLink::Stop() {
   {

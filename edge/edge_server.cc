@@ -87,14 +87,15 @@ absl::StatusOr<int> EdgeServer::Init() {
   lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
   context_ = lws_create_context(&info);
   if (context_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_host, ":",
-                                               options_.listen_port));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen_host, ":", options_.listen_port));
   }
   struct lws_vhost* vhost = lws_get_vhost_by_name(context_, "default");
   int port = vhost != nullptr ? lws_get_vhost_listen_port(vhost) : -1;
   if (port <= 0) return absl::UnavailableError("listener did not bind");
 
-  lws_sul_schedule(context_, 0, &sweep_timer_.sul, &EdgeServer::SweepTimer, ToLwsUsec(sweep_period_));
+  lws_sul_schedule(context_, 0, &sweep_timer_.sul, &EdgeServer::SweepTimer,
+                   ToLwsUsec(sweep_period_));
   lws_sul_schedule(context_, 0, &stats_timer_.sul, &EdgeServer::StatsTimer,
                    ToLwsUsec(options_.stats_interval));
   return port;
@@ -190,8 +191,8 @@ int EdgeServer::OnReceive(ClientSession* session, const char* data, size_t len) 
     session->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
     return -1;
   }
-  bool final_fragment = lws_is_final_fragment(session->wsi) &&
-                        lws_remaining_packet_payload(session->wsi) == 0;
+  bool final_fragment =
+      lws_is_final_fragment(session->wsi) && lws_remaining_packet_payload(session->wsi) == 0;
   if (final_fragment && session->rx.empty()) {
     HandleMessage(session, std::string_view(data, len));
     return 0;
@@ -227,9 +228,9 @@ int EdgeServer::OnWritable(ClientSession* session) {
   session->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
   size_t payload = write_buffer_.size() - LWS_PRE;
   // Only one lws_write per WRITEABLE callback.
-  int written = lws_write(session->wsi,
-                          reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
-                          payload, LWS_WRITE_TEXT);
+  int written =
+      lws_write(session->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
+                payload, LWS_WRITE_TEXT);
   if (written < 0) return -1;
   if (!session->queue.empty()) RequestWritable(session);
   return 0;
@@ -295,8 +296,8 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
       }
       return;
     case Command::Kind::kUnknown:
-      SendText(session, EncodeErrorReply(command.id, kErrorMethodNotFound, "method not found",
-                                         false));
+      SendText(session,
+               EncodeErrorReply(command.id, kErrorMethodNotFound, "method not found", false));
       return;
     case Command::Kind::kInvalidParams:
       SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
@@ -346,7 +347,8 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
                                        absl::StrCat("bad request: ", valid.message()), false));
     return;
   }
-  if (options_.namespaces.Find(channel) == nullptr) {
+  const config::v1::NamespaceOptions* namespace_options = options_.namespaces.Find(channel);
+  if (namespace_options == nullptr) {
     SendText(session, EncodeErrorReply(command.id, kErrorUnknownChannel, "unknown channel", false));
     return;
   }
@@ -364,15 +366,15 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   auto [it, created] = channels_.try_emplace(channel);
   ChannelEntry& entry = it->second;
   if (created) {
-    entry.options = options_.namespaces.Find(channel);
+    entry.options = namespace_options;
     // First local subscriber: control must learn of the interest before the
     // client is told it is subscribed, or a publish made right after the
     // reply could miss this edge.
     entry.interest_seq = link_ != nullptr ? link_->AddChannel(channel) : 0;
     entry.confirmed = link_ == nullptr;
   }
-  PendingSubscribe request{session, command.id, absl::Now(), command.recover, command.epoch,
-                           command.offset};
+  PendingSubscribe request{session,         command.id,    absl::Now(),
+                           command.recover, command.epoch, command.offset};
   if (entry.confirmed) {
     CompleteSubscribe(channel, entry, std::move(request));
     return;
@@ -390,8 +392,8 @@ void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& ent
     return;
   }
   if (link_ == nullptr) {
-    SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
-                                       "internal server error", true));
+    SendText(session,
+             EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
     RemoveSubscription(session, channel);
     return;
   }
@@ -402,14 +404,22 @@ void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& ent
   control::v1::HistoryRequest history;
   history.set_channel(channel);
   history.set_limit(-1);
-  link_->FetchHistory(history, options_.history_timeout,
-                      [this, session_id, channel](const grpc::Status& status,
-                                                  const control::v1::HistoryResponse& response) {
-                        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
-                        Post([this, session_id, channel, status, shared] {
-                          OnHistory(session_id, channel, status, *shared);
-                        });
-                      });
+  FetchHistoryToLoop(history,
+                     [this, session_id, channel](const grpc::Status& status,
+                                                 const control::v1::HistoryResponse& response) {
+                       OnHistory(session_id, channel, status, response);
+                     });
+}
+
+void EdgeServer::FetchHistoryToLoop(const control::v1::HistoryRequest& request,
+                                    HistoryHandler on_loop) {
+  link_->FetchHistory(
+      request, options_.history_timeout,
+      [this, on_loop = std::move(on_loop)](const grpc::Status& status,
+                                           const control::v1::HistoryResponse& response) {
+        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
+        Post([on_loop, status, shared] { on_loop(status, *shared); });
+      });
 }
 
 void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
@@ -429,8 +439,8 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
 
   if (!status.ok()) {
     WH_LOG(WARNING) << "history for " << channel << " failed: " << status.error_message();
-    SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
-                                       "internal server error", true));
+    SendText(session,
+             EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
     RemoveSubscription(session, channel);
     return;
   }
@@ -450,8 +460,7 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
       uint64_t missed = top - request.offset;
       if (missed == 0) {
         result.recovered = true;
-      } else if (missed <= options_.recovery_max_publications &&
-                 response.publications_size() > 0 &&
+      } else if (missed <= options_.recovery_max_publications && response.publications_size() > 0 &&
                  response.publications(0).offset() <= request.offset + 1) {
         size_t bytes = 0;
         for (const auto& publication : response.publications()) {
@@ -499,14 +508,10 @@ void EdgeServer::StartRepair(const std::string& channel, ChannelEntry& entry) {
   request.set_limit(-1);
   request.mutable_since()->set_offset(entry.last_offset);
   request.mutable_since()->set_epoch(entry.epoch);
-  link_->FetchHistory(request, options_.history_timeout,
-                      [this, channel](const grpc::Status& status,
-                                      const control::v1::HistoryResponse& response) {
-                        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
-                        Post([this, channel, status, shared] {
-                          OnRepairHistory(channel, status, *shared);
-                        });
-                      });
+  FetchHistoryToLoop(request, [this, channel](const grpc::Status& status,
+                                              const control::v1::HistoryResponse& response) {
+    OnRepairHistory(channel, status, response);
+  });
 }
 
 void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status& status,
@@ -547,7 +552,8 @@ void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status&
     if (held[i].first > entry.last_offset + 1) {
       // Another hole (the link dropped again meanwhile): repair from here.
       entry.repair_held.assign(held.begin() + i, held.end());
-      for (const auto& [offset, frame] : entry.repair_held) entry.repair_held_bytes += frame->size();
+      for (const auto& [offset, frame] : entry.repair_held)
+        entry.repair_held_bytes += frame->size();
       StartRepair(channel, entry);
       return;
     }
@@ -598,34 +604,29 @@ void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
   }
   uint64_t session_id = session->id;
   uint32_t command_id = command.id;
-  link_->FetchHistory(
-      request, options_.history_timeout,
-      [this, session_id, command_id](const grpc::Status& status,
-                                     const control::v1::HistoryResponse& response) {
-        auto shared = std::make_shared<control::v1::HistoryResponse>(response);
-        Post([this, session_id, command_id, status, shared] {
-          auto it = sessions_by_id_.find(session_id);
-          if (it == sessions_by_id_.end()) return;
-          ClientSession* target = it->second;
-          if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-            SendText(target, EncodeErrorReply(command_id, kErrorUnrecoverablePosition,
-                                              "unrecoverable position", false));
-            return;
-          }
-          if (!status.ok()) {
-            SendText(target,
-                     EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
-            return;
-          }
-          std::vector<RecoveredPublication> publications;
-          publications.reserve(shared->publications_size());
-          for (const auto& publication : shared->publications()) {
-            publications.push_back({publication.offset(), publication.data()});
-          }
-          SendText(target,
-                   EncodeHistoryReply(command_id, publications, shared->epoch(), shared->offset()));
-        });
-      });
+  FetchHistoryToLoop(request, [this, session_id, command_id](
+                                  const grpc::Status& status,
+                                  const control::v1::HistoryResponse& response) {
+    auto it = sessions_by_id_.find(session_id);
+    if (it == sessions_by_id_.end()) return;
+    ClientSession* target = it->second;
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      SendText(target, EncodeErrorReply(command_id, kErrorUnrecoverablePosition,
+                                        "unrecoverable position", false));
+      return;
+    }
+    if (!status.ok()) {
+      SendText(target, EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
+      return;
+    }
+    std::vector<RecoveredPublication> publications;
+    publications.reserve(response.publications_size());
+    for (const auto& publication : response.publications()) {
+      publications.push_back({publication.offset(), publication.data()});
+    }
+    SendText(target,
+             EncodeHistoryReply(command_id, publications, response.epoch(), response.offset()));
+  });
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
@@ -644,7 +645,8 @@ void EdgeServer::RemoveSubscription(ClientSession* session, std::string channel)
   ChannelEntry& entry = it->second;
   entry.subscribers.erase(session);
   entry.positioning.erase(session);
-  std::erase_if(entry.pending, [session](const PendingSubscribe& p) { return p.session == session; });
+  std::erase_if(entry.pending,
+                [session](const PendingSubscribe& p) { return p.session == session; });
   if (entry.subscribers.empty() && entry.pending.empty() && entry.positioning.empty()) {
     if (!entry.confirmed) pending_channels_.erase(entry.interest_seq);
     channels_.erase(it);
@@ -676,14 +678,12 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
       continue;
     }
     // Encoded once; every subscriber's queue shares these bytes.
-    Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
-        publication.channel(), publication.data(), publication.offset()));
+    Frame frame = std::make_shared<const std::string>(
+        EncodePublicationPush(publication.channel(), publication.data(), publication.offset()));
     ChannelEntry& entry = it->second;
     bool tracked = entry.options != nullptr && entry.options->history_size() > 0;
-    if (!tracked) {
-      for (const auto& [session, unused] : entry.subscribers) Send(session, frame);
-    } else if (entry.epoch.empty()) {
-      // No subscriber positioned yet (all are still positioning).
+    if (!tracked || entry.epoch.empty()) {
+      // No history, or no subscriber positioned yet: nothing to track.
       for (const auto& [session, unused] : entry.subscribers) Send(session, frame);
     } else if (publication.epoch() != entry.epoch) {
       ResetChannel(it->first, entry);
@@ -717,7 +717,6 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
 }
 
 void EdgeServer::OnLinkState(bool attached) {
-  link_attached_ = attached;
   if (!attached) return;
   // Whatever was published while the link was down is missing: repair
   // every positioned channel from control's history.
@@ -793,9 +792,8 @@ void EdgeServer::Sweep() {
     if (it == channels_.end()) continue;
     for (const PendingSubscribe& pending : it->second.pending) {
       if (now - pending.since >= options_.subscribe_timeout) {
-        SendText(pending.session,
-                 EncodeErrorReply(pending.command_id, kErrorInternal, "internal server error",
-                                  true));
+        SendText(pending.session, EncodeErrorReply(pending.command_id, kErrorInternal,
+                                                   "internal server error", true));
         expired.emplace_back(pending.session, channel);
       }
     }

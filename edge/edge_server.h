@@ -145,10 +145,13 @@ class EdgeServer {
   void ConfirmChannels(uint64_t acked_seq);
   // Makes a confirmed subscribe a subscriber: at once for channels without
   // history, after control's History answer for channels with history.
-  void CompleteSubscribe(const std::string& channel, ChannelEntry& entry,
-                         PendingSubscribe request);
+  void CompleteSubscribe(const std::string& channel, ChannelEntry& entry, PendingSubscribe request);
   void OnHistory(uint64_t session_id, const std::string& channel, const grpc::Status& status,
                  const control::v1::HistoryResponse& response);
+  // Asks control's History and runs `on_loop` with the answer on the loop.
+  using HistoryHandler =
+      std::function<void(const grpc::Status&, const control::v1::HistoryResponse&)>;
+  void FetchHistoryToLoop(const control::v1::HistoryRequest& request, HistoryHandler on_loop);
   // Gap repair: fetch what the channel's subscribers missed after
   // entry.last_offset and deliver it before anything newer.
   void StartRepair(const std::string& channel, ChannelEntry& entry);
@@ -212,7 +215,6 @@ class EdgeServer {
   absl::flat_hash_map<std::string, uint32_t> users_;
   uint64_t subscriptions_ = 0;
   uint64_t deliveries_since_report_ = 0;
-  bool link_attached_ = false;
 
   CommandParser parser_;
   std::vector<Command> commands_;

@@ -17,6 +17,7 @@
 #include "common/config_loader.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
+#include "common/signals.h"
 #include "common/token_secret.h"
 #include "edge/control_link.h"
 #include "edge/edge_server.h"
@@ -76,12 +77,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken by a dedicated thread; block them everywhere else
   // (gRPC's and libuv's threads inherit this mask).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = wirehub::BlockTerminationSignals();
 
   wirehub::edge::EdgeServerOptions options;
   if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &options.listen_host, &options.listen_port)) {
@@ -133,8 +129,7 @@ int main(int argc, char** argv) {
     WH_LOG(ERROR) << port.status().message();
     return 1;
   }
-  std::string url = absl::StrCat("ws://", options.listen_host, ":", *port,
-                                 "/connection/websocket");
+  std::string url = absl::StrCat("ws://", options.listen_host, ":", *port, "/connection/websocket");
 
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_writer.h"
 #include "common/jwt.h"
 #include "common/token_secret.h"
 #include "google/protobuf/util/json_util.h"
@@ -262,8 +263,7 @@ void PrintSubcommandHelp(const Subcommand& subcommand, std::ostream& out) {
 }
 
 // Reports a usage error and returns kExitUsage. `subcommand` may be empty.
-int UsageError(const CliContext& context, absl::string_view subcommand,
-               absl::string_view message) {
+int UsageError(const CliContext& context, absl::string_view subcommand, absl::string_view message) {
   *context.err << kProgram << ": " << message << "\n";
   if (subcommand.empty()) {
     *context.err << "Run 'wirehubctl --help' for usage.\n";
@@ -355,8 +355,7 @@ struct RpcOptions {
   absl::Duration timeout;
 };
 
-absl::StatusOr<RpcOptions> ResolveRpcOptions(const CommandLine& line,
-                                             const CliContext& context) {
+absl::StatusOr<RpcOptions> ResolveRpcOptions(const CommandLine& line, const CliContext& context) {
   RpcOptions options{std::string(kDefaultControlTarget), kDefaultTimeout};
   if (const std::string* control = line.Flag("control")) {
     if (control->empty()) return absl::InvalidArgumentError("--control must not be empty");
@@ -369,9 +368,9 @@ absl::StatusOr<RpcOptions> ResolveRpcOptions(const CommandLine& line,
     double seconds = 0;
     if (!absl::SimpleAtod(*timeout, &seconds) || !std::isfinite(seconds) || seconds <= 0 ||
         seconds > kMaxTimeoutSeconds) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--timeout must be a number of seconds in (0, ", kMaxTimeoutSeconds, "], not '",
-          *timeout, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--timeout must be a number of seconds in (0, ", kMaxTimeoutSeconds,
+                       "], not '", *timeout, "'"));
     }
     options.timeout = absl::Seconds(seconds);
   }
@@ -434,38 +433,6 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
   }
 }
 
-// Appends `text` as a JSON string literal. Bytes >= 0x80 are copied as they
-// are (the text is expected to be UTF-8).
-void AppendJsonString(std::string* out, absl::string_view text) {
-  out->push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 // A JSON document on one line. Valid JSON has no raw line breaks inside
 // strings, so every "\n" and "\r" is insignificant whitespace and a space
 // means the same.
@@ -480,7 +447,7 @@ std::string JsonOnOneLine(absl::string_view json) {
 // with each DATA embedded as it is: control accepts only valid JSON.
 std::string HistoryJson(const v1::HistoryResponse& history) {
   std::string json = "{\"epoch\":";
-  AppendJsonString(&json, history.epoch());
+  AppendJsonString(history.epoch(), &json);
   absl::StrAppend(&json, ",\"offset\":", history.offset(), ",\"publications\":[");
   for (int i = 0; i < history.publications_size(); ++i) {
     const v1::HistoryPublication& publication = history.publications(i);
@@ -493,8 +460,7 @@ std::string HistoryJson(const v1::HistoryResponse& history) {
 
 std::string FormatUnixMillis(int64_t millis) {
   if (millis <= 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(millis),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(millis), absl::UTCTimeZone());
 }
 
 void PrintStatsTable(const v1::StatsResponse& stats, std::ostream& out) {
@@ -561,8 +527,8 @@ std::unique_ptr<ControlClient> Connect(const CommandLine& line, const CliContext
 int RunPublish(const CommandLine& line, const CliContext& context) {
   if (line.positionals.size() != 2) {
     return UsageError(context, line.subcommand,
-                      absl::StrCat("publish takes CHANNEL and JSON, got ",
-                                   line.positionals.size(), " argument(s)"));
+                      absl::StrCat("publish takes CHANNEL and JSON, got ", line.positionals.size(),
+                                   " argument(s)"));
   }
   absl::StatusOr<std::optional<int64_t>> repeat_flag = IntFlag(line, "repeat", 1, 100'000'000);
   if (!repeat_flag.ok()) {
@@ -689,8 +655,7 @@ int RunPublishStream(const CommandLine& line, const CliContext& context) {
 
 int RunBroadcast(const CommandLine& line, const CliContext& context) {
   if (line.positionals.size() < 2) {
-    return UsageError(context, line.subcommand,
-                      "broadcast takes JSON and at least one CHANNEL");
+    return UsageError(context, line.subcommand, "broadcast takes JSON and at least one CHANNEL");
   }
   int exit_code = kExitOk;
   std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
@@ -864,8 +829,7 @@ class GrpcControlClient final : public ControlClient {
             grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
         timeout_(timeout) {}
 
-  grpc::Status Publish(const v1::PublishRequest& request,
-                       v1::PublishResponse* response) override {
+  grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override {
     grpc::ClientContext rpc;
     SetDeadline(rpc);
     return stub_->Publish(&rpc, request, response);
@@ -1019,8 +983,7 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
     }
     const Subcommand* topic = FindSubcommand(line.positionals[0]);
     if (line.positionals.size() > 1 || topic == nullptr) {
-      return UsageError(context, "",
-                        absl::StrCat("no help for '", line.positionals.back(), "'"));
+      return UsageError(context, "", absl::StrCat("no help for '", line.positionals.back(), "'"));
     }
     PrintSubcommandHelp(*topic, *context.out);
     return kExitOk;

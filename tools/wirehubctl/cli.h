@@ -76,9 +76,8 @@ class ControlClient {
 };
 
 // Connects to `target` ("HOST:PORT"); every RPC gets `timeout` as deadline.
-using ControlClientFactory =
-    std::function<std::unique_ptr<ControlClient>(const std::string& target,
-                                                 absl::Duration timeout)>;
+using ControlClientFactory = std::function<std::unique_ptr<ControlClient>(const std::string& target,
+                                                                          absl::Duration timeout)>;
 
 // NewGrpcControlClient()
 //

@@ -63,8 +63,7 @@ class FakeClient : public ControlClient {
  public:
   explicit FakeClient(FakeControl* control) : control_(control) {}
 
-  grpc::Status Publish(const v1::PublishRequest& request,
-                       v1::PublishResponse* response) override {
+  grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override {
     control_->publishes.push_back(request);
     *response = control_->publish_response;
     return control_->status;
@@ -365,12 +364,11 @@ TEST_F(CliTest, ControlFromEnvironmentAndFlagOverridesIt) {
 }
 
 TEST_F(CliTest, FlagsMayComeBeforeOrAfterSubcommand) {
-  EXPECT_EQ(Run({"--control=h:1", "--timeout=2.5", "--idempotency_key=k1", "publish", "c",
-                 "{}"}),
+  EXPECT_EQ(Run({"--control=h:1", "--timeout=2.5", "--idempotency_key=k1", "publish", "c", "{}"}),
             kExitOk);
-  EXPECT_EQ(Run({"publish", "c", "--control=h:2", "{}", "--timeout", "7",
-                 "--idempotency_key", "k2"}),
-            kExitOk);
+  EXPECT_EQ(
+      Run({"publish", "c", "--control=h:2", "{}", "--timeout", "7", "--idempotency_key", "k2"}),
+      kExitOk);
   ASSERT_EQ(connections_.size(), 2u);
   EXPECT_EQ(connections_[0].target, "h:1");
   EXPECT_EQ(connections_[0].timeout, absl::Milliseconds(2500));
@@ -499,9 +497,9 @@ void FillStats(v1::StatsResponse* stats) {
 TEST_F(CliTest, StatsTable) {
   FillStats(&control_.stats_response);
   EXPECT_EQ(Run({"stats"}), kExitOk);
-  EXPECT_THAT(out(), AllOf(HasSubstr("edge-7f3a"), HasSubstr("2023-11-14T22:13:20Z"),
-                           HasSubstr("news"), HasSubstr("publications accepted"),
-                           HasSubstr("1100"), Not(StartsWith("{"))));
+  EXPECT_THAT(out(),
+              AllOf(HasSubstr("edge-7f3a"), HasSubstr("2023-11-14T22:13:20Z"), HasSubstr("news"),
+                    HasSubstr("publications accepted"), HasSubstr("1100"), Not(StartsWith("{"))));
   ASSERT_EQ(control_.stats.size(), 1u);
   EXPECT_EQ(control_.stats[0].top_channels(), 0);
 }
@@ -521,9 +519,9 @@ TEST_F(CliTest, StatsJsonRoundTrips) {
   ASSERT_FALSE(json.empty());
   EXPECT_EQ(json.back(), '\n');
   // Proto field names, and zero-valued fields are printed too.
-  EXPECT_THAT(json, AllOf(HasSubstr("\"total_connections\""), HasSubstr("\"top_channels\""),
-                          HasSubstr("\"slow_edge_detaches\""),
-                          HasSubstr("\"connected_since_unix_ms\"")));
+  EXPECT_THAT(json,
+              AllOf(HasSubstr("\"total_connections\""), HasSubstr("\"top_channels\""),
+                    HasSubstr("\"slow_edge_detaches\""), HasSubstr("\"connected_since_unix_ms\"")));
   v1::StatsResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok());
   EXPECT_EQ(parsed.SerializeAsString(), control_.stats_response.SerializeAsString());
@@ -853,8 +851,7 @@ TEST_F(CliTest, TokenNeedsUser) {
 
 TEST_F(CliTest, TokenRejectsBadTtlAndPositionals) {
   std::string path = WriteSecretFile("ttl_secret", "s3cret");
-  EXPECT_EQ(Run({"token", "--user=a", "--ttl=0", "--token_hmac_secret_file=" + path}),
-            kExitUsage);
+  EXPECT_EQ(Run({"token", "--user=a", "--ttl=0", "--token_hmac_secret_file=" + path}), kExitUsage);
   EXPECT_EQ(Run({"token", "--user=a", "--ttl=soon", "--token_hmac_secret_file=" + path}),
             kExitUsage);
   EXPECT_EQ(Run({"token", "--user=a", "alice", "--token_hmac_secret_file=" + path}), kExitUsage);
@@ -906,8 +903,7 @@ TEST_F(CliTest, TokenDefaultTtlIsOneHourAndSecretMayComeFromEnvironment) {
 
 TEST_F(CliTest, TokenAcceptsGlobalFlags) {
   std::string path = WriteSecretFile("global_secret", "s");
-  EXPECT_EQ(Run({"--control=h:1", "token", "--user=u", "--token_hmac_secret_file", path}),
-            kExitOk);
+  EXPECT_EQ(Run({"--control=h:1", "token", "--user=u", "--token_hmac_secret_file", path}), kExitOk);
   EXPECT_TRUE(connections_.empty());
 }
 
