@@ -76,3 +76,34 @@ TEST(ChannelNameTest, RejectsNonAsciiBytesWithHexInMessage) {
 
 }  // namespace
 }  // namespace wirehub
+
+namespace wirehub {
+namespace {
+
+TEST(TenantTest, AcceptsAndRefuses) {
+  EXPECT_TRUE(ValidateTenant("acme").ok());
+  EXPECT_TRUE(ValidateTenant("a-b_c.9").ok());
+  EXPECT_FALSE(ValidateTenant("").ok());
+  EXPECT_FALSE(ValidateTenant(std::string(65, 'a')).ok());
+  EXPECT_FALSE(ValidateTenant("a|b").ok());
+  EXPECT_FALSE(ValidateTenant("a:b").ok());
+}
+
+TEST(ChannelKeyTest, RoundTrips) {
+  EXPECT_EQ(MakeChannelKey("", "chat:1"), "chat:1");
+  EXPECT_EQ(MakeChannelKey("acme", "chat:1"), "acme|chat:1");
+  ChannelKeyParts parts = SplitChannelKey("acme|chat:1");
+  EXPECT_EQ(parts.tenant, "acme");
+  EXPECT_EQ(parts.channel, "chat:1");
+  parts = SplitChannelKey("chat:1");
+  EXPECT_EQ(parts.tenant, "");
+  EXPECT_EQ(parts.channel, "chat:1");
+}
+
+TEST(ChannelKeyTest, NoValidChannelNameIsATenantKey) {
+  // '|' is never a valid channel byte, so a client cannot name a key.
+  EXPECT_FALSE(ValidateChannelName("acme|chat:1").ok());
+}
+
+}  // namespace
+}  // namespace wirehub

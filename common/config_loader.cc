@@ -198,6 +198,16 @@ absl::Status ValidateOptions(std::string_view source, std::string_view where,
     return FieldError(source, where, "allow_recovery",
                       "needs history: set history_size > 0 and history_ttl");
   }
+  if (options.allow_history_for_subscriber() && options.history_size() == 0) {
+    return FieldError(source, where, "allow_history_for_subscriber",
+                      "needs history: set history_size > 0 and history_ttl");
+  }
+  if (options.force_recovery() && !options.allow_recovery()) {
+    return FieldError(source, where, "force_recovery", "needs allow_recovery");
+  }
+  if (options.allow_presence_for_subscriber() && !options.presence()) {
+    return FieldError(source, where, "allow_presence_for_subscriber", "needs presence");
+  }
   return absl::OkStatus();
 }
 
