@@ -15,7 +15,8 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
                          StateCallback on_state)
     : options_(std::move(options)),
       on_message_(std::move(on_message)),
-      on_state_(std::move(on_state)) {
+      on_state_(std::move(on_state)),
+      started_at_unix_ms_(absl::ToUnixMillis(absl::Now())) {
   grpc::ChannelArguments args;
   // Let our own backoff decide when to retry, not the channel's (which
   // grows to two minutes).
@@ -33,24 +34,60 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
   control_stub_ = control::v1::ControlService::NewStub(channel_);
 }
 
-void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
-                               HistoryCallback done) {
-  struct Call {
-    grpc::ClientContext context;
-    control::v1::HistoryRequest request;
-    control::v1::HistoryResponse response;
-    HistoryCallback done;
-  };
-  auto* call = new Call;
+namespace {
+
+// One asynchronous unary call; deletes itself when done.
+template <typename Request, typename Response>
+struct UnaryCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  std::function<void(const grpc::Status&, const Response&)> done;
+};
+
+template <typename Request, typename Response, typename Starter>
+void StartUnary(const Request& request, absl::Duration timeout,
+                std::function<void(const grpc::Status&, const Response&)> done, Starter start) {
+  auto* call = new UnaryCall<Request, Response>;
   call->request = request;
   call->done = std::move(done);
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
-  control_stub_->async()->History(&call->context, &call->request, &call->response,
-                                  [call](grpc::Status status) {
-                                    call->done(status, call->response);
-                                    delete call;
-                                  });
+  start(&call->context, &call->request, &call->response, [call](grpc::Status status) {
+    call->done(status, call->response);
+    delete call;
+  });
+}
+
+}  // namespace
+
+void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
+                               HistoryCallback done) {
+  StartUnary(request, timeout, std::move(done), [this](auto... args) {
+    control_stub_->async()->History(args...);
+  });
+}
+
+void ControlLink::FetchPresence(const control::v1::PresenceRequest& request,
+                                absl::Duration timeout,
+                                Callback<control::v1::PresenceResponse> done) {
+  StartUnary(request, timeout, std::move(done), [this](auto... args) {
+    control_stub_->async()->Presence(args...);
+  });
+}
+
+void ControlLink::FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
+                                     absl::Duration timeout,
+                                     Callback<control::v1::PresenceStatsResponse> done) {
+  StartUnary(request, timeout, std::move(done), [this](auto... args) {
+    control_stub_->async()->PresenceStats(args...);
+  });
+}
+
+void ControlLink::Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
+                          Callback<control::v1::PublishResponse> done) {
+  StartUnary(request, timeout, std::move(done),
+             [this](auto... args) { stub_->async()->Publish(args...); });
 }
 
 ControlLink::~ControlLink() { Stop(); }
@@ -94,6 +131,27 @@ void ControlLink::RemoveUser(const std::string& user) {
   pending_users_[user] = false;
 }
 
+void ControlLink::AddPresence(const std::string& channel_key,
+                              const control::v1::ClientInfo& info) {
+  absl::MutexLock lock(&mu_);
+  PresenceKey key(channel_key, info.client());
+  presence_[key] = info;
+  pending_presence_[key] = info;
+}
+
+void ControlLink::RemovePresence(const std::string& channel_key, const std::string& client) {
+  absl::MutexLock lock(&mu_);
+  PresenceKey key(channel_key, client);
+  presence_.erase(key);
+  pending_presence_[key] = std::nullopt;
+}
+
+void ControlLink::SendResult(edge::v1::CommandResult result) {
+  absl::MutexLock lock(&mu_);
+  if (!stream_open_) return;
+  pending_results_.push_back(std::move(result));
+}
+
 void ControlLink::SendStats(edge::v1::EdgeStats stats) {
   absl::MutexLock lock(&mu_);
   if (pending_stats_.has_value()) {
@@ -104,7 +162,7 @@ void ControlLink::SendStats(edge::v1::EdgeStats stats) {
 
 bool ControlLink::HasWorkLocked() const {
   return hello_.has_value() || !pending_channels_.empty() || !pending_users_.empty() ||
-         pending_stats_.has_value();
+         !pending_presence_.empty() || !pending_results_.empty() || pending_stats_.has_value();
 }
 
 void ControlLink::RunWriter(grpc::ClientReaderWriter<EdgeMessage, ControlMessage>* stream,
@@ -121,7 +179,11 @@ void ControlLink::RunWriter(grpc::ClientReaderWriter<EdgeMessage, ControlMessage
       if (hello_.has_value()) {
         message = std::move(*hello_);
         hello_.reset();
-      } else if (!pending_channels_.empty() || !pending_users_.empty()) {
+      } else if (!pending_results_.empty()) {
+        *message.mutable_result() = std::move(pending_results_.front());
+        pending_results_.erase(pending_results_.begin());
+      } else if (!pending_channels_.empty() || !pending_users_.empty() ||
+                 !pending_presence_.empty()) {
         edge::v1::InterestChange* change = message.mutable_interest();
         for (auto& [channel, present] : pending_channels_) {
           *(present ? change->add_channels_added() : change->add_channels_removed()) = channel;
@@ -129,9 +191,20 @@ void ControlLink::RunWriter(grpc::ClientReaderWriter<EdgeMessage, ControlMessage
         for (auto& [user, present] : pending_users_) {
           *(present ? change->add_users_added() : change->add_users_removed()) = user;
         }
+        for (auto& [key, info] : pending_presence_) {
+          edge::v1::PresenceEntry* entry =
+              info.has_value() ? change->add_presence_added() : change->add_presence_removed();
+          entry->set_channel(key.first);
+          if (info.has_value()) {
+            *entry->mutable_info() = std::move(*info);
+          } else {
+            entry->mutable_info()->set_client(key.second);
+          }
+        }
         change->set_seq(seq_);
         pending_channels_.clear();
         pending_users_.clear();
+        pending_presence_.clear();
       } else {
         *message.mutable_stats() = std::move(*pending_stats_);
         pending_stats_.reset();
@@ -171,9 +244,17 @@ void ControlLink::RunReader() {
       body->set_public_address(options_.public_address);
       for (const std::string& channel : channels_) body->add_channels(channel);
       for (const std::string& user : users_) body->add_users(user);
+      for (const auto& [key, info] : presence_) {
+        edge::v1::PresenceEntry* entry = body->add_presence();
+        entry->set_channel(key.first);
+        *entry->mutable_info() = info;
+      }
       body->set_seq(seq_);
+      body->set_started_at_unix_ms(started_at_unix_ms_);
       pending_channels_.clear();
       pending_users_.clear();
+      pending_presence_.clear();
+      pending_results_.clear();
       hello_ = std::move(hello);
     }
     std::thread writer([this, s = stream.get(), generation] { RunWriter(s, generation); });
@@ -194,6 +275,7 @@ void ControlLink::RunReader() {
       absl::MutexLock lock(&mu_);
       stream_open_ = false;
       context_ = nullptr;
+      pending_results_.clear();
     }
     context.TryCancel();
     writer.join();

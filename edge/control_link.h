@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -64,12 +66,30 @@ class ControlLink {
   // delivery count carried over.
   void SendStats(edge::v1::EdgeStats stats);
 
-  // FetchHistory() asks control's public History RPC, bounded by `timeout`;
-  // `done` runs on a gRPC thread and must only post to the loop.
-  using HistoryCallback =
-      std::function<void(const grpc::Status&, const control::v1::HistoryResponse&)>;
+  // Presence of one client in one channel (by channel key), mirrored like
+  // interest so a re-attach re-sends all of it.
+  void AddPresence(const std::string& channel_key, const control::v1::ClientInfo& info);
+  void RemovePresence(const std::string& channel_key, const std::string& client);
+
+  // Queues the answer to an EdgeCommand of the current stream. Results not
+  // written when the stream ends are dropped: control counts that edge as
+  // missing for those commands anyway.
+  void SendResult(edge::v1::CommandResult result);
+
+  // Unary calls to control, each bounded by `timeout`; `done` runs on a
+  // gRPC thread and must only post to the loop.
+  template <typename Response>
+  using Callback = std::function<void(const grpc::Status&, const Response&)>;
+  using HistoryCallback = Callback<control::v1::HistoryResponse>;
   void FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
                     HistoryCallback done);
+  void FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
+                     Callback<control::v1::PresenceResponse> done);
+  void FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
+                          absl::Duration timeout,
+                          Callback<control::v1::PresenceStatsResponse> done);
+  void Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
+               Callback<control::v1::PublishResponse> done);
 
  private:
   void RunReader();
@@ -100,6 +120,14 @@ class ControlLink {
   absl::flat_hash_map<std::string, bool> pending_users_ ABSL_GUARDED_BY(mu_);
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<edge::v1::EdgeStats> pending_stats_ ABSL_GUARDED_BY(mu_);
+  // (channel key, client id) -> info; pending: the state each must end in
+  // (nullopt: removed).
+  using PresenceKey = std::pair<std::string, std::string>;
+  absl::flat_hash_map<PresenceKey, control::v1::ClientInfo> presence_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PresenceKey, std::optional<control::v1::ClientInfo>> pending_presence_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<edge::v1::CommandResult> pending_results_ ABSL_GUARDED_BY(mu_);
+  const int64_t started_at_unix_ms_;
 
   std::thread reader_;
 };
