@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,7 +21,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/absl_compat.h"
+#include "common/channel_name.h"
+#include "common/json_writer.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "simdjson.h"
 
 namespace wirehub {
@@ -28,10 +34,6 @@ namespace {
 // Tokens longer than this are refused before any decoding or HMAC work.
 constexpr size_t kMaxTokenBytes = 8 * 1024;
 constexpr size_t kHs256Bytes = 32;
-
-// Debian's abseil is built with its own absl::string_view, which does not
-// convert implicitly from std::string_view.
-absl::string_view AsAbsl(std::string_view text) { return {text.data(), text.size()}; }
 
 constexpr std::string_view kBase64UrlAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -58,42 +60,6 @@ std::array<unsigned char, kHs256Bytes> HmacSha256(std::string_view key, std::str
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &mac_len);
   WH_CHECK(ok != nullptr && mac_len == kHs256Bytes) << "HMAC-SHA256 failed";
   return mac;
-}
-
-// Appends `text` as a JSON string literal (with quotes). Bytes >= 0x80 are
-// passed through, so `text` must be UTF-8 for the result to be valid JSON.
-void AppendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out.append("\\u00");
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 absl::Status Malformed(std::string_view what) {
@@ -157,26 +123,106 @@ absl::Status CheckHeader(simdjson::dom::element header) {
   return absl::OkStatus();
 }
 
-// The registered claims read from the payload, before time checks.
+// The claims read from the payload, before the kind, audience, issuer and
+// time checks. The views point into the parser that read the payload.
 struct RawClaims {
   std::optional<std::string_view> sub;
   std::optional<absl::Time> exp;
   std::optional<absl::Time> nbf;
   std::optional<absl::Time> iat;
+  std::optional<std::string_view> typ;
+  std::optional<std::string_view> channel;
+  std::optional<std::string_view> tenant;
+  std::optional<simdjson::dom::element> info;
+  std::vector<std::string_view> channels;
+  std::optional<std::vector<std::string_view>> aud;
+  std::optional<std::string_view> iss;
 };
 
-// Reads one optional NumericDate claim into `slot`, refusing duplicates and
-// non-numbers.
-absl::Status ReadDateClaim(std::string_view name, simdjson::dom::element value,
-                           std::optional<absl::Time>& slot, bool& seen) {
+// Every claim this verifier reads is refused when it appears twice, so that
+// no two JSON readers can disagree about what a token says.
+absl::Status FirstOccurrence(std::string_view name, bool& seen) {
   if (seen) return Malformed(absl::StrCat("duplicate ", AsAbsl(name), " claim"));
   seen = true;
+  return absl::OkStatus();
+}
+
+absl::Status MistypedClaim(std::string_view name, std::string_view expected) {
+  return absl::UnauthenticatedError(
+      absl::StrCat("token ", AsAbsl(name), " claim is not ", AsAbsl(expected)));
+}
+
+// Reads one NumericDate claim into `slot`, refusing non-numbers.
+absl::Status ReadDateClaim(std::string_view name, simdjson::dom::element value,
+                           std::optional<absl::Time>& slot) {
   std::optional<absl::Time> time = NumericDate(value);
-  if (!time.has_value()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("token ", AsAbsl(name), " claim is not a number"));
-  }
+  if (!time.has_value()) return MistypedClaim(name, "a number");
   slot = *time;
+  return absl::OkStatus();
+}
+
+absl::Status ReadStringClaim(std::string_view name, simdjson::dom::element value,
+                             std::optional<std::string_view>& slot) {
+  std::string_view text;
+  if (value.get_string().get(text) != simdjson::SUCCESS) return MistypedClaim(name, "a string");
+  slot = text;
+  return absl::OkStatus();
+}
+
+absl::Status ReadTenantClaim(simdjson::dom::element value, std::optional<std::string_view>& slot) {
+  RETURN_IF_ERROR(ReadStringClaim("tenant", value, slot));
+  if (absl::Status status = ValidateTenant(*slot); !status.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token tenant claim is invalid: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadChannelsClaim(simdjson::dom::element value,
+                               std::vector<std::string_view>& channels) {
+  simdjson::dom::array array;
+  if (value.get_array().get(array) != simdjson::SUCCESS) {
+    return MistypedClaim("channels", "an array of strings");
+  }
+  // size() saturates rather than wraps, so the bound holds for any array.
+  if (array.size() > kMaxTokenChannels) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token channels claim has more than ", kMaxTokenChannels, " entries"));
+  }
+  for (simdjson::dom::element entry : array) {
+    std::string_view channel;
+    if (entry.get_string().get(channel) != simdjson::SUCCESS) {
+      return MistypedClaim("channels", "an array of strings");
+    }
+    if (absl::Status status = ValidateChannelName(channel); !status.ok()) {
+      return absl::UnauthenticatedError(absl::StrCat("token channels claim entry ", channels.size(),
+                                                     " is invalid: ", status.message()));
+    }
+    channels.push_back(channel);
+  }
+  return absl::OkStatus();
+}
+
+// RFC 7519 section 4.1.3: `aud` is one string or an array of strings.
+absl::Status ReadAudienceClaim(simdjson::dom::element value,
+                               std::optional<std::vector<std::string_view>>& slot) {
+  std::vector<std::string_view> audiences;
+  std::string_view single;
+  simdjson::dom::array array;
+  if (value.get_string().get(single) == simdjson::SUCCESS) {
+    audiences.push_back(single);
+  } else if (value.get_array().get(array) == simdjson::SUCCESS) {
+    for (simdjson::dom::element entry : array) {
+      std::string_view audience;
+      if (entry.get_string().get(audience) != simdjson::SUCCESS) {
+        return MistypedClaim("aud", "a string or an array of strings");
+      }
+      audiences.push_back(audience);
+    }
+  } else {
+    return MistypedClaim("aud", "a string or an array of strings");
+  }
+  slot = std::move(audiences);
   return absl::OkStatus();
 }
 
@@ -186,29 +232,93 @@ absl::StatusOr<RawClaims> ReadClaims(simdjson::dom::element payload) {
     return Malformed("payload is not a JSON object");
   }
   RawClaims claims;
-  bool saw_sub = false, saw_exp = false, saw_nbf = false, saw_iat = false;
+  bool saw_sub = false, saw_exp = false, saw_nbf = false, saw_iat = false, saw_typ = false,
+       saw_channel = false, saw_tenant = false, saw_info = false, saw_channels = false,
+       saw_aud = false, saw_iss = false;
   for (simdjson::dom::key_value_pair field : object) {
-    absl::Status status;
-    if (field.key == "sub") {
-      if (saw_sub) return Malformed("duplicate sub claim");
-      saw_sub = true;
-      std::string_view sub;
-      if (field.value.get_string().get(sub) != simdjson::SUCCESS) {
-        return absl::UnauthenticatedError("token sub claim is not a string");
-      }
-      claims.sub = sub;
-    } else if (field.key == "exp") {
-      status = ReadDateClaim("exp", field.value, claims.exp, saw_exp);
-    } else if (field.key == "nbf") {
-      status = ReadDateClaim("nbf", field.value, claims.nbf, saw_nbf);
-    } else if (field.key == "iat") {
-      status = ReadDateClaim("iat", field.value, claims.iat, saw_iat);
+    const std::string_view name = field.key;
+    if (name == "sub") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_sub));
+      RETURN_IF_ERROR(ReadStringClaim(name, field.value, claims.sub));
+    } else if (name == "exp") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_exp));
+      RETURN_IF_ERROR(ReadDateClaim(name, field.value, claims.exp));
+    } else if (name == "nbf") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_nbf));
+      RETURN_IF_ERROR(ReadDateClaim(name, field.value, claims.nbf));
+    } else if (name == "iat") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_iat));
+      RETURN_IF_ERROR(ReadDateClaim(name, field.value, claims.iat));
+    } else if (name == "typ") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_typ));
+      RETURN_IF_ERROR(ReadStringClaim(name, field.value, claims.typ));
+    } else if (name == "channel") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_channel));
+      RETURN_IF_ERROR(ReadStringClaim(name, field.value, claims.channel));
+    } else if (name == "tenant") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_tenant));
+      RETURN_IF_ERROR(ReadTenantClaim(field.value, claims.tenant));
+    } else if (name == "info") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_info));
+      claims.info = field.value;
+    } else if (name == "channels") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_channels));
+      RETURN_IF_ERROR(ReadChannelsClaim(field.value, claims.channels));
+    } else if (name == "aud") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_aud));
+      RETURN_IF_ERROR(ReadAudienceClaim(field.value, claims.aud));
+    } else if (name == "iss") {
+      RETURN_IF_ERROR(FirstOccurrence(name, saw_iss));
+      RETURN_IF_ERROR(ReadStringClaim(name, field.value, claims.iss));
     }
-    if (!status.ok()) return status;
   }
   if (!claims.sub.has_value()) return absl::UnauthenticatedError("token has no sub claim");
   if (!claims.exp.has_value()) return absl::UnauthenticatedError("token has no exp claim");
   return claims;
+}
+
+constexpr std::string_view kSubscriptionTyp = "subscription";
+
+// The kind rule: the claims that make a subscription token are exactly the
+// ones a connection token must not have, so neither passes for the other.
+absl::Status CheckKind(const RawClaims& claims, TokenKind kind) {
+  switch (kind) {
+    case TokenKind::kConnection:
+      if (claims.typ.has_value() || claims.channel.has_value()) {
+        return absl::UnauthenticatedError("not a connection token");
+      }
+      return absl::OkStatus();
+    case TokenKind::kSubscription:
+      if (!claims.typ.has_value() || *claims.typ != kSubscriptionTyp) {
+        return absl::UnauthenticatedError("not a subscription token");
+      }
+      if (!claims.channel.has_value()) {
+        return absl::UnauthenticatedError("subscription token has no channel claim");
+      }
+      if (absl::Status status = ValidateChannelName(*claims.channel); !status.ok()) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("token channel claim is invalid: ", status.message()));
+      }
+      return absl::OkStatus();
+  }
+  WH_CHECK(false) << "unknown TokenKind " << static_cast<int>(kind);
+  return absl::InternalError("unknown TokenKind");
+}
+
+absl::Status CheckAudienceAndIssuer(const RawClaims& claims, const VerifyOptions& options) {
+  if (!options.audience.empty()) {
+    if (!claims.aud.has_value()) return absl::UnauthenticatedError("token has no aud claim");
+    if (std::find(claims.aud->begin(), claims.aud->end(), options.audience) == claims.aud->end()) {
+      return absl::UnauthenticatedError("token aud claim does not include this audience");
+    }
+  }
+  if (!options.issuer.empty()) {
+    if (!claims.iss.has_value()) return absl::UnauthenticatedError("token has no iss claim");
+    if (*claims.iss != options.issuer) {
+      return absl::UnauthenticatedError("token iss claim does not match the expected issuer");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -275,24 +385,67 @@ std::string SignHs256Raw(std::string_view secret, std::string_view header_json,
   return token;
 }
 
+std::string MintToken(std::string_view secret, const TokenSpec& spec) {
+  // `sub`, `iat`, `exp` come first and in this order so that a plain
+  // connection token is byte-identical to what MintHs256Token() always made.
+  std::string payload = "{\"sub\":";
+  AppendJsonString(spec.subject, &payload);
+  absl::StrAppend(&payload, ",\"iat\":", absl::ToUnixSeconds(spec.issued_at),
+                  ",\"exp\":", absl::ToUnixSeconds(spec.expires_at));
+  if (!spec.channel.empty()) {
+    absl::StrAppend(&payload, ",\"typ\":\"", AsAbsl(kSubscriptionTyp), "\",\"channel\":");
+    AppendJsonString(spec.channel, &payload);
+  }
+  if (!spec.tenant.empty()) {
+    payload.append(",\"tenant\":");
+    AppendJsonString(spec.tenant, &payload);
+  }
+  if (!spec.info_json.empty()) absl::StrAppend(&payload, ",\"info\":", spec.info_json);
+  if (!spec.channels.empty()) {
+    payload.append(",\"channels\":[");
+    for (size_t i = 0; i < spec.channels.size(); ++i) {
+      if (i > 0) payload.push_back(',');
+      AppendJsonString(spec.channels[i], &payload);
+    }
+    payload.push_back(']');
+  }
+  if (!spec.audience.empty()) {
+    payload.append(",\"aud\":");
+    AppendJsonString(spec.audience, &payload);
+  }
+  if (!spec.issuer.empty()) {
+    payload.append(",\"iss\":");
+    AppendJsonString(spec.issuer, &payload);
+  }
+  payload.push_back('}');
+  return SignHs256Raw(secret, R"({"alg":"HS256","typ":"JWT"})", payload);
+}
+
 std::string MintHs256Token(std::string_view secret, std::string_view subject, absl::Time issued_at,
                            absl::Time expires_at) {
-  std::string payload = "{\"sub\":";
-  AppendJsonString(payload, subject);
-  absl::StrAppend(&payload, ",\"iat\":", absl::ToUnixSeconds(issued_at),
-                  ",\"exp\":", absl::ToUnixSeconds(expires_at), "}");
-  return SignHs256Raw(secret, R"({"alg":"HS256","typ":"JWT"})", payload);
+  TokenSpec spec;
+  spec.subject = std::string(subject);
+  spec.issued_at = issued_at;
+  spec.expires_at = expires_at;
+  return MintToken(secret, spec);
 }
 
 JwtVerifier::JwtVerifier(std::string secret) : secret_(std::move(secret)) {}
 
 absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Time now,
                                                 absl::Duration leeway) const {
+  VerifyOptions options;
+  options.leeway = leeway;
+  return Verify(token, now, options);
+}
+
+absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Time now,
+                                                const VerifyOptions& options) const {
   if (secret_.empty()) {
     // Anyone can compute an HMAC with an empty key, so accept nothing.
     return absl::UnauthenticatedError("no token secret configured");
   }
-  if (leeway < absl::ZeroDuration()) leeway = absl::ZeroDuration();
+  const absl::Duration leeway = std::max(options.leeway, absl::ZeroDuration());
   if (token.empty()) return Malformed("empty token");
   if (token.size() > kMaxTokenBytes) {
     return Malformed(absl::StrCat("longer than ", kMaxTokenBytes, " bytes"));
@@ -339,21 +492,27 @@ absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Ti
   if (parser.parse(payload_json->data(), payload_json->size()).get(payload) != simdjson::SUCCESS) {
     return Malformed("payload is not valid JSON");
   }
-  absl::StatusOr<RawClaims> raw = ReadClaims(payload);
-  if (!raw.ok()) return raw.status();
+  ASSIGN_OR_RETURN(const RawClaims raw, ReadClaims(payload));
+  RETURN_IF_ERROR(CheckKind(raw, options.kind));
+  RETURN_IF_ERROR(CheckAudienceAndIssuer(raw, options));
 
-  // Only a token that is well-formed in every other way is "expired".
-  if (*raw->exp <= now - leeway) return absl::DeadlineExceededError("token expired");
-  if (raw->nbf.has_value() && *raw->nbf > now + leeway) {
+  // Only a token that is right in every other way is "expired": a refresh
+  // cannot fix anything else.
+  if (*raw.exp <= now - leeway) return absl::DeadlineExceededError("token expired");
+  if (raw.nbf.has_value() && *raw.nbf > now + leeway) {
     return absl::UnauthenticatedError("token not yet valid (nbf is in the future)");
   }
 
+  // The views in `raw` point into `parser`, which is still alive here.
   TokenClaims claims;
-  claims.subject = std::string(*raw->sub);
-  claims.expires_at = *raw->exp;
-  claims.issued_at = raw->iat;
-  claims.not_before = raw->nbf;
-  // `raw->sub` points into `parser`, which is still alive here.
+  claims.subject = std::string(*raw.sub);
+  claims.expires_at = *raw.exp;
+  claims.issued_at = raw.iat;
+  claims.not_before = raw.nbf;
+  if (raw.tenant.has_value()) claims.tenant = std::string(*raw.tenant);
+  if (raw.info.has_value()) claims.info_json = simdjson::minify(*raw.info);
+  claims.channels.assign(raw.channels.begin(), raw.channels.end());
+  if (raw.channel.has_value()) claims.channel = std::string(*raw.channel);
   claims.payload_json = std::move(*payload_json);
   return claims;
 }
