@@ -14,9 +14,7 @@ namespace {
 
 // Methods the protocol defines but this edge does not serve yet. A request
 // for one gets error 108 (not available) rather than 104.
-constexpr std::string_view kUnavailableMethods[] = {
-    "publish", "presence", "presence_stats", "send", "rpc", "refresh", "sub_refresh",
-};
+constexpr std::string_view kUnavailableMethods[] = {"send", "rpc"};
 
 bool IsUnavailableMethod(std::string_view key) {
   for (std::string_view method : kUnavailableMethods) {
@@ -44,6 +42,76 @@ bool ReadString(simdjson::dom::element request, std::string_view field, std::str
     return false;
   }
   out->assign(text);
+  return true;
+}
+
+// Reads a required string field that must also be non-empty.
+bool ReadNonEmptyString(simdjson::dom::element request, std::string_view field, std::string* out,
+                        std::string* problem) {
+  if (!ReadString(request, field, out, problem)) return false;
+  if (out->empty()) {
+    *problem = absl::StrCat(AsAbsl(field), " is required");
+    return false;
+  }
+  return true;
+}
+
+// Reads an optional token field into command->token / has_token.
+bool ReadOptionalToken(simdjson::dom::object params, Command* command) {
+  simdjson::dom::element token;
+  if (params["token"].get(token) != simdjson::SUCCESS) return true;
+  std::string_view text;
+  if (token.get_string().get(text) != simdjson::SUCCESS) {
+    command->problem = "token must be a string";
+    return false;
+  }
+  command->token.assign(text);
+  command->has_token = !text.empty();
+  return true;
+}
+
+// Reads connect.subs: {"<channel>":{"recover":bool,"epoch":string,
+// "offset":uint64},...}, every inner field optional.
+bool ReadConnectSubs(simdjson::dom::element value, Command* command) {
+  simdjson::dom::object subs;
+  if (value.get_object().get(subs) != simdjson::SUCCESS) {
+    command->problem = "subs must be an object";
+    return false;
+  }
+  if (subs.size() > kMaxConnectSubs) {
+    command->problem = "too many subs";
+    return false;
+  }
+  for (auto entry : subs) {
+    SubscribeSpec spec;
+    spec.channel.assign(entry.key);
+    simdjson::dom::object params;
+    if (entry.value.get_object().get(params) != simdjson::SUCCESS) {
+      command->problem = absl::StrCat("subs[", AsAbsl(entry.key), "] must be an object");
+      return false;
+    }
+    simdjson::dom::element field;
+    if (params["recover"].get(field) == simdjson::SUCCESS &&
+        field.get_bool().get(spec.recover) != simdjson::SUCCESS) {
+      command->problem = absl::StrCat("subs[", AsAbsl(entry.key), "].recover must be a boolean");
+      return false;
+    }
+    if (params["epoch"].get(field) == simdjson::SUCCESS) {
+      std::string_view epoch;
+      if (field.get_string().get(epoch) != simdjson::SUCCESS) {
+        command->problem = absl::StrCat("subs[", AsAbsl(entry.key), "].epoch must be a string");
+        return false;
+      }
+      spec.epoch.assign(epoch);
+    }
+    if (params["offset"].get(field) == simdjson::SUCCESS &&
+        field.get_uint64().get(spec.offset) != simdjson::SUCCESS) {
+      command->problem =
+          absl::StrCat("subs[", AsAbsl(entry.key), "].offset must be an unsigned integer");
+      return false;
+    }
+    command->subs.push_back(std::move(spec));
+  }
   return true;
 }
 
@@ -82,6 +150,16 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
       kind = Command::Kind::kPing;
     } else if (key == "history") {
       kind = Command::Kind::kHistory;
+    } else if (key == "publish") {
+      kind = Command::Kind::kPublish;
+    } else if (key == "presence") {
+      kind = Command::Kind::kPresence;
+    } else if (key == "presence_stats") {
+      kind = Command::Kind::kPresenceStats;
+    } else if (key == "refresh") {
+      kind = Command::Kind::kRefresh;
+    } else if (key == "sub_refresh") {
+      kind = Command::Kind::kSubRefresh;
     } else if (IsUnavailableMethod(key)) {
       kind = Command::Kind::kNotAvailable;
     } else {
@@ -115,16 +193,15 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
         command->problem = "connect request is not an object";
         break;
       }
-      simdjson::dom::element token;
-      if (params["token"].get(token) == simdjson::SUCCESS) {
-        std::string_view text;
-        if (token.get_string().get(text) != simdjson::SUCCESS) {
-          command->kind = Command::Kind::kInvalidParams;
-          command->problem = "token must be a string";
-          break;
-        }
-        command->token.assign(text);
-        command->has_token = !text.empty();
+      if (!ReadOptionalToken(params, command)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      simdjson::dom::element subs;
+      if (params["subs"].get(subs) == simdjson::SUCCESS && !ReadConnectSubs(subs, command)) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->subs.clear();
+        break;
       }
       break;
     }
@@ -156,9 +233,15 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
         command->problem = "offset must be an unsigned integer";
         break;
       }
+      if (!ReadOptionalToken(params, command)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
       break;
     }
     case Command::Kind::kUnsubscribe:
+    case Command::Kind::kPresence:
+    case Command::Kind::kPresenceStats:
       if (!ReadString(request, "channel", &command->channel, &command->problem)) {
         command->kind = Command::Kind::kInvalidParams;
       }
@@ -200,6 +283,35 @@ absl::Status ParseLine(simdjson::dom::parser& parser, std::string_view line, Com
       }
       break;
     }
+    case Command::Kind::kPublish: {
+      if (!ReadString(request, "channel", &command->channel, &command->problem)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      simdjson::dom::element data;
+      if (request.get_object().value_unsafe()["data"].get(data) != simdjson::SUCCESS) {
+        command->kind = Command::Kind::kInvalidParams;
+        command->problem = "data is required";
+        break;
+      }
+      command->data_json = simdjson::minify(data);
+      break;
+    }
+    case Command::Kind::kRefresh:
+      if (!ReadNonEmptyString(request, "token", &command->token, &command->problem)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      command->has_token = true;
+      break;
+    case Command::Kind::kSubRefresh:
+      if (!ReadString(request, "channel", &command->channel, &command->problem) ||
+          !ReadNonEmptyString(request, "token", &command->token, &command->problem)) {
+        command->kind = Command::Kind::kInvalidParams;
+        break;
+      }
+      command->has_token = true;
+      break;
     default:
       break;
   }
@@ -227,13 +339,101 @@ absl::Status CommandParser::Parse(std::string_view message, std::vector<Command>
   return absl::OkStatus();
 }
 
+namespace {
+
+// Appends {"data":RAW,"offset":N[,"info":{...}]}.
+void AppendPublication(const RecoveredPublication& publication, std::string* out) {
+  out->append("{\"data\":");
+  out->append(publication.data_json);
+  absl::StrAppend(out, ",\"offset\":", publication.offset);
+  if (publication.info != nullptr) {
+    out->append(",\"info\":");
+    AppendClientInfo(*publication.info, out);
+  }
+  out->push_back('}');
+}
+
+// Appends the value of a subscribe reply's "subscribe" field.
+void AppendSubscribeResult(const SubscribeResult& result, std::string* out) {
+  out->push_back('{');
+  if (result.expires) absl::StrAppend(out, "\"expires\":true,\"ttl\":", result.ttl, ",");
+  if (result.recoverable) out->append("\"recoverable\":true,");
+  out->append("\"epoch\":");
+  AppendJsonString(result.epoch, out);
+  absl::StrAppend(out, ",\"offset\":", result.offset, ",\"positioned\":true");
+  if (result.was_recovering) out->append(",\"was_recovering\":true");
+  if (result.recovered) out->append(",\"recovered\":true");
+  if (!result.publications.empty()) {
+    out->append(",\"publications\":[");
+    bool first = true;
+    for (const RecoveredPublication& publication : result.publications) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendPublication(publication, out);
+    }
+    out->push_back(']');
+  }
+  out->push_back('}');
+}
+
+// {"push":{"channel":"c","<kind>":{"info":{...}}}}
+std::string EncodeClientInfoPush(std::string_view channel, std::string_view kind,
+                                 const ClientInfoView& info) {
+  std::string out("{\"push\":{\"channel\":");
+  AppendJsonString(channel, &out);
+  absl::StrAppend(&out, ",\"", AsAbsl(kind), "\":{\"info\":");
+  AppendClientInfo(info, &out);
+  out.append("}}}");
+  return out;
+}
+
+}  // namespace
+
+void AppendClientInfo(const ClientInfoView& info, std::string* out) {
+  out->append("{\"user\":");
+  AppendJsonString(info.user, out);
+  out->append(",\"client\":");
+  AppendJsonString(info.client, out);
+  if (!info.conn_info_json.empty()) {
+    out->append(",\"conn_info\":");
+    out->append(info.conn_info_json);
+  }
+  if (!info.chan_info_json.empty()) {
+    out->append(",\"chan_info\":");
+    out->append(info.chan_info_json);
+  }
+  out->push_back('}');
+}
+
 std::string EncodeConnectReply(uint32_t id, std::string_view client_id, std::string_view version,
                                int ping_seconds, bool pong) {
+  ConnectResult result;
+  result.client = client_id;
+  result.version = version;
+  result.ping_seconds = ping_seconds;
+  result.pong = pong;
+  return EncodeConnectReply(id, result);
+}
+
+std::string EncodeConnectReply(uint32_t id, const ConnectResult& result) {
   std::string out = absl::StrCat("{\"id\":", id, ",\"connect\":{\"client\":");
-  AppendJsonString(client_id, &out);
+  AppendJsonString(result.client, &out);
   out.append(",\"version\":");
-  AppendJsonString(version, &out);
-  absl::StrAppend(&out, ",\"ping\":", ping_seconds, pong ? ",\"pong\":true}}" : "}}");
+  AppendJsonString(result.version, &out);
+  if (result.expires) absl::StrAppend(&out, ",\"expires\":true,\"ttl\":", result.ttl);
+  if (!result.subs.empty()) {
+    out.append(",\"subs\":{");
+    bool first = true;
+    for (const auto& [channel, sub] : result.subs) {
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(channel, &out);
+      out.push_back(':');
+      AppendSubscribeResult(sub, &out);
+    }
+    out.push_back('}');
+  }
+  absl::StrAppend(&out, ",\"ping\":", result.ping_seconds, result.pong ? ",\"pong\":true}}" : "}}");
   return out;
 }
 
@@ -242,26 +442,9 @@ std::string EncodeEmptyResult(uint32_t id, std::string_view method) {
 }
 
 std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result) {
-  std::string out = absl::StrCat("{\"id\":", id, ",\"subscribe\":{");
-  if (result.recoverable) out.append("\"recoverable\":true,");
-  out.append("\"epoch\":");
-  AppendJsonString(result.epoch, &out);
-  absl::StrAppend(&out, ",\"offset\":", result.offset, ",\"positioned\":true");
-  if (result.was_recovering) out.append(",\"was_recovering\":true");
-  if (result.recovered) out.append(",\"recovered\":true");
-  if (!result.publications.empty()) {
-    out.append(",\"publications\":[");
-    bool first = true;
-    for (const RecoveredPublication& publication : result.publications) {
-      if (!first) out.push_back(',');
-      first = false;
-      out.append("{\"data\":");
-      out.append(publication.data_json);
-      absl::StrAppend(&out, ",\"offset\":", publication.offset, "}");
-    }
-    out.push_back(']');
-  }
-  out.append("}}");
+  std::string out = absl::StrCat("{\"id\":", id, ",\"subscribe\":");
+  AppendSubscribeResult(result, &out);
+  out.push_back('}');
   return out;
 }
 
@@ -272,14 +455,47 @@ std::string EncodeHistoryReply(uint32_t id, const std::vector<RecoveredPublicati
   for (const RecoveredPublication& publication : publications) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"data\":");
-    out.append(publication.data_json);
-    absl::StrAppend(&out, ",\"offset\":", publication.offset, "}");
+    AppendPublication(publication, &out);
   }
   out.append("],\"epoch\":");
   AppendJsonString(epoch, &out);
   absl::StrAppend(&out, ",\"offset\":", offset, "}}");
   return out;
+}
+
+std::string EncodeRefreshReply(uint32_t id, std::string_view client, std::string_view version,
+                               bool expires, uint32_t ttl) {
+  std::string out = absl::StrCat("{\"id\":", id, ",\"refresh\":{\"client\":");
+  AppendJsonString(client, &out);
+  out.append(",\"version\":");
+  AppendJsonString(version, &out);
+  if (expires) absl::StrAppend(&out, ",\"expires\":true,\"ttl\":", ttl);
+  out.append("}}");
+  return out;
+}
+
+std::string EncodeSubRefreshReply(uint32_t id, bool expires, uint32_t ttl) {
+  if (!expires) return absl::StrCat("{\"id\":", id, ",\"sub_refresh\":{}}");
+  return absl::StrCat("{\"id\":", id, ",\"sub_refresh\":{\"expires\":true,\"ttl\":", ttl, "}}");
+}
+
+std::string EncodePresenceReply(uint32_t id, const std::vector<ClientInfoView>& clients) {
+  std::string out = absl::StrCat("{\"id\":", id, ",\"presence\":{\"presence\":{");
+  bool first = true;
+  for (const ClientInfoView& info : clients) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(info.client, &out);
+    out.push_back(':');
+    AppendClientInfo(info, &out);
+  }
+  out.append("}}}");
+  return out;
+}
+
+std::string EncodePresenceStatsReply(uint32_t id, uint64_t num_clients, uint64_t num_users) {
+  return absl::StrCat("{\"id\":", id, ",\"presence_stats\":{\"num_clients\":", num_clients,
+                      ",\"num_users\":", num_users, "}}");
 }
 
 std::string EncodeErrorReply(uint32_t id, int code, std::string_view message, bool temporary) {
@@ -298,6 +514,58 @@ std::string EncodePublicationPush(std::string_view channel, std::string_view dat
   out.append(",\"pub\":{\"data\":");
   out.append(data_json);
   absl::StrAppend(&out, ",\"offset\":", offset, "}}}");
+  return out;
+}
+
+std::string EncodePublicationPush(std::string_view channel, std::string_view data_json,
+                                  uint64_t offset, const ClientInfoView* info) {
+  if (info == nullptr) return EncodePublicationPush(channel, data_json, offset);
+  std::string out;
+  out.reserve(96 + channel.size() + data_json.size() + info->user.size() + info->client.size() +
+              info->conn_info_json.size() + info->chan_info_json.size());
+  out.append("{\"push\":{\"channel\":");
+  AppendJsonString(channel, &out);
+  out.append(",\"pub\":");
+  AppendPublication(RecoveredPublication{offset, data_json, info}, &out);
+  out.append("}}");
+  return out;
+}
+
+std::string EncodeJoinPush(std::string_view channel, const ClientInfoView& info) {
+  return EncodeClientInfoPush(channel, "join", info);
+}
+
+std::string EncodeLeavePush(std::string_view channel, const ClientInfoView& info) {
+  return EncodeClientInfoPush(channel, "leave", info);
+}
+
+std::string EncodeSubscribePush(std::string_view channel, const SubscribeResult& result) {
+  std::string out("{\"push\":{\"channel\":");
+  AppendJsonString(channel, &out);
+  out.append(",\"subscribe\":{");
+  bool first = true;
+  auto separate = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+  };
+  if (result.recoverable) {
+    separate();
+    out.append("\"recoverable\":true");
+  }
+  if (!result.epoch.empty()) {
+    separate();
+    out.append("\"epoch\":");
+    AppendJsonString(result.epoch, &out);
+  }
+  if (result.offset != 0) {
+    separate();
+    absl::StrAppend(&out, "\"offset\":", result.offset);
+  }
+  if (!result.epoch.empty()) {
+    separate();
+    out.append("\"positioned\":true");
+  }
+  out.append("}}}");
   return out;
 }
 
