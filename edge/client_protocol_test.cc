@@ -587,3 +587,394 @@ TEST(EncodeHistoryReplyTest, EmbedsDataAndPosition) {
 
 }  // namespace
 }  // namespace wirehub::edge
+
+namespace wirehub::edge {
+namespace {
+
+// Expects `message` to parse into one kInvalidParams command for `method`
+// whose problem mentions `problem`.
+void ExpectInvalidParams(std::string_view message, std::string_view method,
+                         std::string_view problem) {
+  Command command = ParseOne(message);
+  EXPECT_EQ(command.kind, Command::Kind::kInvalidParams) << message;
+  EXPECT_EQ(command.method, method) << message;
+  EXPECT_THAT(command.problem, HasSubstr(std::string(problem))) << message;
+}
+
+// ---------------------------------------------------------------------------
+// CommandParser: subscribe.token and connect.subs.
+
+TEST(CommandParserSubscribeTokenTest, ReadsToken) {
+  Command command = ParseOne(R"({"id":2,"subscribe":{"channel":"c","token":"t.o.k"}})");
+  EXPECT_EQ(command.kind, Command::Kind::kSubscribe);
+  EXPECT_EQ(command.token, "t.o.k");
+  EXPECT_TRUE(command.has_token);
+}
+
+TEST(CommandParserSubscribeTokenTest, AbsentOrEmptyTokenIsNoToken) {
+  for (const char* message : {R"({"id":2,"subscribe":{"channel":"c"}})",
+                              R"({"id":2,"subscribe":{"channel":"c","token":""}})"}) {
+    Command command = ParseOne(message);
+    EXPECT_EQ(command.kind, Command::Kind::kSubscribe) << message;
+    EXPECT_FALSE(command.has_token) << message;
+  }
+}
+
+TEST(CommandParserSubscribeTokenTest, NonStringTokenIsInvalidParams) {
+  ExpectInvalidParams(R"({"id":2,"subscribe":{"channel":"c","token":1}})", "subscribe", "token");
+}
+
+TEST(CommandParserSubscribeTokenTest, SdkExtraFieldsAreIgnored) {
+  Command command =
+      ParseOne(R"({"id":3,"subscribe":{"channel":"c","data":{"x":1},"positioned":true,)"
+               R"("recoverable":true,"join_leave":true}})");
+  EXPECT_EQ(command.kind, Command::Kind::kSubscribe);
+  EXPECT_EQ(command.channel, "c");
+}
+
+TEST(CommandParserConnectSubsTest, ReadsSubsInOrder) {
+  Command command =
+      ParseOne(R"({"id":1,"connect":{"token":"t","name":"js","version":"5.0.0","data":{"a":1},)"
+               R"("subs":{"chat:1":{"recover":true,"epoch":"e","offset":7},"news":{}}}})");
+  EXPECT_EQ(command.kind, Command::Kind::kConnect);
+  EXPECT_EQ(command.token, "t");
+  ASSERT_THAT(command.subs, SizeIs(2));
+  EXPECT_EQ(command.subs[0].channel, "chat:1");
+  EXPECT_TRUE(command.subs[0].recover);
+  EXPECT_EQ(command.subs[0].epoch, "e");
+  EXPECT_EQ(command.subs[0].offset, 7u);
+  EXPECT_EQ(command.subs[1].channel, "news");
+  EXPECT_FALSE(command.subs[1].recover);
+  EXPECT_EQ(command.subs[1].epoch, "");
+  EXPECT_EQ(command.subs[1].offset, 0u);
+}
+
+TEST(CommandParserConnectSubsTest, NoSubsIsEmpty) {
+  EXPECT_THAT(ParseOne(R"({"id":1,"connect":{}})").subs, IsEmpty());
+  EXPECT_THAT(ParseOne(R"({"id":1,"connect":{"subs":{}}})").subs, IsEmpty());
+}
+
+TEST(CommandParserConnectSubsTest, WrongTypesAreInvalidParams) {
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":[]}})", "connect", "subs");
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":{"c":true}}})", "connect", "subs[c]");
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":{"c":{"recover":1}}}})", "connect",
+                      "subs[c].recover must be a boolean");
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":{"c":{"epoch":1}}}})", "connect",
+                      "subs[c].epoch must be a string");
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":{"c":{"offset":-1}}}})", "connect",
+                      "subs[c].offset must be an unsigned integer");
+  ExpectInvalidParams(R"({"id":1,"connect":{"subs":{"c":{"offset":"1"}}}})", "connect",
+                      "subs[c].offset");
+  // A bad entry after good ones leaves no partial list behind.
+  Command command = ParseOne(R"({"id":1,"connect":{"subs":{"a":{},"b":{"recover":"yes"}}}})");
+  EXPECT_EQ(command.kind, Command::Kind::kInvalidParams);
+  EXPECT_THAT(command.subs, IsEmpty());
+}
+
+// Builds a connect command whose subs map has `count` entries.
+std::string ConnectWithSubs(size_t count) {
+  std::string message = R"({"id":1,"connect":{"subs":{)";
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0) message.push_back(',');
+    message += "\"c" + std::to_string(i) + "\":{}";
+  }
+  message += "}}}";
+  return message;
+}
+
+TEST(CommandParserConnectSubsTest, AtMost128Subs) {
+  Command command = ParseOne(ConnectWithSubs(kMaxConnectSubs));
+  EXPECT_EQ(command.kind, Command::Kind::kConnect);
+  EXPECT_THAT(command.subs, SizeIs(kMaxConnectSubs));
+  ExpectInvalidParams(ConnectWithSubs(kMaxConnectSubs + 1), "connect", "too many subs");
+}
+
+// ---------------------------------------------------------------------------
+// CommandParser: publish, presence, presence_stats, refresh, sub_refresh.
+
+TEST(CommandParserPublishTest, ReadsChannelAndMinifiedData) {
+  Command command =
+      ParseOne(R"({"id":7,"publish":{"channel":"chat:1","data":{ "t" : "a\"b", "n" : [1, 2] }}})");
+  EXPECT_EQ(command.kind, Command::Kind::kPublish);
+  EXPECT_EQ(command.id, 7u);
+  EXPECT_EQ(command.method, "publish");
+  EXPECT_EQ(command.channel, "chat:1");
+  EXPECT_EQ(command.data_json, R"({"t":"a\"b","n":[1,2]})");
+}
+
+TEST(CommandParserPublishTest, AnyJsonValueIsData) {
+  EXPECT_EQ(ParseOne(R"({"id":7,"publish":{"channel":"c","data":"s"}})").data_json, R"("s")");
+  EXPECT_EQ(ParseOne(R"({"id":7,"publish":{"channel":"c","data":12}})").data_json, "12");
+  EXPECT_EQ(ParseOne(R"({"id":7,"publish":{"channel":"c","data":null}})").data_json, "null");
+  EXPECT_EQ(ParseOne(R"({"id":7,"publish":{"channel":"c","data":[]}})").data_json, "[]");
+}
+
+TEST(CommandParserPublishTest, MissingOrMistypedFieldsAreInvalidParams) {
+  ExpectInvalidParams(R"({"id":7,"publish":{"channel":"c"}})", "publish", "data is required");
+  ExpectInvalidParams(R"({"id":7,"publish":{"data":{}}})", "publish", "channel is required");
+  ExpectInvalidParams(R"({"id":7,"publish":{"channel":5,"data":{}}})", "publish",
+                      "channel must be a string");
+  ExpectInvalidParams(R"({"id":7,"publish":"c"})", "publish", "not an object");
+}
+
+TEST(CommandParserPresenceTest, ReadsChannel) {
+  Command presence = ParseOne(R"({"id":8,"presence":{"channel":"room"}})");
+  EXPECT_EQ(presence.kind, Command::Kind::kPresence);
+  EXPECT_EQ(presence.method, "presence");
+  EXPECT_EQ(presence.channel, "room");
+  Command stats = ParseOne(R"({"id":9,"presence_stats":{"channel":"room"}})");
+  EXPECT_EQ(stats.kind, Command::Kind::kPresenceStats);
+  EXPECT_EQ(stats.method, "presence_stats");
+  EXPECT_EQ(stats.channel, "room");
+}
+
+TEST(CommandParserPresenceTest, MissingOrMistypedChannelIsInvalidParams) {
+  ExpectInvalidParams(R"({"id":8,"presence":{}})", "presence", "channel is required");
+  ExpectInvalidParams(R"({"id":8,"presence":{"channel":[]}})", "presence",
+                      "channel must be a string");
+  ExpectInvalidParams(R"({"id":9,"presence_stats":{}})", "presence_stats", "channel is required");
+  ExpectInvalidParams(R"({"id":9,"presence_stats":{"channel":false}})", "presence_stats",
+                      "channel must be a string");
+}
+
+TEST(CommandParserRefreshTest, ReadsToken) {
+  Command command = ParseOne(R"({"id":10,"refresh":{"token":"new.jwt.x"}})");
+  EXPECT_EQ(command.kind, Command::Kind::kRefresh);
+  EXPECT_EQ(command.method, "refresh");
+  EXPECT_EQ(command.token, "new.jwt.x");
+  EXPECT_TRUE(command.has_token);
+}
+
+TEST(CommandParserRefreshTest, MissingEmptyOrMistypedTokenIsInvalidParams) {
+  ExpectInvalidParams(R"({"id":10,"refresh":{}})", "refresh", "token is required");
+  ExpectInvalidParams(R"({"id":10,"refresh":{"token":""}})", "refresh", "token is required");
+  ExpectInvalidParams(R"({"id":10,"refresh":{"token":1}})", "refresh", "token must be a string");
+}
+
+TEST(CommandParserSubRefreshTest, ReadsChannelAndToken) {
+  Command command = ParseOne(R"({"id":11,"sub_refresh":{"channel":"c","token":"s.u.b"}})");
+  EXPECT_EQ(command.kind, Command::Kind::kSubRefresh);
+  EXPECT_EQ(command.method, "sub_refresh");
+  EXPECT_EQ(command.channel, "c");
+  EXPECT_EQ(command.token, "s.u.b");
+  EXPECT_TRUE(command.has_token);
+}
+
+TEST(CommandParserSubRefreshTest, MissingOrMistypedFieldsAreInvalidParams) {
+  ExpectInvalidParams(R"({"id":11,"sub_refresh":{"token":"t"}})", "sub_refresh",
+                      "channel is required");
+  ExpectInvalidParams(R"({"id":11,"sub_refresh":{"channel":"c"}})", "sub_refresh",
+                      "token is required");
+  ExpectInvalidParams(R"({"id":11,"sub_refresh":{"channel":"c","token":""}})", "sub_refresh",
+                      "token is required");
+  ExpectInvalidParams(R"({"id":11,"sub_refresh":{"channel":1,"token":"t"}})", "sub_refresh",
+                      "channel must be a string");
+  ExpectInvalidParams(R"({"id":11,"sub_refresh":{"channel":"c","token":{}}})", "sub_refresh",
+                      "token must be a string");
+}
+
+// ---------------------------------------------------------------------------
+// Encoders added for presence, join/leave, expiry and server-side subs.
+
+// Expects `json` to equal `expected` and to parse as one JSON document.
+void ExpectJson(const std::string& json, std::string_view expected) {
+  EXPECT_EQ(json, expected);
+  EXPECT_TRUE(IsValidJson(json)) << json;
+}
+
+TEST(AppendClientInfoTest, UserAndClientOnly) {
+  std::string out = "x";
+  AppendClientInfo({"u1", "c1", "", ""}, &out);
+  EXPECT_EQ(out, R"(x{"user":"u1","client":"c1"})");
+}
+
+TEST(AppendClientInfoTest, EmbedsRawInfoAndEscapesIds) {
+  std::string out;
+  AppendClientInfo({"u\"1\\", "c\n1", R"({"name":"Ann"})", R"(["mod"])"}, &out);
+  ExpectJson(out,
+             R"({"user":"u\"1\\","client":"c\n1","conn_info":{"name":"Ann"},"chan_info":["mod"]})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(out).get(root), simdjson::SUCCESS);
+  std::string_view user;
+  ASSERT_EQ(root["user"].get(user), simdjson::SUCCESS);
+  EXPECT_EQ(user, "u\"1\\");
+  std::string_view name;
+  ASSERT_EQ(root["conn_info"]["name"].get(name), simdjson::SUCCESS);
+  EXPECT_EQ(name, "Ann");
+}
+
+TEST(AppendClientInfoTest, ChanInfoWithoutConnInfo) {
+  std::string out;
+  AppendClientInfo({"", "c", "", "1"}, &out);
+  ExpectJson(out, R"({"user":"","client":"c","chan_info":1})");
+}
+
+TEST(EncodePublicationPushTest, WithInfo) {
+  ClientInfoView info{"u", "c", R"({"a":1})", ""};
+  ExpectJson(EncodePublicationPush("chat", R"({"t":"x"})", 5, &info),
+             R"({"push":{"channel":"chat","pub":{"data":{"t":"x"},"offset":5,)"
+             R"("info":{"user":"u","client":"c","conn_info":{"a":1}}}}})");
+}
+
+TEST(EncodePublicationPushTest, NullInfoMatchesThreeArgumentForm) {
+  EXPECT_EQ(EncodePublicationPush("chat", "[1]", 3, nullptr),
+            EncodePublicationPush("chat", "[1]", 3));
+  ExpectJson(EncodePublicationPush("ch\"", "[1]", 3, nullptr),
+             R"({"push":{"channel":"ch\"","pub":{"data":[1],"offset":3}}})");
+}
+
+TEST(EncodeJoinLeavePushTest, JoinAndLeave) {
+  ClientInfoView info{"user\"1", "client-1", "", R"({"role":"x"})"};
+  ExpectJson(EncodeJoinPush("room", info),
+             R"({"push":{"channel":"room","join":{"info":{"user":"user\"1","client":"client-1",)"
+             R"("chan_info":{"role":"x"}}}}})");
+  ExpectJson(EncodeLeavePush("room", info),
+             R"({"push":{"channel":"room","leave":{"info":{"user":"user\"1","client":"client-1",)"
+             R"("chan_info":{"role":"x"}}}}})");
+}
+
+TEST(EncodeSubscribePushTest, Positioned) {
+  SubscribeResult result;
+  result.recoverable = true;
+  result.epoch = "e\"1";
+  result.offset = 12;
+  ExpectJson(EncodeSubscribePush("news", result),
+             R"({"push":{"channel":"news","subscribe":{"recoverable":true,"epoch":"e\"1",)"
+             R"("offset":12,"positioned":true}}})");
+}
+
+TEST(EncodeSubscribePushTest, OmitsUnsetFields) {
+  SubscribeResult result;
+  ExpectJson(EncodeSubscribePush("news", result), R"({"push":{"channel":"news","subscribe":{}}})");
+  result.epoch = "e";
+  ExpectJson(EncodeSubscribePush("news", result),
+             R"({"push":{"channel":"news","subscribe":{"epoch":"e","positioned":true}}})");
+}
+
+TEST(EncodeSubscribeReplyTest, UnsetExpiryKeepsOutput) {
+  SubscribeResult result;
+  result.epoch = "e1";
+  result.ttl = 99;  // Ignored without expires.
+  ExpectJson(EncodeSubscribeReply(3, result),
+             R"({"id":3,"subscribe":{"epoch":"e1","offset":0,"positioned":true}})");
+}
+
+TEST(EncodeSubscribeReplyTest, ExpiresAndPublicationInfo) {
+  ClientInfoView info{"u", "c", "", ""};
+  SubscribeResult result;
+  result.expires = true;
+  result.ttl = 60;
+  result.epoch = "e";
+  result.offset = 2;
+  result.recovered = true;
+  result.was_recovering = true;
+  result.publications = {{1, "1", &info}, {2, "2"}};
+  ExpectJson(EncodeSubscribeReply(4, result),
+             R"({"id":4,"subscribe":{"expires":true,"ttl":60,"epoch":"e","offset":2,)"
+             R"("positioned":true,"was_recovering":true,"recovered":true,"publications":[)"
+             R"({"data":1,"offset":1,"info":{"user":"u","client":"c"}},{"data":2,"offset":2}]}})");
+}
+
+TEST(EncodeHistoryReplyTest, PublicationInfo) {
+  ClientInfoView info{"u", "c\\", "", R"({"x":true})"};
+  ExpectJson(EncodeHistoryReply(5, {{3, R"("a")", &info}}, "e", 3),
+             R"({"id":5,"history":{"publications":[{"data":"a","offset":3,"info":{"user":"u",)"
+             R"("client":"c\\","chan_info":{"x":true}}}],"epoch":"e","offset":3}})");
+}
+
+TEST(EncodeConnectReplyTest, StructFormMatchesFiveArgumentForm) {
+  ConnectResult result;
+  result.client = "c\"1";
+  result.version = "0.1.0";
+  ExpectJson(EncodeConnectReply(1, result),
+             R"({"id":1,"connect":{"client":"c\"1","version":"0.1.0","ping":25,"pong":true}})");
+  EXPECT_EQ(EncodeConnectReply(1, result), EncodeConnectReply(1, "c\"1", "0.1.0", 25, true));
+  result.pong = false;
+  result.ping_seconds = 10;
+  EXPECT_EQ(EncodeConnectReply(1, result), EncodeConnectReply(1, "c\"1", "0.1.0", 10, false));
+}
+
+TEST(EncodeConnectReplyTest, ExpiresAndSubs) {
+  ConnectResult result;
+  result.client = "c";
+  result.version = "v";
+  result.expires = true;
+  result.ttl = 300;
+  SubscribeResult chat;
+  chat.recoverable = true;
+  chat.epoch = "e";
+  chat.offset = 4;
+  chat.was_recovering = true;
+  chat.recovered = true;
+  chat.publications = {{4, R"({"t":1})"}};
+  SubscribeResult news;
+  news.expires = true;
+  news.ttl = 30;
+  result.subs.emplace_back("chat:\"1\"", chat);
+  result.subs.emplace_back("news", news);
+  std::string reply = EncodeConnectReply(2, result);
+  ExpectJson(
+      reply,
+      R"({"id":2,"connect":{"client":"c","version":"v","expires":true,"ttl":300,"subs":{)"
+      R"("chat:\"1\"":{"recoverable":true,"epoch":"e","offset":4,"positioned":true,)"
+      R"("was_recovering":true,"recovered":true,"publications":[{"data":{"t":1},"offset":4}]},)"
+      R"("news":{"expires":true,"ttl":30,"epoch":"","offset":0,"positioned":true}},)"
+      R"("ping":25,"pong":true}})");
+  // Each subs value is exactly the subscribe reply's "subscribe" value.
+  std::string subscribe = EncodeSubscribeReply(9, chat);
+  std::string value = subscribe.substr(std::string_view(R"({"id":9,"subscribe":)").size());
+  value.pop_back();
+  EXPECT_THAT(reply, HasSubstr(R"("chat:\"1\"":)" + value + ","));
+}
+
+TEST(EncodeRefreshReplyTest, WithAndWithoutExpiry) {
+  ExpectJson(EncodeRefreshReply(6, "c\"", "0.1.0", true, 120),
+             R"({"id":6,"refresh":{"client":"c\"","version":"0.1.0","expires":true,"ttl":120}})");
+  ExpectJson(EncodeRefreshReply(6, "c", "0.1.0", false, 120),
+             R"({"id":6,"refresh":{"client":"c","version":"0.1.0"}})");
+}
+
+TEST(EncodeSubRefreshReplyTest, WithAndWithoutExpiry) {
+  ExpectJson(EncodeSubRefreshReply(7, true, 45),
+             R"({"id":7,"sub_refresh":{"expires":true,"ttl":45}})");
+  ExpectJson(EncodeSubRefreshReply(7, false, 45), R"({"id":7,"sub_refresh":{}})");
+}
+
+TEST(EncodePresenceReplyTest, KeyedByClient) {
+  std::vector<ClientInfoView> clients = {{"u1", "c\"1", R"({"n":1})", ""},
+                                         {"u2", "c2", "", R"("x")"}};
+  std::string reply = EncodePresenceReply(8, clients);
+  ExpectJson(reply, R"({"id":8,"presence":{"presence":{"c\"1":{"user":"u1","client":"c\"1",)"
+                    R"("conn_info":{"n":1}},"c2":{"user":"u2","client":"c2","chan_info":"x"}}}})");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(reply).get(root), simdjson::SUCCESS);
+  std::string_view user;
+  ASSERT_EQ(root["presence"]["presence"]["c\"1"]["user"].get(user), simdjson::SUCCESS);
+  EXPECT_EQ(user, "u1");
+}
+
+TEST(EncodePresenceReplyTest, Empty) {
+  ExpectJson(EncodePresenceReply(8, {}), R"({"id":8,"presence":{"presence":{}}})");
+}
+
+TEST(EncodePresenceStatsReplyTest, Counts) {
+  ExpectJson(EncodePresenceStatsReply(9, 3, 2),
+             R"({"id":9,"presence_stats":{"num_clients":3,"num_users":2}})");
+  ExpectJson(EncodePresenceStatsReply(9, 0, 0),
+             R"({"id":9,"presence_stats":{"num_clients":0,"num_users":0}})");
+}
+
+TEST(ProtocolCodesTest, Values) {
+  EXPECT_EQ(kErrorTooManyRequests, 111);
+  EXPECT_EQ(kCloseConnectionExpired, 3005);
+  EXPECT_EQ(kCloseSubscriptionExpired, 3006);
+  EXPECT_EQ(kCloseForceReconnect, 3011);
+  EXPECT_EQ(kCloseForceDisconnect, 3503);
+  EXPECT_EQ(kUnsubscribeServer, 2000);
+  EXPECT_EQ(kUnsubscribeExpired, 2501);
+}
+
+}  // namespace
+}  // namespace wirehub::edge
