@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "edge/outbound_queue.h"
@@ -13,6 +14,16 @@
 struct lws;
 
 namespace wirehub::edge {
+
+// One subscription of a session, by channel name.
+struct Subscription {
+  // The subscription token's `info` (raw JSON), shown in presence.
+  std::string chan_info;
+  // The subscription token's expiry; InfiniteFuture without a token.
+  absl::Time expires_at = absl::InfiniteFuture();
+  // Reported to control's presence (namespace with presence or join_leave).
+  bool in_presence = false;
+};
 
 // ClientSession is owned by EdgeServer from LWS_CALLBACK_ESTABLISHED to
 // LWS_CALLBACK_CLOSED.
@@ -31,9 +42,27 @@ struct ClientSession {
   bool connected = false;
   std::string user;
   std::string client_id;
+  // The connection token's `tenant`: every channel this session names is in
+  // that tenant's space (its key is MakeChannelKey(tenant, name)).
+  std::string tenant;
+  // The connection token's `info`, raw JSON.
+  std::string conn_info;
+  // The connection token's `channels`.
+  absl::flat_hash_set<std::string> token_channels;
+  absl::Time connected_at;
+  // When the connection token expires (InfiniteFuture: never); the session
+  // is closed with 3005 if no refresh moved it by then plus the grace.
+  absl::Time expires_at = absl::InfiniteFuture();
 
-  // Channels subscribed or with a subscribe awaiting control's ack.
-  absl::flat_hash_set<std::string> channels;
+  // Channels (by name) subscribed or with a subscribe in progress.
+  absl::flat_hash_map<std::string, Subscription> channels;
+  // How many of `channels` have a finite expires_at (the sweep looks at a
+  // session's subscriptions only when some can expire).
+  uint32_t expiring_subscriptions = 0;
+
+  // Client publish token bucket.
+  double publish_tokens = 0;
+  absl::Time publish_refilled_at;
 
   // A text message arriving in several fragments.
   std::string rx;

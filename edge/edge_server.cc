@@ -1,13 +1,19 @@
 #include "edge/edge_server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/channel_name.h"
+#include "common/json_validator.h"
+#include "common/absl_compat.h"
 #include "common/logging.h"
 #include "edge/control_link.h"
 
@@ -28,6 +34,8 @@ constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 EdgeServer::EdgeServer(EdgeServerOptions options, std::string token_secret)
     : options_(std::move(options)),
       verifier_(std::move(token_secret)),
+      authorizer_(&verifier_, options_.token_audience, options_.token_issuer),
+      started_at_(absl::Now()),
       inbox_([this] {
         // context_ is set before any thread can Post and cleared only after
         // every poster has stopped.
@@ -93,6 +101,7 @@ absl::StatusOr<int> EdgeServer::Init() {
   struct lws_vhost* vhost = lws_get_vhost_by_name(context_, "default");
   int port = vhost != nullptr ? lws_get_vhost_listen_port(vhost) : -1;
   if (port <= 0) return absl::UnavailableError("listener did not bind");
+  bound_port_ = port;
 
   lws_sul_schedule(context_, 0, &sweep_timer_.sul, &EdgeServer::SweepTimer,
                    ToLwsUsec(sweep_period_));
@@ -237,13 +246,16 @@ int EdgeServer::OnWritable(ClientSession* session) {
 }
 
 void EdgeServer::OnClosed(ClientSession* session) {
-  std::vector<std::string> channels(session->channels.begin(), session->channels.end());
+  std::vector<std::string> channels;
+  channels.reserve(session->channels.size());
+  for (const auto& [channel, subscription] : session->channels) channels.push_back(channel);
   for (const std::string& channel : channels) RemoveSubscription(session, channel);
   if (session->connected) {
-    auto it = users_.find(session->user);
+    std::string user = MakeChannelKey(session->tenant, session->user);
+    auto it = users_.find(user);
     if (it != users_.end() && --it->second == 0) {
       users_.erase(it);
-      if (link_ != nullptr && !session->user.empty()) link_->RemoveUser(session->user);
+      if (link_ != nullptr && !session->user.empty()) link_->RemoveUser(user);
     }
   }
   sessions_.erase(session);
@@ -285,6 +297,19 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
     case Command::Kind::kHistory:
       HandleHistory(session, command);
       return;
+    case Command::Kind::kRefresh:
+      HandleRefresh(session, command);
+      return;
+    case Command::Kind::kSubRefresh:
+      HandleSubRefresh(session, command);
+      return;
+    case Command::Kind::kPublish:
+      HandlePublish(session, command);
+      return;
+    case Command::Kind::kPresence:
+    case Command::Kind::kPresenceStats:
+      HandlePresence(session, command);
+      return;
     case Command::Kind::kPing:
       // A client ping also proves the client alive.
       session->pong_deadline = absl::InfiniteFuture();
@@ -306,6 +331,17 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
   }
 }
 
+namespace {
+
+// Whole seconds left until `at`, at least 1: the SDK refreshes when they
+// run out.
+uint32_t TtlSeconds(absl::Time at, absl::Time now) {
+  int64_t seconds = absl::ToInt64Seconds(at - now);
+  return static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, UINT32_MAX));
+}
+
+}  // namespace
+
 void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   if (session->connected) {
     Disconnect(session, kCloseBadRequest, "bad request");
@@ -315,7 +351,12 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     Disconnect(session, kCloseInvalidToken, "invalid token");
     return;
   }
-  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, absl::Now());
+  absl::Time now = absl::Now();
+  VerifyOptions verify;
+  verify.kind = TokenKind::kConnection;
+  verify.audience = options_.token_audience;
+  verify.issuer = options_.token_issuer;
+  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, verify);
   if (!claims.ok()) {
     if (absl::IsDeadlineExceeded(claims.status())) {
       // The SDK answers 109 by fetching a fresh token and connecting again;
@@ -328,15 +369,40 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   }
   session->connected = true;
   session->user = std::move(claims->subject);
+  session->tenant = std::move(claims->tenant);
+  session->conn_info = std::move(claims->info_json);
+  session->token_channels.insert(claims->channels.begin(), claims->channels.end());
+  session->expires_at = claims->expires_at;
+  session->connected_at = now;
   session->client_id = NewClientId();
   session->connect_deadline = absl::InfiniteFuture();
-  session->next_ping = absl::Now() + options_.ping_interval;
-  if (++users_[session->user] == 1 && link_ != nullptr && !session->user.empty()) {
-    link_->AddUser(session->user);
-  }
+  session->next_ping = now + options_.ping_interval;
+  session->publish_tokens = options_.client_publish_burst;
+  session->publish_refilled_at = now;
+  std::string user = MakeChannelKey(session->tenant, session->user);
+  if (++users_[user] == 1 && link_ != nullptr && !session->user.empty()) link_->AddUser(user);
   int ping_seconds = static_cast<int>(absl::ToInt64Seconds(options_.ping_interval));
-  SendText(session, EncodeConnectReply(command.id, session->client_id, options_.version,
-                                       std::max(ping_seconds, 1), true));
+  ConnectResult result;
+  result.client = session->client_id;
+  result.version = options_.version;
+  result.ping_seconds = std::max(ping_seconds, 1);
+  result.pong = true;
+  if (session->expires_at != absl::InfiniteFuture()) {
+    result.expires = true;
+    result.ttl = TtlSeconds(session->expires_at, now);
+  }
+  SendText(session, EncodeConnectReply(command.id, result));
+  // Channels of the token are server-side subscriptions: each is announced
+  // by a subscribe push once it is live. A reconnecting SDK sends its last
+  // position of each in connect.subs; it recovers from there.
+  std::vector<std::string> token_channels(claims->channels.begin(), claims->channels.end());
+  for (const std::string& channel : token_channels) {
+    const SubscribeSpec* recovery = nullptr;
+    for (const SubscribeSpec& spec : command.subs) {
+      if (spec.channel == channel) recovery = &spec;
+    }
+    ServerSubscribe(session, channel, recovery);
+  }
 }
 
 void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command) {
@@ -361,40 +427,134 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
     SendText(session, EncodeErrorReply(command.id, kErrorLimitExceeded, "limit exceeded", false));
     return;
   }
-  session->channels.insert(channel);
+  ConnectionIdentity who{session->user, session->tenant, &session->token_channels};
+  absl::StatusOr<SubscribeGrant> grant = authorizer_.AuthorizeSubscribe(
+      who, channel, *namespace_options, command.has_token ? command.token : "", absl::Now());
+  if (!grant.ok()) {
+    if (absl::IsDeadlineExceeded(grant.status())) {
+      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
+    } else {
+      SendText(session,
+               EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    }
+    return;
+  }
+  PendingSubscribe request{session,         command.id,    absl::Now(),
+                           command.recover, command.epoch, command.offset};
+  if (namespace_options->force_recovery()) request.recover = true;
+  Subscription subscription;
+  subscription.chan_info = std::move(grant->chan_info);
+  subscription.expires_at = grant->expires_at;
+  BeginSubscribe(session, channel, namespace_options, std::move(request),
+                 std::move(subscription));
+}
+
+bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& channel,
+                                 const SubscribeSpec* recovery) {
+  if (session->close_code != 0 || !session->connected) return false;
+  if (!ValidateChannelName(channel).ok()) return false;
+  const config::v1::NamespaceOptions* namespace_options = options_.namespaces.Find(channel);
+  if (namespace_options == nullptr || session->channels.contains(channel) ||
+      session->channels.size() >= options_.max_subscriptions_per_client) {
+    return false;
+  }
+  PendingSubscribe request{session, 0, absl::Now()};
+  request.server_side = true;
+  if (recovery != nullptr) {
+    request.recover = recovery->recover || namespace_options->force_recovery();
+    request.epoch = recovery->epoch;
+    request.offset = recovery->offset;
+  }
+  BeginSubscribe(session, channel, namespace_options, std::move(request), Subscription{});
+  return true;
+}
+
+void EdgeServer::BeginSubscribe(ClientSession* session, const std::string& channel,
+                                const config::v1::NamespaceOptions* namespace_options,
+                                PendingSubscribe request, Subscription subscription) {
+  if (subscription.expires_at != absl::InfiniteFuture()) ++session->expiring_subscriptions;
+  session->channels.emplace(channel, std::move(subscription));
   ++subscriptions_;
-  auto [it, created] = channels_.try_emplace(channel);
+  std::string key = KeyOf(session, channel);
+  auto [it, created] = channels_.try_emplace(key);
   ChannelEntry& entry = it->second;
   if (created) {
     entry.options = namespace_options;
     // First local subscriber: control must learn of the interest before the
     // client is told it is subscribed, or a publish made right after the
     // reply could miss this edge.
-    entry.interest_seq = link_ != nullptr ? link_->AddChannel(channel) : 0;
+    entry.interest_seq = link_ != nullptr ? link_->AddChannel(key) : 0;
     entry.confirmed = link_ == nullptr;
   }
-  PendingSubscribe request{session,         command.id,    absl::Now(),
-                           command.recover, command.epoch, command.offset};
   if (entry.confirmed) {
-    CompleteSubscribe(channel, entry, std::move(request));
+    CompleteSubscribe(it->first, entry, std::move(request));
     return;
   }
   entry.pending.push_back(std::move(request));
-  pending_channels_.try_emplace(entry.interest_seq, channel);
+  pending_channels_.try_emplace(entry.interest_seq, it->first);
 }
+
+std::string EdgeServer::KeyOf(const ClientSession* session, std::string_view channel) {
+  return MakeChannelKey(session->tenant, channel);
+}
+
+control::v1::ClientInfo EdgeServer::InfoOf(const ClientSession* session,
+                                           std::string_view channel) const {
+  control::v1::ClientInfo info;
+  info.set_user(session->user);
+  info.set_client(session->client_id);
+  info.set_conn_info(session->conn_info);
+  auto it = session->channels.find(AsAbsl(channel));
+  if (it != session->channels.end()) info.set_chan_info(it->second.chan_info);
+  return info;
+}
+
+void EdgeServer::AddSubscriber(ClientSession* session, const std::string& key,
+                               ChannelEntry& entry, uint64_t delivered) {
+  entry.subscribers[session] = delivered;
+  const config::v1::NamespaceOptions* options = entry.options;
+  if (link_ == nullptr || options == nullptr || !(options->presence() || options->join_leave())) {
+    return;
+  }
+  std::string_view name = SplitChannelKey(key).channel;
+  auto it = session->channels.find(AsAbsl(name));
+  if (it == session->channels.end() || it->second.in_presence) return;
+  it->second.in_presence = true;
+  link_->AddPresence(key, InfoOf(session, name));
+}
+
+namespace {
+
+// Reads a ClientInfo proto as the encoders' view (valid while `info` is).
+ClientInfoView ViewOf(const control::v1::ClientInfo& info) {
+  return ClientInfoView{info.user(), info.client(), info.conn_info(), info.chan_info()};
+}
+
+}  // namespace
 
 void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& entry,
                                    PendingSubscribe request) {
   ClientSession* session = request.session;
+  std::string_view name = SplitChannelKey(channel).channel;
+  auto subscription = session->channels.find(AsAbsl(name));
+  SubscribeResult result;
+  if (subscription != session->channels.end() &&
+      subscription->second.expires_at != absl::InfiniteFuture()) {
+    result.expires = true;
+    result.ttl = TtlSeconds(subscription->second.expires_at, absl::Now());
+  }
   if (entry.options == nullptr || entry.options->history_size() == 0) {
-    entry.subscribers.emplace(session, 0);
-    SendText(session, EncodeEmptyResult(request.command_id, "subscribe"));
+    AddSubscriber(session, channel, entry, 0);
+    SendText(session, request.server_side ? EncodeSubscribePush(name, result)
+                                          : EncodeSubscribeReply(request.command_id, result));
     return;
   }
   if (link_ == nullptr) {
-    SendText(session,
-             EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
-    RemoveSubscription(session, channel);
+    if (!request.server_side) {
+      SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
+                                         "internal server error", true));
+    }
+    RemoveSubscription(session, std::string(name));
     return;
   }
   // From here on live publications for this session are held, so whatever
@@ -402,7 +562,9 @@ void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& ent
   uint64_t session_id = session->id;
   entry.positioning[session] = Positioning{std::move(request), {}, 0};
   control::v1::HistoryRequest history;
-  history.set_channel(channel);
+  ChannelKeyParts parts = SplitChannelKey(channel);
+  history.set_tenant(std::string(parts.tenant));
+  history.set_channel(std::string(parts.channel));
   history.set_limit(-1);
   FetchHistoryToLoop(history,
                      [this, session_id, channel](const grpc::Status& status,
@@ -436,17 +598,28 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
   Positioning positioning = std::move(positioning_it->second);
   entry.positioning.erase(positioning_it);
   const PendingSubscribe& request = positioning.request;
+  std::string name(SplitChannelKey(channel).channel);
 
   if (!status.ok()) {
     WH_LOG(WARNING) << "history for " << channel << " failed: " << status.error_message();
-    SendText(session,
-             EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
-    RemoveSubscription(session, channel);
+    if (!request.server_side) {
+      SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
+                                         "internal server error", true));
+    }
+    RemoveSubscription(session, name);
     return;
   }
 
   bool allow_recovery = entry.options != nullptr && entry.options->allow_recovery();
   SubscribeResult result;
+  auto subscription = session->channels.find(AsAbsl(name));
+  if (subscription != session->channels.end() &&
+      subscription->second.expires_at != absl::InfiniteFuture()) {
+    result.expires = true;
+    result.ttl = TtlSeconds(subscription->second.expires_at, absl::Now());
+  }
+  std::vector<ClientInfoView> infos;
+  infos.reserve(response.publications_size());
   result.recoverable = allow_recovery;
   result.epoch = response.epoch();
   result.offset = response.offset();
@@ -466,7 +639,12 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
         for (const auto& publication : response.publications()) {
           if (publication.offset() <= request.offset) continue;
           bytes += publication.data().size() + 32;
-          result.publications.push_back({publication.offset(), publication.data()});
+          RecoveredPublication recovered{publication.offset(), publication.data()};
+          if (publication.has_info()) {
+            infos.push_back(ViewOf(publication.info()));
+            recovered.info = &infos.back();
+          }
+          result.publications.push_back(recovered);
         }
         // A reply larger than the client's queue bound could never be sent.
         result.recovered = bytes <= options_.client_queue_max_bytes / 2;
@@ -474,7 +652,16 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
       }
     }
   }
-  SendText(session, EncodeSubscribeReply(request.command_id, result));
+  if (request.server_side) {
+    // A push cannot carry publications: recovered ones follow it as pushes.
+    SendText(session, EncodeSubscribePush(name, result));
+    for (const RecoveredPublication& publication : result.publications) {
+      SendText(session, EncodePublicationPush(name, publication.data_json, publication.offset,
+                                              publication.info));
+    }
+  } else {
+    SendText(session, EncodeSubscribeReply(request.command_id, result));
+  }
   uint64_t delivered = response.offset();
   for (auto& [offset, frame] : positioning.held) {
     if (offset > delivered) {
@@ -482,7 +669,7 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
       delivered = offset;
     }
   }
-  entry.subscribers[session] = delivered;
+  AddSubscriber(session, channel, entry, delivered);
   if (entry.epoch.empty()) {
     entry.epoch = response.epoch();
     entry.last_offset = delivered;
@@ -504,7 +691,9 @@ void EdgeServer::StartRepair(const std::string& channel, ChannelEntry& entry) {
   if (entry.repairing || link_ == nullptr || entry.epoch.empty()) return;
   entry.repairing = true;
   control::v1::HistoryRequest request;
-  request.set_channel(channel);
+  ChannelKeyParts parts = SplitChannelKey(channel);
+  request.set_tenant(std::string(parts.tenant));
+  request.set_channel(std::string(parts.channel));
   request.set_limit(-1);
   request.mutable_since()->set_offset(entry.last_offset);
   request.mutable_since()->set_epoch(entry.epoch);
@@ -543,9 +732,11 @@ void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status&
     ResetChannel(channel, entry);
     return;
   }
+  std::string_view name = SplitChannelKey(channel).channel;
   for (const auto& publication : response.publications()) {
-    Frame frame = std::make_shared<const std::string>(
-        EncodePublicationPush(channel, publication.data(), publication.offset()));
+    ClientInfoView info = ViewOf(publication.info());
+    Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
+        name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr));
     DeliverTracked(entry, publication.offset(), frame);
   }
   for (size_t i = 0; i < held.size(); ++i) {
@@ -563,14 +754,15 @@ void EdgeServer::OnRepairHistory(const std::string& channel, const grpc::Status&
 
 void EdgeServer::ResetChannel(const std::string& channel_name, ChannelEntry& entry) {
   std::string channel = channel_name;  // The entry (and its key) may go away below.
+  std::string name(SplitChannelKey(channel).channel);
   std::vector<ClientSession*> subscribers;
   subscribers.reserve(entry.subscribers.size());
   for (const auto& [session, delivered] : entry.subscribers) subscribers.push_back(session);
   Frame push = std::make_shared<const std::string>(
-      EncodeUnsubscribePush(channel, kUnsubscribeInsufficientState, "insufficient state"));
+      EncodeUnsubscribePush(name, kUnsubscribeInsufficientState, "insufficient state"));
   for (ClientSession* session : subscribers) {
     Send(session, push);
-    RemoveSubscription(session, channel);
+    RemoveSubscription(session, name);
   }
   auto it = channels_.find(channel);
   if (it != channels_.end()) {
@@ -582,19 +774,25 @@ void EdgeServer::ResetChannel(const std::string& channel_name, ChannelEntry& ent
 }
 
 void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
-  // History is for subscribers of channels whose namespace keeps it (finer
-  // permissions come with namespace options for history).
-  if (!session->channels.contains(command.channel)) {
-    SendText(session,
-             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+  const config::v1::NamespaceOptions* options = options_.namespaces.Find(command.channel);
+  bool subscribed = session->channels.contains(command.channel);
+  if (options == nullptr || !ChannelAuthorizer::CanReadHistory(*options, subscribed)) {
+    // Subscribers of a namespace with history but without the permission
+    // are told "not available" only when there is no history at all; any
+    // other refusal is 103 and says nothing about the channel.
+    bool no_history = options != nullptr && subscribed && options->history_size() == 0;
+    SendText(session, no_history ? EncodeErrorReply(command.id, kErrorNotAvailable,
+                                                    "not available", false)
+                                 : EncodeErrorReply(command.id, kErrorPermissionDenied,
+                                                    "permission denied", false));
     return;
   }
-  const config::v1::NamespaceOptions* options = options_.namespaces.Find(command.channel);
-  if (options == nullptr || options->history_size() == 0 || link_ == nullptr) {
+  if (link_ == nullptr) {
     SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
     return;
   }
   control::v1::HistoryRequest request;
+  request.set_tenant(session->tenant);
   request.set_channel(command.channel);
   request.set_limit(static_cast<int32_t>(std::clamp<int64_t>(command.limit, -1, INT32_MAX)));
   request.set_reverse(command.reverse);
@@ -619,10 +817,17 @@ void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
       SendText(target, EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
       return;
     }
+    std::vector<ClientInfoView> infos;
+    infos.reserve(response.publications_size());
     std::vector<RecoveredPublication> publications;
     publications.reserve(response.publications_size());
     for (const auto& publication : response.publications()) {
-      publications.push_back({publication.offset(), publication.data()});
+      RecoveredPublication item{publication.offset(), publication.data()};
+      if (publication.has_info()) {
+        infos.push_back(ViewOf(publication.info()));
+        item.info = &infos.back();
+      }
+      publications.push_back(item);
     }
     SendText(target,
              EncodeHistoryReply(command_id, publications, response.epoch(), response.offset()));
@@ -638,9 +843,18 @@ void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& comman
 }
 
 void EdgeServer::RemoveSubscription(ClientSession* session, std::string channel) {
-  if (session->channels.erase(channel) == 0) return;
+  auto subscription = session->channels.find(channel);
+  if (subscription == session->channels.end()) return;
+  std::string key = KeyOf(session, channel);
+  if (subscription->second.in_presence && link_ != nullptr) {
+    link_->RemovePresence(key, session->client_id);
+  }
+  if (subscription->second.expires_at != absl::InfiniteFuture()) {
+    --session->expiring_subscriptions;
+  }
+  session->channels.erase(subscription);
   --subscriptions_;
-  auto it = channels_.find(channel);
+  auto it = channels_.find(key);
   if (it == channels_.end()) return;
   ChannelEntry& entry = it->second;
   entry.subscribers.erase(session);
@@ -650,7 +864,7 @@ void EdgeServer::RemoveSubscription(ClientSession* session, std::string channel)
   if (entry.subscribers.empty() && entry.pending.empty() && entry.positioning.empty()) {
     if (!entry.confirmed) pending_channels_.erase(entry.interest_seq);
     channels_.erase(it);
-    if (link_ != nullptr) link_->RemoveChannel(channel);
+    if (link_ != nullptr) link_->RemoveChannel(key);
   }
 }
 
@@ -677,9 +891,21 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
         (it->second.subscribers.empty() && it->second.positioning.empty())) {
       continue;
     }
+    std::string_view name = SplitChannelKey(publication.channel()).channel;
+    if (publication.has_join() || publication.has_leave()) {
+      // Presence events are not part of the stream: no offset, no history,
+      // only for subscribers already live.
+      Frame event = std::make_shared<const std::string>(
+          publication.has_join() ? EncodeJoinPush(name, ViewOf(publication.join()))
+                                 : EncodeLeavePush(name, ViewOf(publication.leave())));
+      for (const auto& [session, unused] : it->second.subscribers) Send(session, event);
+      continue;
+    }
     // Encoded once; every subscriber's queue shares these bytes.
+    ClientInfoView info = ViewOf(publication.info());
     Frame frame = std::make_shared<const std::string>(
-        EncodePublicationPush(publication.channel(), publication.data(), publication.offset()));
+        EncodePublicationPush(name, publication.data(), publication.offset(),
+                              publication.has_info() ? &info : nullptr));
     ChannelEntry& entry = it->second;
     bool tracked = entry.options != nullptr && entry.options->history_size() > 0;
     if (!tracked || entry.epoch.empty()) {
@@ -714,6 +940,7 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
     }
   }
   if (message.interest_ack() != 0) ConfirmChannels(message.interest_ack());
+  for (const edge::v1::EdgeCommand& command : message.commands()) HandleEdgeCommand(command);
 }
 
 void EdgeServer::OnLinkState(bool attached) {
@@ -777,6 +1004,25 @@ void EdgeServer::Sweep() {
       Disconnect(session, kCloseNoPong, "no pong");
       continue;
     }
+    if (now >= session->expires_at + options_.expired_close_delay) {
+      // The SDK reconnects on 3005 and fetches a fresh token first.
+      Disconnect(session, kCloseConnectionExpired, "connection expired");
+      continue;
+    }
+    if (session->expiring_subscriptions > 0) {
+      std::vector<std::string> expired_channels;
+      for (const auto& [channel, subscription] : session->channels) {
+        if (now >= subscription.expires_at + options_.expired_close_delay) {
+          expired_channels.push_back(channel);
+        }
+      }
+      for (const std::string& channel : expired_channels) {
+        // 2501: the SDK resubscribes, with a fresh subscription token.
+        SendText(session,
+                 EncodeUnsubscribePush(channel, kUnsubscribeExpired, "subscription expired"));
+        RemoveSubscription(session, channel);
+      }
+    }
     if (now >= session->next_ping) {
       session->next_ping = now + options_.ping_interval;
       if (session->pong_deadline == absl::InfiniteFuture()) {
@@ -792,9 +1038,11 @@ void EdgeServer::Sweep() {
     if (it == channels_.end()) continue;
     for (const PendingSubscribe& pending : it->second.pending) {
       if (now - pending.since >= options_.subscribe_timeout) {
-        SendText(pending.session, EncodeErrorReply(pending.command_id, kErrorInternal,
-                                                   "internal server error", true));
-        expired.emplace_back(pending.session, channel);
+        if (!pending.server_side) {
+          SendText(pending.session, EncodeErrorReply(pending.command_id, kErrorInternal,
+                                                     "internal server error", true));
+        }
+        expired.emplace_back(pending.session, std::string(SplitChannelKey(channel).channel));
       }
     }
   }
@@ -841,6 +1089,355 @@ void EdgeServer::BeginShutdown() {
 void EdgeServer::ShutdownTimer(lws_sorted_usec_list_t* sul) {
   EdgeServer* server = reinterpret_cast<TimerSlot*>(sul)->server;
   uv_stop(&server->loop_);
+}
+
+void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
+  absl::Time now = absl::Now();
+  VerifyOptions verify;
+  verify.kind = TokenKind::kConnection;
+  verify.audience = options_.token_audience;
+  verify.issuer = options_.token_issuer;
+  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, verify);
+  if (!claims.ok()) {
+    if (absl::IsDeadlineExceeded(claims.status())) {
+      // Reconnecting makes the SDK fetch a token again.
+      Disconnect(session, kCloseConnectionExpired, "connection expired");
+    } else {
+      Disconnect(session, kCloseInvalidToken, "invalid token");
+    }
+    return;
+  }
+  // A refresh extends this identity; it cannot become someone else.
+  if (claims->subject != session->user || claims->tenant != session->tenant) {
+    Disconnect(session, kCloseInvalidToken, "invalid token");
+    return;
+  }
+  session->expires_at = claims->expires_at;
+  session->conn_info = std::move(claims->info_json);
+  SendText(session, EncodeRefreshReply(command.id, session->client_id, options_.version, true,
+                                       TtlSeconds(session->expires_at, now)));
+}
+
+void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command) {
+  auto it = session->channels.find(command.channel);
+  if (it == session->channels.end()) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    return;
+  }
+  absl::Time now = absl::Now();
+  ConnectionIdentity who{session->user, session->tenant, &session->token_channels};
+  absl::StatusOr<SubscribeGrant> grant =
+      authorizer_.VerifySubscriptionToken(who, command.channel, command.token, now);
+  if (!grant.ok()) {
+    if (absl::IsDeadlineExceeded(grant.status())) {
+      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
+    } else {
+      SendText(session,
+               EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    }
+    return;
+  }
+  Subscription& subscription = it->second;
+  bool was_expiring = subscription.expires_at != absl::InfiniteFuture();
+  bool expiring = grant->expires_at != absl::InfiniteFuture();
+  if (was_expiring != expiring) {
+    expiring ? ++session->expiring_subscriptions : --session->expiring_subscriptions;
+  }
+  subscription.expires_at = grant->expires_at;
+  SendText(session, EncodeSubRefreshReply(command.id, expiring,
+                                          expiring ? TtlSeconds(grant->expires_at, now) : 0));
+}
+
+void EdgeServer::HandlePublish(ClientSession* session, const Command& command) {
+  absl::Status valid = ValidateChannelName(command.channel);
+  if (!valid.ok()) {
+    SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
+                                       absl::StrCat("bad request: ", valid.message()), false));
+    return;
+  }
+  const config::v1::NamespaceOptions* options = options_.namespaces.Find(command.channel);
+  bool subscribed = session->channels.contains(command.channel);
+  if (options == nullptr || !ChannelAuthorizer::CanPublish(*options, subscribed)) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    return;
+  }
+  // Token bucket: client_publish_rate per second, up to the burst.
+  absl::Time now = absl::Now();
+  session->publish_tokens =
+      std::min(options_.client_publish_burst,
+               session->publish_tokens + absl::ToDoubleSeconds(now - session->publish_refilled_at) *
+                                             options_.client_publish_rate);
+  session->publish_refilled_at = now;
+  if (session->publish_tokens < 1) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+    return;
+  }
+  session->publish_tokens -= 1;
+  if (link_ == nullptr) {
+    SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+    return;
+  }
+  edge::v1::ClientPublishRequest request;
+  request.set_channel(KeyOf(session, command.channel));
+  request.set_data(command.data_json);
+  *request.mutable_info() = InfoOf(session, command.channel);
+  uint64_t session_id = session->id;
+  uint32_t command_id = command.id;
+  link_->Publish(request, options_.control_call_timeout,
+                 [this, session_id, command_id](const grpc::Status& status,
+                                                const control::v1::PublishResponse&) {
+                   Post([this, session_id, command_id, status] {
+                     auto it = sessions_by_id_.find(session_id);
+                     if (it == sessions_by_id_.end()) return;
+                     if (status.ok()) {
+                       SendText(it->second, EncodeEmptyResult(command_id, "publish"));
+                     } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+                       SendText(it->second, EncodeErrorReply(command_id, kErrorBadRequest,
+                                                             absl::StrCat("bad request: ",
+                                                                          status.error_message()),
+                                                             false));
+                     } else {
+                       SendText(it->second, EncodeErrorReply(command_id, kErrorInternal,
+                                                             "internal server error", true));
+                     }
+                   });
+                 });
+}
+
+void EdgeServer::HandlePresence(ClientSession* session, const Command& command) {
+  const config::v1::NamespaceOptions* options = options_.namespaces.Find(command.channel);
+  bool subscribed = session->channels.contains(command.channel);
+  if (options == nullptr || !ChannelAuthorizer::CanReadPresence(*options, subscribed)) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    return;
+  }
+  if (link_ == nullptr) {
+    SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+    return;
+  }
+  uint64_t session_id = session->id;
+  uint32_t command_id = command.id;
+  auto reply = [this, session_id](std::function<std::string()> encode) {
+    Post([this, session_id, encode = std::move(encode)] {
+      auto it = sessions_by_id_.find(session_id);
+      if (it != sessions_by_id_.end()) SendText(it->second, encode());
+    });
+  };
+  auto failure = [command_id] {
+    return EncodeErrorReply(command_id, kErrorInternal, "internal server error", true);
+  };
+  if (command.kind == Command::Kind::kPresenceStats) {
+    control::v1::PresenceStatsRequest request;
+    request.set_tenant(session->tenant);
+    request.set_channel(command.channel);
+    link_->FetchPresenceStats(
+        request, options_.control_call_timeout,
+        [reply, failure, command_id](const grpc::Status& status,
+                                     const control::v1::PresenceStatsResponse& response) {
+          if (!status.ok()) return reply(failure);
+          uint64_t clients = response.num_clients();
+          uint64_t users = response.num_users();
+          reply([=] { return EncodePresenceStatsReply(command_id, clients, users); });
+        });
+    return;
+  }
+  control::v1::PresenceRequest request;
+  request.set_tenant(session->tenant);
+  request.set_channel(command.channel);
+  request.set_page_size(10000);  // One page: the most control returns at once.
+  link_->FetchPresence(
+      request, options_.control_call_timeout,
+      [reply, failure, command_id](const grpc::Status& status,
+                                   const control::v1::PresenceResponse& response) {
+        if (!status.ok()) return reply(failure);
+        auto clients = std::make_shared<control::v1::PresenceResponse>(response);
+        reply([clients, command_id] {
+          std::vector<ClientInfoView> views;
+          views.reserve(clients->clients_size());
+          for (const control::v1::ClientInfo& info : clients->clients()) {
+            views.push_back(ViewOf(info));
+          }
+          return EncodePresenceReply(command_id, views);
+        });
+      });
+}
+
+std::vector<ClientSession*> EdgeServer::MatchSessions(std::string_view tenant,
+                                                      std::string_view user,
+                                                      std::string_view client) const {
+  std::vector<ClientSession*> matched;
+  if (user.empty() && client.empty()) return matched;
+  for (ClientSession* session : sessions_) {
+    if (!session->connected || session->close_code != 0 || session->tenant != tenant) continue;
+    if (!user.empty() && session->user != user) continue;
+    if (!client.empty() && session->client_id != client) continue;
+    matched.push_back(session);
+  }
+  return matched;
+}
+
+namespace {
+
+// Resident set size of this process in bytes (0 when unreadable).
+uint64_t ResidentBytes() {
+  FILE* file = std::fopen("/proc/self/statm", "r");
+  if (file == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  int read = std::fscanf(file, "%llu %llu", &size, &resident);
+  std::fclose(file);
+  if (read != 2) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
+  edge::v1::CommandResult result;
+  result.set_id(command.id());
+  uint64_t affected = 0;
+  switch (command.kind_case()) {
+    case edge::v1::EdgeCommand::kSubscribe: {
+      const auto& request = command.subscribe();
+      for (ClientSession* session :
+           MatchSessions(request.tenant(), request.user(), request.client())) {
+        if (ServerSubscribe(session, request.channel(), nullptr)) ++affected;
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kUnsubscribe: {
+      const auto& request = command.unsubscribe();
+      for (ClientSession* session :
+           MatchSessions(request.tenant(), request.user(), request.client())) {
+        if (!session->channels.contains(request.channel())) continue;
+        RemoveSubscription(session, request.channel());
+        SendText(session, EncodeUnsubscribePush(request.channel(), kUnsubscribeServer,
+                                                "server unsubscribe"));
+        ++affected;
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kDisconnect: {
+      const auto& request = command.disconnect();
+      int code = static_cast<int>(request.code());
+      std::string reason = request.reason();
+      if (code == 0) code = request.reconnect() ? kCloseForceReconnect : kCloseForceDisconnect;
+      if (reason.empty()) {
+        reason = code == kCloseForceReconnect ? "force reconnect" : "force disconnect";
+      }
+      // The SDK reconnects for codes below 3500; a JSON reason overrides
+      // the code's meaning when the caller asked for the other behaviour.
+      bool code_reconnects = (code >= 3000 && code < 3500) || (code >= 4000 && code < 4500);
+      if (request.code() != 0 && code_reconnects != request.reconnect()) {
+        std::string json = R"({"reason":)";
+        AppendJsonString(reason, &json);
+        absl::StrAppend(&json, R"(,"reconnect":)", request.reconnect() ? "true" : "false", "}");
+        reason = std::move(json);
+      }
+      for (ClientSession* session :
+           MatchSessions(request.tenant(), request.user(), request.client())) {
+        Disconnect(session, code, reason);
+        ++affected;
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kRefresh: {
+      const auto& request = command.refresh();
+      for (ClientSession* session :
+           MatchSessions(request.tenant(), request.user(), request.client())) {
+        if (request.expired()) {
+          Disconnect(session, kCloseConnectionExpired, "connection expired");
+        } else {
+          session->expires_at = request.expire_at_unix() == 0
+                                    ? absl::InfiniteFuture()
+                                    : absl::FromUnixSeconds(request.expire_at_unix());
+        }
+        ++affected;
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kConnections: {
+      const auto& request = command.connections();
+      std::vector<ClientSession*> matched;
+      for (ClientSession* session : sessions_) {
+        if (!session->connected || session->close_code != 0 ||
+            session->tenant != request.tenant()) {
+          continue;
+        }
+        if (!request.user().empty() && session->user != request.user()) continue;
+        if (!request.channel().empty() && !session->channels.contains(request.channel())) {
+          continue;
+        }
+        if (!request.page_token().empty() && session->client_id <= request.page_token()) continue;
+        matched.push_back(session);
+      }
+      size_t limit = request.page_size() > 0 ? static_cast<size_t>(request.page_size()) : 100;
+      std::sort(matched.begin(), matched.end(), [](ClientSession* a, ClientSession* b) {
+        return a->client_id < b->client_id;
+      });
+      if (matched.size() > limit) matched.resize(limit);
+      for (ClientSession* session : matched) {
+        control::v1::ConnectionInfo* info = result.add_connection_list();
+        info->set_client(session->client_id);
+        info->set_user(session->user);
+        info->set_tenant(session->tenant);
+        info->set_edge_id(options_.edge_id);
+        info->set_conn_info(session->conn_info);
+        std::vector<std::string> names;
+        for (const auto& [channel, subscription] : session->channels) names.push_back(channel);
+        std::sort(names.begin(), names.end());
+        for (std::string& name : names) info->add_channels(std::move(name));
+        info->set_connected_at_unix_ms(absl::ToUnixMillis(session->connected_at));
+        if (session->expires_at != absl::InfiniteFuture()) {
+          info->set_expires_at_unix_ms(absl::ToUnixMillis(session->expires_at));
+        }
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kChannels: {
+      const auto& request = command.channels();
+      std::vector<std::pair<std::string_view, uint64_t>> matched;
+      for (const auto& [key, entry] : channels_) {
+        if (entry.subscribers.empty()) continue;
+        ChannelKeyParts parts = SplitChannelKey(key);
+        if (parts.tenant != request.tenant()) continue;
+        if (!absl::StartsWith(AsAbsl(parts.channel), AsAbsl(request.prefix()))) continue;
+        if (!request.page_token().empty() && parts.channel <= request.page_token()) continue;
+        matched.emplace_back(parts.channel, entry.subscribers.size());
+      }
+      std::sort(matched.begin(), matched.end());
+      size_t limit = request.page_size() > 0 ? static_cast<size_t>(request.page_size()) : 1000;
+      if (matched.size() > limit) matched.resize(limit);
+      for (const auto& [name, count] : matched) {
+        control::v1::ChannelSubscribers* channel = result.add_channels();
+        channel->set_channel(std::string(name));
+        channel->set_subscribers(count);
+        channel->set_tenant(request.tenant());
+      }
+      break;
+    }
+    case edge::v1::EdgeCommand::kInfo: {
+      control::v1::NodeInfo* info = result.mutable_info();
+      info->set_id(options_.edge_id);
+      info->set_kind("edge");
+      info->set_version(options_.version);
+      info->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_at_));
+      info->set_connections(sessions_.size());
+      info->set_subscriptions(subscriptions_);
+      info->set_rss_bytes(ResidentBytes());
+      info->set_address(absl::StrCat(options_.listen_host, ":", bound_port_));
+      break;
+    }
+    case edge::v1::EdgeCommand::KIND_NOT_SET:
+      result.set_error_code(static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
+      result.set_error_message("command not understood by this edge");
+      break;
+  }
+  result.set_connections(affected);
+  if (link_ != nullptr) link_->SendResult(std::move(result));
 }
 
 std::string EdgeServer::NewClientId() {

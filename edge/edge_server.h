@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "common/jwt.h"
 #include "common/namespace_registry.h"
+#include "edge/channel_authorizer.h"
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/loop_inbox.h"
@@ -56,6 +57,22 @@ struct EdgeServerOptions {
   uint64_t recovery_max_publications = 1000;
   // How long a subscribe waits for control's History answer.
   absl::Duration history_timeout = absl::Seconds(5);
+  // Token checks (config token_audience / token_issuer).
+  std::string token_audience;
+  std::string token_issuer;
+  // How long after its token's expiry a connection (or a subscription) that
+  // did not refresh is closed with 3005 (or unsubscribed with 2501). The SDK
+  // refreshes when the ttl of the reply runs out, so this is its time to
+  // fetch a token and send it.
+  absl::Duration expired_close_delay = absl::Seconds(25);
+  // Client publish rate limit per connection: sustained per second and
+  // burst. Beyond it a publish answers 111 (too many requests).
+  double client_publish_rate = 20;
+  double client_publish_burst = 40;
+  // Bound of the edge's calls to control for a client (publish, presence).
+  absl::Duration control_call_timeout = absl::Seconds(5);
+  // Reported in Info and Connections.
+  std::string edge_id;
 };
 
 // EdgeServer runs one lws context on a libuv loop it owns. Client traffic,
@@ -97,6 +114,9 @@ class EdgeServer {
     bool recover = false;
     std::string epoch;
     uint64_t offset = 0;
+    // Server-side subscription (token `channels`, the Subscribe API): the
+    // client learns of it from a subscribe push, not a reply.
+    bool server_side = false;
   };
   // A subscriber of a channel with history, waiting for control's History
   // answer to learn its position (and what it missed). Live publications
@@ -141,7 +161,30 @@ class EdgeServer {
   void HandleSubscribe(ClientSession* session, const Command& command);
   void HandleUnsubscribe(ClientSession* session, const Command& command);
   void HandleHistory(ClientSession* session, const Command& command);
+  void HandleRefresh(ClientSession* session, const Command& command);
+  void HandleSubRefresh(ClientSession* session, const Command& command);
+  void HandlePublish(ClientSession* session, const Command& command);
+  void HandlePresence(ClientSession* session, const Command& command);
+  // Starts a subscription the caller has authorized: joins or creates the
+  // channel entry and completes once control acknowledged the interest.
+  void BeginSubscribe(ClientSession* session, const std::string& channel,
+                      const config::v1::NamespaceOptions* options, PendingSubscribe request,
+                      Subscription subscription);
+  // A server-side subscription; false when the session is already
+  // subscribed, the channel is invalid, or the session is at its limit.
+  bool ServerSubscribe(ClientSession* session, const std::string& channel,
+                       const SubscribeSpec* recovery);
+  // The channel key of a session's channel name.
+  static std::string KeyOf(const ClientSession* session, std::string_view channel);
+  control::v1::ClientInfo InfoOf(const ClientSession* session, std::string_view channel) const;
+  // Marks a session a subscriber of `key` and reports its presence.
+  void AddSubscriber(ClientSession* session, const std::string& key, ChannelEntry& entry,
+                     uint64_t delivered);
   void RemoveSubscription(ClientSession* session, std::string channel);
+  // Server API commands from control; each answers with one CommandResult.
+  void HandleEdgeCommand(const edge::v1::EdgeCommand& command);
+  std::vector<ClientSession*> MatchSessions(std::string_view tenant, std::string_view user,
+                                            std::string_view client) const;
   void ConfirmChannels(uint64_t acked_seq);
   // Makes a confirmed subscribe a subscriber: at once for channels without
   // history, after control's History answer for channels with history.
@@ -180,6 +223,8 @@ class EdgeServer {
 
   const EdgeServerOptions options_;
   const JwtVerifier verifier_;
+  const ChannelAuthorizer authorizer_;
+  const absl::Time started_at_;
   ControlLink* link_ = nullptr;
 
   uv_loop_t loop_;
@@ -200,6 +245,7 @@ class EdgeServer {
   TimerSlot stats_timer_{{}, this};
   TimerSlot shutdown_timer_{{}, this};
   absl::Duration sweep_period_;
+  int bound_port_ = 0;
 
   absl::flat_hash_set<ClientSession*> sessions_;
   // Session ids outlive sessions in callbacks from other threads.

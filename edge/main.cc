@@ -43,6 +43,12 @@ ABSL_FLAG(int, max_message_bytes, 64 * 1024,
 ABSL_FLAG(int, client_queue_max_bytes, 1 << 20,
           "Bytes queued for one client before it is closed with 3008 (slow)");
 ABSL_FLAG(int, max_subscriptions_per_client, 128, "Subscriptions one connection may hold");
+ABSL_FLAG(absl::Duration, expired_close_delay, absl::Seconds(25),
+          "How long after its token expired a connection that did not refresh is closed with "
+          "3005 (a subscription: unsubscribed with 2501)");
+ABSL_FLAG(double, client_publish_rate, 20,
+          "Client publications per second one connection may sustain (publish command)");
+ABSL_FLAG(double, client_publish_burst, 40, "Client publications one connection may burst");
 
 namespace {
 
@@ -95,6 +101,8 @@ int main(int argc, char** argv) {
     config = *std::move(loaded);
     options.namespaces = wirehub::NamespaceRegistry(*config);
     options.recovery_max_publications = config->recovery_max_publications();
+    options.token_audience = config->token_audience();
+    options.token_issuer = config->token_issuer();
   }
   // The flag and the environment variable win over the config file.
   absl::StatusOr<std::string> secret =
@@ -116,6 +124,17 @@ int main(int argc, char** argv) {
   options.client_queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_client_queue_max_bytes));
   options.max_subscriptions_per_client =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_client));
+  options.expired_close_delay = absl::GetFlag(FLAGS_expired_close_delay);
+  options.client_publish_rate = absl::GetFlag(FLAGS_client_publish_rate);
+  options.client_publish_burst = absl::GetFlag(FLAGS_client_publish_burst);
+  if (options.expired_close_delay < absl::ZeroDuration() || options.client_publish_rate <= 0 ||
+      options.client_publish_burst < 1) {
+    WH_LOG(ERROR) << "--expired_close_delay must not be negative, --client_publish_rate must be "
+                     "positive and --client_publish_burst at least 1";
+    return 2;
+  }
+  options.edge_id =
+      absl::GetFlag(FLAGS_edge_id).empty() ? DefaultEdgeId() : absl::GetFlag(FLAGS_edge_id);
   if (options.ping_interval < absl::Seconds(1) || options.pong_timeout <= absl::ZeroDuration() ||
       options.connect_timeout <= absl::ZeroDuration() ||
       options.stats_interval <= absl::ZeroDuration()) {
@@ -133,8 +152,7 @@ int main(int argc, char** argv) {
 
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);
-  link_options.edge_id =
-      absl::GetFlag(FLAGS_edge_id).empty() ? DefaultEdgeId() : absl::GetFlag(FLAGS_edge_id);
+  link_options.edge_id = options.edge_id;
   link_options.version = kVersion;
   link_options.public_address = url;
   wirehub::edge::ControlLink link(

@@ -61,7 +61,7 @@ async function startBalancer(targets) {
 test('kill -9 of an edge under >= 500 publications/s: zero missing, zero duplicated, in order', async () => {
   const configFile = path.join(env.dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify({
-    namespaces: [{ name: 'chat', options: { history_size: 5000, history_ttl: '300s', allow_recovery: true } }],
+    namespaces: [{ name: 'chat', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 5000, history_ttl: '300s', allow_recovery: true } }],
     recovery_max_publications: 5000,
   }));
   const control = await env.startControl([`--config=${configFile}`]);

@@ -18,7 +18,7 @@ after(async () => {
 
 const configFile = path.join(env.dir, 'config.json');
 fs.writeFileSync(configFile, JSON.stringify({
-  namespaces: [{ name: 'chat', options: { history_size: 1000, history_ttl: '300s', allow_recovery: true } }],
+  namespaces: [{ name: 'chat', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 1000, history_ttl: '300s', allow_recovery: true } }],
 }));
 
 /** A TCP proxy on 127.0.0.1 that can cut every connection and refuse new ones. */

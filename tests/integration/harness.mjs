@@ -534,6 +534,15 @@ export class Env {
       `--token_hmac_secret_file=${this.secretFile}`,
       `--stats_interval=${TEST_STATS_INTERVAL}`,
     ];
+    if (!('config' in flags)) {
+      // Namespaces deny everything unless configured: tests that bring no
+      // configuration get public channels without a namespace.
+      const open = path.join(this.dir, 'open-config.json');
+      if (!fs.existsSync(open)) {
+        fs.writeFileSync(open, JSON.stringify({ defaults: { allow_subscribe_for_client: true } }));
+      }
+      args.push(`--config=${open}`);
+    }
     for (const [k, v] of Object.entries(flags)) args.push(`--${k}=${v}`);
     const name = `wirehub-edge${flags.edge_id ? `[${flags.edge_id}]` : ''}`;
     const proc = this._spawn(name, 'wirehub-edge', args);

@@ -14,10 +14,10 @@ after(() => env.cleanup());
 
 const config = {
   namespaces: [
-    { name: 'chat', options: { history_size: 5, history_ttl: '60s', allow_recovery: true } },
-    { name: 'brief', options: { history_size: 50, history_ttl: '1s', allow_recovery: true } },
-    { name: 'live', options: { history_size: 2000, history_ttl: '60s', allow_recovery: true } },
-    { name: 'norecover', options: { history_size: 10, history_ttl: '60s', allow_recovery: false } },
+    { name: 'chat', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 5, history_ttl: '60s', allow_recovery: true } },
+    { name: 'brief', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 50, history_ttl: '1s', allow_recovery: true } },
+    { name: 'live', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 2000, history_ttl: '60s', allow_recovery: true } },
+    { name: 'norecover', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 10, history_ttl: '60s', allow_recovery: false } },
   ],
   recovery_max_publications: 500,
 };

@@ -13,10 +13,10 @@ const env = new Env('wirehub-streams');
 after(() => env.cleanup());
 
 const config = {
-  defaults: {},
+  defaults: { allow_subscribe_for_client: true },
   namespaces: [
-    { name: 'conversation', options: { history_size: 5, history_ttl: '2s', allow_recovery: true } },
-    { name: 'typing', options: {} },
+    { name: 'conversation', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 5, history_ttl: '2s', allow_recovery: true } },
+    { name: 'typing', options: { allow_subscribe_for_client: true } },
   ],
   idempotency_window: '60s',
 };
