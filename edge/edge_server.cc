@@ -225,7 +225,7 @@ int EdgeServer::OnWritable(ClientSession* session) {
     write_buffer_.assign(LWS_PRE, '\0');
     write_buffer_.push_back(static_cast<char>((session->close_code >> 8) & 0xff));
     write_buffer_.push_back(static_cast<char>(session->close_code & 0xff));
-    write_buffer_.append(session->close_reason, 0, 123);  // Control frames carry <= 125 bytes.
+    write_buffer_.append(session->close_reason);  // Disconnect() keeps it <= 123 bytes.
     lws_write(session->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
               write_buffer_.size() - LWS_PRE, kLwsWriteClose);
     return -1;
@@ -974,7 +974,14 @@ void EdgeServer::SendText(ClientSession* session, std::string text) {
 void EdgeServer::Disconnect(ClientSession* session, int code, std::string_view reason) {
   if (session->close_code != 0) return;
   session->close_code = code;
-  session->close_reason.assign(reason);
+  // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
+  // it must stay valid UTF-8: cut before a continuation byte, never in it.
+  size_t length = std::min<size_t>(reason.size(), 123);
+  while (length < reason.size() && length > 0 &&
+         (static_cast<unsigned char>(reason[length]) & 0xC0) == 0x80) {
+    --length;
+  }
+  session->close_reason.assign(reason.substr(0, length));
   session->queue.Clear();
   RequestWritable(session);
 }
@@ -1332,9 +1339,21 @@ void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
       // the code's meaning when the caller asked for the other behaviour.
       bool code_reconnects = (code >= 3000 && code < 3500) || (code >= 4000 && code < 4500);
       if (request.code() != 0 && code_reconnects != request.reconnect()) {
-        std::string json = R"({"reason":)";
-        AppendJsonString(reason, &json);
-        absl::StrAppend(&json, R"(,"reconnect":)", request.reconnect() ? "true" : "false", "}");
+        // The JSON must fit a close frame whole, or the SDK cannot parse it.
+        std::string json;
+        do {
+          json = R"({"reason":)";
+          AppendJsonString(reason, &json);
+          absl::StrAppend(&json, R"(,"reconnect":)", request.reconnect() ? "true" : "false", "}");
+          if (json.size() <= 123) break;
+          reason.pop_back();
+          while (!reason.empty() && (static_cast<unsigned char>(reason.back()) & 0xC0) == 0x80) {
+            reason.pop_back();
+          }
+          if (!reason.empty() && static_cast<unsigned char>(reason.back()) >= 0xC0) {
+            reason.pop_back();  // A lead byte whose continuation was cut.
+          }
+        } while (true);
         reason = std::move(json);
       }
       for (ClientSession* session :
