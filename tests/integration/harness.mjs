@@ -217,8 +217,13 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000);
 // ---------------------------------------------------------------------------
 // Clients
 
-const SDK_CLIENT_EVENTS = ['state', 'connecting', 'connected', 'disconnected', 'error', 'publication'];
-const SDK_SUB_EVENTS = ['state', 'subscribing', 'subscribed', 'unsubscribed', 'error', 'publication'];
+// Client-level 'subscribing' / 'subscribed' / 'unsubscribed' / 'join' / 'leave'
+// belong to server-side subscriptions (token `channels`, Subscribe RPC).
+const SDK_CLIENT_EVENTS = [
+  'state', 'connecting', 'connected', 'disconnected', 'error', 'publication',
+  'subscribing', 'subscribed', 'unsubscribed', 'join', 'leave',
+];
+const SDK_SUB_EVENTS = ['state', 'subscribing', 'subscribed', 'unsubscribed', 'error', 'publication', 'join', 'leave'];
 
 /** A centrifuge SDK client with every event and WebSocket it creates recorded. */
 export class SdkClient {
@@ -303,8 +308,8 @@ export class SdkClient {
   }
 
   /** Subscribes and waits for `subscribed`; returns the recorded subscription. */
-  async subscribeAndWait(channel, timeoutMs = 5000) {
-    const rec = this.newSubscription(channel);
+  async subscribeAndWait(channel, timeoutMs = 5000, options = {}) {
+    const rec = this.newSubscription(channel, options);
     rec.sub.subscribe();
     await waitFor(
       () => {
@@ -316,6 +321,51 @@ export class SdkClient {
       `subscription to ${channel}`,
     );
     return rec;
+  }
+
+  /**
+   * Subscribes expecting a refusal: waits for `unsubscribed` and returns its
+   * context ({code, reason}); throws if the subscription succeeds instead.
+   */
+  async subscribeRefused(channel, options = {}, timeoutMs = 5000) {
+    const rec = this.newSubscription(channel, options);
+    rec.sub.subscribe();
+    const ev = await waitFor(
+      () => {
+        if (rec.events.find((e) => e.name === 'subscribed')) {
+          throw new Error(`subscription to ${channel} succeeded but a refusal was expected`);
+        }
+        return rec.events.find((e) => e.name === 'unsubscribed');
+      },
+      timeoutMs,
+      `subscription to ${channel} to be refused`,
+    );
+    // A refused subscription is removed so the channel may be tried again.
+    this.client.removeSubscription(rec.sub);
+    this.subs.delete(channel);
+    return ev.ctx;
+  }
+
+  /** Waits for a client-level event `name` whose context satisfies pred; returns the context. */
+  async waitEvent(name, pred = () => true, timeoutMs = 5000, what = undefined) {
+    const ev = await waitFor(
+      () => this.events.find((e) => e.name === name && pred(e.ctx)),
+      timeoutMs,
+      what ?? `client event ${name}`,
+    );
+    return ev.ctx;
+  }
+
+  /** Waits for a subscription event `name` on `channel` satisfying pred; returns the context. */
+  async waitSubEvent(channel, name, pred = () => true, timeoutMs = 5000, what = undefined) {
+    const rec = this.subs.get(channel);
+    if (!rec) throw new Error(`no subscription to ${channel}`);
+    const ev = await waitFor(
+      () => rec.events.find((e) => e.name === name && pred(e.ctx)),
+      timeoutMs,
+      what ?? `${name} event on subscription ${channel}`,
+    );
+    return ev.ctx;
   }
 
   /** Waits for a publication on `channel` whose data satisfies `match`; returns its context. */
@@ -584,13 +634,49 @@ export class Env {
     return token;
   }
 
-  /** Publishes a JSON value with wirehubctl; resolves with {offset, epoch}. */
-  async publish(channel, data, control = this.control) {
+  /** Publishes a JSON value with wirehubctl; resolves with {offset, epoch}. `tenant` adds --tenant. */
+  async publish(channel, data, control = this.control, { tenant } = {}) {
     const json = typeof data === 'string' ? data : JSON.stringify(data);
-    const { stdout } = await this.ctl([`--control=${control.address}`, 'publish', channel, json]);
+    const args = [`--control=${control.address}`, 'publish'];
+    if (tenant !== undefined) args.push(`--tenant=${tenant}`);
+    args.push(channel, json);
+    const { stdout } = await this.ctl(args);
     const m = /^offset=(\d+) epoch=(\S*)$/m.exec(stdout.trim());
     if (!m) throw new Error(`unexpected wirehubctl publish output: ${JSON.stringify(stdout)}`);
     return { offset: Number(m[1]), epoch: m[2] };
+  }
+
+  /** Writes obj as JSON to a file in this env's temp dir; returns its path. */
+  writeConfig(name, obj) {
+    const file = path.join(this.dir, name);
+    fs.writeFileSync(file, JSON.stringify(obj));
+    return file;
+  }
+
+  /**
+   * Signs a connection token with this env's secret: `claims` over
+   * {iat: now, exp: now + ttl}. Pass `exp: undefined` explicitly to drop it.
+   */
+  connToken(claims, { ttl = 3600, secret = this.secret } = {}) {
+    const now = nowSeconds();
+    const payload = { iat: now, exp: now + ttl, ...claims };
+    for (const k of Object.keys(payload)) if (payload[k] === undefined) delete payload[k];
+    return signHs256(secret, payload);
+  }
+
+  /** Signs a subscription token for `user` (the connection's `sub`) and `channel`. */
+  subToken(user, channel, extra = {}, { ttl = 3600, secret = this.secret } = {}) {
+    return this.connToken({ typ: 'subscription', sub: user, channel, ...extra }, { ttl, secret });
+  }
+
+  /** Runs wirehubctl against `control` (default this.control) and parses its stdout as JSON. */
+  async ctlJson(args, control = this.control) {
+    const { stdout } = await this.ctl([`--control=${control.address}`, ...args]);
+    try {
+      return JSON.parse(stdout);
+    } catch (err) {
+      throw new Error(`wirehubctl ${args.join(' ')} printed invalid JSON (${err.message}): ${stdout}`);
+    }
   }
 
   /** Fetches StatsResponse JSON with wirehubctl stats --json. */
