@@ -1,0 +1,45 @@
+#include "control/request_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/channel_name.h"
+#include "common/json_validator.h"
+
+namespace wirehub::control {
+
+absl::Status ValidateTenantField(std::string_view tenant) {
+  if (tenant.empty()) return absl::OkStatus();
+  return ValidateTenant(tenant);
+}
+
+absl::StatusOr<std::string> ChannelKeyFor(std::string_view tenant, std::string_view channel) {
+  absl::Status status = ValidateTenantField(tenant);
+  if (status.ok()) status = ValidateChannelName(channel);
+  if (!status.ok()) return status;
+  return MakeChannelKey(tenant, channel);
+}
+
+absl::Status ValidateChannelKey(std::string_view key) {
+  ChannelKeyParts parts = SplitChannelKey(key);
+  absl::StatusOr<std::string> rebuilt = ChannelKeyFor(parts.tenant, parts.channel);
+  if (!rebuilt.ok()) return rebuilt.status();
+  if (*rebuilt != key) {
+    return absl::InvalidArgumentError("channel key has an empty tenant before '|'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_bytes) {
+  if (data.size() > max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data is ", data.size(), " bytes, over the limit of ", max_payload_bytes, " bytes"));
+  }
+  thread_local JsonValidator validator;
+  absl::Status json = validator.Validate(data);
+  if (!json.ok()) {
+    // The validator's message already starts with "invalid JSON".
+    return absl::InvalidArgumentError(absl::StrCat("data: ", json.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace wirehub::control
