@@ -679,6 +679,22 @@ export class Env {
     }
   }
 
+  /** wirehubctl presence-stats CHANNEL [extra...]; resolves {clients, users}. */
+  async presenceStats(channel, extra = [], control = this.control) {
+    const { stdout } = await this.ctl([`--control=${control.address}`, 'presence-stats', channel, ...extra]);
+    const m = /clients=(\d+) users=(\d+)/.exec(stdout);
+    if (!m) throw new Error(`unexpected wirehubctl presence-stats output: ${JSON.stringify(stdout)}`);
+    return { clients: Number(m[1]), users: Number(m[2]) };
+  }
+
+  /** Runs a wirehubctl API subcommand printing `connections=N [edges_missing=M]`; resolves {connections, edgesMissing}. */
+  async ctlCount(args, control = this.control) {
+    const { stdout } = await this.ctl([`--control=${control.address}`, ...args]);
+    const m = /connections=(\d+)(?: edges_missing=(\d+))?/.exec(stdout);
+    if (!m) throw new Error(`unexpected wirehubctl ${args[0]} output: ${JSON.stringify(stdout)}`);
+    return { connections: Number(m[1]), edgesMissing: Number(m[2] ?? 0) };
+  }
+
   /** Fetches StatsResponse JSON with wirehubctl stats --json. */
   async stats(control = this.control) {
     const { stdout } = await this.ctl([`--control=${control.address}`, 'stats', '--json']);
