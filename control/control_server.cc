@@ -15,7 +15,8 @@ ControlServer::ControlServer(ControlServerOptions options)
     : options_(std::move(options)),
       hub_(&options_.namespaces, options_.hub),
       control_service_(&hub_, options_.service),
-      edge_link_service_(&hub_, options_.edge_session) {}
+      edge_link_service_(&hub_, EdgeLinkServiceOptions{options_.edge_session,
+                                                       options_.service.max_payload_bytes}) {}
 
 ControlServer::~ControlServer() { Shutdown(absl::Seconds(1)); }
 
@@ -43,6 +44,8 @@ absl::StatusOr<int> ControlServer::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.grpc_listen, " (address in use or invalid)"));
   }
+  std::string host = options_.grpc_listen.substr(0, options_.grpc_listen.rfind(':'));
+  control_service_.set_address(absl::StrCat(host, ":", port));
   maintenance_ = std::thread([this] { RunMaintenance(); });
   return port;
 }

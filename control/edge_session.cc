@@ -2,23 +2,56 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "common/logging.h"
+#include "control/command_router.h"
 #include "control/edge_hub.h"
 
 namespace wirehub::control {
+namespace {
 
-EdgeSession::EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
+// Bytes a publication holds in the queue: its data and channel, or for a
+// join/leave event the client it names.
+size_t PublicationBytes(const edge::v1::Publication& publication) {
+  size_t bytes = publication.data().size() + publication.channel().size();
+  if (publication.has_join()) bytes += publication.join().ByteSizeLong();
+  if (publication.has_leave()) bytes += publication.leave().ByteSizeLong();
+  if (publication.has_info()) bytes += publication.info().ByteSizeLong();
+  return bytes;
+}
+
+}  // namespace
+
+EdgeSession::EdgeSession(EdgeHub* hub, CommandRouter* router, grpc::CallbackServerContext* context,
                          const EdgeSessionOptions& options)
-    : hub_(hub), options_(options), peer_(context->peer()) {
+    : hub_(hub),
+      router_(router),
+      options_(options),
+      peer_(context->peer()),
+      last_read_unix_nanos_(absl::ToUnixNanos(absl::Now())) {
   StartRead(&in_);
 }
 
 bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publication, bool* kick) {
+  Item item;
+  item.bytes = PublicationBytes(*publication);
+  item.publication = std::move(publication);
+  return EnqueueItem(std::move(item), kick);
+}
+
+bool EdgeSession::EnqueueCommand(std::shared_ptr<const edge::v1::EdgeCommand> command, bool* kick) {
+  Item item;
+  item.bytes = command->ByteSizeLong();
+  item.command = std::move(command);
+  return EnqueueItem(std::move(item), kick);
+}
+
+bool EdgeSession::EnqueueItem(Item item, bool* kick) {
   *kick = false;
   {
     absl::MutexLock lock(&mu_);
     if (finish_requested_) return true;
-    size_t bytes = publication->data().size() + publication->channel().size();
+    const size_t bytes = item.bytes;
     if (queue_.size() >= options_.max_queued_publications ||
         queued_bytes_ + bytes > options_.max_queued_bytes) {
       // The queue is non-empty, so a write is in flight and OnWriteDone
@@ -31,7 +64,7 @@ bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publicati
       return false;
     }
     queued_bytes_ += bytes;
-    queue_.push_back(Item{std::move(publication), 0});
+    queue_.push_back(std::move(item));
     *kick = PrepareWriteLocked();
   }
   return true;
@@ -40,7 +73,9 @@ bool EdgeSession::Enqueue(std::shared_ptr<const edge::v1::Publication> publicati
 bool EdgeSession::EnqueueAck(uint64_t seq) {
   absl::MutexLock lock(&mu_);
   if (finish_requested_) return false;
-  queue_.push_back(Item{nullptr, seq});
+  Item item;
+  item.ack = seq;
+  queue_.push_back(std::move(item));
   return PrepareWriteLocked();
 }
 
@@ -48,28 +83,57 @@ bool EdgeSession::PrepareWriteLocked() {
   if (write_in_flight_ || finish_requested_ || queue_.empty()) return false;
   out_.Clear();
   size_t batch_bytes = 0;
+  // The edge applies a message's publications, then its interest_ack, then
+  // its commands. A batch therefore only ever grows in that order: an ack
+  // or a publication queued after a command waits for the next message, and
+  // an ack ends the batch (publications after it must reach the edge after
+  // the edge has seen the ack).
   while (!queue_.empty()) {
     Item& item = queue_.front();
-    if (item.publication == nullptr) {
-      // An ack ends the batch: publications queued after it must reach the
-      // edge after the edge has seen the ack.
+    const int batched = out_.publications_size() + out_.commands_size();
+    if (batched >= static_cast<int>(options_.max_batch_publications) ||
+        (batch_bytes > 0 && batch_bytes + item.bytes > options_.max_batch_bytes)) {
+      break;
+    }
+    if (item.command != nullptr) {
+      *out_.add_commands() = *item.command;
+    } else if (out_.commands_size() > 0) {
+      break;
+    } else if (item.publication != nullptr) {
+      *out_.add_publications() = *item.publication;
+    } else {
       out_.set_interest_ack(item.ack);
       queue_.pop_front();
       break;
     }
-    if (out_.publications_size() >= static_cast<int>(options_.max_batch_publications) ||
-        (batch_bytes > 0 &&
-         batch_bytes + item.publication->data().size() > options_.max_batch_bytes)) {
-      break;
-    }
-    size_t bytes = item.publication->data().size() + item.publication->channel().size();
-    batch_bytes += bytes;
-    queued_bytes_ -= bytes;
-    *out_.add_publications() = *item.publication;
+    batch_bytes += item.bytes;
+    queued_bytes_ -= item.bytes;
     queue_.pop_front();
   }
   write_in_flight_ = true;
   return true;
+}
+
+bool EdgeSession::PrepareFinish(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (!finish_requested_) {
+    finish_requested_ = true;
+    finish_status_ = status;
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+  if (write_in_flight_ || finish_called_) return false;
+  finish_called_ = true;
+  return true;
+}
+
+void EdgeSession::FinishPrepared() {
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = finish_status_;
+  }
+  Finish(status);
 }
 
 void EdgeSession::RequestFinish(const grpc::Status& status) {
@@ -95,6 +159,7 @@ void EdgeSession::OnReadDone(bool ok) {
     RequestFinish(grpc::Status::OK);
     return;
   }
+  last_read_unix_nanos_.store(absl::ToUnixNanos(absl::Now()));
   if (!attached_) {
     if (!in_.has_hello()) {
       RequestFinish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -102,11 +167,14 @@ void EdgeSession::OnReadDone(bool ok) {
       return;
     }
     attached_ = true;
-    if (hub_->AttachSession(this, in_.hello(), peer_)) Kick();
+    hub_->AttachSession(this, in_.hello(), peer_);
   } else if (in_.has_interest()) {
-    if (hub_->ApplyInterest(this, in_.interest())) Kick();
+    hub_->ApplyInterest(this, in_.interest());
   } else if (in_.has_stats()) {
     hub_->UpdateStats(this, in_.stats());
+  } else if (in_.has_result()) {
+    // May complete a server API call inline; no lock is held here.
+    router_->OnResult(this, std::move(*in_.mutable_result()));
   } else if (in_.has_hello()) {
     RequestFinish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                "hello sent twice on one Attach stream"));

@@ -2,6 +2,7 @@
 #ifndef WIREHUB_CONTROL_EDGE_SESSION_H_
 #define WIREHUB_CONTROL_EDGE_SESSION_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -12,10 +13,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
 
 namespace wirehub::control {
 
+class CommandRouter;
 class EdgeHub;
 
 // Limits of one edge's outbound queue.
@@ -31,37 +34,63 @@ struct EdgeSessionOptions {
 
 // EdgeSession is a gRPC callback reactor for one Attach stream. Reads run on
 // gRPC threads; publishers enqueue from any thread through EdgeHub. One write
-// is in flight at a time; queued publications are batched into the next one.
+// is in flight at a time; what is queued meanwhile (publications, join/leave
+// events, interest acks, server API commands) is batched into the next one,
+// in queue order.
 // Thread-safe. Deletes itself in OnDone() after unregistering from the hub.
 class EdgeSession
     : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage> {
  public:
-  EdgeSession(EdgeHub* hub, grpc::CallbackServerContext* context,
+  // `router` receives the edge's CommandResults.
+  EdgeSession(EdgeHub* hub, CommandRouter* router, grpc::CallbackServerContext* context,
               const EdgeSessionOptions& options);
 
-  // Enqueue() / EnqueueAck()
+  // Enqueue() / EnqueueCommand() / EnqueueAck()
   //
   // Called by EdgeHub with its lock held; they never start a write, because
   // gRPC may run OnWriteDone (and from it OnDone) inline in StartWrite, which
-  // would re-enter the hub. When `*kick` comes back true the caller must
-  // call Kick() after releasing the hub lock; until then the session cannot
-  // finish (a write is marked in flight), so the pointer stays valid.
-  // Enqueue() returns false when the queue bound is exceeded; the session
-  // has then dropped its queue and will end the stream with
-  // RESOURCE_EXHAUSTED once the write in flight completes.
+  // would re-enter the hub. When `*kick` (or EnqueueAck's result) comes back
+  // true the caller must call Kick() after releasing the hub lock; until
+  // then the session cannot finish (a write is marked in flight), so the
+  // pointer stays valid.
+  // Enqueue() and EnqueueCommand() return false when the queue bound is
+  // exceeded; the session has then dropped its queue and will end the stream
+  // with RESOURCE_EXHAUSTED once the write in flight completes. A session
+  // already finishing accepts and drops everything (returns true).
   bool Enqueue(std::shared_ptr<const edge::v1::Publication> publication, bool* kick);
+  bool EnqueueCommand(std::shared_ptr<const edge::v1::EdgeCommand> command, bool* kick);
   bool EnqueueAck(uint64_t seq);
 
   // Kick() starts the write prepared by Enqueue/EnqueueAck. No lock held.
   void Kick() { StartWrite(&out_); }
 
+  // PrepareFinish()
+  //
+  // Called by EdgeHub with its lock held to end the stream with `status`
+  // (queued items are dropped). Like Enqueue it never calls into gRPC: when
+  // it returns true the caller must call FinishPrepared() after releasing
+  // the hub lock, and until then the session cannot be deleted (Finish is
+  // marked called, so nothing else finishes it). When it returns false the
+  // write in flight finishes the stream, or it was already finished.
+  bool PrepareFinish(const grpc::Status& status);
+  void FinishPrepared();
+
+  // When the edge last sent anything on the stream.
+  absl::Time last_read() const { return absl::FromUnixNanos(last_read_unix_nanos_.load()); }
+
   const std::string& peer() const { return peer_; }
 
  private:
+  // One queued item: exactly one of the three is set.
   struct Item {
-    std::shared_ptr<const edge::v1::Publication> publication;  // null for an ack
+    std::shared_ptr<const edge::v1::Publication> publication;
+    std::shared_ptr<const edge::v1::EdgeCommand> command;
     uint64_t ack = 0;
+    size_t bytes = 0;
   };
+
+  // Queues a publication or command unless over the bound; see Enqueue().
+  bool EnqueueItem(Item item, bool* kick);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -75,8 +104,10 @@ class EdgeSession
   void RequestFinish(const grpc::Status& status);
 
   EdgeHub* const hub_;
+  CommandRouter* const router_;
   const EdgeSessionOptions options_;
   const std::string peer_;
+  std::atomic<int64_t> last_read_unix_nanos_;
 
   // Owned by the read side: only one read is in flight.
   edge::v1::EdgeMessage in_;

@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/time.h"
 #include "common/config_loader.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
@@ -22,6 +23,18 @@ ABSL_FLAG(int, edge_queue_max_publications, 200000,
           "Publications queued for one edge before it is detached as too slow");
 ABSL_FLAG(int, edge_queue_max_bytes, 128 << 20,
           "Bytes queued for one edge before it is detached as too slow");
+// Edge liveness. An attached edge sends stats every --stats_interval (edge
+// flag, 5s by default) besides interest changes and command results; one
+// that sends nothing for longer than --edge_timeout is detached: its Attach
+// stream ends with UNAVAILABLE and its interest and presence entries are
+// dropped (leave events go out for join_leave namespaces). The maintenance
+// pass runs every second, so an edge that dies without closing its TCP
+// connection loses its presence at most edge_timeout + 1s after the last
+// message it sent (16s by default). Keep edge_timeout well above the edges'
+// stats interval (3x by default) so a busy edge is never detached.
+ABSL_FLAG(absl::Duration, edge_timeout, absl::Seconds(15),
+          "Detach an edge that has sent nothing (stats, interest, results) for this long; its "
+          "presence goes with it");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -40,6 +53,11 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_publications));
   options.edge_session.max_queued_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_bytes));
+  options.hub.edge_timeout = absl::GetFlag(FLAGS_edge_timeout);
+  if (options.hub.edge_timeout <= absl::ZeroDuration()) {
+    WH_LOG(ERROR) << "--edge_timeout must be positive";
+    return 2;
+  }
   if (!absl::GetFlag(FLAGS_config).empty()) {
     absl::StatusOr<wirehub::config::v1::Config> config =
         wirehub::LoadConfigFile(absl::GetFlag(FLAGS_config));

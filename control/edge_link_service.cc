@@ -1,0 +1,37 @@
+#include "control/edge_link_service.h"
+
+#include <utility>
+
+#include "control/control_service.h"
+#include "control/request_validation.h"
+
+namespace wirehub::control {
+
+grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage>*
+EdgeLinkServiceImpl::Attach(grpc::CallbackServerContext* context) {
+  return new EdgeSession(hub_, hub_->router(), context, options_.session);
+}
+
+grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
+    grpc::CallbackServerContext* context, const edge::v1::ClientPublishRequest* request,
+    v1::PublishResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status valid = ValidateChannelKey(request->channel());
+  if (valid.ok()) valid = ValidatePublicationData(request->data(), options_.max_payload_bytes);
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  absl::StatusOr<StreamPosition> position =
+      hub_->Publish(request->channel(), request->data(), /*idempotency_key=*/"", &request->info());
+  if (!position.ok()) {
+    reactor->Finish(ToGrpcStatus(position.status()));
+    return reactor;
+  }
+  response->set_offset(position->offset);
+  response->set_epoch(std::move(position->epoch));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace wirehub::control
