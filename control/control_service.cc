@@ -1,14 +1,128 @@
 #include "control/control_service.h"
 
+#include <unistd.h>
+#include <algorithm>
+#include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/absl_compat.h"
 #include "common/channel_name.h"
-#include "common/json_validator.h"
+#include "common/logging.h"
 #include "control/publish_stream_reactor.h"
+#include "control/request_validation.h"
 
 namespace wirehub::control {
+namespace {
+
+// Page sizes: 0 picks the default, larger values are capped.
+constexpr int kPresenceDefaultPage = 1000;
+constexpr int kPresenceMaxPage = 10000;
+constexpr int kConnectionsDefaultPage = 100;
+constexpr int kConnectionsMaxPage = 1000;
+constexpr int kChannelsDefaultPage = 1000;
+constexpr int kChannelsMaxPage = 10000;
+
+// Longest Disconnect reason, in bytes.
+constexpr size_t kMaxReasonBytes = 100;
+
+absl::StatusOr<size_t> PageSize(int requested, int default_size, int max_size) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size is negative: ", requested));
+  }
+  if (requested == 0) return static_cast<size_t>(default_size);
+  return static_cast<size_t>(std::min(requested, max_size));
+}
+
+absl::Status NeedUserOrClient(const std::string& user, const std::string& client) {
+  if (user.empty() && client.empty()) {
+    return absl::InvalidArgumentError("user or client is required");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EdgeError(const CommandOutcome::Answer& answer) {
+  const int code = answer.result.error_code();
+  if (code == 0) return absl::OkStatus();
+  absl::StatusCode status_code =
+      code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code) : absl::StatusCode::kUnknown;
+  return absl::Status(status_code,
+                      absl::StrCat("edge ", answer.edge_id, ": ", answer.result.error_message()));
+}
+
+// An edge that answered with an error is left out of the merged answer
+// (and logged). Only when every edge that answered failed does the call
+// fail, with the first edge's error: then the failure is the request's, not
+// one edge's.
+absl::Status MergeErrors(const CommandOutcome& outcome) {
+  absl::Status first;
+  size_t failed = 0;
+  for (const CommandOutcome::Answer& answer : outcome.answers) {
+    absl::Status status = EdgeError(answer);
+    if (status.ok()) continue;
+    ++failed;
+    if (first.ok()) first = status;
+  }
+  if (failed == 0) return absl::OkStatus();
+  if (failed == outcome.answers.size()) return first;
+  WH_LOG(WARNING) << failed << " of " << outcome.answers.size()
+                  << " edges could not apply a command: " << first.message();
+  return absl::OkStatus();
+}
+
+// Sums `connections` over the edges that applied the command.
+absl::Status SumConnections(const CommandOutcome& outcome, uint64_t* connections) {
+  absl::Status status = MergeErrors(outcome);
+  if (!status.ok()) return status;
+  *connections = 0;
+  for (const CommandOutcome::Answer& answer : outcome.answers) {
+    if (answer.result.error_code() == 0) *connections += answer.result.connections();
+  }
+  return absl::OkStatus();
+}
+
+// Resident set size of this process, 0 when unknown.
+uint64_t ResidentBytes() {
+  std::FILE* file = std::fopen("/proc/self/statm", "r");
+  if (file == nullptr) return 0;
+  unsigned long long size_pages = 0;
+  unsigned long long resident_pages = 0;
+  int read = std::fscanf(file, "%llu %llu", &size_pages, &resident_pages);
+  std::fclose(file);
+  if (read != 2) return 0;
+  return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Sends `command` to every edge and finishes the call with what `merge`
+// makes of the answers. `response` lives until the call finishes.
+template <typename Response, typename Merge>
+grpc::ServerUnaryReactor* ForwardToEdges(EdgeHub* hub, grpc::CallbackServerContext* context,
+                                         absl::Time deadline, edge::v1::EdgeCommand command,
+                                         Response* response, Merge merge) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Runs exactly once, never under the hub lock (CommandRouter), so Finish
+  // may run OnDone inline.
+  hub->SendCommand(std::move(command), deadline,
+                   [reactor, response, merge = std::move(merge)](CommandOutcome outcome) {
+                     reactor->Finish(ToGrpcStatus(merge(outcome, response)));
+                   });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -17,21 +131,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 ControlServiceImpl::ControlServiceImpl(EdgeHub* hub, const ControlServiceOptions& options)
-    : hub_(hub), options_(options) {}
+    : hub_(hub), options_(options), started_at_(absl::Now()) {}
+
+void ControlServiceImpl::set_address(std::string address) {
+  absl::MutexLock lock(&address_mu_);
+  address_ = std::move(address);
+}
 
 absl::Status ControlServiceImpl::ValidateData(std::string_view data) const {
-  if (data.size() > options_.max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("data is ", data.size(),
-                                                   " bytes, over the limit of ",
-                                                   options_.max_payload_bytes, " bytes"));
-  }
-  thread_local JsonValidator validator;
-  absl::Status json = validator.Validate(data);
-  if (!json.ok()) {
-    // The validator's message already starts with "invalid JSON".
-    return absl::InvalidArgumentError(absl::StrCat("data: ", json.message()));
-  }
-  return absl::OkStatus();
+  return ValidatePublicationData(data, options_.max_payload_bytes);
 }
 
 absl::Status ControlServiceImpl::ValidatePublication(std::string_view channel,
@@ -41,35 +149,41 @@ absl::Status ControlServiceImpl::ValidatePublication(std::string_view channel,
   return ValidateData(data);
 }
 
+absl::StatusOr<StreamPosition> ControlServiceImpl::PublishToKey(
+    const std::string& key, const std::string& data, const std::string& idempotency_key) {
+  absl::Status valid = ValidateData(data);
+  if (!valid.ok()) return valid;
+  return hub_->Publish(key, data, idempotency_key);
+}
+
+absl::Time ControlServiceImpl::CommandDeadline(const grpc::CallbackServerContext* context) const {
+  const absl::Time now = absl::Now();
+  const absl::Time call_deadline = absl::FromChrono(context->deadline());
+  // Keep a tenth of the caller's remaining time for the answer's way back,
+  // so a caller with a short deadline gets the partial answer rather than
+  // DEADLINE_EXCEEDED.
+  return std::min(now + options_.max_command_wait, call_deadline - (call_deadline - now) / 10);
+}
+
 grpc::ServerUnaryReactor* ControlServiceImpl::Publish(grpc::CallbackServerContext* context,
                                                       const v1::PublishRequest* request,
                                                       v1::PublishResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status valid = ValidatePublication(request->channel(), request->data());
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (!key.ok()) return FinishNow(context, key.status());
   absl::StatusOr<StreamPosition> position =
-      hub_->Publish(request->channel(), request->data(), request->idempotency_key());
-  if (!position.ok()) {
-    reactor->Finish(ToGrpcStatus(position.status()));
-    return reactor;
-  }
+      PublishToKey(*key, request->data(), request->idempotency_key());
+  if (!position.ok()) return FinishNow(context, position.status());
   response->set_offset(position->offset);
   response->set_epoch(std::move(position->epoch));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishNow(context, absl::OkStatus());
 }
 
-v1::PublishStreamResponse ControlServiceImpl::PublishOne(const std::string& channel,
-                                                         const std::string& data,
-                                                         const std::string& idempotency_key) {
+v1::PublishStreamResponse ControlServiceImpl::PublishOne(const v1::PublishStreamRequest& request) {
   v1::PublishStreamResponse response;
-  absl::Status valid = ValidatePublication(channel, data);
-  absl::StatusOr<StreamPosition> position = valid.ok()
-                                                ? hub_->Publish(channel, data, idempotency_key)
-                                                : absl::StatusOr<StreamPosition>(valid);
+  absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
+  absl::StatusOr<StreamPosition> position =
+      key.ok() ? PublishToKey(*key, request.data(), request.idempotency_key())
+               : absl::StatusOr<StreamPosition>(key.status());
   if (!position.ok()) {
     response.set_error_code(static_cast<int32_t>(position.status().code()));
     response.set_error_message(std::string(position.status().message()));
@@ -88,64 +202,53 @@ ControlServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContext* context,
                                                       const v1::HistoryRequest* request,
                                                       v1::HistoryResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateChannelName(request->channel());
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (!key.ok()) return FinishNow(context, key.status());
   std::optional<StreamPosition> since;
   if (request->has_since()) {
     since = StreamPosition{request->since().offset(), request->since().epoch()};
   }
   absl::StatusOr<HistoryRead> read =
-      hub_->History(request->channel(), since, request->limit(), request->reverse());
-  if (!read.ok()) {
-    reactor->Finish(ToGrpcStatus(read.status()));
-    return reactor;
-  }
+      hub_->History(*key, since, request->limit(), request->reverse());
+  if (!read.ok()) return FinishNow(context, read.status());
   for (const auto& publication : read->publications) {
     v1::HistoryPublication* out = response->add_publications();
     out->set_offset(publication->offset());
     out->set_data(publication->data());
+    if (publication->has_info()) *out->mutable_info() = publication->info();
   }
   response->set_epoch(read->epoch);
   response->set_offset(read->top_offset);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishNow(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(grpc::CallbackServerContext* context,
                                                             const v1::HistoryRemoveRequest* request,
                                                             v1::HistoryRemoveResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = ValidateChannelName(request->channel());
-  if (status.ok()) status = hub_->HistoryRemove(request->channel());
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (!key.ok()) return FinishNow(context, key.status());
+  return FinishNow(context, hub_->HistoryRemove(*key));
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerContext* context,
                                                         const v1::BroadcastRequest* request,
                                                         v1::BroadcastResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (request->channels().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "channels is empty"));
-    return reactor;
+    return FinishNow(context, absl::InvalidArgumentError("channels is empty"));
   }
+  // The tenant applies to every channel: a bad one fails the call.
+  absl::Status tenant = ValidateTenantField(request->tenant());
+  if (!tenant.ok()) return FinishNow(context, tenant);
   // A bad document fails every channel the same way; check it once.
   absl::Status data_status = ValidateData(request->data());
   for (const std::string& channel : request->channels()) {
     v1::BroadcastResult* result = response->add_results();
     result->set_channel(channel);
-    absl::Status status = ValidateChannelName(channel);
-    if (status.ok()) status = data_status;
-    if (!status.ok()) {
-      result->set_error_code(static_cast<int32_t>(status.code()));
-      result->set_error_message(std::string(status.message()));
-      continue;
-    }
-    absl::StatusOr<StreamPosition> position = hub_->Publish(channel, request->data());
+    absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), channel);
+    absl::StatusOr<StreamPosition> position =
+        !key.ok()           ? absl::StatusOr<StreamPosition>(key.status())
+        : !data_status.ok() ? absl::StatusOr<StreamPosition>(data_status)
+                            : hub_->Publish(*key, request->data());
     if (!position.ok()) {
       result->set_error_code(static_cast<int32_t>(position.status().code()));
       result->set_error_message(std::string(position.status().message()));
@@ -154,17 +257,265 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerCont
     result->set_offset(position->offset);
     result->set_epoch(std::move(position->epoch));
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishNow(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Stats(grpc::CallbackServerContext* context,
                                                     const v1::StatsRequest* request,
                                                     v1::StatsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   hub_->FillStats(request->top_channels(), response);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Presence(grpc::CallbackServerContext* context,
+                                                       const v1::PresenceRequest* request,
+                                                       v1::PresenceResponse* response) {
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (!key.ok()) return FinishNow(context, key.status());
+  absl::StatusOr<size_t> page_size =
+      PageSize(request->page_size(), kPresenceDefaultPage, kPresenceMaxPage);
+  if (!page_size.ok()) return FinishNow(context, page_size.status());
+  absl::StatusOr<PresenceTable::Page> page =
+      hub_->Presence(*key, *page_size, request->page_token());
+  if (!page.ok()) return FinishNow(context, page.status());
+  response->mutable_clients()->Reserve(static_cast<int>(page->clients.size()));
+  for (v1::ClientInfo& client : page->clients) *response->add_clients() = std::move(client);
+  response->set_next_page_token(std::move(page->next_page_token));
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::PresenceStats(grpc::CallbackServerContext* context,
+                                                            const v1::PresenceStatsRequest* request,
+                                                            v1::PresenceStatsResponse* response) {
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (!key.ok()) return FinishNow(context, key.status());
+  absl::StatusOr<PresenceTable::Counts> counts = hub_->PresenceStats(*key);
+  if (!counts.ok()) return FinishNow(context, counts.status());
+  response->set_num_clients(counts->clients);
+  response->set_num_users(counts->users);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Subscribe(grpc::CallbackServerContext* context,
+                                                        const v1::SubscribeRequest* request,
+                                                        v1::SubscribeResponse* response) {
+  absl::Status valid = NeedUserOrClient(request->user(), request->client());
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (valid.ok()) valid = key.status();
+  if (valid.ok()) valid = hub_->CheckNamespace(*key);
+  if (!valid.ok()) return FinishNow(context, valid);
+  edge::v1::EdgeCommand command;
+  *command.mutable_subscribe() = *request;
+  return ForwardToEdges(hub_, context, CommandDeadline(context), std::move(command), response,
+                        [](const CommandOutcome& outcome, v1::SubscribeResponse* out) {
+                          uint64_t connections = 0;
+                          absl::Status status = SumConnections(outcome, &connections);
+                          out->set_connections(connections);
+                          out->set_edges_missing(outcome.missing);
+                          return status;
+                        });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Unsubscribe(grpc::CallbackServerContext* context,
+                                                          const v1::UnsubscribeRequest* request,
+                                                          v1::UnsubscribeResponse* response) {
+  absl::Status valid = NeedUserOrClient(request->user(), request->client());
+  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
+  if (valid.ok()) valid = key.status();
+  if (!valid.ok()) return FinishNow(context, valid);
+  edge::v1::EdgeCommand command;
+  *command.mutable_unsubscribe() = *request;
+  return ForwardToEdges(hub_, context, CommandDeadline(context), std::move(command), response,
+                        [](const CommandOutcome& outcome, v1::UnsubscribeResponse* out) {
+                          uint64_t connections = 0;
+                          absl::Status status = SumConnections(outcome, &connections);
+                          out->set_connections(connections);
+                          out->set_edges_missing(outcome.missing);
+                          return status;
+                        });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Disconnect(grpc::CallbackServerContext* context,
+                                                         const v1::DisconnectRequest* request,
+                                                         v1::DisconnectResponse* response) {
+  absl::Status valid = NeedUserOrClient(request->user(), request->client());
+  if (valid.ok()) valid = ValidateTenantField(request->tenant());
+  if (valid.ok() && request->code() != 0 && (request->code() < 3000 || request->code() > 4999)) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("code must be 0 or within 3000-4999, not ", request->code()));
+  }
+  if (valid.ok() && request->reason().size() > kMaxReasonBytes) {
+    valid = absl::InvalidArgumentError(absl::StrCat("reason is ", request->reason().size(),
+                                                    " bytes, longer than the maximum of ",
+                                                    kMaxReasonBytes));
+  }
+  if (!valid.ok()) return FinishNow(context, valid);
+  // Forwarded as is: the edge picks the default code and reason.
+  edge::v1::EdgeCommand command;
+  *command.mutable_disconnect() = *request;
+  return ForwardToEdges(hub_, context, CommandDeadline(context), std::move(command), response,
+                        [](const CommandOutcome& outcome, v1::DisconnectResponse* out) {
+                          uint64_t connections = 0;
+                          absl::Status status = SumConnections(outcome, &connections);
+                          out->set_connections(connections);
+                          out->set_edges_missing(outcome.missing);
+                          return status;
+                        });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Refresh(grpc::CallbackServerContext* context,
+                                                      const v1::RefreshRequest* request,
+                                                      v1::RefreshResponse* response) {
+  absl::Status valid = NeedUserOrClient(request->user(), request->client());
+  if (valid.ok()) valid = ValidateTenantField(request->tenant());
+  if (valid.ok() && request->expire_at_unix() < 0) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("expire_at_unix is negative: ", request->expire_at_unix()));
+  }
+  if (!valid.ok()) return FinishNow(context, valid);
+  edge::v1::EdgeCommand command;
+  *command.mutable_refresh() = *request;
+  return ForwardToEdges(hub_, context, CommandDeadline(context), std::move(command), response,
+                        [](const CommandOutcome& outcome, v1::RefreshResponse* out) {
+                          uint64_t connections = 0;
+                          absl::Status status = SumConnections(outcome, &connections);
+                          out->set_connections(connections);
+                          out->set_edges_missing(outcome.missing);
+                          return status;
+                        });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Connections(grpc::CallbackServerContext* context,
+                                                          const v1::ConnectionsRequest* request,
+                                                          v1::ConnectionsResponse* response) {
+  absl::Status valid = ValidateTenantField(request->tenant());
+  if (valid.ok() && !request->channel().empty()) valid = ValidateChannelName(request->channel());
+  absl::StatusOr<size_t> page_size =
+      PageSize(request->page_size(), kConnectionsDefaultPage, kConnectionsMaxPage);
+  if (valid.ok()) valid = page_size.status();
+  if (!valid.ok()) return FinishNow(context, valid);
+  edge::v1::EdgeCommand command;
+  *command.mutable_connections() = *request;
+  command.mutable_connections()->set_page_size(static_cast<int32_t>(*page_size));
+  return ForwardToEdges(
+      hub_, context, CommandDeadline(context), std::move(command), response,
+      [limit = *page_size, token = request->page_token()](const CommandOutcome& outcome,
+                                                          v1::ConnectionsResponse* out) {
+        absl::Status status = MergeErrors(outcome);
+        out->set_edges_missing(outcome.missing);
+        if (!status.ok()) return status;
+        std::vector<v1::ConnectionInfo> merged;
+        bool more = false;
+        for (const CommandOutcome::Answer& answer : outcome.answers) {
+          if (answer.result.error_code() != 0) continue;
+          // An edge with a full page may hold more after its last one.
+          if (static_cast<size_t>(answer.result.connection_list_size()) >= limit) more = true;
+          for (const v1::ConnectionInfo& connection : answer.result.connection_list()) {
+            if (!token.empty() && connection.client() <= token) continue;
+            merged.push_back(connection);
+            if (merged.back().edge_id().empty()) merged.back().set_edge_id(answer.edge_id);
+          }
+        }
+        std::sort(merged.begin(), merged.end(),
+                  [](const auto& a, const auto& b) { return a.client() < b.client(); });
+        if (merged.size() > limit) {
+          merged.resize(limit);
+          more = true;
+        }
+        for (v1::ConnectionInfo& connection : merged) {
+          *out->add_connections() = std::move(connection);
+        }
+        if (more && out->connections_size() > 0) {
+          out->set_next_page_token(out->connections(out->connections_size() - 1).client());
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Channels(grpc::CallbackServerContext* context,
+                                                       const v1::ChannelsRequest* request,
+                                                       v1::ChannelsResponse* response) {
+  absl::Status valid = ValidateTenantField(request->tenant());
+  // A prefix of a valid name is itself made of valid bytes.
+  if (valid.ok() && !request->prefix().empty()) valid = ValidateChannelName(request->prefix());
+  absl::StatusOr<size_t> page_size =
+      PageSize(request->page_size(), kChannelsDefaultPage, kChannelsMaxPage);
+  if (valid.ok()) valid = page_size.status();
+  if (!valid.ok()) return FinishNow(context, valid);
+  edge::v1::EdgeCommand command;
+  *command.mutable_channels() = *request;
+  command.mutable_channels()->set_page_size(static_cast<int32_t>(*page_size));
+  return ForwardToEdges(
+      hub_, context, CommandDeadline(context), std::move(command), response,
+      [limit = *page_size, tenant = request->tenant(), prefix = request->prefix(),
+       token = request->page_token()](const CommandOutcome& outcome, v1::ChannelsResponse* out) {
+        absl::Status status = MergeErrors(outcome);
+        out->set_edges_missing(outcome.missing);
+        if (!status.ok()) return status;
+        // Name -> subscribers summed over edges, ordered by name.
+        std::map<std::string, uint64_t> counts;
+        bool more = false;
+        for (const CommandOutcome::Answer& answer : outcome.answers) {
+          if (answer.result.error_code() != 0) continue;
+          if (static_cast<size_t>(answer.result.channels_size()) >= limit) more = true;
+          for (const v1::ChannelSubscribers& channel : answer.result.channels()) {
+            // Edges may answer with names or keys; only this tenant's count.
+            ChannelKeyParts parts = SplitChannelKey(channel.channel());
+            if (!parts.tenant.empty() && parts.tenant != tenant) continue;
+            if (!absl::StartsWith(AsAbsl(parts.channel), prefix)) continue;
+            if (!token.empty() && parts.channel <= token) continue;
+            counts[std::string(parts.channel)] += channel.subscribers();
+          }
+        }
+        if (counts.size() > limit) more = true;
+        for (const auto& [name, subscribers] : counts) {
+          if (static_cast<size_t>(out->channels_size()) == limit) break;
+          v1::ChannelSubscribers* entry = out->add_channels();
+          entry->set_channel(name);
+          entry->set_subscribers(subscribers);
+          entry->set_tenant(tenant);
+        }
+        if (more && out->channels_size() > 0) {
+          out->set_next_page_token(out->channels(out->channels_size() - 1).channel());
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Info(grpc::CallbackServerContext* context,
+                                                   const v1::InfoRequest* request,
+                                                   v1::InfoResponse* response) {
+  v1::NodeInfo* self = response->mutable_control();
+  self->set_id("control");
+  self->set_kind("control");
+  self->set_version(options_.version);
+  self->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_at_));
+  HubCounts counts = hub_->Counts();
+  self->set_connections(counts.edges);
+  self->set_subscriptions(counts.channels_tracked);
+  self->set_rss_bytes(ResidentBytes());
+  {
+    absl::MutexLock lock(&address_mu_);
+    self->set_address(address_);
+  }
+  edge::v1::EdgeCommand command;
+  *command.mutable_info() = *request;
+  return ForwardToEdges(hub_, context, CommandDeadline(context), std::move(command), response,
+                        [](const CommandOutcome& outcome, v1::InfoResponse* out) {
+                          out->set_edges_missing(outcome.missing);
+                          for (const CommandOutcome::Answer& answer : outcome.answers) {
+                            absl::Status status = EdgeError(answer);
+                            if (!status.ok()) {
+                              WH_LOG(WARNING) << "info: " << status.message();
+                              continue;
+                            }
+                            v1::NodeInfo* edge = out->add_edges();
+                            *edge = answer.result.info();
+                            if (edge->id().empty()) edge->set_id(answer.edge_id);
+                            if (edge->kind().empty()) edge->set_kind("edge");
+                          }
+                          return absl::OkStatus();
+                        });
 }
 
 }  // namespace wirehub::control

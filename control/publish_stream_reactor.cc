@@ -26,8 +26,7 @@ void PublishStreamReactor::OnReadDone(bool ok) {
   }
   // Publishing happens here, on the read side, so requests are published in
   // stream order.
-  v1::PublishStreamResponse response =
-      service_->PublishOne(request_.channel(), request_.data(), request_.idempotency_key());
+  v1::PublishStreamResponse response = service_->PublishOne(request_);
   response.set_request_id(request_.request_id());
   {
     absl::MutexLock lock(&mu_);
