@@ -441,7 +441,9 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   }
   PendingSubscribe request{session,         command.id,    absl::Now(),
                            command.recover, command.epoch, command.offset};
-  if (namespace_options->force_recovery()) request.recover = true;
+  // force_recovery: a client that knows a position recovers from it even
+  // without asking; one that knows none has nothing to recover.
+  if (namespace_options->force_recovery() && !command.epoch.empty()) request.recover = true;
   Subscription subscription;
   subscription.chan_info = std::move(grant->chan_info);
   subscription.expires_at = grant->expires_at;
@@ -461,7 +463,8 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
   PendingSubscribe request{session, 0, absl::Now()};
   request.server_side = true;
   if (recovery != nullptr) {
-    request.recover = recovery->recover || namespace_options->force_recovery();
+    request.recover = recovery->recover ||
+                      (namespace_options->force_recovery() && !recovery->epoch.empty());
     request.epoch = recovery->epoch;
     request.offset = recovery->offset;
   }
@@ -545,8 +548,15 @@ void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& ent
   }
   if (entry.options == nullptr || entry.options->history_size() == 0) {
     AddSubscriber(session, channel, entry, 0);
-    SendText(session, request.server_side ? EncodeSubscribePush(name, result)
-                                          : EncodeSubscribeReply(request.command_id, result));
+    if (request.server_side) {
+      SendText(session, EncodeSubscribePush(name, result));
+    } else if (!result.expires) {
+      // No stream, no position: the reply is an empty result.
+      SendText(session, EncodeEmptyResult(request.command_id, "subscribe"));
+    } else {
+      SendText(session, absl::StrCat(R"({"id":)", request.command_id,
+                                     R"(,"subscribe":{"expires":true,"ttl":)", result.ttl, "}}"));
+    }
     return;
   }
   if (link_ == nullptr) {
