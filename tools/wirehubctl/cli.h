@@ -1,18 +1,36 @@
 // wirehubctl: the operator's command line for wirehub-control.
 //
-// Subcommands:
+// Subcommands (those that name channels or users take --tenant=T):
 //   publish CHANNEL JSON [--idempotency_key=K]   ControlService.Publish
 //   publish-stream < "CHANNEL JSON" lines        ControlService.PublishStream
 //   broadcast JSON CHANNEL...                    ControlService.Broadcast
 //   history CHANNEL [--limit=N] [--since_offset=N --since_epoch=E] [--reverse] [--json]
 //                                                ControlService.History
 //   history-remove CHANNEL                       ControlService.HistoryRemove
+//   presence CHANNEL [--page_size=N] [--page_token=T] [--all] [--json]
+//                                                ControlService.Presence
+//   presence-stats CHANNEL                       ControlService.PresenceStats
+//   subscribe|unsubscribe --user=U|--client=C CHANNEL
+//                                                ControlService.Subscribe / Unsubscribe
+//   disconnect --user=U|--client=C [--code=N] [--reason=S] [--reconnect]
+//                                                ControlService.Disconnect
+//   refresh --user=U|--client=C (--expire_at=UNIX_SECONDS | --ttl=DURATION | --expired)
+//                                                ControlService.Refresh
+//   connections [--user=U] [--channel=C] [paging] [--json]
+//                                                ControlService.Connections
+//   channels [--prefix=P] [paging] [--json]      ControlService.Channels
+//   info [--json]                                ControlService.Info
 //   stats [--top=N] [--json]                     ControlService.Stats
-//   token --user=ID [--ttl=SECONDS]              mint an HS256 connection token
+//   token --user=ID [--ttl=SECONDS] [--channel=C] ...
+//                                                mint an HS256 connection or
+//                                                subscription token
+//   tail CHANNEL [--url=ws://...] (--token=JWT | --user=ID) [--count=N] ...
+//                                                follow a channel over WebSocket
 //
 // Global flags (--control, --timeout, --help) and subcommand flags may appear
 // before or after the subcommand. Exit codes: 0 success, 1 failure (RPC
-// error, a failed broadcast channel, missing secret), 2 usage error.
+// error, a failed broadcast channel, missing secret, a tail that ended
+// early), 2 usage error.
 //
 // The logic lives here rather than in main.cc so tests can run it with a fake
 // ControlClient and captured streams.
@@ -62,6 +80,24 @@ class ControlClient {
                                control::v1::HistoryResponse* response) = 0;
   virtual grpc::Status HistoryRemove(const control::v1::HistoryRemoveRequest& request,
                                      control::v1::HistoryRemoveResponse* response) = 0;
+  virtual grpc::Status Presence(const control::v1::PresenceRequest& request,
+                                control::v1::PresenceResponse* response) = 0;
+  virtual grpc::Status PresenceStats(const control::v1::PresenceStatsRequest& request,
+                                     control::v1::PresenceStatsResponse* response) = 0;
+  virtual grpc::Status Subscribe(const control::v1::SubscribeRequest& request,
+                                 control::v1::SubscribeResponse* response) = 0;
+  virtual grpc::Status Unsubscribe(const control::v1::UnsubscribeRequest& request,
+                                   control::v1::UnsubscribeResponse* response) = 0;
+  virtual grpc::Status Disconnect(const control::v1::DisconnectRequest& request,
+                                  control::v1::DisconnectResponse* response) = 0;
+  virtual grpc::Status Refresh(const control::v1::RefreshRequest& request,
+                               control::v1::RefreshResponse* response) = 0;
+  virtual grpc::Status Connections(const control::v1::ConnectionsRequest& request,
+                                   control::v1::ConnectionsResponse* response) = 0;
+  virtual grpc::Status Channels(const control::v1::ChannelsRequest& request,
+                                control::v1::ChannelsResponse* response) = 0;
+  virtual grpc::Status Info(const control::v1::InfoRequest& request,
+                            control::v1::InfoResponse* response) = 0;
 
   // Runs one PublishStream without a deadline: sends each request
   // `next_request` returns until it returns nullopt, then half-closes, hands
