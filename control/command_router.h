@@ -42,13 +42,15 @@ struct CommandOutcome {
 
 using CommandCallback = std::function<void(CommandOutcome)>;
 
+// Thread-safe; callbacks run with no router or hub lock held (below).
+//
 // CommandRouter tracks commands in flight until every targeted edge has
 // answered, a targeted edge went away (counted missing) or the deadline
 // passed (unanswered ones counted missing), then runs the command's callback
 // exactly once. It does not send anything: EdgeHub enqueues the command on
 // each session after Begin() gave it an id.
 //
-// Thread-safe. Callbacks run without any router lock held, either inline in
+// Callbacks run without any router lock held, either inline in
 // OnResult() (which sessions call holding no lock) or on the router's own
 // thread (deadlines, and completions caused by Begin() or SessionGone(),
 // which EdgeHub calls with its lock held). So a callback never runs under

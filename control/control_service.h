@@ -28,11 +28,12 @@ struct ControlServiceOptions {
   std::string version = "0.1.0";
 };
 
+// Thread-safe: handlers run on gRPC callback threads concurrently.
+//
 // ControlServiceImpl validates backend requests and hands them to EdgeHub.
 // Calls that act on live connections (Subscribe ... Info) are forwarded to
 // every attached edge through EdgeHub::SendCommand and answered from the
 // edges' results; they finish on the router's or an edge session's thread.
-// Thread-safe: handlers run on gRPC callback threads concurrently.
 class ControlServiceImpl final : public v1::ControlService::CallbackService {
  public:
   ControlServiceImpl(EdgeHub* hub, const ControlServiceOptions& options);

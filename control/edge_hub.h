@@ -51,6 +51,8 @@ struct HubCounts {
   uint64_t channels_tracked = 0;
 };
 
+// Thread-safe (one lock; see the lock order below).
+//
 // EdgeHub sequences publications per channel and hands each one to every
 // attached edge that has interest in its channel, once per edge. It also
 // keeps presence over all edges (emitting join/leave events into the same
@@ -61,7 +63,7 @@ struct HubCounts {
 // everywhere in the hub; options come from the namespace of the channel
 // part of the key.
 //
-// Thread-safe. Lock order: EdgeHub::mu_, then CommandRouter's lock, then
+// Lock order: EdgeHub::mu_, then CommandRouter's lock, then
 // EdgeSession::mu_; sessions never call into the hub while holding their own
 // lock. Nothing that may re-enter (StartWrite, Finish, command callbacks)
 // runs under mu_: such work is collected while locked and done after.

@@ -19,9 +19,10 @@ struct EdgeLinkServiceOptions {
   size_t max_payload_bytes = 64 * 1024;
 };
 
+// Thread-safe.
+//
 // EdgeLinkServiceImpl creates one EdgeSession per Attach stream and
 // sequences client publications.
-// Thread-safe.
 class EdgeLinkServiceImpl final : public edge::v1::EdgeLinkService::CallbackService {
  public:
   EdgeLinkServiceImpl(EdgeHub* hub, const EdgeLinkServiceOptions& options)

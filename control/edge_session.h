@@ -32,12 +32,14 @@ struct EdgeSessionOptions {
   size_t max_batch_bytes = 1 << 20;
 };
 
+// Thread-safe: gRPC threads (reads, write completions) and EdgeHub callers.
+//
 // EdgeSession is a gRPC callback reactor for one Attach stream. Reads run on
 // gRPC threads; publishers enqueue from any thread through EdgeHub. One write
 // is in flight at a time; what is queued meanwhile (publications, join/leave
 // events, interest acks, server API commands) is batched into the next one,
-// in queue order.
-// Thread-safe. Deletes itself in OnDone() after unregistering from the hub.
+// in queue order. Deletes itself in OnDone() after unregistering from the
+// hub.
 class EdgeSession
     : public grpc::ServerBidiReactor<edge::v1::EdgeMessage, edge::v1::ControlMessage> {
  public:

@@ -19,11 +19,12 @@ namespace wirehub::control {
 
 class EdgeSession;
 
+// Thread-compatible: EdgeHub guards it with its lock.
+//
 // PresenceTable maps channel key -> client id -> (ClientInfo, owning edge
 // session). A client id is unique per connection, so one (channel, client)
 // pair has exactly one owner: the session of the edge holding the
 // connection. Owners are opaque here; the table never dereferences them.
-// Thread-compatible: EdgeHub guards it with its lock.
 //
 // Example:
 //   PresenceTable table;
