@@ -23,7 +23,8 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
     return reactor;
   }
   absl::StatusOr<StreamPosition> position =
-      hub_->Publish(request->channel(), request->data(), /*idempotency_key=*/"", &request->info());
+      hub_->Publish(request->channel(), request->data(), /*idempotency_key=*/"",
+                    request->has_info() ? &request->info() : nullptr);
   if (!position.ok()) {
     reactor->Finish(ToGrpcStatus(position.status()));
     return reactor;
