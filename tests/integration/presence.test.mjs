@@ -216,6 +216,16 @@ test('a silent edge (SIGSTOP) loses its presence after --edge_timeout', async ()
     assert.deepEqual(p.clients.map((c) => c.user), ['la']);
     const took = Date.now() - stoppedAt;
     assert.ok(took >= 1500, `presence dropped after ${took} ms, before the 2 s edge timeout`);
+    // The edge wakes up: it re-attaches and its client is back in presence
+    // and receives again (the edge's reconnect backoff is at most 5 s).
+    frozen.child.kill('SIGCONT');
+    await waitFor(
+      async () => ((await ctlPresence('chat:s', [], ctl2)).clients ?? []).length === 2,
+      12_000,
+      "the resumed edge's client back in presence",
+    );
+    await env.publish('chat:s', { after: 'resume' }, ctl2);
+    await b.waitPublication('chat:s', (d) => d.after === 'resume', 5000, 'publication on the resumed edge');
   } finally {
     frozen.child.kill('SIGKILL');
     await frozen.exited;

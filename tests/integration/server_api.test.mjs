@@ -253,6 +253,11 @@ test('the server API is per tenant: the same user id in another tenant is not re
   assert.equal(plain.state, 'connected');
   assert.ok(!tb.events.some((e) => e.name === 'subscribed'));
   assert.ok(!plain.events.some((e) => e.name === 'subscribed'));
+  // Without --tenant: the default space's z only.
+  assert.equal((await env.ctlCount(['disconnect', '--user=z'])).connections, 1);
+  await plain.waitEvent('disconnected', () => true, 5000);
+  await sleep(300);
+  assert.equal(tb.state, 'connected', 'a tenant user with the same id stays');
   tb.close();
   plain.close();
 });

@@ -227,3 +227,26 @@ test('subscription token expiry without sub_refresh: unsubscribe push 2501 at ex
   assert.ok(!raw.messages.some((m) => m.push?.pub?.data?.late), 'no publication after the unsubscribe');
   raw.close();
 });
+
+test('tokens minted by wirehubctl token carry tenant, info, channels, aud/iss, and --channel mints a subscription token', async () => {
+  const mint = async (args) => {
+    const { stdout } = await env.ctl(['token', `--token_hmac_secret_file=${env.secretFile}`, ...args]);
+    return stdout.trim();
+  };
+  const conn = await mint(['--user=cli', '--tenant=acme', '--info={"name":"Cli"}', '--channels=private:cli-feed', '--audience=wirehub-test', '--issuer=backend']);
+  const c = env.sdk(strictEdge.url, { token: conn });
+  await c.connectAndWait();
+  await c.waitEvent('subscribed', (x) => x.channel === 'private:cli-feed', 5000, 'server-side subscription from --channels');
+  // The tenant claim: a publish in tenant acme reaches it, one in the default space does not.
+  await env.publish('private:cli-feed', { space: 'default' });
+  await env.publish('private:cli-feed', { space: 'acme' }, control, { tenant: 'acme' });
+  const pub = await c.waitEvent('publication', (x) => x.channel === 'private:cli-feed', 5000, 'publication in acme');
+  assert.deepEqual(pub.data, { space: 'acme' });
+  // --channel: a subscription token for this user, tenant and channel.
+  const subTok = await mint(['--user=cli', '--tenant=acme', '--channel=private:cli-room', '--audience=wirehub-test', '--issuer=backend']);
+  await c.subscribeAndWait('private:cli-room', 5000, { token: subTok });
+  // A connection token from wirehubctl is refused as a subscription token.
+  const refused = await c.subscribeRefused('private:cli-other', { token: conn });
+  assert.equal(refused.code, 103);
+  c.close();
+});
