@@ -201,3 +201,14 @@ test("a client publish stays in the publisher's tenant", async () => {
   assert.ok(!datas(ca, 'room:1').some((d) => d.from), "tenant a did not get b's client publication");
   assert.ok(!datas(cd, 'room:1').some((d) => d.from), "the default space did not get b's client publication");
 });
+
+test("a tenant claim outside [A-Za-z0-9_.-]{1,64} is an invalid token (3500): no tenant name can carry a '|'", async () => {
+  for (const tenant of ['a|b', 'x'.repeat(65), 'sp ace', '']) {
+    const raw = await env.raw(edge.url);
+    raw.sendCommands({ id: 1, connect: { token: env.connToken({ sub: 'u1', tenant }) } });
+    const close = await raw.waitClose(5000);
+    assert.equal(close.code, 3500, `tenant ${JSON.stringify(tenant)}: ${JSON.stringify(close)}`);
+  }
+  // The backend cannot name one either.
+  await assert.rejects(env.publish('room:1', { x: 1 }, env.control, { tenant: 'a|b' }), /INVALID_ARGUMENT/);
+});
