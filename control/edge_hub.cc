@@ -78,6 +78,11 @@ absl::StatusOr<StreamPosition> EdgeHub::Publish(const std::string& key, std::str
   if (namespace_options == nullptr) return NotConfigured(key);
   const HistoryPolicy policy = PolicyFor(*namespace_options);
   const absl::Time now = absl::Now();
+  // Clients split received frames into messages at '\n'. In a valid JSON
+  // document a line break can only be whitespace between tokens (inside a
+  // string it must be escaped), so making it a space changes no value.
+  std::replace_if(
+      data.begin(), data.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   StreamPosition position;
   Deferred deferred;
   {

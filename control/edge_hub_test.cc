@@ -553,3 +553,21 @@ TEST_F(EdgeHubWithEdgesTest, TenantStreamsAreIndependent) {
 
 }  // namespace
 }  // namespace wirehub::control
+
+namespace wirehub::control {
+namespace {
+
+TEST_F(EdgeHubWithEdgesTest, LineBreaksInDataBecomeSpaces) {
+  FakeEdge* a = Attach("a", {"chat:1"});
+  // Clients split frames at '\n': a multi-line document would break apart.
+  ASSERT_TRUE(hub_.Publish("chat:1", "{\n  \"t\": \"a\\nb\"\r\n}").ok());
+  ASSERT_TRUE(a->WaitForPublications(1));
+  EXPECT_EQ(a->publications()[0].data(), "{   \"t\": \"a\\nb\"  }");
+  absl::StatusOr<HistoryRead> history = hub_.History("chat:1", std::nullopt, -1, false);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->publications.size(), 1u);
+  EXPECT_EQ(history->publications[0]->data(), "{   \"t\": \"a\\nb\"  }");
+}
+
+}  // namespace
+}  // namespace wirehub::control

@@ -4,12 +4,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "edge/outbound_queue.h"
+#include "wirehub/edge/v1/edge.pb.h"
 
 struct lws;
 
@@ -63,6 +67,11 @@ struct ClientSession {
   // Client publish token bucket.
   double publish_tokens = 0;
   absl::Time publish_refilled_at;
+  // Client publications waiting for control, one in flight at a time so
+  // control sequences them in the order the client sent them. Bounded by
+  // the token bucket.
+  std::deque<std::pair<uint32_t, std::shared_ptr<edge::v1::ClientPublishRequest>>> publishes;
+  bool publish_in_flight = false;
 
   // A text message arriving in several fragments.
   std::string rx;

@@ -1197,31 +1197,42 @@ void EdgeServer::HandlePublish(ClientSession* session, const Command& command) {
     SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
     return;
   }
-  edge::v1::ClientPublishRequest request;
-  request.set_channel(KeyOf(session, command.channel));
-  request.set_data(command.data_json);
-  *request.mutable_info() = InfoOf(session, command.channel);
+  auto request = std::make_shared<edge::v1::ClientPublishRequest>();
+  request->set_channel(KeyOf(session, command.channel));
+  request->set_data(command.data_json);
+  *request->mutable_info() = InfoOf(session, command.channel);
+  session->publishes.emplace_back(command.id, std::move(request));
+  SendNextPublish(session);
+}
+
+void EdgeServer::SendNextPublish(ClientSession* session) {
+  if (session->publish_in_flight || session->publishes.empty()) return;
+  session->publish_in_flight = true;
   uint64_t session_id = session->id;
-  uint32_t command_id = command.id;
-  link_->Publish(request, options_.control_call_timeout,
-                 [this, session_id, command_id](const grpc::Status& status,
-                                                const control::v1::PublishResponse&) {
-                   Post([this, session_id, command_id, status] {
-                     auto it = sessions_by_id_.find(session_id);
-                     if (it == sessions_by_id_.end()) return;
-                     if (status.ok()) {
-                       SendText(it->second, EncodeEmptyResult(command_id, "publish"));
-                     } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-                       SendText(it->second, EncodeErrorReply(command_id, kErrorBadRequest,
-                                                             absl::StrCat("bad request: ",
-                                                                          status.error_message()),
-                                                             false));
-                     } else {
-                       SendText(it->second, EncodeErrorReply(command_id, kErrorInternal,
-                                                             "internal server error", true));
-                     }
-                   });
-                 });
+  uint32_t command_id = session->publishes.front().first;
+  link_->Publish(
+      *session->publishes.front().second, options_.control_call_timeout,
+      [this, session_id, command_id](const grpc::Status& status,
+                                     const control::v1::PublishResponse&) {
+        Post([this, session_id, command_id, status] {
+          auto it = sessions_by_id_.find(session_id);
+          if (it == sessions_by_id_.end()) return;
+          ClientSession* target = it->second;
+          target->publish_in_flight = false;
+          if (!target->publishes.empty()) target->publishes.pop_front();
+          if (status.ok()) {
+            SendText(target, EncodeEmptyResult(command_id, "publish"));
+          } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+            SendText(target,
+                     EncodeErrorReply(command_id, kErrorBadRequest,
+                                      absl::StrCat("bad request: ", status.error_message()), false));
+          } else {
+            SendText(target,
+                     EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
+          }
+          SendNextPublish(target);
+        });
+      });
 }
 
 void EdgeServer::HandlePresence(ClientSession* session, const Command& command) {

@@ -164,6 +164,9 @@ class EdgeServer {
   void HandleRefresh(ClientSession* session, const Command& command);
   void HandleSubRefresh(ClientSession* session, const Command& command);
   void HandlePublish(ClientSession* session, const Command& command);
+  // Sends the session's oldest waiting publication to control unless one
+  // is in flight.
+  void SendNextPublish(ClientSession* session);
   void HandlePresence(ClientSession* session, const Command& command);
   // Starts a subscription the caller has authorized: joins or creates the
   // channel entry and completes once control acknowledged the interest.
