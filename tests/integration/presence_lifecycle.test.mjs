@@ -112,8 +112,13 @@ test('subscription token expiry (2501): presence dropped and leave pushed', asyn
   const raw = await env.raw(e2.url, { autoPong: true });
   await raw.connect(env.connToken({ sub: 'shortsub' }));
   const exp = nowSeconds() + 2;
-  raw.sendCommands({ id: 2, subscribe: { channel: 'room:w', token: signHs256(env.secret, { typ: 'subscription', sub: 'shortsub', channel: 'room:w', exp }) } });
+  raw.sendCommands({
+    id: 2,
+    subscribe: { channel: 'room:w', token: signHs256(env.secret, { typ: 'subscription', sub: 'shortsub', channel: 'room:w', exp, info: { seat: 7 } }) },
+  });
   assert.ok((await raw.reply(2)).subscribe);
+  const join = await waitWatcher('join', 'room:w', 'shortsub', 'join of shortsub');
+  assert.deepEqual(join.info.chanInfo, { seat: 7 }, 'the subscription token info rides on join as chan_info');
   await waitPresence('room:w', ['shortsub', 'watcher'], 'shortsub in presence');
   await raw.waitMessage((m) => m.push?.unsubscribe?.code === 2501, 6000, '2501');
   await waitWatcher('leave', 'room:w', 'shortsub', 'leave after subscription expiry');
