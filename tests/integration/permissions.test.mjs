@@ -31,6 +31,10 @@ const config = {
       name: 'hist',
       options: { allow_subscribe_for_client: true, history_size: 10, history_ttl: '60s', allow_history_for_subscriber: true },
     },
+    {
+      name: 'forced',
+      options: { allow_subscribe_for_client: true, history_size: 10, history_ttl: '60s', allow_recovery: true, force_recovery: true },
+    },
   ],
 };
 
@@ -219,4 +223,24 @@ test('subscription token info shows as chan_info (and token info as conn_info) i
   assert.deepEqual(me.connInfo, { name: 'Alice' });
   assert.deepEqual(me.chanInfo, { role: 'owner' });
   alice.close();
+});
+
+test('force_recovery: a subscribe carrying a position recovers even without recover: true', async () => {
+  const raw = await env.raw(edge.url, { autoPong: true });
+  await raw.connect(env.connToken({ sub: 'rec' }));
+  await env.publish('forced:1', { n: 1 });
+  const second = await env.publish('forced:1', { n: 2 });
+  await env.publish('forced:1', { n: 3 });
+  raw.sendCommands({ id: 2, subscribe: { channel: 'forced:1', epoch: second.epoch, offset: second.offset } });
+  const r = await raw.reply(2);
+  assert.equal(r.subscribe?.recovered, true, JSON.stringify(r));
+  assert.deepEqual(r.subscribe.publications.map((p) => p.data), [{ n: 3 }]);
+  // The same in a namespace with history but no forced recovery: just the position.
+  await env.publish('hist:f', { n: 1 });
+  const h2 = await env.publish('hist:f', { n: 2 });
+  raw.sendCommands({ id: 3, subscribe: { channel: 'hist:f', epoch: h2.epoch, offset: h2.offset - 1 } });
+  const plain = await raw.reply(3);
+  assert.ok(plain.subscribe, JSON.stringify(plain));
+  assert.ok(!plain.subscribe.recovered && !(plain.subscribe.publications ?? []).length, JSON.stringify(plain));
+  raw.close();
 });
