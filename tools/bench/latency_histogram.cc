@@ -10,7 +10,7 @@ namespace {
 // Values below 2^kSubBits are their own bucket; each power of two at or above
 // it is split into 2^(kSubBits - 1) buckets.
 constexpr int kSubBits = 8;
-constexpr uint64_t kLinearLimit = uint64_t{1} << kSubBits;    // 256
+constexpr uint64_t kLinearLimit = uint64_t{1} << kSubBits;       // 256
 constexpr uint64_t kSubBuckets = uint64_t{1} << (kSubBits - 1);  // 128
 constexpr int kMaxBits = 40;
 // Buckets: the linear 256, then 128 for every exponent from 8 to 39.
@@ -75,8 +75,7 @@ int64_t LatencyHistogram::Percentile(double p) const {
   // of the values is at least p percent.
   // The small subtraction keeps rounding noise (99.9 is not exact in binary)
   // from pushing an exact product such as 999.0000000000001 up a rank.
-  auto rank =
-      static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_) - 1e-6));
+  auto rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_) - 1e-6));
   rank = std::clamp<uint64_t>(rank, 1, count_);
   uint64_t seen = 0;
   for (size_t i = 0; i < kNumBuckets; ++i) {

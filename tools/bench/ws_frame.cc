@@ -93,9 +93,8 @@ absl::StatusOr<size_t> WsFrameParser::Parse(std::string_view input, WsFrame* fra
     }
   }
   if (length > options_.max_frame_payload) {
-    return absl::ResourceExhaustedError(absl::StrCat("WebSocket frame of ", length,
-                                                     " bytes over the limit of ",
-                                                     options_.max_frame_payload));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "WebSocket frame of ", length, " bytes over the limit of ", options_.max_frame_payload));
   }
   const size_t total = header + static_cast<size_t>(length);
   if (input.size() < total) {
@@ -126,7 +125,8 @@ absl::StatusOr<size_t> WriteWsClientFrame(WsOpcode opcode, bool fin, std::string
     return absl::InvalidArgumentError(absl::StrCat("unknown WebSocket opcode ", code));
   }
   if (IsControl(code) && (!fin || payload.size() > kWsMaxControlPayload)) {
-    return absl::InvalidArgumentError("WebSocket control frame must be whole and at most 125 bytes");
+    return absl::InvalidArgumentError(
+        "WebSocket control frame must be whole and at most 125 bytes");
   }
   const size_t total = WsClientFrameSize(payload.size());
   if (out_size < total) {
@@ -158,8 +158,8 @@ absl::StatusOr<size_t> WriteWsClientFrame(WsOpcode opcode, bool fin, std::string
   return total;
 }
 
-absl::StatusOr<size_t> WriteWsClientClose(uint16_t code, std::string_view reason,
-                                          uint32_t mask_key, char* out, size_t out_size) {
+absl::StatusOr<size_t> WriteWsClientClose(uint16_t code, std::string_view reason, uint32_t mask_key,
+                                          char* out, size_t out_size) {
   if (reason.size() > kWsMaxControlPayload - 2) {
     return absl::InvalidArgumentError("WebSocket close reason longer than 123 bytes");
   }

@@ -127,8 +127,8 @@ absl::StatusOr<size_t> WriteWsClientFrame(WsOpcode opcode, bool fin, std::string
 //
 // Writes a close frame carrying `code` and `reason` (at most 123 bytes), as
 // WriteWsClientFrame() does.
-absl::StatusOr<size_t> WriteWsClientClose(uint16_t code, std::string_view reason,
-                                          uint32_t mask_key, char* out, size_t out_size);
+absl::StatusOr<size_t> WriteWsClientClose(uint16_t code, std::string_view reason, uint32_t mask_key,
+                                          char* out, size_t out_size);
 
 // ParseWsClosePayload()
 //

@@ -34,8 +34,8 @@ std::string ServerFrame(uint8_t first_byte, std::string_view payload, int length
 }
 
 TEST(WsFrameParserTest, ParsesTextFramesOfEveryLengthEncoding) {
-  for (size_t size : {size_t{0}, size_t{5}, size_t{125}, size_t{126}, size_t{65535},
-                      size_t{65536}, size_t{200000}}) {
+  for (size_t size : {size_t{0}, size_t{5}, size_t{125}, size_t{126}, size_t{65535}, size_t{65536},
+                      size_t{200000}}) {
     SCOPED_TRACE(size);
     std::string payload(size, 'a');
     for (size_t i = 0; i < size; ++i) payload[i] = static_cast<char>('a' + i % 26);
@@ -62,8 +62,8 @@ TEST(WsFrameParserTest, WaitsForMoreBytesOneAtATime) {
   size_t start = 0;
   for (size_t end = 1; end <= wire.size(); ++end) {
     WsFrame frame;
-    absl::StatusOr<size_t> used = parser.Parse(std::string_view(wire).substr(start, end - start),
-                                               &frame);
+    absl::StatusOr<size_t> used =
+        parser.Parse(std::string_view(wire).substr(start, end - start), &frame);
     ASSERT_TRUE(used.ok()) << used.status();
     if (*used == 0) continue;
     ASSERT_EQ(start + *used, end);
@@ -189,8 +189,8 @@ Unmasked Unmask(std::string_view wire) {
     header = 10;
   }
   const uint8_t* mask = b + header;
-  out.mask_key = (uint32_t{mask[0]} << 24) | (uint32_t{mask[1]} << 16) |
-                 (uint32_t{mask[2]} << 8) | mask[3];
+  out.mask_key =
+      (uint32_t{mask[0]} << 24) | (uint32_t{mask[1]} << 16) | (uint32_t{mask[2]} << 8) | mask[3];
   EXPECT_EQ(wire.size(), header + 4 + length);
   for (size_t i = 0; i < length; ++i) {
     out.payload.push_back(static_cast<char>(b[header + 4 + i] ^ mask[i % 4]));
@@ -235,9 +235,8 @@ TEST(WriteWsClientFrameTest, RefusesWhatItCannotWrite) {
       absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteWsClientFrame(WsOpcode::kPong, false, "", 1, out, 256).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      WriteWsClientFrame(static_cast<WsOpcode>(3), true, "", 1, out, 256).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteWsClientFrame(static_cast<WsOpcode>(3), true, "", 1, out, 256).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteWsClientClose(1000, std::string(124, 'r'), 1, out, 256).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -15,8 +15,8 @@ constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string Base64(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3), '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
+  int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<size_t>(written));
   return out;
 }
@@ -69,18 +69,18 @@ absl::StatusOr<std::string> RandomWsKey() {
 
 std::string BuildWsHandshakeRequest(std::string_view host, std::string_view resource,
                                     std::string_view key, std::string_view extra_headers) {
-  return absl::StrCat("GET ", AsAbsl(resource), " HTTP/1.1\r\nHost: ", AsAbsl(host),
-                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
-                      AsAbsl(key), "\r\nSec-WebSocket-Version: 13\r\n", AsAbsl(extra_headers),
-                      "\r\n");
+  return absl::StrCat(
+      "GET ", AsAbsl(resource), " HTTP/1.1\r\nHost: ", AsAbsl(host),
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ", AsAbsl(key),
+      "\r\nSec-WebSocket-Version: 13\r\n", AsAbsl(extra_headers), "\r\n");
 }
 
 absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::string_view key) {
   size_t end = input.find("\r\n\r\n");
   if (end == std::string_view::npos || end + 4 > kWsMaxHandshakeResponseBytes) {
     if (input.size() >= kWsMaxHandshakeResponseBytes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "WebSocket handshake answer longer than ", kWsMaxHandshakeResponseBytes, " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat("WebSocket handshake answer longer than ",
+                                                       kWsMaxHandshakeResponseBytes, " bytes"));
     }
     return 0;
   }
@@ -97,8 +97,8 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
   std::string_view code =
       space == std::string_view::npos ? std::string_view() : status_line.substr(space + 1);
   if (code != "101" && code.substr(0, 4) != "101 ") {
-    return absl::UnavailableError(absl::StrCat("WebSocket handshake refused: ",
-                                               AsAbsl(status_line.substr(0, 200))));
+    return absl::UnavailableError(
+        absl::StrCat("WebSocket handshake refused: ", AsAbsl(status_line.substr(0, 200))));
   }
 
   bool upgrade = false;
@@ -111,8 +111,8 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
     header.remove_prefix(eol + 2);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) {
-      return absl::DataLossError(absl::StrCat("malformed WebSocket handshake header line: ",
-                                              AsAbsl(line.substr(0, 80))));
+      return absl::DataLossError(
+          absl::StrCat("malformed WebSocket handshake header line: ", AsAbsl(line.substr(0, 80))));
     }
     std::string_view name = line.substr(0, colon);
     std::string_view value = Trim(line.substr(colon + 1));
@@ -135,7 +135,8 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
   if (!connection) {
     return absl::DataLossError("WebSocket handshake answer without Connection: Upgrade");
   }
-  if (!accept) return absl::DataLossError("WebSocket handshake answer without Sec-WebSocket-Accept");
+  if (!accept)
+    return absl::DataLossError("WebSocket handshake answer without Sec-WebSocket-Accept");
   return end + 4;
 }
 

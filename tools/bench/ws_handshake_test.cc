@@ -35,8 +35,8 @@ TEST(WsHandshakeTest, KeysAreBase64OfSixteenBytes) {
 }
 
 TEST(WsHandshakeTest, RequestHasEveryRequiredHeader) {
-  std::string request = BuildWsHandshakeRequest("127.0.0.1:8000", "/connection/websocket",
-                                                kRfcKey, "Origin: http://bench\r\n");
+  std::string request = BuildWsHandshakeRequest("127.0.0.1:8000", "/connection/websocket", kRfcKey,
+                                                "Origin: http://bench\r\n");
   EXPECT_EQ(request,
             "GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -89,7 +89,8 @@ TEST(WsHandshakeTest, RefusesBadAnswers) {
       {"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
        absl::StatusCode::kDataLoss, "without Sec-WebSocket-Accept"},
       {"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-       "Sec-WebSocket-Accept: " + WsAcceptKey("other") + "\r\n\r\n",
+       "Sec-WebSocket-Accept: " +
+           WsAcceptKey("other") + "\r\n\r\n",
        absl::StatusCode::kDataLoss, "wrong Sec-WebSocket-Accept"},
       {GoodResponse(kRfcKey).insert(17 + 17, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
        absl::StatusCode::kDataLoss, "extension"},
