@@ -1,0 +1,60 @@
+// CPU time and resident memory of a process from /proc, for the load
+// generator's per-delivery cost figures (edge and control CPU seconds over a
+// run, RSS per connection).
+#ifndef WIREHUB_TOOLS_BENCH_PROC_STATS_H_
+#define WIREHUB_TOOLS_BENCH_PROC_STATS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace wirehub::bench {
+
+// ProcSample is one reading of a process.
+struct ProcSample {
+  // CLOCK_MONOTONIC when the sample was taken, in nanoseconds.
+  int64_t taken_ns = 0;
+  // User and system CPU time so far (utime and stime), in seconds.
+  double user_seconds = 0;
+  double system_seconds = 0;
+  // Resident set size (resident pages of /proc/PID/statm times page size).
+  uint64_t rss_bytes = 0;
+
+  double cpu_seconds() const { return user_seconds + system_seconds; }
+};
+
+// ProcDelta is what a process did between two samples.
+struct ProcDelta {
+  double wall_seconds = 0;
+  double cpu_seconds = 0;
+  // CPU seconds per wall second: 1.0 is one core busy.
+  double cores = 0;
+  // RSS at the later sample minus RSS at the earlier one.
+  int64_t rss_change_bytes = 0;
+};
+
+// ReadProcSample()
+//
+// Reads /proc/PID/stat and /proc/PID/statm. NotFound when the process does
+// not exist (any more), DataLoss when a file does not parse.
+absl::StatusOr<ProcSample> ReadProcSample(pid_t pid);
+
+// ParseProcSample()
+//
+// The parsing part of ReadProcSample(), for tests: `stat` and `statm` are
+// the files' contents, `ticks_per_second` is sysconf(_SC_CLK_TCK) and
+// `page_size` sysconf(_SC_PAGESIZE). `taken_ns` is left 0.
+absl::StatusOr<ProcSample> ParseProcSample(std::string_view stat, std::string_view statm,
+                                           long ticks_per_second, long page_size);
+
+// Diff()
+//
+// What happened from `before` to `after`.
+ProcDelta Diff(const ProcSample& before, const ProcSample& after);
+
+}  // namespace wirehub::bench
+
+#endif  // WIREHUB_TOOLS_BENCH_PROC_STATS_H_
