@@ -48,9 +48,8 @@ absl::Status ValidateChannelName(std::string_view channel) {
 absl::Status ValidateTenant(std::string_view tenant) {
   if (tenant.empty()) return absl::InvalidArgumentError("tenant is empty");
   if (tenant.size() > kMaxTenantBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("tenant is ", tenant.size(),
-                                                   " bytes, longer than the maximum of ",
-                                                   kMaxTenantBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tenant is ", tenant.size(), " bytes, longer than the maximum of ", kMaxTenantBytes));
   }
   for (size_t i = 0; i < tenant.size(); ++i) {
     const auto c = static_cast<unsigned char>(tenant[i]);

@@ -15,6 +15,7 @@
 #include "common/absl_compat.h"
 #include "common/channel_name.h"
 #include "common/logging.h"
+#include "common/process_memory.h"
 #include "control/publish_stream_reactor.h"
 #include "control/request_validation.h"
 
@@ -85,18 +86,6 @@ absl::Status SumConnections(const CommandOutcome& outcome, uint64_t* connections
     if (answer.result.error_code() == 0) *connections += answer.result.connections();
   }
   return absl::OkStatus();
-}
-
-// Resident set size of this process, 0 when unknown.
-uint64_t ResidentBytes() {
-  std::FILE* file = std::fopen("/proc/self/statm", "r");
-  if (file == nullptr) return 0;
-  unsigned long long size_pages = 0;
-  unsigned long long resident_pages = 0;
-  int read = std::fscanf(file, "%llu %llu", &size_pages, &resident_pages);
-  std::fclose(file);
-  if (read != 2) return 0;
-  return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 // Sends `command` to every edge and finishes the call with what `merge`
@@ -493,7 +482,7 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Info(grpc::CallbackServerContext* 
   HubCounts counts = hub_->Counts();
   self->set_connections(counts.edges);
   self->set_subscriptions(counts.channels_tracked);
-  self->set_rss_bytes(ResidentBytes());
+  self->set_rss_bytes(ResidentMemoryBytes());
   {
     absl::MutexLock lock(&address_mu_);
     self->set_address(address_);

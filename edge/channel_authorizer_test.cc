@@ -67,9 +67,9 @@ TEST_F(ChannelAuthorizerTest, UserLimitedChannels) {
   config::v1::NamespaceOptions limited;
   limited.set_allow_user_limited_channels(true);
   limited.set_allow_subscribe_for_client(true);  // Public must not open '#'.
-  EXPECT_TRUE(authorizer_.AuthorizeSubscribe({"42", "", nullptr}, "personal:inbox#42", limited,
-                                             "", now_)
-                  .ok());
+  EXPECT_TRUE(
+      authorizer_.AuthorizeSubscribe({"42", "", nullptr}, "personal:inbox#42", limited, "", now_)
+          .ok());
   EXPECT_TRUE(absl::IsPermissionDenied(
       authorizer_.AuthorizeSubscribe({"43", "", nullptr}, "personal:inbox#42", limited, "", now_)
           .status()));
@@ -77,12 +77,11 @@ TEST_F(ChannelAuthorizerTest, UserLimitedChannels) {
       authorizer_.AuthorizeSubscribe({"43", "", nullptr}, "dialog:x#42,43", limited, "", now_)
           .ok());
   EXPECT_FALSE(
-      authorizer_.AuthorizeSubscribe({"4", "", nullptr}, "dialog:x#42,43", limited, "", now_)
-          .ok());
+      authorizer_.AuthorizeSubscribe({"4", "", nullptr}, "dialog:x#42,43", limited, "", now_).ok());
   // Without the option a '#' channel is just a name (closed here).
-  EXPECT_FALSE(authorizer_
-                   .AuthorizeSubscribe({"42", "", nullptr}, "personal:inbox#42", closed_, "", now_)
-                   .ok());
+  EXPECT_FALSE(
+      authorizer_.AuthorizeSubscribe({"42", "", nullptr}, "personal:inbox#42", closed_, "", now_)
+          .ok());
 }
 
 TEST(UserLimitedAllowsTest, Matching) {
@@ -109,14 +108,13 @@ TEST_F(ChannelAuthorizerTest, SubscriptionTokenForThisChannelUserAndTenant) {
       authorizer_.AuthorizeSubscribe(who, "room:1", closed_, SubToken("43", "room:1"), now_)
           .status()));
   EXPECT_TRUE(absl::IsPermissionDenied(
-      authorizer_
-          .AuthorizeSubscribe(who, "room:1", closed_, SubToken("42", "room:1", "acme"), now_)
+      authorizer_.AuthorizeSubscribe(who, "room:1", closed_, SubToken("42", "room:1", "acme"), now_)
           .status()));
   ConnectionIdentity acme{"42", "acme", nullptr};
-  EXPECT_TRUE(authorizer_
-                  .AuthorizeSubscribe(acme, "room:1", closed_, SubToken("42", "room:1", "acme"),
-                                      now_)
-                  .ok());
+  EXPECT_TRUE(
+      authorizer_
+          .AuthorizeSubscribe(acme, "room:1", closed_, SubToken("42", "room:1", "acme"), now_)
+          .ok());
 }
 
 TEST_F(ChannelAuthorizerTest, ConnectionTokenIsNotASubscriptionToken) {

@@ -358,21 +358,26 @@ void AppendSubscribeResult(const SubscribeResult& result, std::string* out) {
   out->push_back('{');
   if (result.expires) absl::StrAppend(out, "\"expires\":true,\"ttl\":", result.ttl, ",");
   if (result.recoverable) out->append("\"recoverable\":true,");
-  out->append("\"epoch\":");
-  AppendJsonString(result.epoch, out);
-  absl::StrAppend(out, ",\"offset\":", result.offset, ",\"positioned\":true");
-  if (result.was_recovering) out->append(",\"was_recovering\":true");
-  if (result.recovered) out->append(",\"recovered\":true");
+  // A channel with a stream always has an epoch; one without has no
+  // position to report.
+  if (!result.epoch.empty()) {
+    out->append("\"epoch\":");
+    AppendJsonString(result.epoch, out);
+    absl::StrAppend(out, ",\"offset\":", result.offset, ",\"positioned\":true,");
+  }
+  if (result.was_recovering) out->append("\"was_recovering\":true,");
+  if (result.recovered) out->append("\"recovered\":true,");
   if (!result.publications.empty()) {
-    out->append(",\"publications\":[");
+    out->append("\"publications\":[");
     bool first = true;
     for (const RecoveredPublication& publication : result.publications) {
       if (!first) out->push_back(',');
       first = false;
       AppendPublication(publication, out);
     }
-    out->push_back(']');
+    out->append("],");
   }
+  if (out->back() == ',') out->pop_back();
   out->push_back('}');
 }
 
@@ -542,30 +547,9 @@ std::string EncodeLeavePush(std::string_view channel, const ClientInfoView& info
 std::string EncodeSubscribePush(std::string_view channel, const SubscribeResult& result) {
   std::string out("{\"push\":{\"channel\":");
   AppendJsonString(channel, &out);
-  out.append(",\"subscribe\":{");
-  bool first = true;
-  auto separate = [&] {
-    if (!first) out.push_back(',');
-    first = false;
-  };
-  if (result.recoverable) {
-    separate();
-    out.append("\"recoverable\":true");
-  }
-  if (!result.epoch.empty()) {
-    separate();
-    out.append("\"epoch\":");
-    AppendJsonString(result.epoch, &out);
-  }
-  if (result.offset != 0) {
-    separate();
-    absl::StrAppend(&out, "\"offset\":", result.offset);
-  }
-  if (!result.epoch.empty()) {
-    separate();
-    out.append("\"positioned\":true");
-  }
-  out.append("}}}");
+  out.append(",\"subscribe\":");
+  AppendSubscribeResult(result, &out);
+  out.append("}}");
   return out;
 }
 

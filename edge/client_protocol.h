@@ -184,8 +184,8 @@ struct SubscribeResult {
 };
 // {"id":N,"subscribe":{"expires":true,"ttl":T,"recoverable":true,"epoch":"..",
 //  "offset":N,"positioned":true,"was_recovering":true,"recovered":true,
-//  "publications":[...]}}: epoch, offset and positioned always, the rest only
-// when set.
+//  "publications":[...]}}: epoch, offset and positioned when the channel has
+// a stream (non-empty epoch), the rest only when set; `{}` when nothing is.
 std::string EncodeSubscribeReply(uint32_t id, const SubscribeResult& result);
 
 // The result of a connect command.
@@ -246,11 +246,9 @@ std::string EncodeLeavePush(std::string_view channel, const ClientInfoView& info
 // EncodeSubscribePush()
 //
 // A server-side subscription made after connect:
-// {"push":{"channel":"c","subscribe":{"recoverable":true,"epoch":"..",
-//  "offset":N,"positioned":true}}}. recoverable only when set, epoch and
-// positioned only when `result.epoch` is non-empty (the channel has a
-// stream), offset only when non-zero; `{}` when nothing is set. The other
-// fields of `result` are not part of this push.
+// {"push":{"channel":"c","subscribe":{...}}} with the same object
+// EncodeSubscribeReply() writes. SDKs read only its position and
+// recoverable; publications belong in pushes of their own.
 std::string EncodeSubscribePush(std::string_view channel, const SubscribeResult& result);
 
 std::string EncodeUnsubscribePush(std::string_view channel, int code, std::string_view reason);

@@ -540,6 +540,14 @@ TEST(EncodeSubscribeReplyTest, CarriesPositionAndRecoveredPublications) {
       R"({"data":{"t":"b"},"offset":9}]}})");
 }
 
+TEST(EncodeSubscribeReplyTest, WithoutStreamIsEmptyOrExpiry) {
+  SubscribeResult result;
+  EXPECT_EQ(EncodeSubscribeReply(3, result), R"({"id":3,"subscribe":{}})");
+  result.expires = true;
+  result.ttl = 30;
+  EXPECT_EQ(EncodeSubscribeReply(3, result), R"({"id":3,"subscribe":{"expires":true,"ttl":30}})");
+}
+
 TEST(EncodeSubscribeReplyTest, PositionOnly) {
   SubscribeResult result;
   result.epoch = "e1";
@@ -848,8 +856,9 @@ TEST(EncodeSubscribePushTest, OmitsUnsetFields) {
   SubscribeResult result;
   ExpectJson(EncodeSubscribePush("news", result), R"({"push":{"channel":"news","subscribe":{}}})");
   result.epoch = "e";
-  ExpectJson(EncodeSubscribePush("news", result),
-             R"({"push":{"channel":"news","subscribe":{"epoch":"e","positioned":true}}})");
+  ExpectJson(
+      EncodeSubscribePush("news", result),
+      R"({"push":{"channel":"news","subscribe":{"epoch":"e","offset":0,"positioned":true}}})");
 }
 
 TEST(EncodeSubscribeReplyTest, UnsetExpiryKeepsOutput) {
@@ -919,7 +928,7 @@ TEST(EncodeConnectReplyTest, ExpiresAndSubs) {
       R"({"id":2,"connect":{"client":"c","version":"v","expires":true,"ttl":300,"subs":{)"
       R"("chat:\"1\"":{"recoverable":true,"epoch":"e","offset":4,"positioned":true,)"
       R"("was_recovering":true,"recovered":true,"publications":[{"data":{"t":1},"offset":4}]},)"
-      R"("news":{"expires":true,"ttl":30,"epoch":"","offset":0,"positioned":true}},)"
+      R"("news":{"expires":true,"ttl":30}},)"
       R"("ping":25,"pong":true}})");
   // Each subs value is exactly the subscribe reply's "subscribe" value.
   std::string subscribe = EncodeSubscribeReply(9, chat);

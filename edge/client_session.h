@@ -60,9 +60,6 @@ struct ClientSession {
 
   // Channels (by name) subscribed or with a subscribe in progress.
   absl::flat_hash_map<std::string, Subscription> channels;
-  // How many of `channels` have a finite expires_at (the sweep looks at a
-  // session's subscriptions only when some can expire).
-  uint32_t expiring_subscriptions = 0;
 
   // Client publish token bucket.
   double publish_tokens = 0;

@@ -63,25 +63,21 @@ void StartUnary(const Request& request, absl::Duration timeout,
 
 void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
                                HistoryCallback done) {
-  StartUnary(request, timeout, std::move(done), [this](auto... args) {
-    control_stub_->async()->History(args...);
-  });
+  StartUnary(request, timeout, std::move(done),
+             [this](auto... args) { control_stub_->async()->History(args...); });
 }
 
-void ControlLink::FetchPresence(const control::v1::PresenceRequest& request,
-                                absl::Duration timeout,
+void ControlLink::FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
                                 Callback<control::v1::PresenceResponse> done) {
-  StartUnary(request, timeout, std::move(done), [this](auto... args) {
-    control_stub_->async()->Presence(args...);
-  });
+  StartUnary(request, timeout, std::move(done),
+             [this](auto... args) { control_stub_->async()->Presence(args...); });
 }
 
 void ControlLink::FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
                                      absl::Duration timeout,
                                      Callback<control::v1::PresenceStatsResponse> done) {
-  StartUnary(request, timeout, std::move(done), [this](auto... args) {
-    control_stub_->async()->PresenceStats(args...);
-  });
+  StartUnary(request, timeout, std::move(done),
+             [this](auto... args) { control_stub_->async()->PresenceStats(args...); });
 }
 
 void ControlLink::Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
@@ -131,8 +127,7 @@ void ControlLink::RemoveUser(const std::string& user) {
   pending_users_[user] = false;
 }
 
-void ControlLink::AddPresence(const std::string& channel_key,
-                              const control::v1::ClientInfo& info) {
+void ControlLink::AddPresence(const std::string& channel_key, const control::v1::ClientInfo& info) {
   absl::MutexLock lock(&mu_);
   PresenceKey key(channel_key, info.client());
   presence_[key] = info;

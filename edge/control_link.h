@@ -85,8 +85,7 @@ class ControlLink {
                     HistoryCallback done);
   void FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
                      Callback<control::v1::PresenceResponse> done);
-  void FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
-                          absl::Duration timeout,
+  void FetchPresenceStats(const control::v1::PresenceStatsRequest& request, absl::Duration timeout,
                           Callback<control::v1::PresenceStatsResponse> done);
   void Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
                Callback<control::v1::PublishResponse> done);

@@ -1,9 +1,6 @@
 #include "edge/edge_server.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -11,10 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/absl_compat.h"
 #include "common/channel_name.h"
 #include "common/json_validator.h"
-#include "common/absl_compat.h"
 #include "common/logging.h"
+#include "common/process_memory.h"
 #include "edge/control_link.h"
 
 namespace wirehub::edge {
@@ -29,12 +27,16 @@ lws_usec_t ToLwsUsec(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 // frames with it.
 constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 
+// Control frames carry at most 125 bytes: the close code and the reason.
+constexpr size_t kMaxCloseReasonBytes = 123;
+
 }  // namespace
 
 EdgeServer::EdgeServer(EdgeServerOptions options, std::string token_secret)
     : options_(std::move(options)),
       verifier_(std::move(token_secret)),
       authorizer_(&verifier_, options_.token_audience, options_.token_issuer),
+      connection_tokens_{TokenKind::kConnection, options_.token_audience, options_.token_issuer},
       started_at_(absl::Now()),
       inbox_([this] {
         // context_ is set before any thread can Post and cleared only after
@@ -340,6 +342,36 @@ uint32_t TtlSeconds(absl::Time at, absl::Time now) {
   return static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, UINT32_MAX));
 }
 
+// A subscribe result carrying the expiry of `session`'s subscription to
+// `name` (none without a subscription token).
+SubscribeResult ResultWithExpiry(const ClientSession& session, std::string_view name,
+                                 absl::Time now) {
+  SubscribeResult result;
+  auto it = session.channels.find(AsAbsl(name));
+  if (it != session.channels.end() && it->second.expires_at != absl::InfiniteFuture()) {
+    result.expires = true;
+    result.ttl = TtlSeconds(it->second.expires_at, now);
+  }
+  return result;
+}
+
+// The answer to a refused subscribe or sub_refresh (ChannelAuthorizer).
+std::string RefusalReply(uint32_t id, const absl::Status& status) {
+  if (absl::IsDeadlineExceeded(status)) {
+    return EncodeErrorReply(id, kErrorTokenExpired, "token expired", false);
+  }
+  return EncodeErrorReply(id, kErrorPermissionDenied, "permission denied", false);
+}
+
+// The longest prefix of `text` of at most `max_bytes` that does not end
+// inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t length = max_bytes;
+  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
+  return text.substr(0, length);
+}
+
 }  // namespace
 
 void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
@@ -352,11 +384,7 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     return;
   }
   absl::Time now = absl::Now();
-  VerifyOptions verify;
-  verify.kind = TokenKind::kConnection;
-  verify.audience = options_.token_audience;
-  verify.issuer = options_.token_issuer;
-  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, verify);
+  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, connection_tokens_);
   if (!claims.ok()) {
     if (absl::IsDeadlineExceeded(claims.status())) {
       // The SDK answers 109 by fetching a fresh token and connecting again;
@@ -431,12 +459,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   absl::StatusOr<SubscribeGrant> grant = authorizer_.AuthorizeSubscribe(
       who, channel, *namespace_options, command.has_token ? command.token : "", absl::Now());
   if (!grant.ok()) {
-    if (absl::IsDeadlineExceeded(grant.status())) {
-      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
-    } else {
-      SendText(session,
-               EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
-    }
+    SendText(session, RefusalReply(command.id, grant.status()));
     return;
   }
   PendingSubscribe request{session,         command.id,    absl::Now(),
@@ -447,8 +470,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   Subscription subscription;
   subscription.chan_info = std::move(grant->chan_info);
   subscription.expires_at = grant->expires_at;
-  BeginSubscribe(session, channel, namespace_options, std::move(request),
-                 std::move(subscription));
+  BeginSubscribe(session, channel, namespace_options, std::move(request), std::move(subscription));
 }
 
 bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& channel,
@@ -463,8 +485,8 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
   PendingSubscribe request{session, 0, absl::Now()};
   request.server_side = true;
   if (recovery != nullptr) {
-    request.recover = recovery->recover ||
-                      (namespace_options->force_recovery() && !recovery->epoch.empty());
+    request.recover =
+        recovery->recover || (namespace_options->force_recovery() && !recovery->epoch.empty());
     request.epoch = recovery->epoch;
     request.offset = recovery->offset;
   }
@@ -475,7 +497,6 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
 void EdgeServer::BeginSubscribe(ClientSession* session, const std::string& channel,
                                 const config::v1::NamespaceOptions* namespace_options,
                                 PendingSubscribe request, Subscription subscription) {
-  if (subscription.expires_at != absl::InfiniteFuture()) ++session->expiring_subscriptions;
   session->channels.emplace(channel, std::move(subscription));
   ++subscriptions_;
   std::string key = KeyOf(session, channel);
@@ -512,8 +533,8 @@ control::v1::ClientInfo EdgeServer::InfoOf(const ClientSession* session,
   return info;
 }
 
-void EdgeServer::AddSubscriber(ClientSession* session, const std::string& key,
-                               ChannelEntry& entry, uint64_t delivered) {
+void EdgeServer::AddSubscriber(ClientSession* session, const std::string& key, ChannelEntry& entry,
+                               uint64_t delivered) {
   entry.subscribers[session] = delivered;
   const config::v1::NamespaceOptions* options = entry.options;
   if (link_ == nullptr || options == nullptr || !(options->presence() || options->join_leave())) {
@@ -533,36 +554,36 @@ ClientInfoView ViewOf(const control::v1::ClientInfo& info) {
   return ClientInfoView{info.user(), info.client(), info.conn_info(), info.chan_info()};
 }
 
+// A kept publication as the encoders take it; its info view goes into
+// `infos`, which the caller reserved for every publication so the pointer
+// stays valid.
+RecoveredPublication Recovered(const control::v1::HistoryPublication& publication,
+                               std::vector<ClientInfoView>* infos) {
+  RecoveredPublication recovered{publication.offset(), publication.data()};
+  if (publication.has_info()) {
+    infos->push_back(ViewOf(publication.info()));
+    recovered.info = &infos->back();
+  }
+  return recovered;
+}
+
 }  // namespace
 
 void EdgeServer::CompleteSubscribe(const std::string& channel, ChannelEntry& entry,
                                    PendingSubscribe request) {
   ClientSession* session = request.session;
   std::string_view name = SplitChannelKey(channel).channel;
-  auto subscription = session->channels.find(AsAbsl(name));
-  SubscribeResult result;
-  if (subscription != session->channels.end() &&
-      subscription->second.expires_at != absl::InfiniteFuture()) {
-    result.expires = true;
-    result.ttl = TtlSeconds(subscription->second.expires_at, absl::Now());
-  }
   if (entry.options == nullptr || entry.options->history_size() == 0) {
     AddSubscriber(session, channel, entry, 0);
-    if (request.server_side) {
-      SendText(session, EncodeSubscribePush(name, result));
-    } else if (!result.expires) {
-      // No stream, no position: the reply is an empty result.
-      SendText(session, EncodeEmptyResult(request.command_id, "subscribe"));
-    } else {
-      SendText(session, absl::StrCat(R"({"id":)", request.command_id,
-                                     R"(,"subscribe":{"expires":true,"ttl":)", result.ttl, "}}"));
-    }
+    SubscribeResult result = ResultWithExpiry(*session, name, absl::Now());
+    SendText(session, request.server_side ? EncodeSubscribePush(name, result)
+                                          : EncodeSubscribeReply(request.command_id, result));
     return;
   }
   if (link_ == nullptr) {
     if (!request.server_side) {
-      SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
-                                         "internal server error", true));
+      SendText(session,
+               EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
     }
     RemoveSubscription(session, std::string(name));
     return;
@@ -613,21 +634,15 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
   if (!status.ok()) {
     WH_LOG(WARNING) << "history for " << channel << " failed: " << status.error_message();
     if (!request.server_side) {
-      SendText(session, EncodeErrorReply(request.command_id, kErrorInternal,
-                                         "internal server error", true));
+      SendText(session,
+               EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
     }
     RemoveSubscription(session, name);
     return;
   }
 
   bool allow_recovery = entry.options != nullptr && entry.options->allow_recovery();
-  SubscribeResult result;
-  auto subscription = session->channels.find(AsAbsl(name));
-  if (subscription != session->channels.end() &&
-      subscription->second.expires_at != absl::InfiniteFuture()) {
-    result.expires = true;
-    result.ttl = TtlSeconds(subscription->second.expires_at, absl::Now());
-  }
+  SubscribeResult result = ResultWithExpiry(*session, name, absl::Now());
   std::vector<ClientInfoView> infos;
   infos.reserve(response.publications_size());
   result.recoverable = allow_recovery;
@@ -649,12 +664,7 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
         for (const auto& publication : response.publications()) {
           if (publication.offset() <= request.offset) continue;
           bytes += publication.data().size() + 32;
-          RecoveredPublication recovered{publication.offset(), publication.data()};
-          if (publication.has_info()) {
-            infos.push_back(ViewOf(publication.info()));
-            recovered.info = &infos.back();
-          }
-          result.publications.push_back(recovered);
+          result.publications.push_back(Recovered(publication, &infos));
         }
         // A reply larger than the client's queue bound could never be sent.
         result.recovered = bytes <= options_.client_queue_max_bytes / 2;
@@ -663,9 +673,12 @@ void EdgeServer::OnHistory(uint64_t session_id, const std::string& channel,
     }
   }
   if (request.server_side) {
-    // A push cannot carry publications: recovered ones follow it as pushes.
+    // SDKs take no publications from a push: recovered ones follow it as
+    // pushes of their own.
+    std::vector<RecoveredPublication> recovered = std::move(result.publications);
+    result.publications.clear();
     SendText(session, EncodeSubscribePush(name, result));
-    for (const RecoveredPublication& publication : result.publications) {
+    for (const RecoveredPublication& publication : recovered) {
       SendText(session, EncodePublicationPush(name, publication.data_json, publication.offset,
                                               publication.info));
     }
@@ -791,10 +804,10 @@ void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
     // are told "not available" only when there is no history at all; any
     // other refusal is 103 and says nothing about the channel.
     bool no_history = options != nullptr && subscribed && options->history_size() == 0;
-    SendText(session, no_history ? EncodeErrorReply(command.id, kErrorNotAvailable,
-                                                    "not available", false)
-                                 : EncodeErrorReply(command.id, kErrorPermissionDenied,
-                                                    "permission denied", false));
+    SendText(session, no_history
+                          ? EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false)
+                          : EncodeErrorReply(command.id, kErrorPermissionDenied,
+                                             "permission denied", false));
     return;
   }
   if (link_ == nullptr) {
@@ -832,12 +845,7 @@ void EdgeServer::HandleHistory(ClientSession* session, const Command& command) {
     std::vector<RecoveredPublication> publications;
     publications.reserve(response.publications_size());
     for (const auto& publication : response.publications()) {
-      RecoveredPublication item{publication.offset(), publication.data()};
-      if (publication.has_info()) {
-        infos.push_back(ViewOf(publication.info()));
-        item.info = &infos.back();
-      }
-      publications.push_back(item);
+      publications.push_back(Recovered(publication, &infos));
     }
     SendText(target,
              EncodeHistoryReply(command_id, publications, response.epoch(), response.offset()));
@@ -858,9 +866,6 @@ void EdgeServer::RemoveSubscription(ClientSession* session, std::string channel)
   std::string key = KeyOf(session, channel);
   if (subscription->second.in_presence && link_ != nullptr) {
     link_->RemovePresence(key, session->client_id);
-  }
-  if (subscription->second.expires_at != absl::InfiniteFuture()) {
-    --session->expiring_subscriptions;
   }
   session->channels.erase(subscription);
   --subscriptions_;
@@ -913,9 +918,8 @@ void EdgeServer::OnControlMessage(const edge::v1::ControlMessage& message) {
     }
     // Encoded once; every subscriber's queue shares these bytes.
     ClientInfoView info = ViewOf(publication.info());
-    Frame frame = std::make_shared<const std::string>(
-        EncodePublicationPush(name, publication.data(), publication.offset(),
-                              publication.has_info() ? &info : nullptr));
+    Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
+        name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr));
     ChannelEntry& entry = it->second;
     bool tracked = entry.options != nullptr && entry.options->history_size() > 0;
     if (!tracked || entry.epoch.empty()) {
@@ -985,13 +989,8 @@ void EdgeServer::Disconnect(ClientSession* session, int code, std::string_view r
   if (session->close_code != 0) return;
   session->close_code = code;
   // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
-  // it must stay valid UTF-8: cut before a continuation byte, never in it.
-  size_t length = std::min<size_t>(reason.size(), 123);
-  while (length < reason.size() && length > 0 &&
-         (static_cast<unsigned char>(reason[length]) & 0xC0) == 0x80) {
-    --length;
-  }
-  session->close_reason.assign(reason.substr(0, length));
+  // it must stay valid UTF-8.
+  session->close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
   session->queue.Clear();
   RequestWritable(session);
 }
@@ -1026,19 +1025,17 @@ void EdgeServer::Sweep() {
       Disconnect(session, kCloseConnectionExpired, "connection expired");
       continue;
     }
-    if (session->expiring_subscriptions > 0) {
-      std::vector<std::string> expired_channels;
-      for (const auto& [channel, subscription] : session->channels) {
-        if (now >= subscription.expires_at + options_.expired_close_delay) {
-          expired_channels.push_back(channel);
-        }
+    std::vector<std::string> expired_channels;
+    for (const auto& [channel, subscription] : session->channels) {
+      if (now >= subscription.expires_at + options_.expired_close_delay) {
+        expired_channels.push_back(channel);
       }
-      for (const std::string& channel : expired_channels) {
-        // 2501: the SDK resubscribes, with a fresh subscription token.
-        SendText(session,
-                 EncodeUnsubscribePush(channel, kUnsubscribeExpired, "subscription expired"));
-        RemoveSubscription(session, channel);
-      }
+    }
+    for (const std::string& channel : expired_channels) {
+      // 2501: the SDK resubscribes, with a fresh subscription token.
+      SendText(session,
+               EncodeUnsubscribePush(channel, kUnsubscribeExpired, "subscription expired"));
+      RemoveSubscription(session, channel);
     }
     if (now >= session->next_ping) {
       session->next_ping = now + options_.ping_interval;
@@ -1110,11 +1107,7 @@ void EdgeServer::ShutdownTimer(lws_sorted_usec_list_t* sul) {
 
 void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
   absl::Time now = absl::Now();
-  VerifyOptions verify;
-  verify.kind = TokenKind::kConnection;
-  verify.audience = options_.token_audience;
-  verify.issuer = options_.token_issuer;
-  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, verify);
+  absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, connection_tokens_);
   if (!claims.ok()) {
     if (absl::IsDeadlineExceeded(claims.status())) {
       // Reconnecting makes the SDK fetch a token again.
@@ -1147,21 +1140,11 @@ void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command
   absl::StatusOr<SubscribeGrant> grant =
       authorizer_.VerifySubscriptionToken(who, command.channel, command.token, now);
   if (!grant.ok()) {
-    if (absl::IsDeadlineExceeded(grant.status())) {
-      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
-    } else {
-      SendText(session,
-               EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
-    }
+    SendText(session, RefusalReply(command.id, grant.status()));
     return;
   }
-  Subscription& subscription = it->second;
-  bool was_expiring = subscription.expires_at != absl::InfiniteFuture();
+  it->second.expires_at = grant->expires_at;
   bool expiring = grant->expires_at != absl::InfiniteFuture();
-  if (was_expiring != expiring) {
-    expiring ? ++session->expiring_subscriptions : --session->expiring_subscriptions;
-  }
-  subscription.expires_at = grant->expires_at;
   SendText(session, EncodeSubRefreshReply(command.id, expiring,
                                           expiring ? TtlSeconds(grant->expires_at, now) : 0));
 }
@@ -1223,9 +1206,9 @@ void EdgeServer::SendNextPublish(ClientSession* session) {
           if (status.ok()) {
             SendText(target, EncodeEmptyResult(command_id, "publish"));
           } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-            SendText(target,
-                     EncodeErrorReply(command_id, kErrorBadRequest,
-                                      absl::StrCat("bad request: ", status.error_message()), false));
+            SendText(target, EncodeErrorReply(command_id, kErrorBadRequest,
+                                              absl::StrCat("bad request: ", status.error_message()),
+                                              false));
           } else {
             SendText(target,
                      EncodeErrorReply(command_id, kErrorInternal, "internal server error", true));
@@ -1277,21 +1260,20 @@ void EdgeServer::HandlePresence(ClientSession* session, const Command& command) 
   request.set_tenant(session->tenant);
   request.set_channel(command.channel);
   request.set_page_size(10000);  // One page: the most control returns at once.
-  link_->FetchPresence(
-      request, options_.control_call_timeout,
-      [reply, failure, command_id](const grpc::Status& status,
-                                   const control::v1::PresenceResponse& response) {
-        if (!status.ok()) return reply(failure);
-        auto clients = std::make_shared<control::v1::PresenceResponse>(response);
-        reply([clients, command_id] {
-          std::vector<ClientInfoView> views;
-          views.reserve(clients->clients_size());
-          for (const control::v1::ClientInfo& info : clients->clients()) {
-            views.push_back(ViewOf(info));
-          }
-          return EncodePresenceReply(command_id, views);
-        });
-      });
+  link_->FetchPresence(request, options_.control_call_timeout,
+                       [reply, failure, command_id](const grpc::Status& status,
+                                                    const control::v1::PresenceResponse& response) {
+                         if (!status.ok()) return reply(failure);
+                         auto clients = std::make_shared<control::v1::PresenceResponse>(response);
+                         reply([clients, command_id] {
+                           std::vector<ClientInfoView> views;
+                           views.reserve(clients->clients_size());
+                           for (const control::v1::ClientInfo& info : clients->clients()) {
+                             views.push_back(ViewOf(info));
+                           }
+                           return EncodePresenceReply(command_id, views);
+                         });
+                       });
 }
 
 std::vector<ClientSession*> EdgeServer::MatchSessions(std::string_view tenant,
@@ -1307,21 +1289,6 @@ std::vector<ClientSession*> EdgeServer::MatchSessions(std::string_view tenant,
   }
   return matched;
 }
-
-namespace {
-
-// Resident set size of this process in bytes (0 when unreadable).
-uint64_t ResidentBytes() {
-  FILE* file = std::fopen("/proc/self/statm", "r");
-  if (file == nullptr) return 0;
-  unsigned long long size = 0, resident = 0;
-  int read = std::fscanf(file, "%llu %llu", &size, &resident);
-  std::fclose(file);
-  if (read != 2) return 0;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-}  // namespace
 
 void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
   edge::v1::CommandResult result;
@@ -1360,21 +1327,17 @@ void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
       // the code's meaning when the caller asked for the other behaviour.
       bool code_reconnects = (code >= 3000 && code < 3500) || (code >= 4000 && code < 4500);
       if (request.code() != 0 && code_reconnects != request.reconnect()) {
-        // The JSON must fit a close frame whole, or the SDK cannot parse it.
+        // The JSON must fit a close frame whole, or the SDK cannot parse it:
+        // the reason inside shrinks until it does.
+        std::string_view inner = reason;
         std::string json;
-        do {
+        while (true) {
           json = R"({"reason":)";
-          AppendJsonString(reason, &json);
+          AppendJsonString(inner, &json);
           absl::StrAppend(&json, R"(,"reconnect":)", request.reconnect() ? "true" : "false", "}");
-          if (json.size() <= 123) break;
-          reason.pop_back();
-          while (!reason.empty() && (static_cast<unsigned char>(reason.back()) & 0xC0) == 0x80) {
-            reason.pop_back();
-          }
-          if (!reason.empty() && static_cast<unsigned char>(reason.back()) >= 0xC0) {
-            reason.pop_back();  // A lead byte whose continuation was cut.
-          }
-        } while (true);
+          if (json.size() <= kMaxCloseReasonBytes || inner.empty()) break;
+          inner = Utf8Prefix(inner, inner.size() - 1);
+        }
         reason = std::move(json);
       }
       for (ClientSession* session :
@@ -1415,9 +1378,8 @@ void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
         matched.push_back(session);
       }
       size_t limit = request.page_size() > 0 ? static_cast<size_t>(request.page_size()) : 100;
-      std::sort(matched.begin(), matched.end(), [](ClientSession* a, ClientSession* b) {
-        return a->client_id < b->client_id;
-      });
+      std::sort(matched.begin(), matched.end(),
+                [](ClientSession* a, ClientSession* b) { return a->client_id < b->client_id; });
       if (matched.size() > limit) matched.resize(limit);
       for (ClientSession* session : matched) {
         control::v1::ConnectionInfo* info = result.add_connection_list();
@@ -1467,7 +1429,7 @@ void EdgeServer::HandleEdgeCommand(const edge::v1::EdgeCommand& command) {
       info->set_uptime_seconds(absl::ToInt64Seconds(absl::Now() - started_at_));
       info->set_connections(sessions_.size());
       info->set_subscriptions(subscriptions_);
-      info->set_rss_bytes(ResidentBytes());
+      info->set_rss_bytes(ResidentMemoryBytes());
       info->set_address(absl::StrCat(options_.listen_host, ":", bound_port_));
       break;
     }

@@ -227,6 +227,7 @@ class EdgeServer {
   const EdgeServerOptions options_;
   const JwtVerifier verifier_;
   const ChannelAuthorizer authorizer_;
+  const VerifyOptions connection_tokens_;
   const absl::Time started_at_;
   ControlLink* link_ = nullptr;
 
