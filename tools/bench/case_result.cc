@@ -1,0 +1,156 @@
+#include "tools/bench/case_result.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace wirehub::bench {
+namespace {
+
+// Bench strings are names and messages of our own making; escape what JSON
+// requires anyway.
+std::string Quote(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string Number(double value) {
+  if (!std::isfinite(value)) return "null";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return absl::StrFormat("%.0f", value);
+  }
+  return absl::StrFormat("%.4g", value);
+}
+
+class Fields {
+ public:
+  void Add(const char* key, const std::string& raw) {
+    absl::StrAppend(&out_, out_.empty() ? "{" : ",", "\"", key, "\":", raw);
+  }
+  void Str(const char* key, const std::string& value) {
+    if (!value.empty()) Add(key, Quote(value));
+  }
+  void Num(const char* key, double value) { Add(key, Number(value)); }
+  template <typename T>
+  void Opt(const char* key, const std::optional<T>& value) {
+    if (value.has_value()) Num(key, static_cast<double>(*value));
+  }
+  std::string Finish() { return out_.empty() ? "{}" : out_ + "}"; }
+
+ private:
+  std::string out_;
+};
+
+double Us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+}  // namespace
+
+std::string ToJsonLine(const CaseResult& r) {
+  Fields f;
+  f.Str("scenario", r.scenario);
+  f.Str("case", r.case_name);
+  f.Str("server", r.server);
+  f.Num("clients", static_cast<double>(r.clients));
+  f.Num("channels", static_cast<double>(r.channels));
+  f.Opt("publish_rate", r.publish_rate);
+  f.Str("publish_api", r.publish_api);
+  f.Opt("payload_bytes", r.payload_bytes);
+  f.Num("duration_s", r.duration_s);
+  f.Opt("published", r.published);
+  f.Opt("accepted", r.accepted);
+  f.Opt("expected", r.expected);
+  f.Opt("delivered", r.delivered);
+  f.Opt("missing", r.missing);
+  f.Opt("duplicated", r.duplicated);
+  f.Opt("late", r.late);
+  f.Num("disconnected", static_cast<double>(r.disconnected));
+  f.Num("failed_clients", static_cast<double>(r.failed_clients));
+  f.Opt("deliveries_per_s", r.deliveries_per_s);
+  f.Opt("publishes_per_s", r.publishes_per_s);
+  f.Opt("max_publisher_lag_ms", r.max_publisher_lag_ms);
+  if (r.latency.has_value() && r.latency->Count() > 0) {
+    const LatencyHistogram& h = *r.latency;
+    f.Add("latency_us",
+          absl::StrCat("{\"p50\":", Number(Us(h.Percentile(50))), ",\"p90\":",
+                       Number(Us(h.Percentile(90))), ",\"p99\":", Number(Us(h.Percentile(99))),
+                       ",\"p999\":", Number(Us(h.Percentile(99.9))),
+                       ",\"max\":", Number(Us(h.Max())), ",\"count\":", h.Count(), "}"));
+  }
+  f.Opt("server_cpu_s", r.server_cpu_s);
+  f.Opt("server_cpu_us_per_delivery", r.server_cpu_us_per_delivery);
+  f.Opt("server_rss_bytes", r.server_rss_bytes);
+  f.Opt("rss_per_client_bytes", r.rss_per_client_bytes);
+  f.Opt("connects_per_s", r.connects_per_s);
+  f.Opt("subscribes_per_s", r.subscribes_per_s);
+  f.Opt("slow_clients", r.slow_clients);
+  f.Opt("slow_disconnected", r.slow_disconnected);
+  f.Opt("edge_rss_max_bytes", r.edge_rss_max_bytes);
+  if (!r.processes.empty()) {
+    std::string list = "[";
+    for (size_t i = 0; i < r.processes.size(); ++i) {
+      const ProcessFigures& p = r.processes[i];
+      absl::StrAppend(&list, i == 0 ? "" : ",", "{\"name\":", Quote(p.name), ",\"pid\":", p.pid,
+                      ",\"cpu_s\":", Number(p.cpu_s), ",\"rss_bytes\":", p.rss_bytes, "}");
+    }
+    f.Add("processes", list + "]");
+  }
+  f.Str("notes", r.notes);
+  return f.Finish();
+}
+
+std::string ToSummary(const CaseResult& r) {
+  std::string out = absl::StrCat("[", r.scenario, "] ", r.case_name, " on ", r.server, ": ",
+                                 r.clients, " clients");
+  if (r.connects_per_s) absl::StrAppendFormat(&out, ", %.0f connects/s", *r.connects_per_s);
+  if (r.rss_per_client_bytes) {
+    absl::StrAppendFormat(&out, ", %.0f B RSS/client", *r.rss_per_client_bytes);
+  }
+  if (r.delivered) {
+    absl::StrAppendFormat(&out, "\n  published %d, delivered %d of %d (missing %d, duplicated %d)",
+                          r.published.value_or(0), *r.delivered, r.expected.value_or(0),
+                          r.missing.value_or(0), r.duplicated.value_or(0));
+  }
+  if (r.deliveries_per_s) absl::StrAppendFormat(&out, ", %.0f deliveries/s", *r.deliveries_per_s);
+  if (r.server_cpu_us_per_delivery) {
+    absl::StrAppendFormat(&out, ", %.2f us server CPU/delivery", *r.server_cpu_us_per_delivery);
+  }
+  if (r.latency.has_value() && r.latency->Count() > 0) {
+    const LatencyHistogram& h = *r.latency;
+    absl::StrAppendFormat(&out, "\n  latency p50 %.0f us, p90 %.0f, p99 %.0f, p999 %.0f, max %.0f",
+                          Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)),
+                          Us(h.Percentile(99.9)), Us(h.Max()));
+  }
+  if (r.slow_clients) {
+    absl::StrAppendFormat(&out, "\n  slow clients %d, disconnected %d, edge RSS max %d MiB",
+                          *r.slow_clients, r.slow_disconnected.value_or(0),
+                          r.edge_rss_max_bytes.value_or(0) >> 20);
+  }
+  if (r.failed_clients > 0 || r.disconnected > 0) {
+    absl::StrAppendFormat(&out, "\n  failed clients %d, disconnected %d", r.failed_clients,
+                          r.disconnected);
+  }
+  if (!r.notes.empty()) absl::StrAppend(&out, "\n  ", r.notes);
+  return out + "\n";
+}
+
+}  // namespace wirehub::bench

@@ -1,0 +1,175 @@
+// ClientPool: many subscriber connections of the load generator on one epoll
+// loop.
+#ifndef WIREHUB_TOOLS_BENCH_CLIENT_POOL_H_
+#define WIREHUB_TOOLS_BENCH_CLIENT_POOL_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "tools/bench/latency_histogram.h"
+#include "tools/bench/sequence_tracker.h"
+
+namespace wirehub::bench {
+
+// What the server on the other end speaks inside WebSocket.
+enum class ClientProtocol {
+  // wirehub's edge: the Centrifugo client protocol v2 in JSON. A client
+  // sends connect (with a token), then subscribe, and answers pings.
+  kWirehub,
+  // nginx + Nchan: the channel is in the URL; every text frame is one
+  // message's data.
+  kNchan,
+  // nats-server's WebSocket listener: the NATS text protocol (CONNECT, SUB,
+  // MSG, PING/PONG) inside frames.
+  kNats,
+};
+
+struct ClientPoolOptions {
+  ClientProtocol protocol = ClientProtocol::kWirehub;
+  std::string server_host = "127.0.0.1";
+  int server_port = 0;
+  // Connection i binds to source_addresses[i % size]: each address has its
+  // own ephemeral port range, so several go past ~28k connections per
+  // server port.
+  std::vector<std::string> source_addresses = {"127.0.0.1"};
+  size_t clients = 0;
+  // Per client (0..clients-1): the request path, the channel to subscribe
+  // and, for kWirehub, the connection token. Called on the pool's thread.
+  std::function<std::string(size_t)> resource;
+  std::function<std::string(size_t)> channel;
+  std::function<std::string(size_t)> token;
+  // Connections being set up at once.
+  size_t max_in_flight = 256;
+  // Clients i with i % slow_every == slow_every - 1 stop reading once
+  // subscribed (0: none), with a small receive buffer so the server sees
+  // them back up quickly.
+  size_t slow_every = 0;
+  int slow_receive_buffer_bytes = 4096;
+  // Sequence numbers the publisher starts each channel at.
+  uint64_t first_seq = 1;
+};
+
+// ClientPool sets up options.clients connections, keeps them subscribed and
+// accounts every bench publication they receive.
+// Thread-safe: Run() owns the loop on one thread; Stop(), ResumeSlow() and
+// the counters may be used from any thread. histogram() and tracker() may be
+// read once Run() returned.
+class ClientPool {
+ public:
+  explicit ClientPool(ClientPoolOptions options);
+  ~ClientPool();
+
+  ClientPool(const ClientPool&) = delete;
+  ClientPool& operator=(const ClientPool&) = delete;
+
+  // Run()
+  //
+  // Connects, subscribes and reads until Stop(). Errors only for a failure
+  // of the loop itself (epoll); connection failures are counted.
+  absl::Status Run();
+
+  // Stop()
+  //
+  // Makes Run() close every connection and return.
+  void Stop();
+
+  // ResumeSlow()
+  //
+  // Slow clients start reading again, so the pool learns which of them the
+  // server closed (counted in slow_closed()).
+  void ResumeSlow();
+
+  // Starts latency and loss accounting afresh (e.g. after a warm-up). Only
+  // valid while no publication is in flight; takes effect on the loop.
+  void ResetAccounting();
+
+  // Counters, readable while running.
+  size_t connected() const { return connected_.load(std::memory_order_relaxed); }
+  size_t subscribed() const { return subscribed_.load(std::memory_order_relaxed); }
+  size_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  // Connections the server closed (or reset) after they were subscribed.
+  size_t closed() const { return closed_.load(std::memory_order_relaxed); }
+  size_t slow_closed() const { return slow_closed_.load(std::memory_order_relaxed); }
+  size_t slow_clients() const;
+  uint64_t received() const { return received_.load(std::memory_order_relaxed); }
+  // Time from Run() until the last connect reply (kWirehub) or open
+  // connection, and until the last subscription; zero until all are done.
+  absl::Duration connect_phase() const;
+  absl::Duration subscribe_phase() const;
+  // The first error a connection saw, for the report.
+  std::string first_error() const;
+
+  // After Run(): latency of every received bench publication, and per-client
+  // sequence accounting (stream i is client i).
+  const LatencyHistogram& histogram() const { return histogram_; }
+  SequenceTracker& tracker() { return tracker_; }
+  // Whether client i is a slow one.
+  bool IsSlow(size_t i) const;
+
+ private:
+  struct Conn;
+
+  void StartConnects();
+  void StartConnect(size_t index);
+  void HandleEvent(Conn& conn, uint32_t events);
+  void OnWritable(Conn& conn);
+  void OnReadable(Conn& conn);
+  void ProcessInput(Conn& conn, char* data, size_t size);
+  void HandleMessage(Conn& conn, std::string_view message);
+  void HandleWirehubLine(Conn& conn, std::string_view line);
+  void HandleNatsBytes(Conn& conn, std::string_view bytes);
+  void RecordPayload(Conn& conn, std::string_view data);
+  void OnOpen(Conn& conn);
+  void MarkConnected(Conn& conn);
+  void MarkSubscribed(Conn& conn);
+  void SendFrame(Conn& conn, std::string_view payload, int opcode);
+  void Send(Conn& conn, std::string_view bytes);
+  void Fail(Conn& conn, std::string_view why);
+  void Close(Conn& conn);
+  void UpdateInterest(Conn& conn);
+  void DrainCommands();
+  void Wake();
+
+  ClientPoolOptions options_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  size_t next_to_connect_ = 0;
+  size_t in_flight_ = 0;
+  absl::Time started_;
+  uint32_t mask_state_ = 0x9e3779b9;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> resume_slow_{false};
+  std::atomic<bool> reset_accounting_{false};
+  std::atomic<size_t> connected_{0};
+  std::atomic<size_t> subscribed_{0};
+  std::atomic<size_t> failed_{0};
+  std::atomic<size_t> closed_{0};
+  std::atomic<size_t> slow_closed_{0};
+  std::atomic<uint64_t> received_{0};
+  std::atomic<int64_t> connect_phase_ns_{0};
+  std::atomic<int64_t> subscribe_phase_ns_{0};
+  mutable std::atomic<bool> error_set_{false};
+  std::string first_error_;  // Written once, before error_set_ is released.
+
+  // Scratch for reads and frame writes, reused for every connection.
+  std::vector<char> read_buffer_;
+  std::string frame_scratch_;
+
+  LatencyHistogram histogram_;
+  SequenceTracker tracker_;
+};
+
+}  // namespace wirehub::bench
+
+#endif  // WIREHUB_TOOLS_BENCH_CLIENT_POOL_H_

@@ -1,0 +1,666 @@
+#include "tools/bench/scenarios.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/jwt.h"
+#include "tools/bench/bench_payload.h"
+#include "tools/bench/case_result.h"
+#include "tools/bench/client_pool.h"
+#include "tools/bench/peer_server.h"
+#include "tools/bench/proc_stats.h"
+#include "tools/bench/rate_publisher.h"
+#include "tools/bench/server_process.h"
+
+namespace wirehub::bench {
+namespace {
+
+constexpr char kHost[] = "127.0.0.1";
+
+struct WatchedPid {
+  std::string name;
+  pid_t pid = 0;
+  // Whether its CPU and memory count as the server's (the edge, a peer's
+  // processes) rather than as a helper's (wirehub-control).
+  bool server = true;
+};
+
+// BenchServer is one server under test with everything needed to connect
+// to it, subscribe and publish. Main thread only.
+struct BenchServer {
+  std::string name;
+  ClientProtocol protocol = ClientProtocol::kWirehub;
+  int ws_port = 0;
+  PublishApi publish_api = PublishApi::kUnary;
+  std::string publish_target;
+  std::string secret;  // wirehub's token secret
+  std::vector<WatchedPid> pids;
+  std::unique_ptr<ServerProcess> control;
+  std::unique_ptr<ServerProcess> edge;
+  std::unique_ptr<PeerServer> peer;
+  pid_t cleanup_pid = 0;
+
+  ~BenchServer() {
+    if (cleanup_pid > 0) UnregisterForCleanup(cleanup_pid);
+  }
+
+  std::string Resource(const std::string& channel) const {
+    if (protocol == ClientProtocol::kWirehub) return "/connection/websocket";
+    return peer->WsResource(channel);
+  }
+};
+
+absl::Status MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+std::string RandomHex(size_t bytes) {
+  std::random_device device;
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) absl::StrAppendFormat(&out, "%02x", device() & 0xff);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
+    const BenchOptions& options, const std::vector<std::string>& edge_flags) {
+  auto server = std::make_unique<BenchServer>();
+  server->name = "wirehub";
+  std::string dir = absl::StrCat(options.work_dir, "/wirehub");
+  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
+  server->secret = RandomHex(32);
+  std::string secret_file = dir + "/token-secret";
+  std::string config_file = dir + "/config.json";
+  if (absl::Status s = WriteFile(secret_file, server->secret + "\n"); !s.ok()) return s;
+  // Bench channels live in the default namespace, open to every connected
+  // client, as a public channel would be.
+  if (absl::Status s =
+          WriteFile(config_file, R"({"defaults":{"allow_subscribe_for_client":true}})");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
+      "wirehub-control", options.bin_dir + "/wirehub-control",
+      {absl::StrCat("--grpc_listen=", kHost, ":0")}, "wirehub-control: grpc listening on",
+      dir + "/control.log", absl::Seconds(15));
+  if (!control.ok()) return control.status();
+  server->control = *std::move(control);
+  server->publish_target = absl::StrCat(kHost, ":", server->control->port());
+  std::vector<std::string> args = {
+      absl::StrCat("--listen=", kHost, ":0"), absl::StrCat("--control=", server->publish_target),
+      "--token_hmac_secret_file=" + secret_file, "--config=" + config_file};
+  args.insert(args.end(), edge_flags.begin(), edge_flags.end());
+  absl::StatusOr<std::unique_ptr<ServerProcess>> edge = ServerProcess::Start(
+      "wirehub-edge", options.bin_dir + "/wirehub-edge", args,
+      "wirehub-edge: websocket listening on", dir + "/edge.log", absl::Seconds(15));
+  if (!edge.ok()) return edge.status();
+  server->edge = *std::move(edge);
+  server->ws_port = server->edge->port();
+  server->pids = {{"edge", server->edge->pid(), true}, {"control", server->control->pid(), false}};
+  return server;
+}
+
+int RandomBenchPort() {
+  // 65001-65535: above the ephemeral range's busiest part, as
+  // performance-notes.md advises for listeners that need a fixed port.
+  static std::mt19937 rng(std::random_device{}());
+  return 65001 + static_cast<int>(rng() % 500);
+}
+
+absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& options, PeerKind kind) {
+  auto server = std::make_unique<BenchServer>();
+  server->name = std::string(PeerName(kind));
+  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
+  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
+  absl::Status last;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    PeerOptions peer_options;
+    peer_options.work_dir = dir;
+    peer_options.ws_port = RandomBenchPort();
+    peer_options.publish_port =
+        kind == PeerKind::kNchan ? peer_options.ws_port : peer_options.ws_port + 1;
+    absl::StatusOr<std::unique_ptr<PeerServer>> peer = PeerServer::Start(kind, peer_options);
+    if (!peer.ok()) {
+      last = peer.status();
+      continue;
+    }
+    server->peer = *std::move(peer);
+    break;
+  }
+  if (server->peer == nullptr) return last;
+  server->protocol = kind == PeerKind::kNchan ? ClientProtocol::kNchan : ClientProtocol::kNats;
+  server->publish_api = kind == PeerKind::kNchan ? PublishApi::kNchan : PublishApi::kNats;
+  server->ws_port = server->peer->ws_port();
+  server->publish_target = absl::StrCat(kHost, ":", server->peer->publish_port());
+  for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
+  // The first is the peer's main process (nginx's master stops its worker).
+  if (!server->pids.empty()) server->cleanup_pid = server->pids.front().pid;
+  RegisterForCleanup(server->cleanup_pid);
+  return server;
+}
+
+// StartServer() starts `name`; a missing peer package is FailedPrecondition
+// naming the packages.
+absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(
+    const std::string& name, const BenchOptions& options,
+    const std::vector<std::string>& edge_flags) {
+  if (name == "wirehub") return StartWirehub(options, edge_flags);
+  PeerKind kind;
+  if (name == "nchan") {
+    kind = PeerKind::kNchan;
+  } else if (name == "nats") {
+    kind = PeerKind::kNats;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown server '", name, "' (wirehub, nchan, nats)"));
+  }
+  std::vector<std::string> missing = MissingPeerPackages(kind);
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        name, " needs Debian packages that are not installed: ", absl::StrJoin(missing, " "),
+        " (apt-get install ", absl::StrJoin(missing, " "), ")"));
+  }
+  return StartPeer(options, kind);
+}
+
+// Samples the server's processes.
+struct Samples {
+  std::vector<ProcSample> samples;
+};
+
+Samples SampleAll(const BenchServer& server) {
+  Samples out;
+  for (const WatchedPid& watched : server.pids) {
+    absl::StatusOr<ProcSample> sample = ReadProcSample(watched.pid);
+    out.samples.push_back(sample.ok() ? *sample : ProcSample{});
+  }
+  return out;
+}
+
+uint64_t ServerRss(const BenchServer& server, const Samples& samples) {
+  uint64_t rss = 0;
+  for (size_t i = 0; i < server.pids.size(); ++i) {
+    if (server.pids[i].server) rss += samples.samples[i].rss_bytes;
+  }
+  return rss;
+}
+
+// Fills processes and server CPU from two samples.
+double FillProcesses(const BenchServer& server, const Samples& before, const Samples& after,
+                     CaseResult* result) {
+  double server_cpu = 0;
+  result->processes.clear();
+  for (size_t i = 0; i < server.pids.size(); ++i) {
+    ProcDelta delta = Diff(before.samples[i], after.samples[i]);
+    result->processes.push_back(
+        {server.pids[i].name, server.pids[i].pid, delta.cpu_seconds, after.samples[i].rss_bytes});
+    if (server.pids[i].server) server_cpu += delta.cpu_seconds;
+  }
+  result->server_cpu_s = server_cpu;
+  result->server_rss_bytes = ServerRss(server, after);
+  return server_cpu;
+}
+
+// CaseSpec is one measured case.
+struct CaseSpec {
+  std::string scenario;
+  std::string name;
+  size_t clients = 0;
+  // Client i subscribes channel (i % channels).
+  size_t channels = 1;
+  double rate = 0;                // 0: connect only (idle)
+  std::optional<PublishApi> api;  // default: the server's
+  absl::Duration duration = absl::Seconds(10);
+  size_t slow_every = 0;
+  absl::Duration settle = absl::Seconds(2);
+};
+
+std::string ChannelName(size_t i) { return absl::StrCat("bench", i); }
+
+// Clients spread over the pools; pool p holds global clients p, p + n, ...
+struct Pools {
+  std::vector<std::unique_ptr<ClientPool>> pools;
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> statuses;
+  size_t count = 0;
+
+  size_t Sum(size_t (ClientPool::*counter)() const) const {
+    size_t total = 0;
+    for (const auto& pool : pools) total += ((*pool).*counter)();
+    return total;
+  }
+  uint64_t Received() const {
+    uint64_t total = 0;
+    for (const auto& pool : pools) total += pool->received();
+    return total;
+  }
+  void StopAndJoin() {
+    for (auto& pool : pools) pool->Stop();
+    for (auto& thread : threads) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+  ~Pools() { StopAndJoin(); }
+};
+
+std::unique_ptr<Pools> StartPools(const BenchServer& server, const BenchOptions& options,
+                                  const CaseSpec& spec) {
+  auto pools = std::make_unique<Pools>();
+  size_t n = std::max<size_t>(1, std::min(options.client_threads, spec.clients));
+  pools->count = n;
+  pools->statuses.resize(n);
+  absl::Time expires = absl::Now() + absl::Hours(2);
+  absl::Time issued = absl::Now();
+  for (size_t p = 0; p < n; ++p) {
+    ClientPoolOptions pool_options;
+    pool_options.protocol = server.protocol;
+    pool_options.server_host = kHost;
+    pool_options.server_port = server.ws_port;
+    pool_options.source_addresses = options.source_addresses;
+    pool_options.clients = spec.clients / n + (p < spec.clients % n ? 1 : 0);
+    auto global = [p, n](size_t local) { return local * n + p; };
+    size_t channels = spec.channels;
+    pool_options.channel = [global, channels](size_t local) {
+      return ChannelName(global(local) % channels);
+    };
+    const BenchServer* srv = &server;
+    pool_options.resource = [srv, global, channels](size_t local) {
+      return srv->Resource(ChannelName(global(local) % channels));
+    };
+    std::string secret = server.secret;
+    pool_options.token = [secret, global, issued, expires](size_t local) {
+      TokenSpec token;
+      token.subject = absl::StrCat("u", global(local));
+      token.issued_at = issued;
+      token.expires_at = expires;
+      return MintToken(secret, token);
+    };
+    pool_options.slow_every = spec.slow_every;
+    pools->pools.push_back(std::make_unique<ClientPool>(std::move(pool_options)));
+  }
+  for (size_t p = 0; p < n; ++p) {
+    pools->threads.emplace_back(
+        [pools = pools.get(), p] { pools->statuses[p] = pools->pools[p]->Run(); });
+  }
+  return pools;
+}
+
+// Waits until every client subscribed or failed; false on timeout.
+bool WaitSubscribed(const Pools& pools, size_t clients, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    size_t done = pools.Sum(&ClientPool::subscribed) + pools.Sum(&ClientPool::failed);
+    if (done >= clients) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+std::string FirstError(const Pools& pools) {
+  for (const auto& pool : pools.pools) {
+    std::string error = pool->first_error();
+    if (!error.empty()) return error;
+  }
+  return {};
+}
+
+absl::Duration MaxPhase(const Pools& pools, absl::Duration (ClientPool::*phase)() const) {
+  absl::Duration longest;
+  for (const auto& pool : pools.pools) longest = std::max(longest, ((*pool).*phase)());
+  return longest;
+}
+
+absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {
+  std::fputs(ToSummary(result).c_str(), stdout);
+  std::fflush(stdout);
+  if (options.results_path.empty()) return absl::OkStatus();
+  std::ofstream out(options.results_path, std::ios::app);
+  out << ToJsonLine(result) << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", options.results_path));
+  return absl::OkStatus();
+}
+
+// RunCase() connects spec.clients to `server`, then publishes (unless
+// rate is 0) and accounts every delivery.
+absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& options,
+                                   const CaseSpec& spec) {
+  CaseResult result;
+  result.scenario = spec.scenario;
+  result.case_name = spec.name;
+  result.server = server.name;
+  result.clients = spec.clients;
+  result.channels = spec.channels;
+
+  Samples idle_before = SampleAll(server);
+  std::unique_ptr<Pools> pools = StartPools(server, options, spec);
+  absl::Duration connect_timeout = absl::Seconds(30) + absl::Milliseconds(spec.clients * 5);
+  if (!WaitSubscribed(*pools, spec.clients, connect_timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(server.name, ": only ", pools->Sum(&ClientPool::subscribed), " of ",
+                     spec.clients, " clients subscribed within ",
+                     absl::FormatDuration(connect_timeout), "; first error: ", FirstError(*pools)));
+  }
+  result.failed_clients = pools->Sum(&ClientPool::failed);
+  if (result.failed_clients > 0) {
+    result.notes = absl::StrCat(result.failed_clients, " clients failed: ", FirstError(*pools));
+    if (result.failed_clients * 100 > spec.clients) {
+      return absl::UnavailableError(absl::StrCat(server.name, ": ", result.notes));
+    }
+  }
+  absl::Duration connect_phase = MaxPhase(*pools, &ClientPool::connect_phase);
+  absl::Duration subscribe_phase = MaxPhase(*pools, &ClientPool::subscribe_phase);
+  if (connect_phase > absl::ZeroDuration()) {
+    result.connects_per_s =
+        static_cast<double>(spec.clients) / absl::ToDoubleSeconds(connect_phase);
+  }
+  if (subscribe_phase > absl::ZeroDuration()) {
+    result.subscribes_per_s =
+        static_cast<double>(spec.clients) / absl::ToDoubleSeconds(subscribe_phase);
+  }
+  absl::SleepFor(spec.settle);
+
+  if (spec.rate <= 0) {
+    Samples idle_after = SampleAll(server);
+    FillProcesses(server, idle_before, idle_after, &result);
+    double grown = static_cast<double>(ServerRss(server, idle_after)) -
+                   static_cast<double>(ServerRss(server, idle_before));
+    result.rss_per_client_bytes = grown / static_cast<double>(spec.clients);
+    result.duration_s = absl::ToDoubleSeconds(subscribe_phase + spec.settle);
+    pools->StopAndJoin();
+    return result;
+  }
+
+  PublishPlan plan;
+  plan.api = spec.api.value_or(server.publish_api);
+  plan.target = server.publish_target;
+  for (size_t i = 0; i < spec.channels; ++i) plan.channels.push_back(ChannelName(i));
+  plan.rate = spec.rate;
+  plan.duration = spec.duration;
+  plan.payload_bytes = options.payload_bytes;
+  plan.broadcast_batch = options.broadcast_batch;
+  result.publish_rate = spec.rate;
+  result.publish_api = std::string(PublishApiName(plan.api));
+  result.payload_bytes = options.payload_bytes;
+
+  // The edge's RSS is watched through the run for its peak.
+  std::atomic<bool> sampling{true};
+  std::atomic<uint64_t> rss_max{0};
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      uint64_t rss = ServerRss(server, SampleAll(server));
+      uint64_t seen = rss_max.load();
+      while (rss > seen && !rss_max.compare_exchange_weak(seen, rss)) {
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  });
+
+  Samples before = SampleAll(server);
+  int64_t publish_start = MonotonicNowNs();
+  absl::StatusOr<PublishOutcome> outcome = RunPublisher(plan);
+  if (!outcome.ok()) {
+    sampling = false;
+    sampler.join();
+    return outcome.status();
+  }
+  // Deliveries each subscriber should see.
+  uint64_t expected = 0;
+  for (size_t p = 0; p < pools->count; ++p) {
+    ClientPool& pool = *pools->pools[p];
+    // Client `local` of pool p is global client local * n + p.
+    for (size_t local = 0; local < pool.tracker().num_streams(); ++local) {
+      if (pool.IsSlow(local)) continue;
+      expected += outcome->last_seq[(local * pools->count + p) % spec.channels];
+    }
+  }
+  // Drain: wait until everything arrived or nothing moved for 3 s.
+  uint64_t received = pools->Received();
+  int64_t last_progress = MonotonicNowNs();
+  int64_t drain_deadline = last_progress + 30'000'000'000;
+  while (received < expected && MonotonicNowNs() < drain_deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+    uint64_t now_received = pools->Received();
+    if (now_received != received) {
+      received = now_received;
+      last_progress = MonotonicNowNs();
+    } else if (MonotonicNowNs() - last_progress > 3'000'000'000) {
+      break;
+    }
+  }
+  int64_t window_ns =
+      std::max<int64_t>(last_progress - publish_start, absl::ToInt64Nanoseconds(outcome->elapsed));
+  Samples after = SampleAll(server);
+  sampling = false;
+  sampler.join();
+  if (spec.slow_every > 0) {
+    // Slow clients read what is left, so their closes become visible.
+    for (auto& pool : pools->pools) pool->ResumeSlow();
+    absl::SleepFor(absl::Seconds(2));
+  }
+  result.disconnected = pools->Sum(&ClientPool::closed);
+  size_t slow_closed = pools->Sum(&ClientPool::slow_closed);
+  pools->StopAndJoin();
+
+  LatencyHistogram latency;
+  SequenceTracker::Counts totals;
+  for (size_t p = 0; p < pools->count; ++p) {
+    ClientPool& pool = *pools->pools[p];
+    latency.Merge(pool.histogram());
+    SequenceTracker& tracker = pool.tracker();
+    for (size_t local = 0; local < tracker.num_streams(); ++local) {
+      if (pool.IsSlow(local)) continue;
+      tracker.Finish(local, outcome->last_seq[(local * pools->count + p) % spec.channels]);
+      const SequenceTracker::Counts& counts = tracker.counts(local);
+      totals.received += counts.received;
+      totals.missing += counts.missing;
+      totals.duplicated += counts.duplicated;
+      totals.late += counts.late;
+    }
+  }
+  result.duration_s = static_cast<double>(window_ns) / 1e9;
+  result.published = outcome->sent;
+  result.accepted = outcome->accepted;
+  result.expected = expected;
+  result.delivered = totals.received - totals.duplicated;
+  result.missing = totals.missing;
+  result.duplicated = totals.duplicated;
+  result.late = totals.late;
+  result.deliveries_per_s = static_cast<double>(*result.delivered) / result.duration_s;
+  result.publishes_per_s =
+      static_cast<double>(outcome->accepted) / absl::ToDoubleSeconds(outcome->elapsed);
+  result.max_publisher_lag_ms = absl::ToDoubleMilliseconds(outcome->max_lag);
+  result.latency = latency;
+  double cpu = FillProcesses(server, before, after, &result);
+  if (*result.delivered > 0) {
+    result.server_cpu_us_per_delivery = cpu * 1e6 / static_cast<double>(*result.delivered);
+  }
+  result.edge_rss_max_bytes = rss_max.load();
+  if (spec.slow_every > 0) {
+    result.slow_clients = spec.clients / spec.slow_every;
+    result.slow_disconnected = slow_closed;
+  }
+  if (!outcome->first_error.empty()) {
+    absl::StrAppend(&result.notes, result.notes.empty() ? "" : "; ", outcome->failed,
+                    " publications failed: ", outcome->first_error);
+  }
+  return result;
+}
+
+// Runs `cases` against every server in options.servers (peers only when
+// `with_peers`), one server at a time, each started afresh per scenario.
+absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& cases,
+                      bool with_peers, const std::vector<std::string>& edge_flags) {
+  absl::Status first_failure;
+  for (const std::string& name : options.servers) {
+    if (name != "wirehub" && !with_peers) {
+      std::printf("(%s is not measured in this scenario)\n", name.c_str());
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<BenchServer>> server = StartServer(name, options, edge_flags);
+    if (!server.ok()) {
+      if (options.skip_missing_peers && absl::IsFailedPrecondition(server.status())) {
+        std::printf("skipping %s: %s\n", name.c_str(),
+                    std::string(server.status().message()).c_str());
+        continue;
+      }
+      return server.status();
+    }
+    for (const CaseSpec& spec : cases) {
+      bool grpc_api = spec.api.has_value() &&
+                      (*spec.api == PublishApi::kUnary || *spec.api == PublishApi::kBroadcast ||
+                       *spec.api == PublishApi::kStream);
+      if (grpc_api && name != "wirehub") continue;
+      absl::StatusOr<CaseResult> result = RunCase(**server, options, spec);
+      if (!result.ok()) {
+        std::fprintf(stderr, "[%s] %s on %s failed: %s\n", spec.scenario.c_str(), spec.name.c_str(),
+                     name.c_str(), result.status().ToString().c_str());
+        if (first_failure.ok()) first_failure = result.status();
+        continue;
+      }
+      if (absl::Status s = AppendResult(options, *result); !s.ok()) return s;
+      // Let TIME_WAIT and the server's closes settle between cases.
+      absl::SleepFor(absl::Seconds(1));
+    }
+  }
+  return first_failure;
+}
+
+size_t Or(size_t value, size_t fallback) { return value != 0 ? value : fallback; }
+absl::Duration Or(absl::Duration value, absl::Duration fallback) {
+  return value != absl::ZeroDuration() ? value : fallback;
+}
+std::vector<double> Or(const std::vector<double>& value, std::vector<double> fallback) {
+  return value.empty() ? fallback : value;
+}
+
+std::string FanoutName(size_t clients, double rate) {
+  return absl::StrFormat(
+      "1->%s @ %g/s",
+      clients % 1000 == 0 ? absl::StrCat(clients / 1000, "k") : absl::StrCat(clients), rate);
+}
+
+}  // namespace
+
+absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
+  std::vector<CaseSpec> cases;
+  if (name == "idle") {
+    CaseSpec spec;
+    spec.scenario = "idle";
+    spec.clients = Or(options.clients, 15000);
+    spec.name = absl::StrCat(spec.clients, " idle subscribers");
+    spec.settle = absl::Seconds(3);
+    return RunCases(options, {spec}, true, options.edge_flags);
+  }
+  if (name == "fanout") {
+    size_t clients = Or(options.clients, 10000);
+    for (double rate : Or(options.rates, {10})) {
+      CaseSpec spec;
+      spec.scenario = "fanout";
+      spec.clients = clients;
+      spec.rate = rate;
+      spec.duration = Or(options.duration, absl::Seconds(15));
+      spec.name = FanoutName(clients, rate);
+      cases.push_back(spec);
+    }
+    return RunCases(options, cases, true, options.edge_flags);
+  }
+  if (name == "latency") {
+    CaseSpec wide;
+    wide.scenario = "latency";
+    wide.clients = Or(options.clients, 100);
+    wide.rate = 200;
+    wide.duration = Or(options.duration, absl::Seconds(15));
+    wide.name = FanoutName(wide.clients, wide.rate);
+    CaseSpec one = wide;
+    one.clients = 1;
+    one.rate = 1000;
+    one.name = FanoutName(1, 1000);
+    return RunCases(options, {wide, one}, true, options.edge_flags);
+  }
+  if (name == "channels") {
+    size_t clients = Or(options.clients, 10000);
+    std::vector<std::string> apis =
+        options.apis.empty() ? std::vector<std::string>{"stream", "broadcast"} : options.apis;
+    for (const std::string& api_name : apis) {
+      absl::StatusOr<PublishApi> api = ParsePublishApi(api_name);
+      if (!api.ok()) return api.status();
+      for (double rate : Or(options.rates, {20000, 50000, 100000})) {
+        CaseSpec spec;
+        spec.scenario = "channels";
+        spec.clients = clients;
+        spec.channels = clients;
+        spec.rate = rate;
+        spec.api = *api;
+        spec.duration = Or(options.duration, absl::Seconds(10));
+        spec.name = absl::StrFormat("%d channels @ %g/s via %s", clients, rate, api_name);
+        cases.push_back(spec);
+      }
+    }
+    return RunCases(options, cases, false, options.edge_flags);
+  }
+  if (name == "slow") {
+    size_t clients = Or(options.clients, 10000);
+    double percent = options.slow_percent > 0 ? options.slow_percent : 1;
+    CaseSpec baseline;
+    baseline.scenario = "slow";
+    baseline.name = "baseline";
+    baseline.clients = clients;
+    baseline.rate = Or(options.rates, {20}).front();
+    baseline.duration = Or(options.duration, absl::Seconds(20));
+    CaseSpec slow = baseline;
+    slow.slow_every = std::max<size_t>(1, static_cast<size_t>(100.0 / percent));
+    slow.name = absl::StrFormat("%g%% slow of %d", percent, clients);
+    std::vector<std::string> edge_flags = options.edge_flags;
+    if (edge_flags.empty()) edge_flags.push_back("--client_queue_max_bytes=262144");
+    return RunCases(options, {baseline, slow}, false, edge_flags);
+  }
+  if (name == "smoke") {
+    // A few seconds with small numbers: every path of the generator once.
+    CaseSpec idle;
+    idle.scenario = "smoke";
+    idle.name = "idle";
+    idle.clients = Or(options.clients, 50);
+    idle.settle = absl::Milliseconds(200);
+    CaseSpec fan = idle;
+    fan.name = "fanout";
+    fan.rate = 50;
+    fan.duration = Or(options.duration, absl::Seconds(1));
+    CaseSpec stream = fan;
+    stream.name = "channels via stream";
+    stream.channels = stream.clients;
+    stream.rate = 2000;
+    stream.api = PublishApi::kStream;
+    CaseSpec broadcast = stream;
+    broadcast.name = "channels via broadcast";
+    broadcast.api = PublishApi::kBroadcast;
+    return RunCases(options, {idle, fan, stream, broadcast}, true, options.edge_flags);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown scenario '", name, "'"));
+}
+
+}  // namespace wirehub::bench

@@ -1,0 +1,53 @@
+// The benchmark scenarios of docs/benchmarks.md (issue #5, a-f), each run
+// against wirehub and, where they apply, against the peers.
+#ifndef WIREHUB_TOOLS_BENCH_SCENARIOS_H_
+#define WIREHUB_TOOLS_BENCH_SCENARIOS_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace wirehub::bench {
+
+struct BenchOptions {
+  // Directory holding wirehub-control and wirehub-edge (the build's bin/).
+  std::string bin_dir;
+  // Scratch directory for configs, secrets and server logs.
+  std::string work_dir;
+  // Servers to measure: wirehub, nchan, nats.
+  std::vector<std::string> servers = {"wirehub"};
+  // Skip a peer whose Debian packages are missing (with a message) instead
+  // of failing.
+  bool skip_missing_peers = false;
+  // Appends one JSON line per case and server here (empty: none).
+  std::string results_path;
+  // Client source addresses, used round-robin.
+  std::vector<std::string> source_addresses = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"};
+  // Client threads (one epoll loop each) in this process.
+  size_t client_threads = 1;
+
+  size_t clients = 0;  // 0: the scenario's default
+  std::vector<double> rates;
+  absl::Duration duration = absl::ZeroDuration();  // 0: the scenario's default
+  size_t payload_bytes = 100;
+  std::vector<std::string> apis;  // channels: unary, broadcast, stream
+  double slow_percent = 1;
+  size_t broadcast_batch = 100;
+  // Extra flags for wirehub-edge, e.g. "--client_queue_max_bytes=65536".
+  std::vector<std::string> edge_flags;
+};
+
+// RunScenario()
+//
+// Runs scenario `name` (idle, fanout, latency, channels, slow, smoke) and
+// prints a summary per case. Errors when a server cannot be started or a
+// scenario's set-up fails (clients that cannot connect, ...); the figures of
+// cases that completed are already written.
+absl::Status RunScenario(const std::string& name, const BenchOptions& options);
+
+}  // namespace wirehub::bench
+
+#endif  // WIREHUB_TOOLS_BENCH_SCENARIOS_H_
