@@ -4,7 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -67,7 +67,8 @@ struct ClientSession {
   // Client publications waiting for control, one in flight at a time so
   // control sequences them in the order the client sent them. Bounded by
   // the token bucket.
-  std::deque<std::pair<uint32_t, std::shared_ptr<edge::v1::ClientPublishRequest>>> publishes;
+  // A list, not a deque: an empty one allocates nothing.
+  std::list<std::pair<uint32_t, std::shared_ptr<edge::v1::ClientPublishRequest>>> publishes;
   bool publish_in_flight = false;
 
   // A text message arriving in several fragments.

@@ -73,7 +73,7 @@ absl::StatusOr<int> EdgeServer::Init() {
       sizeof(ClientSession*),
       // Small receive buffer per connection; larger messages arrive in
       // fragments that OnReceive joins.
-      2048,
+      512,
       0,
       nullptr,
       // Let one lws_write carry a whole coalesced batch.
