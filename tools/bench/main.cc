@@ -1,36 +1,62 @@
-// wirehub-bench: the load generator of issue #5. Only `selftest` runs yet;
-// the scenarios listed by --help are planned, not implemented.
+// wirehub-bench: the load generator of docs/benchmarks.md.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/absl_compat.h"
+#include "tools/bench/scenarios.h"
 #include "tools/bench/selftest.h"
+#include "tools/bench/server_process.h"
 
 namespace {
 
 constexpr char kUsage[] = R"(usage: wirehub-bench <command> [--flag=value ...]
 
-Commands:
-  selftest    Run the generator's receive path (WebSocket frame parser, push
-              scan, sequence tracker, latency histogram) on a synthetic stream
-              in memory: no network, no server. Prints the counts, the known
-              synthetic latency percentiles and the parse cost per line.
-                --messages=N (200000)  --payload_bytes=N (100)
+Scenarios (docs/benchmarks.md), each a single command that starts the
+servers on 127.0.0.1, measures, stops them and prints a summary; with
+--results=FILE each case appends one JSON line per server:
+  idle        a. N connected, subscribed clients (15000): server RSS per
+                 client, connects/s including JWT verification.
+  fanout      b/c. one channel -> N subscribers (10000) at --rates (10):
+                 server CPU us per delivery, deliveries/s, latency, loss.
+  latency     d. 1 -> 100 at 200/s and 1 -> 1 at 1000/s: publish -> receive
+                 latency through gRPC, control and edge.
+  channels    e. N clients (10000) each on its own channel, publications
+                 round-robin at --rates (20000,50000,100000) through --apis
+                 (stream,broadcast): accepted and delivered per second.
+                 wirehub only.
+  slow        f. --slow_percent (1) of N subscribers (10000) stop reading:
+                 baseline first, then with slow clients: how many the edge
+                 disconnects, its RSS peak, the others' latency. wirehub only.
+  smoke       Every path above once with small numbers, in a few seconds.
+  selftest    The receive path on a synthetic in-memory stream: no network.
+                --messages=N (200000) --payload_bytes=N (100)
                 --lines_per_frame=N (4)
 
-Planned (not implemented yet), each a single command that stops by itself,
-against wirehub and, for a-d, nginx+Nchan and nats-server in the same run:
-  idle        a. 15k connected, subscribed clients: edge RSS per connection,
-                 connections/s with JWT verification.
-  fanout      b/c. one channel -> 10k subscribers at 10, 40, 80 publishes/s:
-                 edge CPU us per delivery, deliveries/s, p50/p99, loss.
-  latency     d. 1 -> 100 at 200/s and 1 -> 1 at 1k/s: p50/p99/p999
-                 publish -> receive through gRPC, control and edge.
-  channels    e. 10k clients on their own channels, PublishStream and
-                 Broadcast at 20k-100k/s: publishes/s accepted and delivered.
-  slow        f. 1% of 10k subscribers stop reading: disconnects at the queue
-                 bound, bounded edge memory, the others' p99.
+Flags of the scenarios:
+  --servers=wirehub,nchan,nats   servers to measure (default wirehub); the
+                                 peers need nginx-light + libnginx-mod-nchan
+                                 and nats-server from Debian
+  --skip_missing_peers           skip a peer whose packages are missing
+  --results=FILE                 append JSON lines here
+  --clients=N  --rates=R[,R..]  --duration=SECONDS  --payload_bytes=N (100)
+  --apis=stream,broadcast,unary  --slow_percent=P  --broadcast_batch=N (100)
+  --client_threads=N (1)         client epoll loops in this process
+  --sources=127.0.0.2,...        client source addresses
+  --bin_dir=DIR                  where wirehub-control and wirehub-edge are
+                                 (default: this binary's directory)
+  --work_dir=DIR                 configs and server logs (default: a new
+                                 directory under $TMPDIR)
+  --edge_flag=--name=value       extra wirehub-edge flag (repeatable)
 )";
 
 bool ParseSizeFlag(std::string_view arg, std::string_view name, size_t* value) {
@@ -61,6 +87,106 @@ int RunSelftestCommand(int argc, char** argv) {
   return result->counts.missing == 0 && result->counts.duplicated == 0 ? 0 : 1;
 }
 
+bool SplitFlag(std::string_view arg, std::string_view* name, std::string_view* value) {
+  if (arg.substr(0, 2) != "--") return false;
+  arg.remove_prefix(2);
+  size_t eq = arg.find('=');
+  *name = arg.substr(0, eq);
+  *value = eq == std::string_view::npos ? std::string_view() : arg.substr(eq + 1);
+  return !name->empty();
+}
+
+std::vector<std::string> SplitList(std::string_view value) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(wirehub::AsAbsl(value), ',', absl::SkipEmpty())) {
+    out.emplace_back(part);
+  }
+  return out;
+}
+
+std::string BinaryDir() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return ".";
+  std::string exe(path, static_cast<size_t>(n));
+  // The build puts every binary in build/bin.
+  size_t slash = exe.rfind('/');
+  if (slash == std::string::npos) return ".";
+  exe.resize(slash);
+  return exe.empty() ? "/" : exe;
+}
+
+int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
+  wirehub::bench::BenchOptions options;
+  options.bin_dir = BinaryDir();
+  for (int i = 2; i < argc; ++i) {
+    std::string_view name;
+    std::string_view value;
+    bool ok = SplitFlag(argv[i], &name, &value);
+    double number = 0;
+    bool numeric = absl::SimpleAtod(wirehub::AsAbsl(value), &number) && number >= 0;
+    if (ok && name == "servers") {
+      options.servers = SplitList(value);
+    } else if (ok && name == "skip_missing_peers") {
+      options.skip_missing_peers = value.empty() || value == "true";
+    } else if (ok && name == "results") {
+      options.results_path = std::string(value);
+    } else if (ok && name == "clients" && numeric) {
+      options.clients = static_cast<size_t>(number);
+    } else if (ok && name == "rates") {
+      for (const std::string& rate : SplitList(value)) {
+        double r = 0;
+        if (!absl::SimpleAtod(rate, &r) || r <= 0) ok = false;
+        options.rates.push_back(r);
+      }
+    } else if (ok && name == "duration" && numeric && number > 0) {
+      options.duration = absl::Seconds(number);
+    } else if (ok && name == "payload_bytes" && numeric) {
+      options.payload_bytes = static_cast<size_t>(number);
+    } else if (ok && name == "apis") {
+      options.apis = SplitList(value);
+    } else if (ok && name == "slow_percent" && numeric && number > 0 && number <= 100) {
+      options.slow_percent = number;
+    } else if (ok && name == "broadcast_batch" && numeric && number >= 1) {
+      options.broadcast_batch = static_cast<size_t>(number);
+    } else if (ok && name == "client_threads" && numeric && number >= 1) {
+      options.client_threads = static_cast<size_t>(number);
+    } else if (ok && name == "sources") {
+      options.source_addresses = SplitList(value);
+    } else if (ok && name == "bin_dir" && !value.empty()) {
+      options.bin_dir = std::string(value);
+    } else if (ok && name == "work_dir" && !value.empty()) {
+      options.work_dir = std::string(value);
+    } else if (ok && name == "edge_flag" && !value.empty()) {
+      options.edge_flags.emplace_back(value);
+    } else {
+      std::fprintf(stderr, "wirehub-bench %s: bad flag %s\n%s", scenario.c_str(), argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (options.source_addresses.empty()) options.source_addresses = {"127.0.0.1"};
+  bool own_work_dir = options.work_dir.empty();
+  if (own_work_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/wirehub-bench-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::perror("wirehub-bench: mkdtemp");
+      return 1;
+    }
+    options.work_dir = pattern;
+  }
+  wirehub::bench::InstallCleanupHandler();
+  absl::Status status = wirehub::bench::RunScenario(scenario, options);
+  if (own_work_dir && status.ok()) {
+    std::filesystem::remove_all(options.work_dir);
+  } else if (!status.ok()) {
+    std::fprintf(stderr, "wirehub-bench %s: %s\n(server logs in %s)\n", scenario.c_str(),
+                 std::string(status.message()).c_str(), options.work_dir.c_str());
+  }
+  return status.ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,7 +196,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "selftest") return RunSelftestCommand(argc, argv);
-  std::fprintf(stderr, "wirehub-bench: %s\n%s",
-               command.empty() ? "no command" : "unknown or not yet implemented command", kUsage);
+  for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "smoke"}) {
+    if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
+  }
+  std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",
+               kUsage);
   return 2;
 }
