@@ -756,8 +756,11 @@ export function generateReport({results, machine = {}, commands = [], command = 
     const list = absent.map(({peer, missingPackages}) => serverLabel(peer) +
         (missingPackages.length ? ` (not installed: ${missingPackages.join(', ')})` :
                                   ' (no results in this run)'));
+    const install = absent.flatMap((x) => x.missingPackages);
     out.push(`> **Absent peers: ${list.join('; ')}.** Their columns are missing from every ` +
-             'table below; install the packages and run `tools/bench/run-all` again.', '');
+             'table below' + (install.length ?
+                 `; \`apt-get install ${install.join(' ')}\` and run \`tools/bench/run-all\` again.` :
+                 '; the run\'s log (build/bench/*/run.log) says why.'), '');
   }
   if (skipped.length) {
     out.push(`> **${skipped.length} unreadable result line(s) skipped** ` +
