@@ -83,6 +83,8 @@ struct ClientSession {
   int close_code = 0;
   std::string close_reason;
   bool writable_requested = false;
+  // Listed in EdgeServer::dirty_: has queued output for the end-of-turn flush.
+  bool dirty = false;
 };
 
 }  // namespace wirehub::edge

@@ -56,6 +56,8 @@ EdgeServer::~EdgeServer() {
     context_ = nullptr;
   }
   if (loop_initialized_) {
+    uv_prepare_stop(&flush_prepare_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&flush_prepare_), nullptr);
     // Let lws close its libuv handles, then release the loop.
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -66,6 +68,11 @@ EdgeServer::~EdgeServer() {
 absl::StatusOr<int> EdgeServer::Init() {
   if (uv_loop_init(&loop_) != 0) return absl::InternalError("uv_loop_init failed");
   loop_initialized_ = true;
+  uv_prepare_init(&loop_, &flush_prepare_);
+  flush_prepare_.data = this;
+  uv_prepare_start(&flush_prepare_, &EdgeServer::OnPrepare);
+  // The flush alone must not keep the loop running.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&flush_prepare_));
 
   protocols_.push_back(lws_protocols{
       "wirehub-json",
@@ -233,18 +240,59 @@ int EdgeServer::OnWritable(ClientSession* session) {
     return -1;
   }
   if (session->queue.empty()) return 0;
+  return WriteQueued(session) ? 0 : -1;
+}
+
+bool EdgeServer::WriteQueued(ClientSession* session) {
   // Everything queued goes out in one frame (newline-joined): one send()
   // per connection per turn instead of one per message.
   write_buffer_.assign(LWS_PRE, '\0');
   session->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
   size_t payload = write_buffer_.size() - LWS_PRE;
-  // Only one lws_write per WRITEABLE callback.
+  // lws_write() sends what the socket takes and keeps the rest, asking for
+  // a writable callback itself; lws_partial_buffered() then says so.
   int written =
       lws_write(session->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
                 payload, LWS_WRITE_TEXT);
-  if (written < 0) return -1;
-  if (!session->queue.empty()) RequestWritable(session);
-  return 0;
+  if (written < 0) return false;
+  if (!session->queue.empty() || lws_partial_buffered(session->wsi)) RequestWritable(session);
+  return true;
+}
+
+void EdgeServer::MarkDirty(ClientSession* session) {
+  if (session->writable_requested || session->dirty) return;
+  session->dirty = true;
+  dirty_.push_back(session);
+}
+
+void EdgeServer::OnPrepare(uv_prepare_t* handle) {
+  static_cast<EdgeServer*>(handle->data)->FlushDirty();
+}
+
+void EdgeServer::FlushDirty() {
+  // Swap out first: a failing write may close a session, and nothing here
+  // adds to dirty_ but the closes' own sends, which wait for the next turn.
+  std::vector<ClientSession*> dirty;
+  dirty.swap(dirty_);
+  for (ClientSession* session : dirty) {
+    if (!sessions_.contains(session) || !session->dirty) continue;
+    session->dirty = false;
+    if (session->writable_requested || session->close_code != 0 || session->queue.empty()) {
+      continue;
+    }
+    if (lws_partial_buffered(session->wsi)) {
+      RequestWritable(session);
+      continue;
+    }
+    if (!WriteQueued(session)) {
+      // Outside a callback lws cannot be told to close by a return value.
+      lws_set_timeout(session->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+  }
+  if (dirty_.empty()) {
+    dirty.clear();
+    dirty_.swap(dirty);  // Keep the capacity for the next turn.
+  }
 }
 
 void EdgeServer::OnClosed(ClientSession* session) {
@@ -973,7 +1021,7 @@ void EdgeServer::Send(ClientSession* session, Frame frame) {
     return;
   }
   ++deliveries_since_report_;
-  RequestWritable(session);
+  MarkDirty(session);
 }
 
 void EdgeServer::SendText(ClientSession* session, std::string text) {
@@ -982,7 +1030,7 @@ void EdgeServer::SendText(ClientSession* session, std::string text) {
     Disconnect(session, kCloseSlow, "slow");
     return;
   }
-  RequestWritable(session);
+  MarkDirty(session);
 }
 
 void EdgeServer::Disconnect(ClientSession* session, int code, std::string_view reason) {

@@ -214,6 +214,18 @@ class EdgeServer {
   void SendText(ClientSession* session, std::string text);
   void Disconnect(ClientSession* session, int code, std::string_view reason);
   void RequestWritable(ClientSession* session);
+  // Queues `session` for FlushDirty() (unless lws is already to call back
+  // when it is writable).
+  void MarkDirty(ClientSession* session);
+  // Runs once per loop turn, before the loop waits for I/O: writes each
+  // dirty session's queue in one frame right away. Only a socket that cannot
+  // take it all goes through lws's writable callback (two epoll_ctl calls
+  // and a wake-up per write otherwise).
+  void FlushDirty();
+  static void OnPrepare(uv_prepare_t* handle);
+  // Writes one coalesced frame of `session`'s queue; false when the
+  // connection failed.
+  bool WriteQueued(ClientSession* session);
 
   void Sweep();
   void ReportStats();
@@ -233,6 +245,10 @@ class EdgeServer {
 
   uv_loop_t loop_;
   bool loop_initialized_ = false;
+  uv_prepare_t flush_prepare_;
+  // Sessions with output queued this turn; may hold sessions closed since,
+  // which FlushDirty() recognizes by their absence from sessions_.
+  std::vector<ClientSession*> dirty_;
   struct lws_context* context_ = nullptr;
   std::vector<struct lws_protocols> protocols_;
   LoopInbox inbox_;

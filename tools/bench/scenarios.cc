@@ -145,8 +145,10 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
         kind == PeerKind::kNchan ? peer_options.ws_port : peer_options.ws_port + 1;
     absl::StatusOr<std::unique_ptr<PeerServer>> peer = PeerServer::Start(kind, peer_options);
     if (!peer.ok()) {
+      // Only a taken port is worth another try with other ports.
       last = peer.status();
-      continue;
+      if (absl::IsAlreadyExists(last)) continue;
+      return last;
     }
     server->peer = *std::move(peer);
     break;
