@@ -773,7 +773,8 @@ export function generateReport({results, machine = {}, commands = [], command = 
            'the ratio of the two figures (below 1 is better for costs and latencies, above 1 for ' +
            'rates).', '');
   const counts = Object.values(VERDICT).map((v) => [v, targets.filter((t) => t.verdict === v).length]);
-  out.push(`**Targets:** ${counts.filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ')} ` +
+  const fixtureNote = placeholder ? ' (fixture, not measured)' : '';
+  out.push(`**Targets${fixtureNote}:** ${counts.filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ')} ` +
            '(see [Targets](#targets)).', '');
 
   out.push('## How it is measured', '');
@@ -837,7 +838,9 @@ export function generateReport({results, machine = {}, commands = [], command = 
   }
 
   out.push('## Targets', '');
-  out.push('The floor set by issue #5 for this 2-core machine, checked against the figures above.', '');
+  out.push('The floor set by issue #5 for this 2-core machine, checked against the figures above' +
+           (placeholder ? ' — here the fixture\'s, so these verdicts say nothing about wirehub.' : '.'),
+           '');
   out.push(markdownTable(['target', 'goal', 'measured', 'verdict'],
                          targets.map((t) => [t.name, t.target, t.measured, verdictCell(t)]),
                          ['l', 'l', 'l', 'l']), '');

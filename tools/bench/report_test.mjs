@@ -221,6 +221,8 @@ test('machine facts, commands, placeholder and quick banners', () => {
   const markdown = render({placeholder: 'tools/bench/testdata/results-sample.jsonl'});
   assert.match(markdown, /^# Benchmarks\n/);
   assert.match(markdown, /Placeholder figures from a fixture — not measured/);
+  assert.match(markdown, /\*\*Targets \(fixture, not measured\):\*\*/);
+  assert.doesNotMatch(render(), /Placeholder|fixture, not measured/);
   assert.match(markdown, /\| CPU \| 2 × Test CPU @ 2\.0GHz/);
   assert.match(markdown, /\| memory \| 24 GiB \|/);
   assert.match(markdown, /\| nats-server \| 2\.9\.10-1\+b3 \|/);
