@@ -1,5 +1,7 @@
 #include "edge/edge_server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -154,6 +156,10 @@ int EdgeServer::HandleCallback(struct lws* wsi, enum lws_callback_reasons reason
     }
 
     case LWS_CALLBACK_ESTABLISHED:
+      if (options_.client_send_buffer_bytes > 0) {
+        int size = options_.client_send_buffer_bytes;
+        setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+      }
       OnEstablished(wsi, slot);
       return 0;
 

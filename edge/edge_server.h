@@ -47,6 +47,11 @@ struct EdgeServerOptions {
   absl::Duration stats_interval = absl::Seconds(5);
   size_t max_message_bytes = 64 * 1024;
   size_t client_queue_max_bytes = 1 << 20;
+  // SO_SNDBUF of each client socket; 0 keeps the kernel's autotuning, which
+  // lets a stalled reader hold up to net.ipv4.tcp_wmem's maximum (4 MiB by
+  // default) of kernel memory before client_queue_max_bytes even starts to
+  // fill.
+  int client_send_buffer_bytes = 0;
   size_t max_subscriptions_per_client = 128;
   // Upper bound of one coalesced WebSocket frame.
   size_t max_write_batch_bytes = 256 * 1024;

@@ -42,6 +42,9 @@ ABSL_FLAG(int, max_message_bytes, 64 * 1024,
           "Largest client message accepted; larger ones close the connection with 1009");
 ABSL_FLAG(int, client_queue_max_bytes, 1 << 20,
           "Bytes queued for one client before it is closed with 3008 (slow)");
+ABSL_FLAG(int, client_send_buffer_bytes, 0,
+          "SO_SNDBUF of client sockets (0: kernel autotuning); bounds the kernel memory a "
+          "stalled client holds before client_queue_max_bytes applies");
 ABSL_FLAG(int, max_subscriptions_per_client, 128, "Subscriptions one connection may hold");
 ABSL_FLAG(absl::Duration, expired_close_delay, absl::Seconds(25),
           "How long after its token expired a connection that did not refresh is closed with "
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
   options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
   options.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
   options.client_queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_client_queue_max_bytes));
+  options.client_send_buffer_bytes = absl::GetFlag(FLAGS_client_send_buffer_bytes);
   options.max_subscriptions_per_client =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_client));
   options.expired_close_delay = absl::GetFlag(FLAGS_expired_close_delay);

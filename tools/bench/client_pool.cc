@@ -464,7 +464,8 @@ void ClientPool::HandleWirehubLine(Conn& conn, std::string_view line) {
   }
   if (conn.state == State::kSubscribed) {
     absl::StatusOr<PublicationPush> push = ParsePublicationPush(line);
-    if (push.ok()) {
+    // A slow client's backlog says nothing about the others' latency.
+    if (push.ok() && !conn.slow) {
       int64_t now = MonotonicNowNs();
       histogram_.Record(now - push->payload.ts_ns);
       tracker_.Observe(conn.index, push->payload.seq);
@@ -519,7 +520,7 @@ void ClientPool::HandleNatsBytes(Conn& conn, std::string_view bytes) {
 
 void ClientPool::RecordPayload(Conn& conn, std::string_view data) {
   absl::StatusOr<BenchPayload> payload = ParseBenchPayload(data);
-  if (!payload.ok()) return;
+  if (!payload.ok() || conn.slow) return;
   histogram_.Record(MonotonicNowNs() - payload->ts_ns);
   tracker_.Observe(conn.index, payload->seq);
   received_.fetch_add(1, std::memory_order_relaxed);

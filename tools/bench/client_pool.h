@@ -51,7 +51,8 @@ struct ClientPoolOptions {
   size_t max_in_flight = 256;
   // Clients i with i % slow_every == slow_every - 1 stop reading once
   // subscribed (0: none), with a small receive buffer so the server sees
-  // them back up quickly.
+  // them back up quickly. What they receive is not accounted (latency,
+  // sequence, received()): only whether the server closed them.
   size_t slow_every = 0;
   int slow_receive_buffer_bytes = 4096;
   // Sequence numbers the publisher starts each channel at.

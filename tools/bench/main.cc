@@ -48,7 +48,7 @@ Flags of the scenarios:
                                  and nats-server from Debian
   --skip_missing_peers           skip a peer whose packages are missing
   --results=FILE                 append JSON lines here
-  --clients=N  --rates=R[,R..]  --duration=SECONDS  --payload_bytes=N (100)
+  --clients=N  --rates=R[,R..]  --duration=SECONDS  --payload_bytes=N (100; slow 1000)
   --apis=stream,broadcast,unary  --slow_percent=P  --broadcast_batch=N (100)
   --client_threads=N (1)         client epoll loops in this process
   --sources=127.0.0.2,...        client source addresses

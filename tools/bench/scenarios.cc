@@ -238,6 +238,7 @@ struct CaseSpec {
   std::optional<PublishApi> api;  // default: the server's
   absl::Duration duration = absl::Seconds(10);
   size_t slow_every = 0;
+  size_t payload_bytes = 100;
   absl::Duration settle = absl::Seconds(2);
 };
 
@@ -403,11 +404,11 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   for (size_t i = 0; i < spec.channels; ++i) plan.channels.push_back(ChannelName(i));
   plan.rate = spec.rate;
   plan.duration = spec.duration;
-  plan.payload_bytes = options.payload_bytes;
+  plan.payload_bytes = spec.payload_bytes;
   plan.broadcast_batch = options.broadcast_batch;
   result.publish_rate = spec.rate;
   result.publish_api = std::string(PublishApiName(plan.api));
-  result.payload_bytes = options.payload_bytes;
+  result.payload_bytes = spec.payload_bytes;
 
   // The edge's RSS is watched through the run for its peak.
   std::atomic<bool> sampling{true};
@@ -532,7 +533,8 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
       }
       return server.status();
     }
-    for (const CaseSpec& spec : cases) {
+    for (CaseSpec spec : cases) {
+      if (options.payload_bytes != 0) spec.payload_bytes = options.payload_bytes;
       bool grpc_api = spec.api.has_value() &&
                       (*spec.api == PublishApi::kUnary || *spec.api == PublishApi::kBroadcast ||
                        *spec.api == PublishApi::kStream);
@@ -634,11 +636,18 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     baseline.clients = clients;
     baseline.rate = Or(options.rates, {20}).front();
     baseline.duration = Or(options.duration, absl::Seconds(20));
+    // 1 KB at 20/s fills a stalled client's 64 KiB queue plus its socket
+    // buffers within seconds, well inside the run.
+    baseline.payload_bytes = 1000;
     CaseSpec slow = baseline;
     slow.slow_every = std::max<size_t>(1, static_cast<size_t>(100.0 / percent));
     slow.name = absl::StrFormat("%g%% slow of %d", percent, clients);
     std::vector<std::string> edge_flags = options.edge_flags;
-    if (edge_flags.empty()) edge_flags.push_back("--client_queue_max_bytes=262144");
+    if (edge_flags.empty()) {
+      // Bounded kernel buffers too, or a stalled reader's ~4 MiB of
+      // autotuned socket buffer hides the edge's queue bound for minutes.
+      edge_flags = {"--client_queue_max_bytes=65536", "--client_send_buffer_bytes=65536"};
+    }
     return RunCases(options, {baseline, slow}, false, edge_flags);
   }
   if (name == "smoke") {

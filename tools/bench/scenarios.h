@@ -32,8 +32,8 @@ struct BenchOptions {
   size_t clients = 0;  // 0: the scenario's default
   std::vector<double> rates;
   absl::Duration duration = absl::ZeroDuration();  // 0: the scenario's default
-  size_t payload_bytes = 100;
-  std::vector<std::string> apis;  // channels: unary, broadcast, stream
+  size_t payload_bytes = 0;                        // 0: the scenario's default (100; slow: 1000)
+  std::vector<std::string> apis;                   // channels: unary, broadcast, stream
   double slow_percent = 1;
   size_t broadcast_batch = 100;
   // Extra flags for wirehub-edge, e.g. "--client_queue_max_bytes=65536".
