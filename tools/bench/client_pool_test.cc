@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/websocket_key.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/bench/bench_payload.h"
@@ -182,7 +183,7 @@ class ServerConn {
     return absl::StrCat(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: ",
-        WsAcceptKey(key), "\r\n\r\n");
+        WebSocketAcceptKey(key), "\r\n\r\n");
   }
 
   // Reads the next client frame.

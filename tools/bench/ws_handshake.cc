@@ -1,25 +1,14 @@
 #include "tools/bench/ws_handshake.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/websocket_key.h"
 
 namespace wirehub::bench {
 namespace {
-
-constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-std::string Base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -50,14 +39,9 @@ bool HasToken(std::string_view list, std::string_view token) {
 
 }  // namespace
 
-std::string WsAcceptKey(std::string_view key) {
-  std::string text = absl::StrCat(AsAbsl(key), AsAbsl(kAcceptGuid));
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return Base64(digest, sizeof(digest));
+std::string WsKeyFromNonce(const uint8_t (&nonce)[16]) {
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)));
 }
-
-std::string WsKeyFromNonce(const uint8_t (&nonce)[16]) { return Base64(nonce, sizeof(nonce)); }
 
 absl::StatusOr<std::string> RandomWsKey() {
   uint8_t nonce[16];
@@ -104,7 +88,7 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
   bool upgrade = false;
   bool connection = false;
   bool accept = false;
-  const std::string expected_accept = WsAcceptKey(key);
+  const std::string expected_accept = WebSocketAcceptKey(key);
   while (!header.empty()) {
     eol = header.find("\r\n");
     std::string_view line = header.substr(0, eol);

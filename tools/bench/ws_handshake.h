@@ -16,12 +16,6 @@ namespace wirehub::bench {
 // Largest handshake answer accepted, headers included.
 inline constexpr size_t kWsMaxHandshakeResponseBytes = 8192;
 
-// WsAcceptKey()
-//
-// The Sec-WebSocket-Accept value a server must answer to `key`:
-// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
-std::string WsAcceptKey(std::string_view key);
-
 // WsKeyFromNonce()
 //
 // A Sec-WebSocket-Key: the base64 form of 16 nonce bytes (24 characters).

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -33,11 +32,11 @@
 #include "common/absl_compat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/websocket_key.h"
 
 namespace wirehub::ctl {
 namespace {
 
-constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // The server's handshake answer, headers included, must fit in this.
 constexpr size_t kMaxHandshakeBytes = 16 * 1024;
 constexpr size_t kReadChunkBytes = 64 * 1024;
@@ -45,15 +44,6 @@ constexpr size_t kMaxControlPayload = 125;
 constexpr size_t kMaxCloseReasonBytes = kMaxControlPayload - 2;
 // How long a close sent because of a protocol error may take.
 constexpr absl::Duration kFailCloseTimeout = absl::Milliseconds(200);
-
-std::string Base64(const unsigned char* bytes, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes, static_cast<int>(size));
-  WH_CHECK(written >= 0) << "EVP_EncodeBlock failed";
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
 
 void RandomBytes(unsigned char* out, size_t size) {
   WH_CHECK(RAND_bytes(out, static_cast<int>(size)) == 1) << "RAND_bytes failed";
@@ -93,15 +83,6 @@ absl::Status ProtocolError(std::string_view what) {
 bool IsControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
 }  // namespace
-
-std::string WebSocketAcceptKey(std::string_view key) {
-  std::string input = absl::StrCat(AsAbsl(key), AsAbsl(kAcceptGuid));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  WH_CHECK(EVP_Digest(input.data(), input.size(), digest, &digest_size, EVP_sha1(), nullptr) == 1)
-      << "SHA-1 failed";
-  return Base64(digest, digest_size);
-}
 
 absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(const WebSocketUrl& url,
                                                                           absl::Time deadline) {
@@ -172,7 +153,8 @@ void WebSocketClient::CloseSocket() {
 absl::Status WebSocketClient::Handshake(const WebSocketUrl& url, absl::Time deadline) {
   unsigned char nonce[16];
   RandomBytes(nonce, sizeof(nonce));
-  const std::string key = Base64(nonce, sizeof(nonce));
+  const std::string key =
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)));
   const std::string request =
       absl::StrCat("GET ", url.resource, " HTTP/1.1\r\n", "Host: ", url.host_header, "\r\n",
                    "Upgrade: websocket\r\n", "Connection: Upgrade\r\n", "Sec-WebSocket-Key: ", key,

@@ -44,12 +44,6 @@ struct WebSocketMessage {
   uint16_t close_code = 0;
 };
 
-// WebSocketAcceptKey()
-//
-// The Sec-WebSocket-Accept value a server must answer to `key`:
-// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
-std::string WebSocketAcceptKey(std::string_view key);
-
 // WebSocketClient is one client connection: it performs the opening
 // handshake, sends masked text frames and returns whole messages, answering
 // pings with pongs and the peer's close with a close on its own.

@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/websocket_key.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/wirehubctl/ws_test_server.h"
@@ -50,10 +51,6 @@ absl::Status ConnectStatus(const WsTestServer& server) {
 
 std::string CloseCode(uint16_t code) {
   return {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-}
-
-TEST(WebSocketAcceptKeyTest, Rfc6455Example) {
-  EXPECT_EQ(WebSocketAcceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
 TEST(WebSocketClientTest, HandshakeRequestAndMaskedTextFrame) {

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/websocket_key.h"
 #include "gtest/gtest.h"
 #include "tools/wirehubctl/ws_client.h"
 
