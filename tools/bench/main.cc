@@ -15,7 +15,6 @@
 #include "common/absl_compat.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/selftest.h"
-#include "tools/bench/server_process.h"
 
 namespace {
 
@@ -176,7 +175,6 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
     }
     options.work_dir = pattern;
   }
-  wirehub::bench::InstallCleanupHandler();
   absl::Status status = wirehub::bench::RunScenario(scenario, options);
   if (own_work_dir && status.ok()) {
     std::filesystem::remove_all(options.work_dir);

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
 #include "common/status_macros.h"
+#include "tools/bench/child_process.h"
 
 namespace wirehub::bench {
 namespace {
@@ -99,23 +99,8 @@ bool InstalledPackages(std::set<std::string>* installed) {
   return true;
 }
 
-// "exit code N" or "signal N" for a wait() status.
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit code ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
-  return absl::StrCat("wait status ", status);
-}
-
 std::string ErrnoText(std::string_view what) {
   return absl::StrCat(AsAbsl(what), ": ", std::strerror(errno));
-}
-
-// The last `bytes` bytes of the file at `path`, empty when unreadable.
-std::string FileTail(const std::string& path, size_t bytes) {
-  std::string contents;
-  if (!ReadFile(path, &contents)) return {};
-  if (contents.size() > bytes) contents.erase(0, contents.size() - bytes);
-  return contents;
 }
 
 // A string in double quotes for nginx's and nats-server's configuration
@@ -191,23 +176,6 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
     if (result.ec == std::errc() && child > 0) children.push_back(child);
   }
   return children;
-}
-
-absl::Status WriteFile(const std::string& path, std::string_view contents) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(ErrnoText(absl::StrCat("create ", path)));
-  while (!contents.empty()) {
-    ssize_t n = write(fd, contents.data(), contents.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status status = absl::InternalError(ErrnoText(absl::StrCat("write ", path)));
-      close(fd);
-      return status;
-    }
-    contents.remove_prefix(static_cast<size_t>(n));
-  }
-  if (close(fd) != 0) return absl::InternalError(ErrnoText(absl::StrCat("close ", path)));
-  return absl::OkStatus();
 }
 
 absl::Status ValidateOptions(PeerKind kind, const PeerOptions& options) {
@@ -374,59 +342,12 @@ absl::StatusOr<std::unique_ptr<PeerServer>> PeerServer::Start(PeerKind kind,
     out_path = InWorkDir(options, "nats-server.out");
   }
 
-  // Everything the child needs is prepared before fork(): in a threaded
-  // process the child may only make async-signal-safe calls.
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
   int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out_fd < 0) return absl::InternalError(ErrnoText(absl::StrCat("create ", out_path)));
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) {
-    close(out_fd);
-    return absl::InternalError(ErrnoText("open /dev/null"));
-  }
-  rlimit files{};
-  getrlimit(RLIMIT_NOFILE, &files);
-  const int max_fd = files.rlim_cur == RLIM_INFINITY || files.rlim_cur > 1 << 20
-                         ? 1 << 20
-                         : static_cast<int>(files.rlim_cur);
-  const pid_t parent = getpid();
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    absl::Status status = absl::InternalError(ErrnoText("fork"));
-    close(out_fd);
-    close(null_fd);
-    return status;
-  }
-  if (pid == 0) {
-    // The peer gets SIGTERM when the thread that started it exits (a bench
-    // that crashes or is killed); if that already happened, give up.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    dup2(null_fd, STDIN_FILENO);
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(out_fd, STDERR_FILENO);
-    // Only stdin, stdout and stderr: no socket or file of the bench stays
-    // open in the peer.
-    if (close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < max_fd; ++fd) close(fd);
-    }
-    // Ignored signals and the signal mask survive exec; give the peer the
-    // defaults it expects.
-    for (int signal_number : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1}) {
-      signal(signal_number, SIG_DFL);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  absl::StatusOr<pid_t> pid = SpawnChild(args, out_fd, out_fd);
   close(out_fd);
-  close(null_fd);
-  peer->pid_ = pid;
+  if (!pid.ok()) return pid.status();
+  peer->pid_ = *pid;
   RETURN_IF_ERROR(peer->WaitReady(kStartTimeoutMs));
   return peer;
 }

@@ -20,6 +20,7 @@
 #include "common/jwt.h"
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/case_result.h"
+#include "tools/bench/child_process.h"
 #include "tools/bench/client_pool.h"
 #include "tools/bench/peer_server.h"
 #include "tools/bench/proc_stats.h"
@@ -52,12 +53,6 @@ struct BenchServer {
   std::unique_ptr<ServerProcess> control;
   std::unique_ptr<ServerProcess> edge;
   std::unique_ptr<PeerServer> peer;
-  pid_t cleanup_pid = 0;
-
-  ~BenchServer() {
-    if (cleanup_pid > 0) UnregisterForCleanup(cleanup_pid);
-  }
-
   std::string Resource(const std::string& channel) const {
     if (protocol == ClientProtocol::kWirehub) return "/connection/websocket";
     return peer->WsResource(channel);
@@ -68,14 +63,6 @@ absl::Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return absl::InternalError(absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
   }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
 
@@ -159,9 +146,6 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
   server->ws_port = server->peer->ws_port();
   server->publish_target = absl::StrCat(kHost, ":", server->peer->publish_port());
   for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
-  // The first is the peer's main process (nginx's master stops its worker).
-  if (!server->pids.empty()) server->cleanup_pid = server->pids.front().pid;
-  RegisterForCleanup(server->cleanup_pid);
   return server;
 }
 

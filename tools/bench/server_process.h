@@ -14,10 +14,9 @@
 
 namespace wirehub::bench {
 
-// ServerProcess runs `binary` with `args`, its stderr going to a log file,
-// and finds its port in the first stdout line that starts with
-// `ready_prefix` (wirehub-control and wirehub-edge print one once
-// listening).
+// ServerProcess runs `binary` with `args` (through SpawnChild(), so it dies
+// with the bench), its stderr going to a log file, and finds its port in the first stdout line that
+// starts with `ready_prefix` (wirehub-control and wirehub-edge print one once listening).
 // Thread-compatible: one thread starts and stops it.
 class ServerProcess {
  public:
@@ -64,24 +63,6 @@ class ServerProcess {
 // "wirehub-edge: websocket listening on ws://127.0.0.1:4321/connection/..."
 // yields 4321); 0 when there is none.
 int ParseReadyPort(std::string_view line, std::string_view prefix);
-
-// InstallCleanupHandler()
-//
-// On SIGINT or SIGTERM, sends SIGTERM to every process registered with
-// RegisterForCleanup() and exits with 128 + the signal, so an interrupted
-// bench leaves no server behind.
-void InstallCleanupHandler();
-
-// RegisterForCleanup(), UnregisterForCleanup()
-//
-// Adds or removes a process the cleanup handler terminates (at most 64).
-void RegisterForCleanup(pid_t pid);
-void UnregisterForCleanup(pid_t pid);
-
-// LogTail()
-//
-// The last `bytes` bytes of the file at `path` (empty when unreadable).
-std::string LogTail(const std::string& path, size_t bytes = 2000);
 
 }  // namespace wirehub::bench
 

@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/bench/child_process.h"
 
 namespace wirehub::bench {
 namespace {
@@ -41,7 +42,7 @@ TEST(ServerProcessTest, WaitsForTheReadyLineAndStops) {
   EXPECT_EQ(kill(pid, 0), 0);
   (*process)->Stop();
   EXPECT_NE(kill(pid, 0), 0);  // Reaped: the pid is gone.
-  EXPECT_THAT(LogTail(log), HasSubstr("starting"));
+  EXPECT_THAT(FileTail(log), HasSubstr("starting"));
 }
 
 TEST(ServerProcessTest, ExitBeforeReadyIsUnavailableWithTheLog) {
