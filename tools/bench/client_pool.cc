@@ -115,11 +115,6 @@ void ClientPool::ResumeSlow() {
   Wake();
 }
 
-void ClientPool::ResetAccounting() {
-  reset_accounting_.store(true, std::memory_order_release);
-  Wake();
-}
-
 absl::Status ClientPool::Run() {
   if (epoll_fd_ < 0 || wake_fd_ < 0) {
     return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
@@ -157,11 +152,6 @@ absl::Status ClientPool::Run() {
 }
 
 void ClientPool::DrainCommands() {
-  if (reset_accounting_.exchange(false, std::memory_order_acq_rel)) {
-    histogram_.Reset();
-    tracker_ = SequenceTracker(options_.clients, options_.first_seq);
-    received_.store(0, std::memory_order_relaxed);
-  }
   if (resume_slow_.exchange(false, std::memory_order_acq_rel)) {
     for (auto& conn : conns_) {
       if (conn->paused) {

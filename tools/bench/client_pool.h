@@ -89,10 +89,6 @@ class ClientPool {
   // server closed (counted in slow_closed()).
   void ResumeSlow();
 
-  // Starts latency and loss accounting afresh (e.g. after a warm-up). Only
-  // valid while no publication is in flight; takes effect on the loop.
-  void ResetAccounting();
-
   // Counters, readable while running.
   size_t connected() const { return connected_.load(std::memory_order_relaxed); }
   size_t subscribed() const { return subscribed_.load(std::memory_order_relaxed); }
@@ -151,7 +147,6 @@ class ClientPool {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> resume_slow_{false};
-  std::atomic<bool> reset_accounting_{false};
   std::atomic<size_t> connected_{0};
   std::atomic<size_t> subscribed_{0};
   std::atomic<size_t> failed_{0};

@@ -1,5 +1,4 @@
 // wirehub-bench: the load generator of docs/benchmarks.md.
-#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
