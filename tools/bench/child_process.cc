@@ -17,7 +17,7 @@
 namespace wirehub::bench {
 
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd,
-                                 int stderr_fd) {
+                                 int stderr_fd, int stdin_fd) {
   if (args.empty()) return absl::InvalidArgumentError("no program to run");
   // Everything the child needs is prepared before fork(): in a threaded
   // process the child may only make async-signal-safe calls.
@@ -46,7 +46,7 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdou
     // or crashes); if that already happened, give up.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(127);
-    dup2(null_fd, STDIN_FILENO);
+    dup2(stdin_fd >= 0 ? stdin_fd : null_fd, STDIN_FILENO);
     dup2(stdout_fd, STDOUT_FILENO);
     dup2(stderr_fd, STDERR_FILENO);
     // Only stdin, stdout and stderr: no socket or file of the bench stays

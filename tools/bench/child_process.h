@@ -17,14 +17,15 @@ namespace wirehub::bench {
 
 // SpawnChild()
 //
-// Runs `args` (args[0] is the binary's path) with stdin from /dev/null,
-// stdout on `stdout_fd` and stderr on `stderr_fd`, no other descriptor of
+// Runs `args` (args[0] is the binary's path) with stdin from `stdin_fd`
+// (-1: /dev/null), stdout on `stdout_fd` and stderr on `stderr_fd`, no other
+// descriptor of
 // the bench, and default signal handling. The child gets SIGTERM when the
 // calling thread exits, so a bench that is killed or crashes leaves no
 // server behind: call it from a thread that outlives the child (the main
 // thread). The caller reaps the child.
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd,
-                                 int stderr_fd);
+                                 int stderr_fd, int stdin_fd = -1);
 
 // "exit code N" or "signal N" for a wait() status.
 std::string DescribeExit(int status);

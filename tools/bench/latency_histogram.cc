@@ -3,6 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/absl_compat.h"
 
 namespace wirehub::bench {
 namespace {
@@ -58,6 +65,46 @@ void LatencyHistogram::Merge(const LatencyHistogram& other) {
   max_ = std::max(max_, other.max_);
   count_ += other.count_;
   sum_ += other.sum_;
+}
+
+std::string LatencyHistogram::Encode() const {
+  // The sum goes out with 17 significant digits, enough to read back the
+  // same double.
+  char sum[32];
+  std::snprintf(sum, sizeof(sum), "%.17g", sum_);
+  std::string out = absl::StrCat(count_, " ", min_, " ", max_, " ", sum);
+  for (size_t i = 0; i < kNumBuckets; ++i) {
+    if (counts_[i] != 0) absl::StrAppend(&out, " ", i, ":", counts_[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<LatencyHistogram> LatencyHistogram::Decode(std::string_view text) {
+  std::vector<absl::string_view> fields = absl::StrSplit(AsAbsl(text), ' ', absl::SkipEmpty());
+  LatencyHistogram histogram;
+  if (fields.size() < 4 || !absl::SimpleAtoi(fields[0], &histogram.count_) ||
+      !absl::SimpleAtoi(fields[1], &histogram.min_) ||
+      !absl::SimpleAtoi(fields[2], &histogram.max_) ||
+      !absl::SimpleAtod(fields[3], &histogram.sum_)) {
+    return absl::InvalidArgumentError("histogram: expected count, min, max and sum");
+  }
+  uint64_t bucketed = 0;
+  for (size_t f = 4; f < fields.size(); ++f) {
+    std::vector<absl::string_view> pair = absl::StrSplit(fields[f], ':');
+    size_t index = 0;
+    uint64_t count = 0;
+    if (pair.size() != 2 || !absl::SimpleAtoi(pair[0], &index) ||
+        !absl::SimpleAtoi(pair[1], &count) ||
+        index >= kNumBuckets || count == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("histogram: bad bucket \"", fields[f], "\""));
+    }
+    histogram.counts_[index] += count;
+    bucketed += count;
+  }
+  if (bucketed != histogram.count_ || histogram.min_ < 0 || histogram.max_ < histogram.min_) {
+    return absl::InvalidArgumentError("histogram: buckets do not add up to the count");
+  }
+  return histogram;
 }
 
 void LatencyHistogram::Reset() {

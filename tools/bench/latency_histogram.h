@@ -5,7 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace wirehub::bench {
 
@@ -72,6 +76,15 @@ class LatencyHistogram {
   int64_t Min() const { return count_ == 0 ? 0 : min_; }
   int64_t Max() const { return max_; }
   double Mean() const;
+
+  // Encode(), Decode()
+  //
+  // A histogram as one line of text and back, so a generator process can
+  // hand what it recorded to the one that reports: the non-empty buckets as
+  // "index:count" after the count, min, max and sum. Decode() gives
+  // InvalidArgument for anything Encode() cannot have written.
+  std::string Encode() const;
+  static absl::StatusOr<LatencyHistogram> Decode(std::string_view text);
 
   // BucketIndex(), BucketUpperBound()
   //

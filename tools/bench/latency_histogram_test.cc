@@ -159,5 +159,33 @@ TEST(LatencyHistogramTest, ClampsOutOfRangeValues) {
   EXPECT_EQ(histogram.Max(), 0);
 }
 
+TEST(LatencyHistogramTest, EncodeDecodeRoundTrips) {
+  LatencyHistogram original;
+  for (int64_t v = 1; v <= 3000; ++v) original.Record(v * 104729 % 50'000'000);
+  original.RecordN(17, 4);
+  absl::StatusOr<LatencyHistogram> decoded = LatencyHistogram::Decode(original.Encode());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->Count(), original.Count());
+  EXPECT_EQ(decoded->Min(), original.Min());
+  EXPECT_EQ(decoded->Max(), original.Max());
+  EXPECT_DOUBLE_EQ(decoded->Mean(), original.Mean());
+  for (double p : {0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0}) {
+    EXPECT_EQ(decoded->Percentile(p), original.Percentile(p)) << p;
+  }
+  EXPECT_EQ(decoded->Encode(), original.Encode());
+
+  absl::StatusOr<LatencyHistogram> empty = LatencyHistogram::Decode(LatencyHistogram().Encode());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->Count(), 0u);
+}
+
+TEST(LatencyHistogramTest, DecodeRejectsWhatEncodeCannotWrite) {
+  for (const char* text : {"", "1 2 3", "1 5 5 5 x", "1 5 5 5 9:1:2", "2 5 5 10 5:1",
+                           "1 5 5 5 99999999:1", "1 5 5 5 5:0", "1 9 5 5 5:1", "a 5 5 5 5:1"}) {
+    EXPECT_FALSE(LatencyHistogram::Decode(text).ok()) << text;
+  }
+  EXPECT_TRUE(LatencyHistogram::Decode("1 5 5 5 5:1").ok());
+}
+
 }  // namespace
 }  // namespace wirehub::bench

@@ -1,4 +1,5 @@
 // wirehub-bench: the load generator of docs/benchmarks.md.
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/absl_compat.h"
+#include "tools/bench/client_group.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/selftest.h"
 
@@ -48,7 +50,10 @@ Flags of the scenarios:
   --results=FILE                 append JSON lines here
   --clients=N  --rates=R[,R..]  --duration=SECONDS  --payload_bytes=N (100; slow 1000)
   --apis=stream,broadcast,unary  --slow_percent=P  --broadcast_batch=N (100)
-  --client_threads=N (1)         client epoll loops in this process
+  --client_threads=N (1)         client epoll loops per generator process
+  --client_processes=N (1)       generator processes holding the clients
+                                 (each may hold ~19k connections: the
+                                 open-files limit)
   --sources=127.0.0.2,...        client source addresses
   --bin_dir=DIR                  where wirehub-control and wirehub-edge are
                                  (default: this binary's directory)
@@ -102,11 +107,15 @@ std::vector<std::string> SplitList(std::string_view value) {
   return out;
 }
 
-std::string BinaryDir() {
+std::string SelfBinary() {
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0) return ".";
-  std::string exe(path, static_cast<size_t>(n));
+  return n <= 0 ? std::string() : std::string(path, static_cast<size_t>(n));
+}
+
+std::string BinaryDir() {
+  std::string exe = SelfBinary();
+  if (exe.empty()) return ".";
   // The build puts every binary in build/bin.
   size_t slash = exe.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -117,6 +126,7 @@ std::string BinaryDir() {
 int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
   wirehub::bench::BenchOptions options;
   options.bin_dir = BinaryDir();
+  options.self_binary = SelfBinary();
   for (int i = 2; i < argc; ++i) {
     std::string_view name;
     std::string_view value;
@@ -149,6 +159,8 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
       options.broadcast_batch = static_cast<size_t>(number);
     } else if (ok && name == "client_threads" && numeric && number >= 1) {
       options.client_threads = static_cast<size_t>(number);
+    } else if (ok && name == "client_processes" && numeric && number >= 1) {
+      options.client_processes = static_cast<size_t>(number);
     } else if (ok && name == "sources") {
       options.source_addresses = SplitList(value);
     } else if (ok && name == "bin_dir" && !value.empty()) {
@@ -192,7 +204,13 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  // A client process whose parent is gone must not die writing to it.
+  signal(SIGPIPE, SIG_IGN);
   if (command == "selftest") return RunSelftestCommand(argc, argv);
+  if (command == "clients") {
+    // Started by a scenario with --client_processes; not for direct use.
+    return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }

@@ -21,6 +21,7 @@
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/case_result.h"
 #include "tools/bench/child_process.h"
+#include "tools/bench/client_group.h"
 #include "tools/bench/client_pool.h"
 #include "tools/bench/peer_server.h"
 #include "tools/bench/proc_stats.h"
@@ -224,101 +225,43 @@ struct CaseSpec {
   size_t slow_every = 0;
   size_t payload_bytes = 100;
   absl::Duration settle = absl::Seconds(2);
+  // Generator layout for this case (0: the options').
+  size_t client_processes = 0;
+  size_t client_threads = 0;
+  // A delivery missing, duplicated or failed clients fail the case (smoke).
+  bool strict = false;
 };
 
-std::string ChannelName(size_t i) { return absl::StrCat("bench", i); }
+std::string ChannelName(size_t i) { return BenchChannelName(i); }
 
-// Clients spread over the pools; pool p holds global clients p, p + n, ...
-struct Pools {
-  std::vector<std::unique_ptr<ClientPool>> pools;
-  std::vector<std::thread> threads;
-  std::vector<absl::Status> statuses;
-  size_t count = 0;
-
-  size_t Sum(size_t (ClientPool::*counter)() const) const {
-    size_t total = 0;
-    for (const auto& pool : pools) total += ((*pool).*counter)();
-    return total;
-  }
-  uint64_t Received() const {
-    uint64_t total = 0;
-    for (const auto& pool : pools) total += pool->received();
-    return total;
-  }
-  void StopAndJoin() {
-    for (auto& pool : pools) pool->Stop();
-    for (auto& thread : threads) {
-      if (thread.joinable()) thread.join();
-    }
-  }
-  ~Pools() { StopAndJoin(); }
-};
-
-std::unique_ptr<Pools> StartPools(const BenchServer& server, const BenchOptions& options,
-                                  const CaseSpec& spec) {
-  auto pools = std::make_unique<Pools>();
-  size_t n = std::max<size_t>(1, std::min(options.client_threads, spec.clients));
-  pools->count = n;
-  pools->statuses.resize(n);
-  absl::Time expires = absl::Now() + absl::Hours(2);
-  absl::Time issued = absl::Now();
-  for (size_t p = 0; p < n; ++p) {
-    ClientPoolOptions pool_options;
-    pool_options.protocol = server.protocol;
-    pool_options.server_host = kHost;
-    pool_options.server_port = server.ws_port;
-    pool_options.source_addresses = options.source_addresses;
-    pool_options.clients = spec.clients / n + (p < spec.clients % n ? 1 : 0);
-    auto global = [p, n](size_t local) { return local * n + p; };
-    size_t channels = spec.channels;
-    pool_options.channel = [global, channels](size_t local) {
-      return ChannelName(global(local) % channels);
-    };
-    const BenchServer* srv = &server;
-    pool_options.resource = [srv, global, channels](size_t local) {
-      return srv->Resource(ChannelName(global(local) % channels));
-    };
-    std::string secret = server.secret;
-    pool_options.token = [secret, global, issued, expires](size_t local) {
-      TokenSpec token;
-      token.subject = absl::StrCat("u", global(local));
-      token.issued_at = issued;
-      token.expires_at = expires;
-      return MintToken(secret, token);
-    };
-    pool_options.slow_every = spec.slow_every;
-    pools->pools.push_back(std::make_unique<ClientPool>(std::move(pool_options)));
-  }
-  for (size_t p = 0; p < n; ++p) {
-    pools->threads.emplace_back(
-        [pools = pools.get(), p] { pools->statuses[p] = pools->pools[p]->Run(); });
-  }
-  return pools;
+absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& server,
+                                                         const BenchOptions& options,
+                                                         const CaseSpec& spec) {
+  ClientGroupSpec group;
+  group.protocol = server.protocol;
+  group.host = kHost;
+  group.port = server.ws_port;
+  group.source_addresses = options.source_addresses;
+  group.resource = server.Resource("{channel}");
+  group.token_secret = server.secret;
+  group.token_issued_at = absl::Now();
+  group.token_expires_at = group.token_issued_at + absl::Hours(2);
+  group.clients = spec.clients;
+  group.channels = spec.channels;
+  group.slow_every = spec.slow_every;
+  group.threads = spec.client_threads != 0 ? spec.client_threads : options.client_threads;
+  group.processes = spec.client_processes != 0 ? spec.client_processes : options.client_processes;
+  return ClientGroup::Start(group, options.self_binary);
 }
 
 // Waits until every client subscribed or failed; false on timeout.
-bool WaitSubscribed(const Pools& pools, size_t clients, absl::Duration timeout) {
+bool WaitSubscribed(const ClientGroup& clients, size_t count, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    size_t done = pools.Sum(&ClientPool::subscribed) + pools.Sum(&ClientPool::failed);
-    if (done >= clients) return true;
+    if (clients.subscribed() + clients.failed() >= count) return true;
     absl::SleepFor(absl::Milliseconds(20));
   }
   return false;
-}
-
-std::string FirstError(const Pools& pools) {
-  for (const auto& pool : pools.pools) {
-    std::string error = pool->first_error();
-    if (!error.empty()) return error;
-  }
-  return {};
-}
-
-absl::Duration MaxPhase(const Pools& pools, absl::Duration (ClientPool::*phase)() const) {
-  absl::Duration longest;
-  for (const auto& pool : pools.pools) longest = std::max(longest, ((*pool).*phase)());
-  return longest;
 }
 
 absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {
@@ -344,23 +287,31 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   result.channels = spec.channels;
 
   Samples idle_before = SampleAll(server);
-  std::unique_ptr<Pools> pools = StartPools(server, options, spec);
+  absl::StatusOr<std::unique_ptr<ClientGroup>> started = StartClients(server, options, spec);
+  if (!started.ok()) return started.status();
+  ClientGroup& clients = **started;
   absl::Duration connect_timeout = absl::Seconds(30) + absl::Milliseconds(spec.clients * 5);
-  if (!WaitSubscribed(*pools, spec.clients, connect_timeout)) {
+  if (!WaitSubscribed(clients, spec.clients, connect_timeout)) {
     return absl::DeadlineExceededError(
-        absl::StrCat(server.name, ": only ", pools->Sum(&ClientPool::subscribed), " of ",
-                     spec.clients, " clients subscribed within ",
-                     absl::FormatDuration(connect_timeout), "; first error: ", FirstError(*pools)));
+        absl::StrCat(server.name, ": only ", clients.subscribed(), " of ", spec.clients,
+                     " clients subscribed within ", absl::FormatDuration(connect_timeout),
+                     "; first error: ", clients.first_error()));
   }
-  result.failed_clients = pools->Sum(&ClientPool::failed);
+  result.failed_clients = clients.failed();
   if (result.failed_clients > 0) {
-    result.notes = absl::StrCat(result.failed_clients, " clients failed: ", FirstError(*pools));
+    result.notes = absl::StrCat(result.failed_clients, " clients failed: ", clients.first_error());
     if (result.failed_clients * 100 > spec.clients) {
       return absl::UnavailableError(absl::StrCat(server.name, ": ", result.notes));
     }
   }
-  absl::Duration connect_phase = MaxPhase(*pools, &ClientPool::connect_phase);
-  absl::Duration subscribe_phase = MaxPhase(*pools, &ClientPool::subscribe_phase);
+  // Children report every 50 ms: wait for their phases to arrive.
+  absl::Time phases_deadline = absl::Now() + absl::Seconds(1);
+  while (clients.subscribe_phase() == absl::ZeroDuration() && result.failed_clients == 0 &&
+         absl::Now() < phases_deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  absl::Duration connect_phase = clients.connect_phase();
+  absl::Duration subscribe_phase = clients.subscribe_phase();
   if (connect_phase > absl::ZeroDuration()) {
     result.connects_per_s =
         static_cast<double>(spec.clients) / absl::ToDoubleSeconds(connect_phase);
@@ -378,7 +329,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
                    static_cast<double>(ServerRss(server, idle_before));
     result.rss_per_client_bytes = grown / static_cast<double>(spec.clients);
     result.duration_s = absl::ToDoubleSeconds(subscribe_phase + spec.settle);
-    pools->StopAndJoin();
+    clients.Stop();
     return result;
   }
 
@@ -416,22 +367,14 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
     return outcome.status();
   }
   // Deliveries each subscriber should see.
-  uint64_t expected = 0;
-  for (size_t p = 0; p < pools->count; ++p) {
-    ClientPool& pool = *pools->pools[p];
-    // Client `local` of pool p is global client local * n + p.
-    for (size_t local = 0; local < pool.tracker().num_streams(); ++local) {
-      if (pool.IsSlow(local)) continue;
-      expected += outcome->last_seq[(local * pools->count + p) % spec.channels];
-    }
-  }
+  const uint64_t expected = clients.Expected(outcome->last_seq);
   // Drain: wait until everything arrived or nothing moved for 3 s.
-  uint64_t received = pools->Received();
+  uint64_t received = clients.received();
   int64_t last_progress = MonotonicNowNs();
   int64_t drain_deadline = last_progress + 30'000'000'000;
   while (received < expected && MonotonicNowNs() < drain_deadline) {
     absl::SleepFor(absl::Milliseconds(10));
-    uint64_t now_received = pools->Received();
+    uint64_t now_received = clients.received();
     if (now_received != received) {
       received = now_received;
       last_progress = MonotonicNowNs();
@@ -446,29 +389,15 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   sampler.join();
   if (spec.slow_every > 0) {
     // Slow clients read what is left, so their closes become visible.
-    for (auto& pool : pools->pools) pool->ResumeSlow();
+    clients.ResumeSlow();
     absl::SleepFor(absl::Seconds(2));
   }
-  result.disconnected = pools->Sum(&ClientPool::closed);
-  size_t slow_closed = pools->Sum(&ClientPool::slow_closed);
-  pools->StopAndJoin();
-
-  LatencyHistogram latency;
-  SequenceTracker::Counts totals;
-  for (size_t p = 0; p < pools->count; ++p) {
-    ClientPool& pool = *pools->pools[p];
-    latency.Merge(pool.histogram());
-    SequenceTracker& tracker = pool.tracker();
-    for (size_t local = 0; local < tracker.num_streams(); ++local) {
-      if (pool.IsSlow(local)) continue;
-      tracker.Finish(local, outcome->last_seq[(local * pools->count + p) % spec.channels]);
-      const SequenceTracker::Counts& counts = tracker.counts(local);
-      totals.received += counts.received;
-      totals.missing += counts.missing;
-      totals.duplicated += counts.duplicated;
-      totals.late += counts.late;
-    }
-  }
+  result.disconnected = clients.closed();
+  size_t slow_closed = clients.slow_closed();
+  absl::StatusOr<ClientGroupTotals> totals_or = clients.Finish(outcome->last_seq);
+  if (!totals_or.ok()) return totals_or.status();
+  const SequenceTracker::Counts& totals = totals_or->counts;
+  const LatencyHistogram& latency = totals_or->latency;
   result.duration_s = static_cast<double>(window_ns) / 1e9;
   result.published = outcome->sent;
   result.accepted = outcome->accepted;
@@ -531,6 +460,16 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
         continue;
       }
       if (absl::Status s = AppendResult(options, *result); !s.ok()) return s;
+      if (spec.strict && (result->failed_clients > 0 || result->missing.value_or(0) > 0 ||
+                          result->duplicated.value_or(0) > 0 ||
+                          result->delivered.value_or(0) != result->expected.value_or(0))) {
+        absl::Status lost = absl::DataLossError(absl::StrCat(
+            spec.name, " on ", name, ": ", result->failed_clients, " clients failed, delivered ",
+            result->delivered.value_or(0), " of ", result->expected.value_or(0), ", missing ",
+            result->missing.value_or(0), ", duplicated ", result->duplicated.value_or(0)));
+        std::fprintf(stderr, "[%s] %s\n", spec.scenario.c_str(), lost.ToString().c_str());
+        if (first_failure.ok()) first_failure = lost;
+      }
       // Let TIME_WAIT and the server's closes settle between cases.
       absl::SleepFor(absl::Seconds(1));
     }
@@ -641,6 +580,7 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     idle.name = "idle";
     idle.clients = Or(options.clients, 50);
     idle.settle = absl::Milliseconds(200);
+    idle.strict = true;
     CaseSpec fan = idle;
     fan.name = "fanout";
     fan.rate = 50;
@@ -653,7 +593,12 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     CaseSpec broadcast = stream;
     broadcast.name = "channels via broadcast";
     broadcast.api = PublishApi::kBroadcast;
-    return RunCases(options, {idle, fan, stream, broadcast}, true, options.edge_flags);
+    // The clients spread over two generator processes of two loops each.
+    CaseSpec spread = fan;
+    spread.name = "fanout from 2 generator processes";
+    spread.client_processes = 2;
+    spread.client_threads = 2;
+    return RunCases(options, {idle, fan, spread, stream, broadcast}, true, options.edge_flags);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown scenario '", name, "'"));
 }

@@ -26,8 +26,13 @@ struct BenchOptions {
   std::string results_path;
   // Client source addresses, used round-robin.
   std::vector<std::string> source_addresses = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"};
-  // Client threads (one epoll loop each) in this process.
+  // Client threads (one epoll loop each) per generator process.
   size_t client_threads = 1;
+  // Generator processes holding clients: this one and client_processes - 1
+  // children (`wirehub-bench clients`), each with its own open-files limit.
+  size_t client_processes = 1;
+  // This binary, which the children run.
+  std::string self_binary;
 
   size_t clients = 0;  // 0: the scenario's default
   std::vector<double> rates;

@@ -1,0 +1,161 @@
+// ClientGroup: all of a case's subscribers, on client threads of this
+// process and, past what one process may hold open, in child wirehub-bench
+// processes.
+#ifndef WIREHUB_TOOLS_BENCH_CLIENT_GROUP_H_
+#define WIREHUB_TOOLS_BENCH_CLIENT_GROUP_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "tools/bench/client_pool.h"
+#include "tools/bench/latency_histogram.h"
+#include "tools/bench/sequence_tracker.h"
+
+namespace wirehub::bench {
+
+// ClientGroupSpec says who the group's clients are and where they run.
+//
+// The group has W = threads * processes workers, each one ClientPool on its
+// own thread. Global client g is worker (g % W)'s local client g / W and
+// subscribes channel g % channels. Workers [p * threads, (p + 1) * threads)
+// run in process p; process 0 is the calling one, the others are children
+// started as `wirehub-bench clients`.
+struct ClientGroupSpec {
+  ClientProtocol protocol = ClientProtocol::kWirehub;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::vector<std::string> source_addresses = {"127.0.0.1"};
+  // The request path; "{channel}" in it becomes the client's channel.
+  std::string resource = "/";
+  // kWirehub: the HS256 secret of the clients' connection tokens (subject
+  // "u<g>"), valid from token_issued_at to token_expires_at.
+  std::string token_secret;
+  absl::Time token_issued_at;
+  absl::Time token_expires_at;
+  size_t clients = 0;
+  size_t channels = 1;
+  // Each worker's local clients i with i % slow_every == slow_every - 1
+  // stop reading (ClientPoolOptions::slow_every).
+  size_t slow_every = 0;
+  size_t threads = 1;
+  size_t processes = 1;
+};
+
+// What the group's clients received, once they are stopped.
+struct ClientGroupTotals {
+  LatencyHistogram latency;
+  // Summed over every client that is not slow.
+  SequenceTracker::Counts counts;
+};
+
+// ClientGroup runs a spec's workers and sums their counters.
+// Thread-compatible: one thread (the bench's main thread, which must
+// outlive the children: they get SIGTERM when it exits) calls every method.
+class ClientGroup {
+ public:
+  // Start()
+  //
+  // Starts the local workers and the child processes, which run the binary
+  // at `self_binary`. Errors when a child cannot be started.
+  static absl::StatusOr<std::unique_ptr<ClientGroup>> Start(const ClientGroupSpec& spec,
+                                                            const std::string& self_binary);
+  // StartInChild()
+  //
+  // Starts only the workers of process `process` (of a child's spec).
+  static std::unique_ptr<ClientGroup> StartInChild(const ClientGroupSpec& spec, size_t process);
+  ~ClientGroup();
+
+  ClientGroup(const ClientGroup&) = delete;
+  ClientGroup& operator=(const ClientGroup&) = delete;
+
+  // Sums over every worker, as last reported by the children (every 50 ms).
+  size_t subscribed() const;
+  size_t failed() const;
+  size_t closed() const;
+  size_t slow_closed() const;
+  uint64_t received() const;
+  // The longest worker's phase; zero until every worker finished it.
+  absl::Duration connect_phase() const;
+  absl::Duration subscribe_phase() const;
+  // The first error any worker reported, or a child's failure.
+  std::string first_error() const;
+
+  // Expected()
+  //
+  // Deliveries the clients that are not slow should have received when
+  // the publisher's last sequence number of channel c is last_seq[c].
+  uint64_t Expected(const std::vector<uint64_t>& last_seq) const;
+
+  // ResumeSlow()
+  //
+  // Slow clients read again, so the group learns which the server closed.
+  void ResumeSlow();
+
+  // Finish()
+  //
+  // Stops every client and returns what they received, each client's
+  // sequence accounting closed with last_seq of its channel. Errors when a
+  // child did not answer within `timeout`.
+  absl::StatusOr<ClientGroupTotals> Finish(const std::vector<uint64_t>& last_seq,
+                                           absl::Duration timeout = absl::Seconds(60));
+
+  // Stop()
+  //
+  // Stops every client without accounting; idempotent.
+  void Stop();
+
+ private:
+  struct Child;
+
+  explicit ClientGroup(const ClientGroupSpec& spec);
+  void StartLocal(size_t process);
+  absl::Status StartChild(size_t process, const std::string& self_binary);
+  void StopLocal();
+
+  ClientGroupSpec spec_;
+  std::vector<std::unique_ptr<ClientPool>> pools_;
+  std::vector<size_t> pool_workers_;  // pools_[i] is worker pool_workers_[i]
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Child>> children_;
+  bool stopped_ = false;
+};
+
+// BenchChannelName()
+//
+// The name of the bench's channel i: "bench<i>".
+std::string BenchChannelName(size_t i);
+
+// LocalWorkerOptions()
+//
+// The ClientPoolOptions of worker `worker` of `spec`.
+ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker);
+
+// ExpectedDeliveries()
+//
+// What ClientGroup::Expected() answers for a group of `spec`.
+uint64_t ExpectedDeliveries(const ClientGroupSpec& spec, const std::vector<uint64_t>& last_seq);
+
+// RunClientWorkerCommand()
+//
+// `wirehub-bench clients ...`: the child's side of a ClientGroup, with the
+// spec and its first worker in `args` (the arguments after "clients") and
+// the token secret as the first line of stdin. It reports its counters on
+// stdout every 50 ms and obeys commands on stdin: "resume_slow",
+// "finish <last_seq...>" (answered with its totals) and "stop"; it stops
+// when stdin closes. Returns the exit code.
+int RunClientWorkerCommand(const std::vector<std::string>& args);
+
+}  // namespace wirehub::bench
+
+#endif  // WIREHUB_TOOLS_BENCH_CLIENT_GROUP_H_
