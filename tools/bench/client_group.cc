@@ -161,7 +161,7 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
   ClientPoolOptions options;
   options.protocol = spec.protocol;
   options.server_host = spec.host;
-  options.server_port = spec.port;
+  options.server_port = spec.ports.empty() ? 0 : spec.ports[worker % spec.ports.size()];
   options.source_addresses = spec.source_addresses;
   options.clients = WorkerClients(spec, worker);
   options.slow_every = spec.slow_every;
@@ -195,6 +195,12 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> ClientGroup::Start(const ClientGrou
   fitted.processes = std::clamp<size_t>(spec.processes, 1, std::max<size_t>(1, spec.clients));
   fitted.threads =
       std::clamp<size_t>(spec.threads, 1, std::max<size_t>(1, spec.clients / fitted.processes));
+  if (fitted.ports.empty() || fitted.threads * fitted.processes < fitted.ports.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the clients' ", fitted.threads * fitted.processes,
+                     " loops cannot cover ", fitted.ports.size(),
+                     " servers: give more --client_threads or --client_processes"));
+  }
   std::unique_ptr<ClientGroup> group(new ClientGroup(fitted));
   for (size_t p = 1; p < fitted.processes; ++p) {
     if (absl::Status status = group->StartChild(p, self_binary); !status.ok()) return status;
@@ -237,7 +243,7 @@ absl::Status ClientGroup::StartChild(size_t process, const std::string& self_bin
       "clients",
       absl::StrCat("--protocol=", static_cast<int>(spec_.protocol)),
       absl::StrCat("--host=", spec_.host),
-      absl::StrCat("--port=", spec_.port),
+      absl::StrCat("--ports=", absl::StrJoin(spec_.ports, ",")),
       absl::StrCat("--sources=", absl::StrJoin(spec_.source_addresses, ",")),
       absl::StrCat("--resource=", spec_.resource),
       absl::StrCat("--clients=", spec_.clients),
@@ -518,8 +524,12 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
       spec.protocol = static_cast<ClientProtocol>(protocol);
     } else if (name == "--host") {
       spec.host = std::string(value);
-    } else if (name == "--port") {
-      ok = absl::SimpleAtoi(value, &spec.port);
+    } else if (name == "--ports") {
+      for (absl::string_view port : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        int number = 0;
+        ok = ok && absl::SimpleAtoi(port, &number) && number > 0 && number < 65536;
+        spec.ports.push_back(number);
+      }
     } else if (name == "--sources") {
       spec.source_addresses = absl::StrSplit(value, ',', absl::SkipEmpty());
     } else if (name == "--resource") {
@@ -548,8 +558,9 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  if (process >= spec.processes || spec.source_addresses.empty()) {
-    std::fprintf(stderr, "wirehub-bench clients: --process must be below --processes\n");
+  if (process >= spec.processes || spec.source_addresses.empty() || spec.ports.empty()) {
+    std::fprintf(stderr,
+                 "wirehub-bench clients: needs --ports, and --process below --processes\n");
     return 2;
   }
   spec.token_issued_at = absl::FromUnixSeconds(issued);

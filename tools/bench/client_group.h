@@ -34,7 +34,9 @@ namespace wirehub::bench {
 struct ClientGroupSpec {
   ClientProtocol protocol = ClientProtocol::kWirehub;
   std::string host = "127.0.0.1";
-  int port = 0;
+  // Worker w's clients connect to ports[w % size] (several edges): there
+  // must be at least as many workers as ports.
+  std::vector<int> ports;
   std::vector<std::string> source_addresses = {"127.0.0.1"};
   // The request path; "{channel}" in it becomes the client's channel.
   std::string resource = "/";

@@ -50,6 +50,16 @@ TEST(ClientGroupTest, ResourceNamesTheClientsChannel) {
   EXPECT_EQ(LocalWorkerOptions(spec, 0).resource(3), "/connection/websocket");
 }
 
+TEST(ClientGroupTest, WorkersSpreadOverThePorts) {
+  ClientGroupSpec spec = Spec(8, 1, 2, 2);
+  spec.ports = {1001, 1002};
+  EXPECT_EQ(LocalWorkerOptions(spec, 0).server_port, 1001);
+  EXPECT_EQ(LocalWorkerOptions(spec, 1).server_port, 1002);
+  EXPECT_EQ(LocalWorkerOptions(spec, 3).server_port, 1002);
+  spec.ports = {1, 2, 3, 4, 5};
+  EXPECT_FALSE(ClientGroup::Start(spec, "/nonexistent").ok());
+}
+
 TEST(ClientGroupTest, TokensOnlyWithASecret) {
   ClientGroupSpec spec = Spec(4, 1, 1, 1);
   EXPECT_FALSE(LocalWorkerOptions(spec, 0).token);
@@ -83,6 +93,8 @@ TEST(ClientGroupTest, WorkerCommandRejectsBadFlags) {
   EXPECT_EQ(RunClientWorkerCommand({"--threads=0"}), 2);
   EXPECT_EQ(RunClientWorkerCommand({"--processes=2", "--process=2"}), 2);
   EXPECT_EQ(RunClientWorkerCommand({"--protocol=9"}), 2);
+  EXPECT_EQ(RunClientWorkerCommand({"--ports=80,x"}), 2);
+  EXPECT_EQ(RunClientWorkerCommand({"--processes=2", "--process=1"}), 2);  // no --ports
 }
 
 }  // namespace

@@ -54,6 +54,8 @@ Flags of the scenarios:
   --client_processes=N (1)       generator processes holding the clients
                                  (each may hold ~19k connections: the
                                  open-files limit)
+  --edges=N (1)                  wirehub-edge processes on one control,
+                                 each client loop on one of them
   --sources=127.0.0.2,...        client source addresses
   --bin_dir=DIR                  where wirehub-control and wirehub-edge are
                                  (default: this binary's directory)
@@ -159,6 +161,8 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
       options.broadcast_batch = static_cast<size_t>(number);
     } else if (ok && name == "client_threads" && numeric && number >= 1) {
       options.client_threads = static_cast<size_t>(number);
+    } else if (ok && name == "edges" && numeric && number >= 1) {
+      options.edges = static_cast<size_t>(number);
     } else if (ok && name == "client_processes" && numeric && number >= 1) {
       options.client_processes = static_cast<size_t>(number);
     } else if (ok && name == "sources") {

@@ -46,13 +46,14 @@ struct WatchedPid {
 struct BenchServer {
   std::string name;
   ClientProtocol protocol = ClientProtocol::kWirehub;
-  int ws_port = 0;
+  // Client i connects to ws_ports[i % size]: one per wirehub edge.
+  std::vector<int> ws_ports;
   PublishApi publish_api = PublishApi::kUnary;
   std::string publish_target;
   std::string secret;  // wirehub's token secret
   std::vector<WatchedPid> pids;
   std::unique_ptr<ServerProcess> control;
-  std::unique_ptr<ServerProcess> edge;
+  std::vector<std::unique_ptr<ServerProcess>> edges;
   std::unique_ptr<PeerServer> peer;
   std::string Resource(const std::string& channel) const {
     if (protocol == ClientProtocol::kWirehub) return "/connection/websocket";
@@ -102,13 +103,19 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
       absl::StrCat("--listen=", kHost, ":0"), absl::StrCat("--control=", server->publish_target),
       "--token_hmac_secret_file=" + secret_file, "--config=" + config_file};
   args.insert(args.end(), edge_flags.begin(), edge_flags.end());
-  absl::StatusOr<std::unique_ptr<ServerProcess>> edge = ServerProcess::Start(
-      "wirehub-edge", options.bin_dir + "/wirehub-edge", args,
-      "wirehub-edge: websocket listening on", dir + "/edge.log", absl::Seconds(15));
-  if (!edge.ok()) return edge.status();
-  server->edge = *std::move(edge);
-  server->ws_port = server->edge->port();
-  server->pids = {{"edge", server->edge->pid(), true}, {"control", server->control->pid(), false}};
+  server->pids = {{"control", server->control->pid(), false}};
+  // Past one process's open-files limit (~20k clients) a case needs
+  // several edges; they share the control.
+  for (size_t e = 0; e < std::max<size_t>(1, options.edges); ++e) {
+    std::string log = e == 0 ? dir + "/edge.log" : absl::StrCat(dir, "/edge", e, ".log");
+    absl::StatusOr<std::unique_ptr<ServerProcess>> edge =
+        ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", args,
+                             "wirehub-edge: websocket listening on", log, absl::Seconds(15));
+    if (!edge.ok()) return edge.status();
+    server->ws_ports.push_back((*edge)->port());
+    server->pids.push_back({e == 0 ? "edge" : absl::StrCat("edge", e), (*edge)->pid(), true});
+    server->edges.push_back(*std::move(edge));
+  }
   return server;
 }
 
@@ -144,7 +151,7 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
   if (server->peer == nullptr) return last;
   server->protocol = kind == PeerKind::kNchan ? ClientProtocol::kNchan : ClientProtocol::kNats;
   server->publish_api = kind == PeerKind::kNchan ? PublishApi::kNchan : PublishApi::kNats;
-  server->ws_port = server->peer->ws_port();
+  server->ws_ports = {server->peer->ws_port()};
   server->publish_target = absl::StrCat(kHost, ":", server->peer->publish_port());
   for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
   return server;
@@ -240,7 +247,7 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& ser
   ClientGroupSpec group;
   group.protocol = server.protocol;
   group.host = kHost;
-  group.port = server.ws_port;
+  group.ports = server.ws_ports;
   group.source_addresses = options.source_addresses;
   group.resource = server.Resource("{channel}");
   group.token_secret = server.secret;

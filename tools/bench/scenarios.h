@@ -31,6 +31,9 @@ struct BenchOptions {
   // Generator processes holding clients: this one and client_processes - 1
   // children (`wirehub-bench clients`), each with its own open-files limit.
   size_t client_processes = 1;
+  // wirehub-edge processes sharing one control (wirehub only): each may
+  // hold ~19k clients, the open-files limit.
+  size_t edges = 1;
   // This binary, which the children run.
   std::string self_binary;
 
