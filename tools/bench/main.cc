@@ -37,6 +37,9 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
   slow        f. --slow_percent (1) of N subscribers (10000) stop reading:
                  baseline first, then with slow clients: how many the edge
                  disconnects, its RSS peak, the others' latency. wirehub only.
+  scale       g. past one process's open-files limit: N clients (30000)
+                 from --client_processes (2) generator processes over
+                 --edges (2) edges, idle and then 1 -> N at 10/s. wirehub only.
   smoke       Every path above once with small numbers, in a few seconds.
   selftest    The receive path on a synthetic in-memory stream: no network.
                 --messages=N (200000) --payload_bytes=N (100)
@@ -215,7 +218,8 @@ int main(int argc, char** argv) {
     // Started by a scenario with --client_processes; not for direct use.
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
-  for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "smoke"}) {
+  for (const char* scenario :
+       {"idle", "fanout", "latency", "channels", "slow", "scale", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

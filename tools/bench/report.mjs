@@ -190,8 +190,9 @@ export function splitSections(results) {
     latency: of('latency'),
     channels: of('channels'),
     slow: of('slow'),
+    scale: of('scale'),
     other: results.filter(
-        (r) => !['idle', 'fanout', 'latency', 'channels', 'slow'].includes(r.scenario)),
+        (r) => !['idle', 'fanout', 'latency', 'channels', 'slow', 'scale'].includes(r.scenario)),
   };
 }
 
@@ -270,6 +271,18 @@ const FANOUT_METRICS = [
   metric('failed clients', (r) => r.failed_clients, fmtCount),
   metric('publisher max lag', (r) => r.max_publisher_lag_ms, (v) => fmtLatencyUs(v * 1000)),
   metric('server RSS', (r) => r.server_rss_bytes, fmtBytes, true),
+];
+
+const SCALE_METRICS = [
+  metric('clients', (r) => r.clients, fmtCount),
+  metric('RSS per client', (r) => r.rss_per_client_bytes, fmtBytes),
+  metric('connects/s (with auth)', (r) => r.connects_per_s, fmtRate),
+  metric('deliveries/s', (r) => r.deliveries_per_s, fmtRate),
+  metric('server CPU per delivery', (r) => r.server_cpu_us_per_delivery, fmtMicros),
+  ...latencyMetrics(),
+  {...metric('missing', (r) => r.missing, fmtCount), show: (r) => fmtLoss(r.missing, r.expected)},
+  metric('failed clients', (r) => r.failed_clients, fmtCount),
+  metric('server RSS', (r) => r.server_rss_bytes, fmtBytes),
 ];
 
 const LATENCY_METRICS = [
@@ -711,6 +724,11 @@ const SECTIONS = [
          'per-client queue bound, edge memory should stay bounded and the other clients\' ' +
          'latency should stay where the baseline run put it (latency figures are for the ' +
          'healthy clients).'},
+  {key: 'scale', title: 'g. Beyond one process (wirehub only)',
+   what: 'More clients than one process may hold open (the open-files limit here is 20000 ' +
+         'per process): the generator spreads them over child processes and the server side ' +
+         'over several wirehub-edge processes on one wirehub-control. Server figures sum the ' +
+         'edges.'},
 ];
 
 const METRICS_OF = {
@@ -718,6 +736,7 @@ const METRICS_OF = {
   fanoutLight: FANOUT_METRICS,
   fanoutSaturating: FANOUT_METRICS,
   latency: LATENCY_METRICS,
+  scale: SCALE_METRICS,
 };
 
 // Renders docs/benchmarks.md.

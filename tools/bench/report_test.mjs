@@ -282,3 +282,21 @@ test('the command line writes the report from a results file', () => {
     rmSync(dir, {recursive: true, force: true});
   }
 });
+
+test('the scale section shows clients beyond one process, edges summed', () => {
+  const scale = [
+    {scenario: 'scale', case: '30k idle over 2 edges', server: 'wirehub', clients: 30000,
+     rss_per_client_bytes: 3079, connects_per_s: 23684, failed_clients: 0},
+    {scenario: 'scale', case: '1->30k @ 10/s over 2 edges', server: 'wirehub', clients: 30000,
+     deliveries_per_s: 291727, server_cpu_us_per_delivery: 4.05, expected: 3000000,
+     delivered: 3000000, missing: 0, latency_us: {p50: 177209, p90: 285213, p99: 379585}},
+  ];
+  const markdown = render({results: [...fixture(), ...scale]});
+  assert.match(markdown, /## g\. Beyond one process \(wirehub only\)/);
+  assert.doesNotMatch(markdown, /scenarios this report does not know/);
+  const idle = tableAfter(markdown, '### 30k idle over 2 edges');
+  assert.notEqual(row(idle, 'RSS per client')[1], '—');
+  const fan = tableAfter(markdown, '### 1->30k @ 10/s over 2 edges');
+  assert.notEqual(row(fan, 'deliveries/s')[1], '—');
+  assert.notEqual(row(fan, 'p50')[1], '—');
+});

@@ -492,10 +492,12 @@ std::vector<double> Or(const std::vector<double>& value, std::vector<double> fal
   return value.empty() ? fallback : value;
 }
 
+std::string ClientsName(size_t clients) {
+  return clients % 1000 == 0 ? absl::StrCat(clients / 1000, "k") : absl::StrCat(clients);
+}
+
 std::string FanoutName(size_t clients, double rate) {
-  return absl::StrFormat(
-      "1->%s @ %g/s",
-      clients % 1000 == 0 ? absl::StrCat(clients / 1000, "k") : absl::StrCat(clients), rate);
+  return absl::StrFormat("1->%s @ %g/s", ClientsName(clients), rate);
 }
 
 }  // namespace
@@ -579,6 +581,23 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
       edge_flags = {"--client_queue_max_bytes=65536", "--client_send_buffer_bytes=65536"};
     }
     return RunCases(options, {baseline, slow}, false, edge_flags);
+  }
+  if (name == "scale") {
+    // Past what one process may hold open (20000 files): the clients over
+    // several generator processes, the server side over several edges.
+    BenchOptions wide = options;
+    wide.edges = std::max<size_t>(options.edges, 2);
+    wide.client_processes = std::max<size_t>(options.client_processes, 2);
+    size_t clients = Or(options.clients, 30000);
+    CaseSpec idle;
+    idle.scenario = "scale";
+    idle.clients = clients;
+    idle.name = absl::StrFormat("%s idle over %d edges", ClientsName(clients), wide.edges);
+    CaseSpec fan = idle;
+    fan.rate = 10;
+    fan.duration = Or(options.duration, absl::Seconds(20));
+    fan.name = absl::StrFormat("%s over %d edges", FanoutName(clients, fan.rate), wide.edges);
+    return RunCases(wide, {idle, fan}, false, options.edge_flags);
   }
   if (name == "smoke") {
     // A few seconds with small numbers: every path of the generator once.
