@@ -136,12 +136,11 @@ struct ClientGroup::Child {
       if (fields.empty()) continue;
       absl::MutexLock lock(&mu);
       if (fields[0] == "status" && fields.size() == 8) {
-        bool ok = absl::SimpleAtoi(fields[1], &subscribed) &&
-                  absl::SimpleAtoi(fields[2], &failed) && absl::SimpleAtoi(fields[3], &closed) &&
-                  absl::SimpleAtoi(fields[4], &slow_closed) &&
-                  absl::SimpleAtoi(fields[5], &received) &&
-                  absl::SimpleAtoi(fields[6], &connect_ns) &&
-                  absl::SimpleAtoi(fields[7], &subscribe_ns);
+        bool ok =
+            absl::SimpleAtoi(fields[1], &subscribed) && absl::SimpleAtoi(fields[2], &failed) &&
+            absl::SimpleAtoi(fields[3], &closed) && absl::SimpleAtoi(fields[4], &slow_closed) &&
+            absl::SimpleAtoi(fields[5], &received) && absl::SimpleAtoi(fields[6], &connect_ns) &&
+            absl::SimpleAtoi(fields[7], &subscribe_ns);
         if (!ok && error.empty()) error = absl::StrCat("bad status line from a client process");
       } else if (fields[0] == "error") {
         if (error.empty()) error = line.substr(6);
@@ -171,7 +170,8 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
   };
   std::string resource = spec.resource;
   options.resource = [resource, global, channels](size_t local) {
-    return absl::StrReplaceAll(resource, {{"{channel}", BenchChannelName(global(local) % channels)}});
+    return absl::StrReplaceAll(resource,
+                               {{"{channel}", BenchChannelName(global(local) % channels)}});
   };
   if (!spec.token_secret.empty()) {
     std::string secret = spec.token_secret;
@@ -196,10 +196,9 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> ClientGroup::Start(const ClientGrou
   fitted.threads =
       std::clamp<size_t>(spec.threads, 1, std::max<size_t>(1, spec.clients / fitted.processes));
   if (fitted.ports.empty() || fitted.threads * fitted.processes < fitted.ports.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the clients' ", fitted.threads * fitted.processes,
-                     " loops cannot cover ", fitted.ports.size(),
-                     " servers: give more --client_threads or --client_processes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the clients' ", fitted.threads * fitted.processes, " loops cannot cover ",
+        fitted.ports.size(), " servers: give more --client_threads or --client_processes"));
   }
   std::unique_ptr<ClientGroup> group(new ClientGroup(fitted));
   for (size_t p = 1; p < fitted.processes; ++p) {
@@ -282,15 +281,18 @@ ClientGroup::ClientGroup(const ClientGroupSpec& spec) : spec_(spec) {}
 
 ClientGroup::~ClientGroup() { Stop(); }
 
-size_t ClientGroup::subscribed() const {
-  size_t total = 0;
-  for (const auto& pool : pools_) total += pool->subscribed();
+template <typename Count>
+Count ClientGroup::Sum(Count (ClientPool::*of_pool)() const, Count Child::*of_child) const {
+  Count total = 0;
+  for (const auto& pool : pools_) total += ((*pool).*of_pool)();
   for (const auto& child : children_) {
     absl::MutexLock lock(&child->mu);
-    total += child->subscribed;
+    total += (*child).*of_child;
   }
   return total;
 }
+
+size_t ClientGroup::subscribed() const { return Sum(&ClientPool::subscribed, &Child::subscribed); }
 
 size_t ClientGroup::failed() const {
   size_t total = 0;
@@ -306,62 +308,37 @@ size_t ClientGroup::failed() const {
   return total;
 }
 
-size_t ClientGroup::closed() const {
-  size_t total = 0;
-  for (const auto& pool : pools_) total += pool->closed();
-  for (const auto& child : children_) {
-    absl::MutexLock lock(&child->mu);
-    total += child->closed;
-  }
-  return total;
-}
+size_t ClientGroup::closed() const { return Sum(&ClientPool::closed, &Child::closed); }
 
 size_t ClientGroup::slow_closed() const {
-  size_t total = 0;
-  for (const auto& pool : pools_) total += pool->slow_closed();
-  for (const auto& child : children_) {
-    absl::MutexLock lock(&child->mu);
-    total += child->slow_closed;
-  }
-  return total;
+  return Sum(&ClientPool::slow_closed, &Child::slow_closed);
 }
 
-uint64_t ClientGroup::received() const {
-  uint64_t total = 0;
-  for (const auto& pool : pools_) total += pool->received();
+uint64_t ClientGroup::received() const { return Sum(&ClientPool::received, &Child::received); }
+
+absl::Duration ClientGroup::LongestPhase(absl::Duration (ClientPool::*of_pool)() const,
+                                         int64_t Child::*of_child_ns) const {
+  absl::Duration longest;
+  for (const auto& pool : pools_) {
+    absl::Duration phase = ((*pool).*of_pool)();
+    if (phase == absl::ZeroDuration()) return absl::ZeroDuration();
+    longest = std::max(longest, phase);
+  }
   for (const auto& child : children_) {
     absl::MutexLock lock(&child->mu);
-    total += child->received;
+    int64_t phase_ns = (*child).*of_child_ns;
+    if (phase_ns == 0) return absl::ZeroDuration();
+    longest = std::max(longest, absl::Nanoseconds(phase_ns));
   }
-  return total;
+  return longest;
 }
 
 absl::Duration ClientGroup::connect_phase() const {
-  absl::Duration longest;
-  for (const auto& pool : pools_) {
-    if (pool->connect_phase() == absl::ZeroDuration()) return absl::ZeroDuration();
-    longest = std::max(longest, pool->connect_phase());
-  }
-  for (const auto& child : children_) {
-    absl::MutexLock lock(&child->mu);
-    if (child->connect_ns == 0) return absl::ZeroDuration();
-    longest = std::max(longest, absl::Nanoseconds(child->connect_ns));
-  }
-  return longest;
+  return LongestPhase(&ClientPool::connect_phase, &Child::connect_ns);
 }
 
 absl::Duration ClientGroup::subscribe_phase() const {
-  absl::Duration longest;
-  for (const auto& pool : pools_) {
-    if (pool->subscribe_phase() == absl::ZeroDuration()) return absl::ZeroDuration();
-    longest = std::max(longest, pool->subscribe_phase());
-  }
-  for (const auto& child : children_) {
-    absl::MutexLock lock(&child->mu);
-    if (child->subscribe_ns == 0) return absl::ZeroDuration();
-    longest = std::max(longest, absl::Nanoseconds(child->subscribe_ns));
-  }
-  return longest;
+  return LongestPhase(&ClientPool::subscribe_phase, &Child::subscribe_ns);
 }
 
 std::string ClientGroup::first_error() const {
@@ -429,9 +406,8 @@ absl::StatusOr<ClientGroupTotals> ClientGroup::Finish(const std::vector<uint64_t
     std::string result;
     {
       absl::MutexLock lock(&child->mu);
-      auto answered = [c = child.get()]() ABSL_SHARED_LOCKS_REQUIRED(c->mu) {
-        return c->has_result || c->ended;
-      };
+      auto answered = [c = child.get()]()
+                          ABSL_SHARED_LOCKS_REQUIRED(c->mu) { return c->has_result || c->ended; };
       child->mu.AwaitWithTimeout(absl::Condition(&answered), timeout);
       if (!child->has_result) {
         if (failure.ok()) {
@@ -452,8 +428,10 @@ absl::StatusOr<ClientGroupTotals> ClientGroup::Finish(const std::vector<uint64_t
     size_t histogram_at = 0;
     for (int skip = 0; ok && skip < 4; ++skip) {
       histogram_at = result.find(' ', histogram_at);
-      if (histogram_at == std::string::npos) ok = false;
-      else ++histogram_at;
+      if (histogram_at == std::string::npos)
+        ok = false;
+      else
+        ++histogram_at;
     }
     absl::StatusOr<LatencyHistogram> histogram =
         ok ? LatencyHistogram::Decode(std::string_view(result).substr(histogram_at))
@@ -514,7 +492,8 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
   int64_t issued = 0;
   int64_t expires = 0;
   for (const std::string& arg : args) {
-    std::pair<absl::string_view, absl::string_view> flag = absl::StrSplit(arg, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> flag =
+        absl::StrSplit(arg, absl::MaxSplits('=', 1));
     absl::string_view name = flag.first;
     absl::string_view value = flag.second;
     int protocol = 0;
@@ -559,8 +538,7 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
     }
   }
   if (process >= spec.processes || spec.source_addresses.empty() || spec.ports.empty()) {
-    std::fprintf(stderr,
-                 "wirehub-bench clients: needs --ports, and --process below --processes\n");
+    std::fprintf(stderr, "wirehub-bench clients: needs --ports, and --process below --processes\n");
     return 2;
   }
   spec.token_issued_at = absl::FromUnixSeconds(issued);
@@ -577,8 +555,8 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
   bool error_sent = false;
   while (true) {
     std::string status =
-        absl::StrCat("status ", group->subscribed(), " ", group->failed(), " ", group->closed(), " ",
-                     group->slow_closed(), " ", group->received(), " ",
+        absl::StrCat("status ", group->subscribed(), " ", group->failed(), " ", group->closed(),
+                     " ", group->slow_closed(), " ", group->received(), " ",
                      absl::ToInt64Nanoseconds(group->connect_phase()), " ",
                      absl::ToInt64Nanoseconds(group->subscribe_phase()), "\n");
     if (!error_sent) {

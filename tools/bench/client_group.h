@@ -124,6 +124,12 @@ class ClientGroup {
   void StartLocal(size_t process);
   absl::Status StartChild(size_t process, const std::string& self_binary);
   void StopLocal();
+  // A counter summed over the local pools and the children's last reports.
+  template <typename Count>
+  Count Sum(Count (ClientPool::*of_pool)() const, Count Child::*of_child) const;
+  // A phase's longest duration, zero while any worker has not finished it.
+  absl::Duration LongestPhase(absl::Duration (ClientPool::*of_pool)() const,
+                              int64_t Child::*of_child_ns) const;
 
   ClientGroupSpec spec_;
   std::vector<std::unique_ptr<ClientPool>> pools_;
