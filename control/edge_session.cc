@@ -137,20 +137,7 @@ void EdgeSession::FinishPrepared() {
 }
 
 void EdgeSession::RequestFinish(const grpc::Status& status) {
-  grpc::Status final_status;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!finish_requested_) {
-      finish_requested_ = true;
-      finish_status_ = status;
-      queue_.clear();
-      queued_bytes_ = 0;
-    }
-    if (write_in_flight_ || finish_called_) return;
-    finish_called_ = true;
-    final_status = finish_status_;
-  }
-  Finish(final_status);
+  if (PrepareFinish(status)) FinishPrepared();
 }
 
 void EdgeSession::OnReadDone(bool ok) {

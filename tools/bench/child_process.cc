@@ -16,8 +16,8 @@
 
 namespace wirehub::bench {
 
-absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd,
-                                 int stderr_fd, int stdin_fd) {
+absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd, int stderr_fd,
+                                 int stdin_fd) {
   if (args.empty()) return absl::InvalidArgumentError("no program to run");
   // Everything the child needs is prepared before fork(): in a threaded
   // process the child may only make async-signal-safe calls.

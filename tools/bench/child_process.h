@@ -24,8 +24,8 @@ namespace wirehub::bench {
 // calling thread exits, so a bench that is killed or crashes leaves no
 // server behind: call it from a thread that outlives the child (the main
 // thread). The caller reaps the child.
-absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd,
-                                 int stderr_fd, int stdin_fd = -1);
+absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& args, int stdout_fd, int stderr_fd,
+                                 int stdin_fd = -1);
 
 // "exit code N" or "signal N" for a wait() status.
 std::string DescribeExit(int status);

@@ -141,7 +141,7 @@ struct ClientGroup::Child {
             absl::SimpleAtoi(fields[3], &closed) && absl::SimpleAtoi(fields[4], &slow_closed) &&
             absl::SimpleAtoi(fields[5], &received) && absl::SimpleAtoi(fields[6], &connect_ns) &&
             absl::SimpleAtoi(fields[7], &subscribe_ns);
-        if (!ok && error.empty()) error = absl::StrCat("bad status line from a client process");
+        if (!ok && error.empty()) error = "bad status line from a client process";
       } else if (fields[0] == "error") {
         if (error.empty()) error = line.substr(6);
       } else if (fields[0] == "result") {
@@ -419,22 +419,14 @@ absl::StatusOr<ClientGroupTotals> ClientGroup::Finish(const std::vector<uint64_t
       result = child->result;
     }
     // "<received> <missing> <duplicated> <late> <histogram...>"
-    std::vector<absl::string_view> fields = Fields(result);
+    std::vector<absl::string_view> fields = absl::StrSplit(result, absl::MaxSplits(' ', 4));
     SequenceTracker::Counts counts;
-    bool ok = fields.size() >= 4 && absl::SimpleAtoi(fields[0], &counts.received) &&
+    bool ok = fields.size() == 5 && absl::SimpleAtoi(fields[0], &counts.received) &&
               absl::SimpleAtoi(fields[1], &counts.missing) &&
               absl::SimpleAtoi(fields[2], &counts.duplicated) &&
               absl::SimpleAtoi(fields[3], &counts.late);
-    size_t histogram_at = 0;
-    for (int skip = 0; ok && skip < 4; ++skip) {
-      histogram_at = result.find(' ', histogram_at);
-      if (histogram_at == std::string::npos)
-        ok = false;
-      else
-        ++histogram_at;
-    }
     absl::StatusOr<LatencyHistogram> histogram =
-        ok ? LatencyHistogram::Decode(std::string_view(result).substr(histogram_at))
+        ok ? LatencyHistogram::Decode(AsStd(fields[4]))
            : absl::InvalidArgumentError("bad result line from a client process");
     if (!histogram.ok()) {
       if (failure.ok()) failure = histogram.status();

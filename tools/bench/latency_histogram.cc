@@ -94,8 +94,7 @@ absl::StatusOr<LatencyHistogram> LatencyHistogram::Decode(std::string_view text)
     size_t index = 0;
     uint64_t count = 0;
     if (pair.size() != 2 || !absl::SimpleAtoi(pair[0], &index) ||
-        !absl::SimpleAtoi(pair[1], &count) ||
-        index >= kNumBuckets || count == 0) {
+        !absl::SimpleAtoi(pair[1], &count) || index >= kNumBuckets || count == 0) {
       return absl::InvalidArgumentError(absl::StrCat("histogram: bad bucket \"", fields[f], "\""));
     }
     histogram.counts_[index] += count;

@@ -218,8 +218,7 @@ int main(int argc, char** argv) {
     // Started by a scenario with --client_processes; not for direct use.
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
-  for (const char* scenario :
-       {"idle", "fanout", "latency", "channels", "slow", "scale", "smoke"}) {
+  for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "scale", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

@@ -242,8 +242,8 @@ struct CaseSpec {
 std::string ChannelName(size_t i) { return BenchChannelName(i); }
 
 absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& server,
-                                                         const BenchOptions& options,
-                                                         const CaseSpec& spec) {
+                                                          const BenchOptions& options,
+                                                          const CaseSpec& spec) {
   ClientGroupSpec group;
   group.protocol = server.protocol;
   group.host = kHost;

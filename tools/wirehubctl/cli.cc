@@ -1671,96 +1671,68 @@ class GrpcControlClient final : public ControlClient {
         timeout_(timeout) {}
 
   grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Publish(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Publish, request, response);
   }
 
   grpc::Status Broadcast(const v1::BroadcastRequest& request,
                          v1::BroadcastResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Broadcast(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Broadcast, request, response);
   }
 
   grpc::Status Stats(const v1::StatsRequest& request, v1::StatsResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Stats(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Stats, request, response);
   }
 
   grpc::Status History(const v1::HistoryRequest& request, v1::HistoryResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->History(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::History, request, response);
   }
 
   grpc::Status HistoryRemove(const v1::HistoryRemoveRequest& request,
                              v1::HistoryRemoveResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->HistoryRemove(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::HistoryRemove, request, response);
   }
 
   grpc::Status Presence(const v1::PresenceRequest& request,
                         v1::PresenceResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Presence(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Presence, request, response);
   }
 
   grpc::Status PresenceStats(const v1::PresenceStatsRequest& request,
                              v1::PresenceStatsResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->PresenceStats(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::PresenceStats, request, response);
   }
 
   grpc::Status Subscribe(const v1::SubscribeRequest& request,
                          v1::SubscribeResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Subscribe(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Subscribe, request, response);
   }
 
   grpc::Status Unsubscribe(const v1::UnsubscribeRequest& request,
                            v1::UnsubscribeResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Unsubscribe(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Unsubscribe, request, response);
   }
 
   grpc::Status Disconnect(const v1::DisconnectRequest& request,
                           v1::DisconnectResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Disconnect(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Disconnect, request, response);
   }
 
   grpc::Status Refresh(const v1::RefreshRequest& request, v1::RefreshResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Refresh(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Refresh, request, response);
   }
 
   grpc::Status Connections(const v1::ConnectionsRequest& request,
                            v1::ConnectionsResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Connections(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Connections, request, response);
   }
 
   grpc::Status Channels(const v1::ChannelsRequest& request,
                         v1::ChannelsResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Channels(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Channels, request, response);
   }
 
   grpc::Status Info(const v1::InfoRequest& request, v1::InfoResponse* response) override {
-    grpc::ClientContext rpc;
-    SetDeadline(rpc);
-    return stub_->Info(&rpc, request, response);
+    return Unary(&v1::ControlService::Stub::Info, request, response);
   }
 
   grpc::Status PublishStream(const NextStreamRequest& next_request,
@@ -1789,8 +1761,14 @@ class GrpcControlClient final : public ControlClient {
   }
 
  private:
-  void SetDeadline(grpc::ClientContext& rpc) const {
+  // One blocking call of `method`, bounded by the client's timeout.
+  template <typename Request, typename Response>
+  grpc::Status Unary(grpc::Status (v1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                     const Request& request, Response* response) {
+    grpc::ClientContext rpc;
     rpc.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    return ((*stub_).*method)(&rpc, request, response);
   }
 
   std::unique_ptr<v1::ControlService::Stub> stub_;
