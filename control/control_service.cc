@@ -200,7 +200,17 @@ grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContex
   absl::StatusOr<HistoryRead> read =
       hub_->History(*key, since, request->limit(), request->reverse());
   if (!read.ok()) return FinishNow(context, read.status());
+  size_t budget = options_.max_history_reply_bytes;
+  if (request->max_bytes() > 0) budget = std::min<size_t>(budget, request->max_bytes());
+  size_t bytes = 0;
   for (const auto& publication : read->publications) {
+    // Data, client info and framing; the first always goes, so a page
+    // makes progress whatever the sizes.
+    bytes += publication->data().size() + publication->info().ByteSizeLong() + 16;
+    if (bytes > budget && response->publications_size() > 0) {
+      response->set_more(true);
+      break;
+    }
     v1::HistoryPublication* out = response->add_publications();
     out->set_offset(publication->offset());
     out->set_data(publication->data());

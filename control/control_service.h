@@ -26,6 +26,9 @@ struct ControlServiceOptions {
   absl::Duration max_command_wait = absl::Seconds(5);
   // Reported by Info.
   std::string version = "0.1.0";
+  // Most publication bytes one History reply carries; the rest is left for
+  // the next page (HistoryResponse.more). Below the server's send limit.
+  size_t max_history_reply_bytes = 2 << 20;
 };
 
 // Thread-safe: handlers run on gRPC callback threads concurrently.

@@ -436,6 +436,47 @@ TEST_F(ControlApiTest, TenantsWithTheSameChannelNameHaveIndependentStreams) {
   EXPECT_EQ(plain.publications_size(), 1);
 }
 
+TEST_F(ControlApiTest, HistoryPagesByBytesAndResumesFromTheLastOffset) {
+  v1::PublishResponse published;
+  for (int i = 1; i <= 10; ++i) {
+    std::string data = R"({"n":)" + std::to_string(i) + R"(,"pad":")" + std::string(40, 'x') + "\"}";
+    ASSERT_TRUE(Publish("", "chat:big", data, &published).ok());
+  }
+  std::vector<uint64_t> offsets;
+  v1::HistoryRequest request;
+  request.set_channel("chat:big");
+  request.set_limit(-1);
+  request.set_max_bytes(200);
+  for (int page = 0; page < 20; ++page) {
+    v1::HistoryResponse response;
+    ASSERT_TRUE(stub_->History(Context().get(), request, &response).ok());
+    ASSERT_GT(response.publications_size(), 0);
+    // Each page stays within the budget (about 64 bytes per publication).
+    EXPECT_LE(response.publications_size(), 3);
+    EXPECT_EQ(response.offset(), 10u);
+    for (const auto& publication : response.publications()) offsets.push_back(publication.offset());
+    if (!response.more()) break;
+    request.mutable_since()->set_epoch(response.epoch());
+    request.mutable_since()->set_offset(offsets.back());
+  }
+  EXPECT_THAT(offsets, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+
+  // A budget below one publication still returns one, so paging progresses.
+  request.clear_since();
+  request.set_max_bytes(1);
+  v1::HistoryResponse one;
+  ASSERT_TRUE(stub_->History(Context().get(), request, &one).ok());
+  ASSERT_EQ(one.publications_size(), 1);
+  EXPECT_TRUE(one.more());
+  // limit 0: the position only, never `more`.
+  request.set_limit(0);
+  v1::HistoryResponse position;
+  ASSERT_TRUE(stub_->History(Context().get(), request, &position).ok());
+  EXPECT_EQ(position.publications_size(), 0);
+  EXPECT_EQ(position.offset(), 10u);
+  EXPECT_FALSE(position.more());
+}
+
 TEST_F(ControlApiTest, BadTenantIsInvalidArgumentEverywhere) {
   v1::PublishResponse response;
   grpc::Status status = Publish("acme|x", "chat:1", "{}", &response);

@@ -12,10 +12,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
-#include "edge/outbound_queue.h"
+#include "edge/reply_sequencer.h"
+#include "edge/transport.h"
 #include "wirehub/edge/v1/edge.pb.h"
-
-struct lws;
 
 namespace wirehub::edge {
 
@@ -29,18 +28,21 @@ struct Subscription {
   bool in_presence = false;
 };
 
-// ClientSession is owned by EdgeServer from LWS_CALLBACK_ESTABLISHED to
-// LWS_CALLBACK_CLOSED.
+// ClientSession is owned by SessionRegistry from the transport's OnOpen to
+// its OnClose.
 // Thread: edge loop only.
 struct ClientSession {
-  ClientSession(uint64_t id, struct lws* wsi, size_t queue_max_bytes)
-      : id(id), wsi(wsi), queue(queue_max_bytes) {}
+  explicit ClientSession(Connection* connection) : id(connection->id), connection(connection) {}
 
   // Unique per edge process; callbacks from other threads name sessions by
   // id because the pointer may be gone when they run.
   const uint64_t id;
-  struct lws* const wsi;
-  OutboundQueue queue;
+  Connection* const connection;
+  // Output in command order while replies wait for control.
+  ReplySequencer replies;
+  // Calls to control (or waits for its acknowledgement) this session's
+  // commands have started and that have not come back yet.
+  uint32_t calls_in_flight = 0;
 
   // Set by a successful connect command.
   bool connected = false;
@@ -65,14 +67,16 @@ struct ClientSession {
   double publish_tokens = 0;
   absl::Time publish_refilled_at;
   // Client publications waiting for control, one in flight at a time so
-  // control sequences them in the order the client sent them. Bounded by
-  // the token bucket.
+  // control sequences them in the order the client sent them, each with
+  // the place its reply takes. Bounded by the calls-in-flight limit.
   // A list, not a deque: an empty one allocates nothing.
-  std::list<std::pair<uint32_t, std::shared_ptr<edge::v1::ClientPublishRequest>>> publishes;
+  struct QueuedPublish {
+    uint32_t command_id;
+    ReplySequencer::Ticket ticket;
+    std::shared_ptr<edge::v1::ClientPublishRequest> request;
+  };
+  std::list<QueuedPublish> publishes;
   bool publish_in_flight = false;
-
-  // A text message arriving in several fragments.
-  std::string rx;
 
   absl::Time connect_deadline = absl::InfiniteFuture();
   absl::Time next_ping = absl::InfiniteFuture();
@@ -81,10 +85,6 @@ struct ClientSession {
   // Non-zero once the connection is to be closed with this code; nothing
   // more is read or queued after that.
   int close_code = 0;
-  std::string close_reason;
-  bool writable_requested = false;
-  // Listed in EdgeServer::dirty_: has queued output for the end-of-turn flush.
-  bool dirty = false;
 };
 
 }  // namespace wirehub::edge

@@ -1,7 +1,9 @@
-// ControlLink: the edge's end of the Attach stream to wirehub-control.
+// ControlLink: the edge's end of the Attach stream to wirehub-control, and
+// the unary calls the edge makes to control on behalf of its clients.
 #ifndef WIREHUB_EDGE_CONTROL_LINK_H_
 #define WIREHUB_EDGE_CONTROL_LINK_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "edge/control_api.h"
 #include "wirehub/control/v1/control.grpc.pb.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
 
@@ -30,78 +33,132 @@ struct ControlLinkOptions {
   std::string public_address;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Upper bound of one serialized EdgeMessage carrying interest or stats.
+  // Must stay well under control's receive limit (1,179,648 bytes with
+  // default flags). A single presence entry larger than this still goes, in
+  // a page of its own.
+  size_t max_message_bytes = 256 << 10;
 };
 
-// ControlLink keeps one Attach stream to control alive: it (re)connects
-// with jittered exponential backoff, says hello with the edge's complete
-// interest, forwards interest changes and stats, and hands every
-// ControlMessage to `on_message`.
+// ControlLink
 //
-// Thread-safe. It runs two threads of its own (reader and writer); the
-// callbacks run on the reader thread and must only post to the event loop.
-// Interest is mirrored here, so a reconnect needs nothing from the loop.
-class ControlLink {
+// Thread-safe, except Start() and Stop(), which belong to the owner's
+// thread. It runs a reader thread, and a writer thread per stream;
+// `on_message` and `on_state` run on the reader thread and must only post
+// to the event loop. Interest and presence are mirrored here, so a
+// re-attach needs nothing from the loop.
+//
+// The stream: ControlLink keeps one Attach stream alive, reconnecting with
+// jittered exponential backoff. Each stream opens with a Hello carrying the
+// edge's identity, followed by a snapshot of the mirror as InterestChange
+// pages (channels, then users, then presence), each page at most
+// `max_message_bytes`. Every snapshot takes a fresh interest sequence
+// number, greater than any AddChannel()/RemoveChannel() returned before it,
+// and only the snapshot's last page carries it (the Hello does when the
+// snapshot is empty). Changes made while a snapshot is written follow it,
+// paged the same way, so nothing is lost or reordered.
+//
+// on_state(true) means attached and positioned: control acknowledged the
+// snapshot's sequence number, so it holds the whole interest and presence
+// of the edge. It runs right after the ControlMessage carrying that
+// acknowledgement went to `on_message`. on_state(false) runs when a stream
+// that had reported true ended.
+//
+// Example:
+//   ControlLink link(options, on_message, on_state);
+//   link.Start();
+//   uint64_t seq = link.AddChannel("news");  // Confirmed by interest_ack >= seq.
+//   ...
+//   link.Stop();  // Every unary callback has run once it returns.
+class ControlLink final : public ControlApi {
  public:
   using MessageCallback = std::function<void(edge::v1::ControlMessage&&)>;
-  // Called with true after a hello was written, false when the stream ended.
+  // True once control acknowledged a stream's snapshot, false when that
+  // stream ended.
   using StateCallback = std::function<void(bool attached)>;
 
   ControlLink(ControlLinkOptions options, MessageCallback on_message, StateCallback on_state);
-  ~ControlLink();
+  // Calls Stop().
+  ~ControlLink() override;
   ControlLink(const ControlLink&) = delete;
   ControlLink& operator=(const ControlLink&) = delete;
 
+  // Start() starts the reader thread, which attaches.
   void Start();
-  // Stop() ends the stream and joins the threads; idempotent.
+  // Stop() ends the stream, joins the threads, cancels the unary calls in
+  // flight and waits until each of their callbacks has run. Calls made
+  // after it started call back at once with UNAVAILABLE. Idempotent.
   void Stop();
 
-  // Interest changes. Each returns the sequence number control will
-  // acknowledge (ControlMessage.interest_ack) once the change is applied.
-  uint64_t AddChannel(const std::string& channel);
-  uint64_t RemoveChannel(const std::string& channel);
-  void AddUser(const std::string& user);
-  void RemoveUser(const std::string& user);
+  uint64_t AddChannel(const std::string& channel_key) override;
+  uint64_t RemoveChannel(const std::string& channel_key) override;
+  void AddUser(const std::string& user_key) override;
+  void RemoveUser(const std::string& user_key) override;
+  void AddPresence(const std::string& channel_key, const control::v1::ClientInfo& info) override;
+  void RemovePresence(const std::string& channel_key, const std::string& client) override;
 
-  // Queues a stats report; a report not yet sent is replaced, with its
-  // delivery count carried over.
-  void SendStats(edge::v1::EdgeStats stats);
+  // The report's per-channel counts are trimmed to the busiest channels
+  // when the report would exceed `max_message_bytes`.
+  void SendStats(edge::v1::EdgeStats stats) override;
+  // Results not written when the stream ends are dropped: control counts
+  // that edge as missing for those commands anyway.
+  void SendResult(edge::v1::CommandResult result) override;
 
-  // Presence of one client in one channel (by channel key), mirrored like
-  // interest so a re-attach re-sends all of it.
-  void AddPresence(const std::string& channel_key, const control::v1::ClientInfo& info);
-  void RemovePresence(const std::string& channel_key, const std::string& client);
-
-  // Queues the answer to an EdgeCommand of the current stream. Results not
-  // written when the stream ends are dropped: control counts that edge as
-  // missing for those commands anyway.
-  void SendResult(edge::v1::CommandResult result);
-
-  // Unary calls to control, each bounded by `timeout`; `done` runs on a
-  // gRPC thread and must only post to the loop.
-  template <typename Response>
-  using Callback = std::function<void(const grpc::Status&, const Response&)>;
-  using HistoryCallback = Callback<control::v1::HistoryResponse>;
   void FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
-                    HistoryCallback done);
+                    Callback<control::v1::HistoryResponse> done) override;
   void FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
-                     Callback<control::v1::PresenceResponse> done);
+                     Callback<control::v1::PresenceResponse> done) override;
   void FetchPresenceStats(const control::v1::PresenceStatsRequest& request, absl::Duration timeout,
-                          Callback<control::v1::PresenceStatsResponse> done);
+                          Callback<control::v1::PresenceStatsResponse> done) override;
   void Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
-               Callback<control::v1::PublishResponse> done);
+               Callback<control::v1::PublishResponse> done) override;
 
  private:
+  class UnaryCalls;
+  using Stream = grpc::ClientReaderWriter<edge::v1::EdgeMessage, edge::v1::ControlMessage>;
+  // (channel key, client id).
+  using PresenceKey = std::pair<std::string, std::string>;
+
+  // Interest changes not yet written: per name the state it must end in
+  // (true or a ClientInfo: present; false or nullopt: absent).
+  struct PendingInterest {
+    absl::flat_hash_map<std::string, bool> channels;
+    absl::flat_hash_map<std::string, bool> users;
+    absl::flat_hash_map<PresenceKey, std::optional<control::v1::ClientInfo>> presence;
+    bool empty() const { return channels.empty() && users.empty() && presence.empty(); }
+  };
+  // A copy of the mirror, taken when a stream opens.
+  struct Snapshot {
+    std::vector<std::string> channels;
+    std::vector<std::string> users;
+    std::vector<edge::v1::PresenceEntry> presence;
+  };
+
+  template <typename Request, typename Response, typename StartFn>
+  void StartUnary(const Request& request, absl::Duration timeout, Callback<Response> done,
+                  StartFn start);
+
   void RunReader();
-  void RunWriter(grpc::ClientReaderWriter<edge::v1::EdgeMessage, edge::v1::ControlMessage>* stream,
-                 uint64_t generation);
+  // Writes `opening` (the Hello and the snapshot pages), then whatever is
+  // queued, until the stream of `generation` ends.
+  void RunWriter(Stream* stream, uint64_t generation, std::vector<edge::v1::EdgeMessage> opening);
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Snapshot CopyMirrorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Hello followed by the snapshot's pages; `seq` is the snapshot's.
+  std::vector<edge::v1::EdgeMessage> OpeningMessages(Snapshot snapshot, uint64_t seq) const;
+  // `pending` as InterestChange pages, the last one carrying `seq`.
+  std::vector<edge::v1::EdgeMessage> ChangeMessages(PendingInterest pending, uint64_t seq) const;
 
   const ControlLinkOptions options_;
   const MessageCallback on_message_;
   const StateCallback on_state_;
+  const int64_t started_at_unix_ms_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<edge::v1::EdgeLinkService::Stub> stub_;
   std::unique_ptr<control::v1::ControlService::Stub> control_stub_;
+  // Shared with every call in flight, so the last callback can finish with
+  // it after Stop() returned and the link is gone.
+  const std::shared_ptr<UnaryCalls> calls_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -109,24 +166,18 @@ class ControlLink {
   // Bumped per stream; the writer of an older stream stops.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_open_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<edge::v1::EdgeMessage> hello_ ABSL_GUARDED_BY(mu_);
 
-  // Mirror of the loop's interest, and what changed since the last write:
-  // per name the state it must end in (true: present).
+  // Mirror of the loop's interest and presence.
   absl::flat_hash_set<std::string> channels_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> users_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, bool> pending_channels_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, bool> pending_users_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PresenceKey, control::v1::ClientInfo> presence_ ABSL_GUARDED_BY(mu_);
+  // Everything the mirror gained or lost since the last snapshot or the
+  // last interest write, whichever came later.
+  PendingInterest pending_ ABSL_GUARDED_BY(mu_);
+  // Last interest sequence number handed out (changes and snapshots).
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<edge::v1::EdgeStats> pending_stats_ ABSL_GUARDED_BY(mu_);
-  // (channel key, client id) -> info; pending: the state each must end in
-  // (nullopt: removed).
-  using PresenceKey = std::pair<std::string, std::string>;
-  absl::flat_hash_map<PresenceKey, control::v1::ClientInfo> presence_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<PresenceKey, std::optional<control::v1::ClientInfo>> pending_presence_
-      ABSL_GUARDED_BY(mu_);
   std::vector<edge::v1::CommandResult> pending_results_ ABSL_GUARDED_BY(mu_);
-  const int64_t started_at_unix_ms_;
 
   std::thread reader_;
 };

@@ -21,6 +21,7 @@
 #include "common/token_secret.h"
 #include "edge/control_link.h"
 #include "edge/edge_server.h"
+#include "edge/lws_transport.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8000",
           "HOST:PORT for WebSocket clients; port 0 picks a free port");
@@ -52,6 +53,12 @@ ABSL_FLAG(absl::Duration, expired_close_delay, absl::Seconds(25),
 ABSL_FLAG(double, client_publish_rate, 20,
           "Client publications per second one connection may sustain (publish command)");
 ABSL_FLAG(double, client_publish_burst, 40, "Client publications one connection may burst");
+ABSL_FLAG(int, max_calls_per_connection, 16,
+          "Calls to control (subscribe positioning, history, presence, publish) one connection "
+          "may have in flight; past it a command answers 111 (too many requests)");
+ABSL_FLAG(int, max_calls_per_edge, 8192,
+          "Calls to control all connections together may have in flight; past it a command "
+          "answers 111");
 
 namespace {
 
@@ -89,7 +96,9 @@ int main(int argc, char** argv) {
   sigset_t signals = wirehub::BlockTerminationSignals();
 
   wirehub::edge::EdgeServerOptions options;
-  if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &options.listen_host, &options.listen_port)) {
+  wirehub::edge::LwsTransportOptions transport_options;
+  if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &transport_options.listen_host,
+                     &transport_options.listen_port)) {
     WH_LOG(ERROR) << "--listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_listen) << "'";
     return 2;
   }
@@ -123,9 +132,19 @@ int main(int argc, char** argv) {
   options.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
-  options.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
+  transport_options.max_message_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
   options.client_queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_client_queue_max_bytes));
-  options.client_send_buffer_bytes = absl::GetFlag(FLAGS_client_send_buffer_bytes);
+  transport_options.queue_max_bytes = options.client_queue_max_bytes;
+  transport_options.send_buffer_bytes = absl::GetFlag(FLAGS_client_send_buffer_bytes);
+  if (absl::GetFlag(FLAGS_max_calls_per_connection) < 1 ||
+      absl::GetFlag(FLAGS_max_calls_per_edge) < 1) {
+    WH_LOG(ERROR) << "--max_calls_per_connection and --max_calls_per_edge must be at least 1";
+    return 2;
+  }
+  options.max_calls_per_connection =
+      static_cast<uint32_t>(absl::GetFlag(FLAGS_max_calls_per_connection));
+  options.max_calls_per_edge = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_calls_per_edge));
   options.max_subscriptions_per_client =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_client));
   options.expired_close_delay = absl::GetFlag(FLAGS_expired_close_delay);
@@ -146,13 +165,20 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  wirehub::edge::EdgeServer server(options, *std::move(secret));
-  absl::StatusOr<int> port = server.Init();
+  // The transport first: it is destroyed last, after Shutdown() closed
+  // whatever the server still holds.
+  wirehub::edge::LwsTransport transport(transport_options);
+  options.listen_address = absl::StrCat(transport_options.listen_host, ":",
+                                        transport_options.listen_port);
+  wirehub::edge::EdgeServer server(options, *std::move(secret), &transport);
+  absl::StatusOr<int> port = transport.Init(&server);
   if (!port.ok()) {
     WH_LOG(ERROR) << port.status().message();
     return 1;
   }
-  std::string url = absl::StrCat("ws://", options.listen_host, ":", *port, "/connection/websocket");
+  std::string address = absl::StrCat(transport_options.listen_host, ":", *port);
+  server.set_listen_address(address);
+  std::string url = absl::StrCat("ws://", address, "/connection/websocket");
 
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);
@@ -161,14 +187,15 @@ int main(int argc, char** argv) {
   link_options.public_address = url;
   wirehub::edge::ControlLink link(
       link_options,
-      [&server](wirehub::edge::v1::ControlMessage&& message) {
+      [&transport, &server](wirehub::edge::v1::ControlMessage&& message) {
         auto shared = std::make_shared<wirehub::edge::v1::ControlMessage>(std::move(message));
-        server.Post([&server, shared] { server.OnControlMessage(*shared); });
+        transport.Post([&server, shared] { server.OnControlMessage(*shared); });
       },
-      [&server](bool attached) {
-        server.Post([&server, attached] { server.OnLinkState(attached); });
+      [&transport, &server](bool attached) {
+        transport.Post([&server, attached] { server.OnLinkState(attached); });
       });
   server.SetControlLink(&link);
+  server.Start();
   link.Start();
 
   std::thread signal_thread([&server, &signals] {
@@ -180,10 +207,14 @@ int main(int argc, char** argv) {
 
   std::printf("wirehub-edge: websocket listening on %s\n", url.c_str());
   std::fflush(stdout);
-  server.Run();
+  transport.Run();
 
+  // Every call to control comes back (or is cancelled) before the objects
+  // its answer would reach go away; answers posted after the loop ended
+  // are dropped with the transport's inbox.
   link.Stop();
   server.SetControlLink(nullptr);
+  transport.Shutdown();
   // The signal thread is still in sigwait when the loop ended another way.
   if (signal_thread.joinable()) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);

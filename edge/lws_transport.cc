@@ -1,0 +1,532 @@
+#include "edge/lws_transport.h"
+
+#include <uv.h>  // Before libwebsockets.h: enables its libuv declarations.
+
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/logging.h"
+
+namespace wirehub::edge {
+namespace {
+
+// lws's own opcode for a close frame (LWS_WRITE_CLOSE, 4), which 4.1.6's
+// public header leaves out of the enum; its POLLOUT handler writes close
+// frames with it.
+constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
+
+// Control frames carry at most 125 bytes: the close code and the reason.
+constexpr size_t kMaxCloseReasonBytes = 123;
+
+// Connections accepted per wake-up of the listener, so a connect flood
+// cannot hold the loop from serving the connections it already has.
+constexpr int kAcceptsPerWake = 64;
+
+// The longest prefix of `text` of at most `max_bytes` that does not end
+// inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t length = max_bytes;
+  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
+  return text.substr(0, length);
+}
+
+}  // namespace
+
+struct LwsConnection final : Connection {
+  LwsConnection(uint64_t id, std::string peer, struct lws* wsi, size_t queue_max_bytes)
+      : Connection(id, std::move(peer)), wsi(wsi), queue(queue_max_bytes) {}
+
+  struct lws* const wsi;
+  OutboundQueue queue;
+  // A message arriving in several fragments.
+  std::string rx;
+  // Non-zero once the connection is to be closed with this code; nothing
+  // more is read or queued after that.
+  int close_code = 0;
+  std::string close_reason;
+  bool writable_requested = false;
+  // Listed in dirty_: has output for the end-of-turn flush.
+  bool dirty = false;
+};
+
+struct LwsTimer {
+  uv_timer_t handle;
+  std::function<void()> task;
+};
+
+struct LwsTransport::Impl {
+  uv_loop_t loop;
+  bool loop_initialized = false;
+  // lws_create_context failed after touching the loop: its handles may be
+  // half made, so the loop is left alone rather than run again.
+  bool loop_unusable = false;
+  uv_async_t wake;
+  uv_prepare_t flush;
+  uv_poll_t accept_poll;
+  uv_timer_t accept_resume;
+  bool handles_initialized = false;
+  bool shut_down = false;
+  struct lws_context* context = nullptr;
+  struct lws_vhost* vhost = nullptr;
+  std::vector<struct lws_protocols> protocols;
+
+  static LwsTransport* Of(uv_handle_t* handle) { return static_cast<LwsTransport*>(handle->data); }
+
+  static int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
+                      size_t len) {
+    auto* transport = static_cast<LwsTransport*>(lws_context_user(lws_get_context(wsi)));
+    return transport->HandleCallback(wsi, reason, static_cast<void**>(user), in, len);
+  }
+  static void OnWake(uv_async_t* handle) {
+    Of(reinterpret_cast<uv_handle_t*>(handle))->inbox_.Drain();
+  }
+  static void OnPrepare(uv_prepare_t* handle) {
+    Of(reinterpret_cast<uv_handle_t*>(handle))->FlushDirty();
+  }
+  static void OnAcceptable(uv_poll_t* handle, int status, int events) {
+    Of(reinterpret_cast<uv_handle_t*>(handle))->AcceptPending();
+  }
+  static void OnAcceptResume(uv_timer_t* handle) {
+    LwsTransport* transport = Of(reinterpret_cast<uv_handle_t*>(handle));
+    uv_poll_start(&transport->impl_->accept_poll, UV_READABLE, &Impl::OnAcceptable);
+  }
+  static void OnTimer(uv_timer_t* handle) { reinterpret_cast<LwsTimer*>(handle)->task(); }
+  static void FreeTimer(uv_handle_t* handle) { delete reinterpret_cast<LwsTimer*>(handle); }
+};
+
+LwsTransport::LwsTransport(LwsTransportOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>()), inbox_([this] {
+        if (wake_ready_.load(std::memory_order_acquire)) uv_async_send(&impl_->wake);
+      }) {}
+
+LwsTransport::~LwsTransport() { Shutdown(); }
+
+namespace {
+
+// A listening TCP socket on host:port, non-blocking; port 0 picks one.
+absl::StatusOr<int> Listen(const std::string& host, int port) {
+  std::string where = absl::StrCat(host, ":", port);
+  struct addrinfo hints;
+  std::memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  struct addrinfo* addresses = nullptr;
+  std::string port_text = std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints,
+                       &addresses);
+  if (rc != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot listen on ", where, ": ", gai_strerror(rc)));
+  }
+  int fd = socket(addresses->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int error = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, addresses->ai_addr, addresses->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+      error = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(addresses);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", where, ": ", std::strerror(error)));
+  }
+  return fd;
+}
+
+int BoundPort(int fd) {
+  struct sockaddr_storage address;
+  socklen_t length = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&address), &length) != 0) return -1;
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<struct sockaddr_in6*>(&address)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<struct sockaddr_in*>(&address)->sin_port);
+}
+
+}  // namespace
+
+absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
+  handler_ = handler;
+  absl::StatusOr<int> fd = Listen(options_.listen_host, options_.listen_port);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = *fd;
+  bound_port_ = BoundPort(listen_fd_);
+
+  Impl& impl = *impl_;
+  if (uv_loop_init(&impl.loop) != 0) return absl::InternalError("uv_loop_init failed");
+  impl.loop_initialized = true;
+  uv_async_init(&impl.loop, &impl.wake, &Impl::OnWake);
+  uv_prepare_init(&impl.loop, &impl.flush);
+  uv_poll_init(&impl.loop, &impl.accept_poll, listen_fd_);
+  uv_timer_init(&impl.loop, &impl.accept_resume);
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&impl.wake), reinterpret_cast<uv_handle_t*>(&impl.flush),
+        reinterpret_cast<uv_handle_t*>(&impl.accept_poll),
+        reinterpret_cast<uv_handle_t*>(&impl.accept_resume)}) {
+    handle->data = this;
+  }
+  impl.handles_initialized = true;
+  uv_prepare_start(&impl.flush, &Impl::OnPrepare);
+  // The flush alone must not keep the loop running.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&impl.flush));
+  wake_ready_.store(true, std::memory_order_release);
+
+  impl.protocols.push_back(lws_protocols{
+      "wirehub-json",
+      &Impl::Callback,
+      sizeof(LwsConnection*),
+      // Small receive buffer per connection; larger messages arrive in
+      // fragments that OnReceive joins.
+      512,
+      0,
+      nullptr,
+      // Let one lws_write carry a whole coalesced batch.
+      options_.max_write_batch_bytes + 64,
+  });
+  impl.protocols.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
+
+  void* foreign_loops[] = {&impl.loop};
+  struct lws_context_creation_info info;
+  std::memset(&info, 0, sizeof(info));
+  // The listener is ours (accept pacing, precise bind errors); lws serves
+  // the sockets we adopt.
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+  info.protocols = impl.protocols.data();
+  info.user = this;
+  info.foreign_loops = foreign_loops;
+  info.timeout_secs = 10;
+  // No lws "validity" pings: the client protocol has its own. lws's default
+  // policy (ping at 300 s) keeps a timer per connection in one sorted list
+  // and re-inserts it, walking the list, on every message a client sends:
+  // at 15k connections that was 64% of the edge's CPU while clients
+  // connected (perf: lws_dll2_add_sorted).
+  static const lws_retry_bo_t kNoValidityChecks = {};
+  info.retry_and_idle_policy = &kNoValidityChecks;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
+  impl.context = lws_create_context(&info);
+  if (impl.context == nullptr) {
+    impl.loop_unusable = true;
+    return absl::InternalError("cannot create the libwebsockets context");
+  }
+  impl.vhost = lws_get_vhost_by_name(impl.context, "default");
+  if (impl.vhost == nullptr) return absl::InternalError("libwebsockets has no default vhost");
+  uv_poll_start(&impl.accept_poll, UV_READABLE, &Impl::OnAcceptable);
+  return bound_port_;
+}
+
+void LwsTransport::Run() {
+  loop_thread_.store(std::this_thread::get_id());
+  uv_run(&impl_->loop, UV_RUN_DEFAULT);
+  loop_thread_.store(std::thread::id());
+}
+
+void LwsTransport::StopLoop() {
+  assert(OnLoopThread());
+  uv_stop(&impl_->loop);
+}
+
+bool LwsTransport::OnLoopThread() const {
+  std::thread::id loop = loop_thread_.load();
+  return loop == std::thread::id() || loop == std::this_thread::get_id();
+}
+
+void LwsTransport::Shutdown() {
+  Impl& impl = *impl_;
+  if (impl.shut_down) return;
+  impl.shut_down = true;
+  wake_ready_.store(false, std::memory_order_release);
+  if (impl.context != nullptr) {
+    // Closes every connection still open (OnClose for each).
+    lws_context_destroy(impl.context);
+    impl.context = nullptr;
+  }
+  if (impl.loop_initialized && !impl.loop_unusable) {
+    for (auto& [id, timer] : timers_) {
+      uv_timer_stop(&timer->handle);
+      uv_close(reinterpret_cast<uv_handle_t*>(&timer->handle), &Impl::FreeTimer);
+    }
+    timers_.clear();
+    if (impl.handles_initialized) {
+      uv_poll_stop(&impl.accept_poll);
+      for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&impl.wake),
+                                  reinterpret_cast<uv_handle_t*>(&impl.flush),
+                                  reinterpret_cast<uv_handle_t*>(&impl.accept_poll),
+                                  reinterpret_cast<uv_handle_t*>(&impl.accept_resume)}) {
+        uv_close(handle, nullptr);
+      }
+    }
+    // Let lws and our handles finish closing, then release the loop.
+    uv_run(&impl.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&impl.loop);
+  }
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  for (LwsConnection* connection : connections_) delete connection;
+  connections_.clear();
+}
+
+void LwsTransport::AcceptPending() {
+  for (int i = 0; i < kAcceptsPerWake; ++i) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        PauseAccepting();
+        return;
+      }
+      continue;  // ECONNABORTED and the like: that client is gone.
+    }
+    if (options_.send_buffer_bytes > 0) {
+      int size = options_.send_buffer_bytes;
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    }
+    if (lws_adopt_socket_vhost(impl_->vhost, fd) == nullptr) close(fd);
+  }
+}
+
+void LwsTransport::PauseAccepting() {
+  // Out of descriptors: the pending connection stays in the backlog and the
+  // listener would wake the loop at once, again and again. Stop listening
+  // for a moment instead; connections closing meanwhile free descriptors.
+  int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  if (now_ms - last_accept_error_log_ms_ >= 10000) {
+    last_accept_error_log_ms_ = now_ms;
+    WH_LOG(WARNING) << "accept: " << std::strerror(errno) << "; pausing new connections for "
+                    << absl::FormatDuration(options_.accept_pause);
+  }
+  uv_poll_stop(&impl_->accept_poll);
+  uv_timer_start(&impl_->accept_resume, &Impl::OnAcceptResume,
+                 absl::ToInt64Milliseconds(options_.accept_pause), 0);
+}
+
+int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void* in, size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_HTTP:
+      // Plain HTTP is not served; only the WebSocket upgrade below is.
+      if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      char uri[256];
+      int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+      if (n <= 0 || options_.path != uri) return 1;
+      return 0;
+    }
+
+    case LWS_CALLBACK_ESTABLISHED:
+      OnEstablished(wsi, slot);
+      return 0;
+
+    case LWS_CALLBACK_RECEIVE: {
+      auto* connection = static_cast<LwsConnection*>(*slot);
+      if (connection == nullptr) return -1;
+      return OnReceive(connection, static_cast<const char*>(in), len);
+    }
+
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      auto* connection = static_cast<LwsConnection*>(*slot);
+      if (connection == nullptr) return -1;
+      return OnWritable(connection);
+    }
+
+    case LWS_CALLBACK_CLOSED: {
+      auto* connection = static_cast<LwsConnection*>(*slot);
+      if (connection != nullptr) {
+        *slot = nullptr;
+        OnClosed(connection);
+      }
+      return 0;
+    }
+
+    default:
+      return 0;
+  }
+}
+
+void LwsTransport::OnEstablished(struct lws* wsi, void** slot) {
+  char peer[64] = {0};
+  lws_get_peer_simple(wsi, peer, sizeof(peer));
+  auto* connection = new LwsConnection(next_connection_id_++, peer, wsi, options_.queue_max_bytes);
+  *slot = connection;
+  connections_.insert(connection);
+  if (handler_ != nullptr) handler_->OnOpen(connection);
+}
+
+int LwsTransport::OnReceive(LwsConnection* connection, const char* data, size_t len) {
+  if (connection->close_code != 0) return 0;  // Closing: ignore what still arrives.
+  if (connection->rx.size() + len > options_.max_message_bytes) {
+    // Refuse before buffering: a client cannot make us hold more than the
+    // limit for it.
+    static constexpr char kReason[] = "message too big";
+    lws_close_reason(connection->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
+                     sizeof(kReason) - 1);
+    connection->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+    return -1;
+  }
+  bool binary = lws_frame_is_binary(connection->wsi);
+  bool final_fragment =
+      lws_is_final_fragment(connection->wsi) && lws_remaining_packet_payload(connection->wsi) == 0;
+  if (final_fragment && connection->rx.empty()) {
+    if (handler_ != nullptr) handler_->OnMessage(connection, std::string_view(data, len), binary);
+    return 0;
+  }
+  connection->rx.append(data, len);
+  if (final_fragment) {
+    std::string message = std::move(connection->rx);
+    connection->rx = std::string();
+    if (handler_ != nullptr) handler_->OnMessage(connection, message, binary);
+  }
+  return 0;
+}
+
+int LwsTransport::OnWritable(LwsConnection* connection) {
+  connection->writable_requested = false;
+  if (connection->close_code != 0) {
+    // Returning -1 from WRITEABLE makes lws 4.1.6 drop the socket without
+    // the close frame prepared by lws_close_reason(), so the client would
+    // see 1006 and the SDK would reconnect. Write the close frame (RFC 6455
+    // 5.5.1: 2-byte code, then the reason) ourselves, then hang up.
+    write_buffer_.assign(LWS_PRE, '\0');
+    write_buffer_.push_back(static_cast<char>((connection->close_code >> 8) & 0xff));
+    write_buffer_.push_back(static_cast<char>(connection->close_code & 0xff));
+    write_buffer_.append(connection->close_reason);  // Close() keeps it <= 123 bytes.
+    lws_write(connection->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
+              write_buffer_.size() - LWS_PRE, kLwsWriteClose);
+    return -1;
+  }
+  if (connection->queue.empty()) return 0;
+  return WriteQueued(connection) ? 0 : -1;
+}
+
+bool LwsTransport::WriteQueued(LwsConnection* connection) {
+  // Everything queued goes out in one frame (newline-joined): one send()
+  // per connection per turn instead of one per message.
+  write_buffer_.assign(LWS_PRE, '\0');
+  connection->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
+  size_t payload = write_buffer_.size() - LWS_PRE;
+  // lws_write() sends what the socket takes and keeps the rest, asking for
+  // a writable callback itself; lws_partial_buffered() then says so.
+  int written =
+      lws_write(connection->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
+                payload, LWS_WRITE_TEXT);
+  if (written < 0) return false;
+  if (!connection->queue.empty() || lws_partial_buffered(connection->wsi)) {
+    RequestWritable(connection);
+  }
+  return true;
+}
+
+void LwsTransport::MarkDirty(LwsConnection* connection) {
+  if (connection->writable_requested || connection->dirty) return;
+  connection->dirty = true;
+  dirty_.push_back(connection);
+}
+
+void LwsTransport::FlushDirty() {
+  // Swap out first: a failing write may close a connection, and nothing
+  // here adds to dirty_ but the closes' own sends, which wait a turn.
+  std::vector<LwsConnection*> dirty;
+  dirty.swap(dirty_);
+  for (LwsConnection* connection : dirty) {
+    if (!connections_.contains(connection) || !connection->dirty) continue;
+    connection->dirty = false;
+    if (connection->writable_requested || connection->close_code != 0 ||
+        connection->queue.empty()) {
+      continue;
+    }
+    if (lws_partial_buffered(connection->wsi)) {
+      RequestWritable(connection);
+      continue;
+    }
+    if (!WriteQueued(connection)) {
+      // Outside a callback lws cannot be told to close by a return value.
+      lws_set_timeout(connection->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+  }
+  if (dirty_.empty()) {
+    dirty.clear();
+    dirty_.swap(dirty);  // Keep the capacity for the next turn.
+  }
+}
+
+void LwsTransport::OnClosed(LwsConnection* connection) {
+  if (handler_ != nullptr) handler_->OnClose(connection);
+  connections_.erase(connection);
+  delete connection;
+}
+
+bool LwsTransport::Send(Connection* base, Frame frame) {
+  assert(OnLoopThread());
+  auto* connection = static_cast<LwsConnection*>(base);
+  if (connection->close_code != 0) return true;  // Closing: dropped quietly.
+  if (!connection->queue.Push(std::move(frame))) return false;
+  MarkDirty(connection);
+  return true;
+}
+
+void LwsTransport::Close(Connection* base, int code, std::string_view reason) {
+  assert(OnLoopThread());
+  auto* connection = static_cast<LwsConnection*>(base);
+  if (connection->close_code != 0) return;
+  connection->close_code = code;
+  // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
+  // it must stay valid UTF-8.
+  connection->close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
+  connection->queue.Clear();
+  RequestWritable(connection);
+}
+
+size_t LwsTransport::QueuedBytes(const Connection* connection) const {
+  return static_cast<const LwsConnection*>(connection)->queue.bytes();
+}
+
+void LwsTransport::RequestWritable(LwsConnection* connection) {
+  if (connection->writable_requested) return;
+  connection->writable_requested = true;
+  lws_callback_on_writable(connection->wsi);
+}
+
+Transport::TimerId LwsTransport::StartTimer(absl::Duration period, std::function<void()> task) {
+  assert(OnLoopThread());
+  auto* timer = new LwsTimer;
+  timer->task = std::move(task);
+  uv_timer_init(&impl_->loop, &timer->handle);
+  // Timers do not keep the loop alive: StopLoop() ends it.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&timer->handle));
+  uint64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(period));
+  uv_timer_start(&timer->handle, &Impl::OnTimer, ms, ms);
+  TimerId id = next_timer_id_++;
+  timers_[id] = timer;
+  return id;
+}
+
+void LwsTransport::CancelTimer(TimerId id) {
+  assert(OnLoopThread());
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  uv_timer_stop(&it->second->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&it->second->handle), &Impl::FreeTimer);
+  timers_.erase(it);
+}
+
+}  // namespace wirehub::edge

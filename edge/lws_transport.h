@@ -1,0 +1,116 @@
+// LwsTransport: the Transport over libwebsockets 4.1.6 on a libuv loop.
+#ifndef WIREHUB_EDGE_LWS_TRANSPORT_H_
+#define WIREHUB_EDGE_LWS_TRANSPORT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "edge/loop_inbox.h"
+#include "edge/transport.h"
+
+struct lws;
+
+namespace wirehub::edge {
+
+struct LwsTransportOptions {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8000;  // 0 picks a free port.
+  // The only path that upgrades to a WebSocket.
+  std::string path = "/connection/websocket";
+  // Largest client message (after joining fragments); larger closes 1009.
+  size_t max_message_bytes = 64 * 1024;
+  // Bound of what may wait for one client's socket.
+  size_t queue_max_bytes = 1 << 20;
+  // SO_SNDBUF of each client socket; 0 keeps the kernel's autotuning.
+  int send_buffer_bytes = 0;
+  // Upper bound of one coalesced WebSocket frame.
+  size_t max_write_batch_bytes = 256 * 1024;
+  // How long accepting pauses when the process is out of descriptors.
+  absl::Duration accept_pause = absl::Milliseconds(100);
+};
+
+struct LwsConnection;
+struct LwsTimer;
+
+// LwsTransport owns the libuv loop, the lws context, the listening socket
+// and every client connection.
+//
+// Thread: edge loop only, except Post(), RequestStop()-style posting and
+// construction. The handler must outlive Shutdown().
+class LwsTransport final : public Transport {
+ public:
+  explicit LwsTransport(LwsTransportOptions options);
+  ~LwsTransport() override;
+  LwsTransport(const LwsTransport&) = delete;
+  LwsTransport& operator=(const LwsTransport&) = delete;
+
+  // Binds the listener and creates the loop and the lws context; returns
+  // the bound port. A taken or invalid address is an error naming it.
+  absl::StatusOr<int> Init(TransportHandler* handler);
+  // Serves until StopLoop().
+  void Run();
+  // Closes what is left (OnClose for each connection still open), the lws
+  // context and the loop. Idempotent; the destructor calls it.
+  void Shutdown();
+
+  bool Send(Connection* connection, Frame frame) override;
+  void Close(Connection* connection, int code, std::string_view reason) override;
+  size_t QueuedBytes(const Connection* connection) const override;
+  TimerId StartTimer(absl::Duration period, std::function<void()> task) override;
+  void CancelTimer(TimerId id) override;
+  void Post(std::function<void()> task) override { inbox_.Post(std::move(task)); }
+  void StopLoop() override;
+  bool OnLoopThread() const override;
+
+  int bound_port() const { return bound_port_; }
+
+ private:
+  // libuv and lws state; its static callbacks call the methods below.
+  struct Impl;
+  int HandleCallback(struct lws* wsi, int reason, void** slot, void* in, size_t len);
+  void OnEstablished(struct lws* wsi, void** slot);
+  int OnReceive(LwsConnection* connection, const char* data, size_t len);
+  int OnWritable(LwsConnection* connection);
+  void OnClosed(LwsConnection* connection);
+  bool WriteQueued(LwsConnection* connection);
+  void RequestWritable(LwsConnection* connection);
+  void MarkDirty(LwsConnection* connection);
+  // Once per loop turn, before the loop waits: each connection's queue
+  // leaves in one frame.
+  void FlushDirty();
+  void AcceptPending();
+  void PauseAccepting();
+
+  const LwsTransportOptions options_;
+  TransportHandler* handler_ = nullptr;
+  std::unique_ptr<Impl> impl_;
+  LoopInbox inbox_;
+  // Set once the wake-up handle exists; Post() before that only queues.
+  std::atomic<bool> wake_ready_{false};
+  std::atomic<std::thread::id> loop_thread_{};
+  int listen_fd_ = -1;
+  int bound_port_ = 0;
+  uint64_t next_connection_id_ = 1;
+  TimerId next_timer_id_ = 1;
+  absl::flat_hash_map<TimerId, LwsTimer*> timers_;
+  absl::flat_hash_set<LwsConnection*> connections_;
+  // Connections with output queued this turn; may hold connections closed
+  // since, which FlushDirty() recognizes by their absence from connections_.
+  std::vector<LwsConnection*> dirty_;
+  std::string write_buffer_;
+  int64_t last_accept_error_log_ms_ = 0;
+};
+
+}  // namespace wirehub::edge
+
+#endif  // WIREHUB_EDGE_LWS_TRANSPORT_H_
