@@ -86,6 +86,21 @@ export function withTimeout(promise, timeoutMs, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Resident set size of process `pid` in bytes (VmRSS of /proc/PID/status),
+ * or null when the process is gone or has no VmRSS line (a zombie).
+ */
+export function rssBytes(pid) {
+  let text;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(text);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
 /** Number of a proto3-JSON uint64/int64 field: a string, a number, or absent (0). */
 export function u64(value) {
   if (value === undefined || value === null) return 0;
@@ -644,6 +659,63 @@ export class Env {
     const m = /^offset=(\d+) epoch=(\S*)$/m.exec(stdout.trim());
     if (!m) throw new Error(`unexpected wirehubctl publish output: ${JSON.stringify(stdout)}`);
     return { offset: Number(m[1]), epoch: m[2] };
+  }
+
+  /**
+   * Spawns BIN_DIR/`binary` with `args` (stdout and stderr piped) without
+   * waiting for anything; the process is tracked and stopped by cleanup()
+   * like every other. Returns the ServerProcess (pid, exited, exitInfo,
+   * stderrText).
+   */
+  spawnBinary(name, binary, args) {
+    return this._spawn(name, binary, args);
+  }
+
+  /**
+   * Publishes `lines` ("CHANNEL JSON" strings, no newline) through one
+   * `wirehubctl publish-stream` to `control`, in order; resolves with the
+   * position each got ({offset, epoch}, in line order). Rejects if any line
+   * failed, on a non-zero exit, or after timeoutMs.
+   */
+  publishLines(lines, { control = this.control, timeoutMs = 30_000, tenant } = {}) {
+    const args = [`--control=${control.address}`, 'publish-stream'];
+    if (tenant !== undefined) args.push(`--tenant=${tenant}`);
+    return new Promise((resolve, reject) => {
+      const child = spawn(binPath('wirehubctl'), args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.dir });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdin.on('error', () => {}); // an early exit is reported below
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`wirehubctl publish-stream of ${lines.length} lines timed out after ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        const positions = new Array(lines.length);
+        for (const line of stdout.split('\n')) {
+          const m = /^(\d+) offset=(\d+) epoch=(\S*)$/.exec(line);
+          if (m) positions[Number(m[1]) - 1] = { offset: Number(m[2]), epoch: m[3] };
+        }
+        const missing = positions.findIndex((p) => p === undefined);
+        if (code !== 0 || missing >= 0 || positions.length !== lines.length) {
+          reject(new Error(
+            `wirehubctl publish-stream of ${lines.length} lines failed (exit ${code}, signal ${signal}); ` +
+              `stdout: ${stdout.slice(0, 2000)}; stderr: ${stderr.slice(0, 2000)}`,
+          ));
+          return;
+        }
+        resolve(positions);
+      });
+      child.stdin.end(lines.map((l) => `${l}\n`).join(''));
+    });
   }
 
   /** Writes obj as JSON to a file in this env's temp dir; returns its path. */

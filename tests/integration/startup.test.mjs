@@ -1,0 +1,234 @@
+// Start-up failures: wirehub-edge on a taken port exits 1 naming the
+// address; tools/dev/run-local fails loudly and stops what it started when
+// its edge cannot come up, and otherwise prints its banner once the edge
+// accepts connections.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { BIN_DIR, Env, binPath, sleep, waitFor, withTimeout } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
+const runLocalPath = path.join(repoRoot, 'tools/dev/run-local');
+
+const EXIT_BOUND_MS = 10_000;
+const RUN_LOCAL_BOUND_MS = 40_000;
+
+const env = new Env('wirehub-startup');
+const holders = [];
+const runLocals = [];
+after(async () => {
+  for (const r of runLocals) await r.kill();
+  for (const h of holders) h.close();
+  await env.cleanup();
+});
+
+/** Holds a port on 127.0.0.1 with a listening server; resolves with the port. */
+async function holdPort() {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  holders.push(server);
+  return server.address().port;
+}
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Resolves true if a listener can be opened on 127.0.0.1:port now (and closes it). */
+function canListen(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Resolves true if something accepts a TCP connection on 127.0.0.1:port. */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Pids of running processes whose command line holds `needle` as one argument. */
+function pidsWithArg(needle) {
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let args;
+    try {
+      args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (args.includes(needle)) found.push(Number(entry));
+  }
+  return found;
+}
+
+test('wirehub-edge on a taken port exits with status 1 and names the address on stderr', async () => {
+  const port = await holdPort();
+  const control = await env.startControl();
+  const config = env.writeConfig('open.json', { defaults: { allow_subscribe_for_client: true } });
+  const edge = env.spawnBinary('wirehub-edge[taken-port]', 'wirehub-edge', [
+    `--listen=127.0.0.1:${port}`,
+    `--control=${control.address}`,
+    `--token_hmac_secret_file=${env.secretFile}`,
+    `--config=${config}`,
+  ]);
+  // 'close' comes once stdout and stderr are drained too.
+  edge.child.stdout.resume();
+  const closed = new Promise((resolve) => edge.child.once('close', resolve));
+  const info = await withTimeout(edge.exited, EXIT_BOUND_MS, `wirehub-edge on taken port ${port} to exit`);
+  await withTimeout(closed, 2000, 'wirehub-edge stdio to close');
+  assert.deepEqual(
+    { code: info.code, signal: info.signal },
+    { code: 1, signal: null },
+    `exit status of wirehub-edge --listen=127.0.0.1:${port} (port taken); stderr:\n${edge.stderrText}`,
+  );
+  assert.ok(
+    edge.stderrText.includes(`127.0.0.1:${port}`),
+    `stderr names the address 127.0.0.1:${port}:\n${edge.stderrText}`,
+  );
+  assert.ok(control.running, 'control is unaffected');
+  assert.ok(await accepts(port), 'the holder still has the port');
+});
+
+/**
+ * Runs tools/dev/run-local (build skipped, binaries from BIN_DIR) in its own
+ * process group with the given ports; returns a handle with its output,
+ * `exited` and kill() (the whole group).
+ */
+function runLocal({ grpcPort, wsPort }) {
+  for (const name of ['wirehub-control', 'wirehub-edge', 'wirehubctl']) binPath(name);
+  const child = spawn(runLocalPath, [], {
+    cwd: repoRoot,
+    detached: true, // own process group: kill() reaches the servers it started
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      WIREHUB_RUN_LOCAL_SKIP_BUILD: '1',
+      WIREHUB_BIN_DIR: BIN_DIR,
+      WIREHUB_GRPC_PORT: String(grpcPort),
+      WIREHUB_WS_PORT: String(wsPort),
+    },
+  });
+  const handle = {
+    child,
+    stdout: '',
+    stderr: '',
+    exitInfo: null,
+    async kill() {
+      if (handle.exitInfo) return;
+      for (const signal of ['SIGTERM', 'SIGKILL']) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          return; // group gone
+        }
+        if (await Promise.race([handle.exited.then(() => true), sleep(3000).then(() => false)])) return;
+      }
+    },
+  };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => (handle.stdout += d));
+  child.stderr.on('data', (d) => (handle.stderr += d));
+  handle.exited = new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      handle.exitInfo = { code, signal };
+      resolve(handle.exitInfo);
+    });
+  });
+  runLocals.push(handle);
+  return handle;
+}
+
+/** Fails (after killing them, by pid) if servers started for grpcPort are still running. */
+function assertNoServersLeft(grpcPort) {
+  const leftovers = [
+    ...pidsWithArg(`--grpc_listen=127.0.0.1:${grpcPort}`),
+    ...pidsWithArg(`--control=127.0.0.1:${grpcPort}`),
+  ];
+  for (const pid of leftovers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  assert.deepEqual(leftovers, [], 'no wirehub-control or wirehub-edge started by run-local is left running');
+}
+
+test('run-local with a taken WebSocket port exits 1, says the edge failed, and stops control', async () => {
+  const wsPort = await holdPort();
+  const grpcPort = await freePort();
+  const run = runLocal({ grpcPort, wsPort });
+  const info = await withTimeout(run.exited, RUN_LOCAL_BOUND_MS, 'run-local to give up').catch(async (err) => {
+    await run.kill();
+    err.message += `; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+    throw err;
+  });
+  const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+  assert.deepEqual({ code: info.code, signal: info.signal }, { code: 1, signal: null }, `run-local's exit status; ${output}`);
+  assert.match(run.stderr, /run-local: wirehub-edge .*(exited with status|not ready)/, `stderr says the edge failed; ${output}`);
+  assert.ok(!run.stdout.includes('wirehub is running'), `no "running" banner; ${output}`);
+  assert.ok(await canListen(grpcPort), `control's port ${grpcPort} is free again; ${output}`);
+  assertNoServersLeft(grpcPort);
+});
+
+test('run-local with free ports prints its banner once the edge accepts connections; SIGTERM stops both', async () => {
+  const wsPort = await freePort();
+  const grpcPort = await freePort();
+  const run = runLocal({ grpcPort, wsPort });
+  try {
+    await waitFor(
+      () => {
+        if (run.exitInfo) throw new Error(`run-local exited ${JSON.stringify(run.exitInfo)}`);
+        return run.stdout.includes('wirehub is running');
+      },
+      RUN_LOCAL_BOUND_MS,
+      'the run-local banner',
+    );
+  } catch (err) {
+    await run.kill();
+    err.message += `; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+    throw err;
+  }
+  assert.ok(await accepts(wsPort), 'the edge accepts connections once the banner is out');
+  assert.ok(run.stdout.includes(`ws://127.0.0.1:${wsPort}/connection/websocket`), run.stdout);
+  process.kill(run.child.pid, 'SIGTERM');
+  const info = await withTimeout(run.exited, 10_000, 'run-local to stop on SIGTERM').catch(async (err) => {
+    await run.kill();
+    throw err;
+  });
+  assert.equal(info.code, 143, `run-local's status after SIGTERM; stderr:\n${run.stderr}`);
+  assert.ok(await canListen(grpcPort), 'control stopped');
+  assert.ok(await canListen(wsPort), 'the edge stopped');
+  assertNoServersLeft(grpcPort);
+});
