@@ -145,7 +145,7 @@ struct UnaryCall final : UnaryCallBase {
 // one can count itself out after Stop() returned and the link is gone.
 class ControlLink::UnaryCalls {
  public:
-  // Register() adds `call` unless Close() was called.
+  // Register() adds `call` unless CloseAndCancel() was called.
   bool Register(const std::shared_ptr<UnaryCallBase>& call) {
     absl::MutexLock lock(&mu_);
     if (closed_) return false;
@@ -158,7 +158,7 @@ class ControlLink::UnaryCalls {
     std::shared_ptr<UnaryCallBase> last;  // Destroyed after the lock is released.
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(call);
-    WH_CHECK(it != calls_.end()) << "unary call unregistered twice";
+    WH_CHECK(it != calls_.end()) << "unary call not registered";
     last = std::move(it->second);
     calls_.erase(it);
   }
@@ -229,16 +229,15 @@ void ControlLink::StartUnary(const Request& request, absl::Duration timeout,
     return;
   }
   // Counted in before it starts: the callback may run inline in start().
-  start(&raw->context, &raw->request, &raw->response,
-        [calls = calls_, raw](grpc::Status status) {
-          Callback<Response> callback = std::move(raw->done);
-          if (status.ok()) {
-            callback(std::move(raw->response));
-          } else {
-            callback(ToAbslStatus(status));
-          }
-          calls->Unregister(raw);
-        });
+  start(&raw->context, &raw->request, &raw->response, [calls = calls_, raw](grpc::Status status) {
+    Callback<Response> callback = std::move(raw->done);
+    if (status.ok()) {
+      callback(std::move(raw->response));
+    } else {
+      callback(ToAbslStatus(status));
+    }
+    calls->Unregister(raw);
+  });
 }
 
 void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
@@ -509,8 +508,10 @@ void ControlLink::RunReader() {
         on_state_(true);
       }
     }
+    bool stopping;
     {
       absl::MutexLock lock(&mu_);
+      stopping = stopping_;
       stream_open_ = false;
       context_ = nullptr;
       pending_results_.clear();
@@ -518,14 +519,12 @@ void ControlLink::RunReader() {
     context.TryCancel();
     writer.join();
     grpc::Status status = stream->Finish();
-    if (attached) {
-      WH_LOG(WARNING) << "control link lost: " << status.error_message() << " ("
-                      << static_cast<int>(status.error_code()) << ")";
-      on_state_(false);
-    } else if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      WH_LOG(WARNING) << "control link attach failed: " << status.error_message() << " ("
-                      << static_cast<int>(status.error_code()) << ")";
+    if (!stopping && (attached || !status.ok())) {
+      WH_LOG(WARNING) << (attached ? "control link lost: " : "control link attach failed: ")
+                      << status.error_message() << " (" << static_cast<int>(status.error_code())
+                      << ")";
     }
+    if (attached) on_state_(false);
     // Jitter in [backoff/2, backoff] spreads the reconnects of many edges.
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     absl::Duration delay = backoff * jitter(rng);

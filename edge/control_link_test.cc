@@ -289,8 +289,7 @@ TEST_F(ControlLinkTest, ChangesMadeWhileTheSnapshotIsWrittenFollowIt) {
     removed_seq = link.RemoveChannel(RoomKey(i));
   }
   EXPECT_GT(removed_seq, added_seq);
-  ASSERT_TRUE(events().WaitForAck(removed_seq))
-      << "changes after the snapshot never acknowledged";
+  ASSERT_TRUE(events().WaitForAck(removed_seq)) << "changes after the snapshot never acknowledged";
   EXPECT_EQ(PresenceHeld(kChannels + 1000), static_cast<uint64_t>(kChannels));
   EXPECT_EQ(PresenceHeld(1000), 0u);
 }
@@ -413,11 +412,10 @@ TEST_F(ControlLinkTest, UnaryCallsCarryResponsesAndGrpcStatusAsAbslStatus) {
     control::v1::HistoryRequest request;
     request.set_channel(channel);
     request.set_limit(-1);
-    link.FetchHistory(request, kWait,
-                      [&](absl::StatusOr<control::v1::HistoryResponse> response) {
-                        absl::MutexLock lock(&results.mu);
-                        results.history.push_back(std::move(response));
-                      });
+    link.FetchHistory(request, kWait, [&](absl::StatusOr<control::v1::HistoryResponse> response) {
+      absl::MutexLock lock(&results.mu);
+      results.history.push_back(std::move(response));
+    });
     absl::MutexLock lock(&results.mu);
     const size_t want = results.history.size() + 1;
     auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(results.mu) {
@@ -491,7 +489,8 @@ class Arrivals {
 class HangingControlService final : public control::v1::ControlService::CallbackService {
  public:
   explicit HangingControlService(Arrivals* arrivals) : arrivals_(arrivals) {}
-  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext*, const control::v1::HistoryRequest*,
+  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext*,
+                                    const control::v1::HistoryRequest*,
                                     control::v1::HistoryResponse*) override {
     return arrivals_->Hang();
   }
@@ -539,6 +538,14 @@ class CallOutcomes {
   std::vector<int> runs() const {
     absl::MutexLock lock(&mu_);
     return runs_;
+  }
+  // Waits until at least `count` callbacks ran.
+  bool WaitForRuns(int count) {
+    absl::MutexLock lock(&mu_);
+    auto ran = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::count_if(runs_.begin(), runs_.end(), [](int runs) { return runs > 0; }) >= count;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&ran), kWait);
   }
   std::vector<absl::StatusCode> codes() const {
     absl::MutexLock lock(&mu_);
@@ -639,7 +646,8 @@ TEST_F(ControlLinkTest, DestructionRacingCompletionsRunsEachCallbackOnce) {
   CallOutcomes outcomes(kCalls);
   MakeLink().Start();
   for (int i = 0; i < kCalls; ++i) StartCall(*link_, i, outcomes, kWait);
-  // Some calls have completed by now, some are in flight.
+  // Some calls have completed by now, most are in flight.
+  ASSERT_TRUE(outcomes.WaitForRuns(20));
   link_.reset();
   EXPECT_EQ(outcomes.runs(), std::vector<int>(kCalls, 1));
   for (absl::StatusCode code : outcomes.codes()) {

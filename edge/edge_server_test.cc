@@ -1,0 +1,451 @@
+#include "edge/edge_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/jwt.h"
+#include "edge/testing/fake_control_api.h"
+#include "edge/testing/fake_transport.h"
+
+namespace wirehub::edge {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+using testing::FakeControlApi;
+using testing::FakeTransport;
+
+constexpr char kSecret[] = "edge-server-test-secret";
+
+config::v1::Config TestConfig() {
+  config::v1::Config config;
+  config.mutable_defaults()->set_allow_subscribe_for_client(true);
+  config::v1::Namespace* chat = config.add_namespaces();
+  chat->set_name("chat");
+  config::v1::NamespaceOptions* options = chat->mutable_options();
+  options->set_allow_subscribe_for_client(true);
+  options->set_history_size(100);
+  options->mutable_history_ttl()->set_seconds(300);
+  options->set_allow_recovery(true);
+  options->set_allow_history_for_subscriber(true);
+  options->set_presence(true);
+  options->set_allow_presence_for_subscriber(true);
+  return config;
+}
+
+std::string Token(const std::string& user) {
+  TokenSpec spec;
+  spec.subject = user;
+  spec.issued_at = absl::Now() - absl::Minutes(1);
+  spec.expires_at = absl::Now() + absl::Hours(1);
+  return MintToken(kSecret, spec);
+}
+
+control::v1::HistoryResponse Position(const std::string& epoch, uint64_t top) {
+  control::v1::HistoryResponse response;
+  response.set_epoch(epoch);
+  response.set_offset(top);
+  return response;
+}
+
+class EdgeServerTest : public ::testing::Test {
+ protected:
+  EdgeServerTest() {
+    options_.namespaces = NamespaceRegistry(TestConfig());
+    options_.edge_id = "edge-test";
+    options_.max_calls_per_connection = 4;
+    options_.recovery_max_publications = 50;
+  }
+
+  void Start() {
+    server_ = std::make_unique<EdgeServer>(options_, kSecret, &transport_);
+    transport_.set_handler(server_.get());
+    server_->SetControlLink(&control_);
+    server_->Start();
+  }
+
+  void TearDown() override {
+    // Every call comes back before the server goes, as ControlLink::Stop()
+    // guarantees.
+    while (!control_.history.empty()) {
+      FakeControlApi::AnswerOldest(control_.history,
+                                   absl::StatusOr<control::v1::HistoryResponse>(
+                                       absl::UnavailableError("test over")));
+    }
+    transport_.RunPosted();
+  }
+
+  // A connected client; its connect reply is consumed.
+  uint64_t Connect(const std::string& user = "alice") {
+    uint64_t id = transport_.Open();
+    transport_.Receive(id, absl::StrCat(R"({"id":1,"connect":{"token":")", Token(user), R"("}})"));
+    std::vector<std::string> sent = transport_.Take(id);
+    EXPECT_THAT(sent, ElementsAre(HasSubstr(R"("connect":{"client":)")));
+    return id;
+  }
+
+  // Control acknowledges every interest change so far.
+  void Ack() {
+    edge::v1::ControlMessage message;
+    message.set_interest_ack(control_.seq);
+    server_->OnControlMessage(message);
+  }
+
+  void Publish(const std::string& key, uint64_t offset, const std::string& epoch = "E") {
+    edge::v1::ControlMessage message;
+    edge::v1::Publication* publication = message.add_publications();
+    publication->set_channel(key);
+    publication->set_data(absl::StrCat(R"({"n":)", offset, "}"));
+    publication->set_offset(offset);
+    publication->set_epoch(epoch);
+    server_->OnControlMessage(message);
+  }
+
+  void AnswerHistory(absl::StatusOr<control::v1::HistoryResponse> answer) {
+    ASSERT_FALSE(control_.history.empty());
+    FakeControlApi::AnswerOldest(control_.history, std::move(answer));
+    transport_.RunPosted();
+  }
+
+  // A subscriber of chat:room positioned at epoch E, offset `top`.
+  uint64_t PositionedSubscriber(uint64_t top) {
+    uint64_t id = Connect();
+    transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"chat:room"}})");
+    Ack();
+    AnswerHistory(Position("E", top));
+    EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("id":2,"subscribe")")));
+    return id;
+  }
+
+  EdgeServerOptions options_;
+  FakeTransport transport_;
+  FakeControlApi control_;
+  std::unique_ptr<EdgeServer> server_;
+};
+
+TEST_F(EdgeServerTest, ConnectsWithAValidTokenAndTellsControlTheUser) {
+  Start();
+  Connect("bob");
+  EXPECT_THAT(control_.users, ElementsAre("bob"));
+}
+
+TEST_F(EdgeServerTest, RefusedTokensCloseOrAnswer109) {
+  Start();
+  uint64_t bad = transport_.Open();
+  transport_.Receive(bad, R"({"id":1,"connect":{"token":"not-a-jwt"}})");
+  EXPECT_EQ(transport_.peer(bad).close_code, kCloseInvalidToken);
+
+  TokenSpec spec;
+  spec.subject = "alice";
+  spec.issued_at = absl::Now() - absl::Hours(2);
+  spec.expires_at = absl::Now() - absl::Hours(1);
+  uint64_t expired = transport_.Open();
+  transport_.Receive(expired,
+                     absl::StrCat(R"({"id":1,"connect":{"token":")", MintToken(kSecret, spec), R"("}})"));
+  EXPECT_THAT(transport_.Take(expired), ElementsAre(HasSubstr(R"("code":109)")));
+  EXPECT_EQ(transport_.peer(expired).close_code, 0);
+
+  uint64_t early = transport_.Open();
+  transport_.Receive(early, R"({"id":1,"subscribe":{"channel":"news"}})");
+  EXPECT_EQ(transport_.peer(early).close_code, kCloseBadRequest);
+}
+
+TEST_F(EdgeServerTest, SubscribeWithoutHistoryWaitsForTheInterestAck) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"news"}})");
+  EXPECT_THAT(control_.channels, ElementsAre("news"));
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  Ack();
+  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":2,"subscribe":{}})"));
+  Publish("news", 0);
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("channel":"news")")));
+  EXPECT_TRUE(control_.history.empty()) << "no history read for a channel without history";
+}
+
+TEST_F(EdgeServerTest, PlainSubscribeLearnsThePositionWithoutReadingHistory) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"chat:room"}})");
+  Ack();
+  ASSERT_THAT(control_.history, SizeIs(1));
+  EXPECT_EQ(control_.history.front().request.limit(), 0);
+  EXPECT_FALSE(control_.history.front().request.has_since());
+  // A publication arriving meanwhile is held and follows the reply.
+  Publish("chat:room", 43);
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  AnswerHistory(Position("E", 42));
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(AllOf(HasSubstr(R"("id":2,"subscribe")"), HasSubstr(R"("epoch":"E")"),
+                                HasSubstr(R"("offset":42)"), Not(HasSubstr("recovered")),
+                                Not(HasSubstr("publications"))),
+                          HasSubstr(R"("offset":43)")));
+  EXPECT_THAT(control_.presence["chat:room"], SizeIs(1));
+}
+
+TEST_F(EdgeServerTest, RecoveryReadsOnlyWhatTheClientMissedInPages) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(
+      id, R"({"id":2,"subscribe":{"channel":"chat:room","recover":true,"epoch":"E","offset":40}})");
+  Ack();
+  AnswerHistory(Position("E", 43));
+  ASSERT_THAT(control_.history, SizeIs(1));
+  const control::v1::HistoryRequest& page = control_.history.front().request;
+  EXPECT_EQ(page.since().offset(), 40u);
+  EXPECT_EQ(page.since().epoch(), "E");
+  EXPECT_EQ(page.limit(), 3);
+  EXPECT_GT(page.max_bytes(), 0u);
+  control::v1::HistoryResponse first = Position("E", 43);
+  for (uint64_t offset : {41, 42}) {
+    control::v1::HistoryPublication* publication = first.add_publications();
+    publication->set_offset(offset);
+    publication->set_data(absl::StrCat(R"({"n":)", offset, "}"));
+  }
+  first.set_more(true);
+  AnswerHistory(first);
+  ASSERT_THAT(control_.history, SizeIs(1));
+  EXPECT_EQ(control_.history.front().request.since().offset(), 42u);
+  control::v1::HistoryResponse second = Position("E", 43);
+  control::v1::HistoryPublication* last = second.add_publications();
+  last->set_offset(43);
+  last->set_data(R"({"n":43})");
+  AnswerHistory(second);
+  std::vector<std::string> sent = transport_.Take(id);
+  ASSERT_THAT(sent, SizeIs(1));
+  EXPECT_THAT(sent[0], AllOf(HasSubstr(R"("recovered":true)"), HasSubstr(R"({"n":41})"),
+                             HasSubstr(R"({"n":42})"), HasSubstr(R"({"n":43})")));
+}
+
+TEST_F(EdgeServerTest, RecoveryBeyondTheCapAnswersNotRecovered) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(
+      id, R"({"id":2,"subscribe":{"channel":"chat:room","recover":true,"epoch":"E","offset":1}})");
+  Ack();
+  AnswerHistory(Position("E", 1000));  // 999 missed, cap 50.
+  EXPECT_TRUE(control_.history.empty());
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(AllOf(HasSubstr(R"("was_recovering":true)"),
+                                Not(HasSubstr(R"("recovered":true)")), Not(HasSubstr("error")))));
+}
+
+TEST_F(EdgeServerTest, GapIsRepairedFromHistoryBeforeAnythingNewer) {
+  Start();
+  uint64_t id = PositionedSubscriber(10);
+  Publish("chat:room", 11);
+  Publish("chat:room", 14);  // 12 and 13 went missing.
+  Publish("chat:room", 15);
+  ASSERT_THAT(control_.history, SizeIs(1));
+  EXPECT_EQ(control_.history.front().request.since().offset(), 11u);
+  control::v1::HistoryResponse page = Position("E", 15);
+  for (uint64_t offset : {12, 13, 14}) {
+    control::v1::HistoryPublication* publication = page.add_publications();
+    publication->set_offset(offset);
+    publication->set_data(absl::StrCat(R"({"n":)", offset, "}"));
+  }
+  AnswerHistory(page);
+  std::vector<std::string> sent = transport_.Take(id);
+  ASSERT_THAT(sent, SizeIs(5));
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_THAT(sent[i], HasSubstr(absl::StrCat(R"("offset":)", 11 + i)));
+  }
+}
+
+TEST_F(EdgeServerTest, UnrepairableGapUnsubscribesWith2500) {
+  Start();
+  uint64_t id = PositionedSubscriber(10);
+  Publish("chat:room", 20);
+  AnswerHistory(absl::FailedPreconditionError("unrecoverable position"));
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("code":2500)")));
+  EXPECT_THAT(control_.channels, IsEmpty());
+}
+
+TEST_F(EdgeServerTest, AnotherEpochLiveUnsubscribesWith2500) {
+  Start();
+  uint64_t id = PositionedSubscriber(10);
+  Publish("chat:room", 1, "F");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("code":2500)")));
+}
+
+TEST_F(EdgeServerTest, SubscribeOvertakenByItsUnsubscribeIsAnsweredFirst) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id,
+                     "{\"id\":2,\"subscribe\":{\"channel\":\"chat:room\"}}\n"
+                     "{\"id\":3,\"unsubscribe\":{\"channel\":\"chat:room\"}}\n"
+                     "{\"id\":4,\"ping\":{}}");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":2,"subscribe":{}})",
+                                               R"({"id":3,"unsubscribe":{}})",
+                                               R"({"id":4,"ping":{}})"));
+  // Also once control acknowledged and the position answer came back late.
+  transport_.Receive(id, R"({"id":5,"subscribe":{"channel":"chat:room"}})");
+  Ack();
+  transport_.Receive(id, R"({"id":6,"unsubscribe":{"channel":"chat:room"}})");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":5,"subscribe":{}})",
+                                               R"({"id":6,"unsubscribe":{}})"));
+  AnswerHistory(Position("E", 1));
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  EXPECT_THAT(control_.channels, IsEmpty());
+}
+
+TEST_F(EdgeServerTest, RepliesKeepCommandOrderBehindSlowCalls) {
+  Start();
+  uint64_t id = PositionedSubscriber(1);
+  transport_.Receive(id,
+                     "{\"id\":3,\"presence_stats\":{\"channel\":\"chat:room\"}}\n"
+                     "{\"id\":4,\"ping\":{}}");
+  Publish("chat:room", 2);
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  control::v1::PresenceStatsResponse stats;
+  stats.set_num_clients(1);
+  stats.set_num_users(1);
+  FakeControlApi::AnswerOldest(control_.presence_stats_calls,
+                               absl::StatusOr<control::v1::PresenceStatsResponse>(stats));
+  transport_.RunPosted();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("id":3,"presence_stats")"), HasSubstr(R"("id":4)"),
+                          HasSubstr(R"("offset":2)")));
+}
+
+TEST_F(EdgeServerTest, CallsPastTheConnectionBoundAnswer111) {
+  Start();
+  uint64_t id = PositionedSubscriber(1);
+  std::string frame;
+  for (int i = 0; i < 6; ++i) {
+    absl::StrAppend(&frame, i ? "\n" : "", R"({"id":)", 10 + i,
+                    R"(,"presence_stats":{"channel":"chat:room"}})");
+  }
+  transport_.Receive(id, frame);
+  EXPECT_THAT(control_.presence_stats_calls, SizeIs(4));
+  // The two refused ones wait behind the four in flight: order is kept.
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  while (!control_.presence_stats_calls.empty()) {
+    FakeControlApi::AnswerOldest(
+        control_.presence_stats_calls,
+        absl::StatusOr<control::v1::PresenceStatsResponse>(absl::UnavailableError("down")));
+  }
+  transport_.RunPosted();
+  std::vector<std::string> sent = transport_.Take(id);
+  ASSERT_THAT(sent, SizeIs(6));
+  for (int i = 0; i < 4; ++i) EXPECT_THAT(sent[i], HasSubstr(R"("code":100)"));
+  for (int i = 4; i < 6; ++i) EXPECT_THAT(sent[i], HasSubstr(R"("code":111)"));
+  // Calls came back: the connection may start more.
+  transport_.Receive(id, R"({"id":20,"presence_stats":{"channel":"chat:room"}})");
+  EXPECT_THAT(control_.presence_stats_calls, SizeIs(1));
+}
+
+TEST_F(EdgeServerTest, CallsOfAClosedConnectionAreReleasedWhenTheyReturn) {
+  options_.max_calls_per_edge = 2;
+  Start();
+  uint64_t first = Connect("a");
+  transport_.Receive(first, "{\"id\":2,\"subscribe\":{\"channel\":\"chat:a\"}}\n"
+                            "{\"id\":3,\"subscribe\":{\"channel\":\"chat:b\"}}");
+  Ack();
+  ASSERT_THAT(control_.history, SizeIs(2));
+  transport_.Drop(first);
+  // Both position calls are still at control: the edge's bound holds.
+  uint64_t second = Connect("b");
+  transport_.Receive(second, R"({"id":2,"subscribe":{"channel":"chat:c"}})");
+  EXPECT_THAT(transport_.Take(second), ElementsAre(HasSubstr(R"("code":111)")));
+  AnswerHistory(Position("E", 0));
+  AnswerHistory(Position("E", 0));
+  transport_.Receive(second, R"({"id":3,"subscribe":{"channel":"chat:c"}})");
+  Ack();
+  AnswerHistory(Position("E", 0));
+  EXPECT_THAT(transport_.Take(second), ElementsAre(HasSubstr(R"("id":3,"subscribe")")));
+}
+
+TEST_F(EdgeServerTest, UnsubscribeEndsDeliveryAndInterest) {
+  Start();
+  uint64_t id = PositionedSubscriber(1);
+  transport_.Receive(id, R"({"id":3,"unsubscribe":{"channel":"chat:room"}})");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":3,"unsubscribe":{}})"));
+  Publish("chat:room", 2);
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  EXPECT_THAT(control_.channels, IsEmpty());
+  EXPECT_THAT(control_.presence, IsEmpty());
+}
+
+TEST_F(EdgeServerTest, ServerDisconnectUsesTheRequestedCode) {
+  Start();
+  uint64_t id = Connect("carol");
+  edge::v1::ControlMessage message;
+  edge::v1::EdgeCommand* command = message.add_commands();
+  command->set_id(7);
+  command->mutable_disconnect()->set_user("carol");
+  server_->OnControlMessage(message);
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseForceDisconnect);
+  ASSERT_THAT(control_.results, SizeIs(1));
+  EXPECT_EQ(control_.results[0].id(), 7u);
+  EXPECT_EQ(control_.results[0].connections(), 1u);
+}
+
+TEST_F(EdgeServerTest, SlowClientIsClosedWith3008) {
+  options_.client_queue_max_bytes = 1000;
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"news"}})");
+  Ack();
+  transport_.Take(id);
+  transport_.SetQueued(id, 1 << 20);
+  Publish("news", 0);
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseSlow);
+}
+
+TEST_F(EdgeServerTest, OutputHeldBehindAReplyIsBoundedToo) {
+  options_.client_queue_max_bytes = 2000;
+  Start();
+  uint64_t id = PositionedSubscriber(0);
+  transport_.Receive(id, R"({"id":3,"presence_stats":{"channel":"chat:room"}})");
+  for (uint64_t offset = 1; offset <= 200; ++offset) Publish("chat:room", offset);
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseSlow);
+}
+
+TEST_F(EdgeServerTest, BinaryFramesCloseWithBadRequest) {
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, "\x01\x02", /*binary=*/true);
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseBadRequest);
+}
+
+TEST_F(EdgeServerTest, StopClosesClientsWith3001ThenEndsTheLoop) {
+  Start();
+  uint64_t a = Connect("a");
+  uint64_t b = Connect("b");
+  server_->RequestStop();
+  transport_.RunPosted();
+  EXPECT_EQ(transport_.peer(a).close_code, kCloseShutdown);
+  EXPECT_EQ(transport_.peer(b).close_code, kCloseShutdown);
+  EXPECT_FALSE(transport_.stopped());
+  transport_.Drop(a);
+  transport_.Drop(b);
+  EXPECT_TRUE(transport_.stopped());
+  EXPECT_THAT(control_.users, IsEmpty());
+}
+
+TEST_F(EdgeServerTest, ReattachRepairsPositionedChannels) {
+  Start();
+  uint64_t id = PositionedSubscriber(5);
+  server_->OnLinkState(true);
+  ASSERT_THAT(control_.history, SizeIs(1));
+  EXPECT_EQ(control_.history.front().request.since().offset(), 5u);
+  control::v1::HistoryResponse page = Position("E", 6);
+  control::v1::HistoryPublication* missed = page.add_publications();
+  missed->set_offset(6);
+  missed->set_data(R"({"n":6})");
+  AnswerHistory(page);
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("offset":6)")));
+}
+
+}  // namespace
+}  // namespace wirehub::edge
