@@ -34,8 +34,7 @@ class ControlApi {
   virtual void AddUser(const std::string& user_key) = 0;
   virtual void RemoveUser(const std::string& user_key) = 0;
   // Presence of one client in one channel (by channel key).
-  virtual void AddPresence(const std::string& channel_key,
-                           const control::v1::ClientInfo& info) = 0;
+  virtual void AddPresence(const std::string& channel_key, const control::v1::ClientInfo& info) = 0;
   virtual void RemovePresence(const std::string& channel_key, const std::string& client) = 0;
 
   // Queues a stats report; a report not yet sent is replaced, with its

@@ -14,6 +14,7 @@
 #include "common/jwt.h"
 #include "common/namespace_registry.h"
 #include "edge/channel_authorizer.h"
+#include "edge/client_calls.h"
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/control_api.h"
@@ -97,37 +98,19 @@ class EdgeServer final : public TransportHandler {
 
   size_t connections() const { return sessions_.size(); }
   // The bound HOST:PORT, reported in Info.
-  void set_listen_address(std::string address) {
-    server_commands_.set_address(std::move(address));
-  }
+  void set_listen_address(std::string address) { server_commands_.set_address(std::move(address)); }
 
  private:
   void HandleCommand(ClientSession* session, const Command& command);
   void HandleConnect(ClientSession* session, const Command& command);
   void HandleSubscribe(ClientSession* session, const Command& command);
   void HandleUnsubscribe(ClientSession* session, const Command& command);
-  void HandleHistory(ClientSession* session, const Command& command);
   void HandleRefresh(ClientSession* session, const Command& command);
   void HandleSubRefresh(ClientSession* session, const Command& command);
-  void HandlePublish(ClientSession* session, const Command& command);
-  void HandlePresence(ClientSession* session, const Command& command);
-  // Sends the session's oldest waiting publication to control unless one
-  // is in flight.
-  void SendNextPublish(ClientSession* session);
   // A server-side subscription; false when the session is already
   // subscribed, the channel is invalid, or the session is at its limit.
   bool ServerSubscribe(ClientSession* session, const std::string& channel,
                        const SubscribeSpec* recovery);
-  // Starts a control call for `session`'s command: reserves the reply's
-  // place and one call in flight. False (answered 111) past the bounds.
-  bool BeginCall(ClientSession* session, const Command& command,
-                 ReplySequencer::Ticket* ticket);
-  // Runs `on_loop` on the loop with the answer of a call BeginCall()
-  // allowed, releasing the call; not when the session is gone.
-  template <typename Response>
-  ControlApi::Callback<Response> ToLoop(
-      ClientSession* session,
-      std::function<void(ClientSession*, absl::StatusOr<Response>)> on_loop);
   void SendText(ClientSession* session, std::string text) {
     sessions_.SendText(session, std::move(text));
   }
@@ -148,6 +131,7 @@ class EdgeServer final : public TransportHandler {
   ControlApi* link_ = nullptr;
   SessionRegistry sessions_;
   Subscriptions subscriptions_;
+  ClientCalls client_calls_;
   ServerCommands server_commands_;
   // Connected users (tenant-scoped keys) -> local connection count.
   absl::flat_hash_map<std::string, uint32_t> users_;

@@ -17,12 +17,12 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::ElementsAre;
+using testing::FakeControlApi;
+using testing::FakeTransport;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
-using testing::FakeControlApi;
-using testing::FakeTransport;
 
 constexpr char kSecret[] = "edge-server-test-secret";
 
@@ -77,9 +77,8 @@ class EdgeServerTest : public ::testing::Test {
     // Every call comes back before the server goes, as ControlLink::Stop()
     // guarantees.
     while (!control_.history.empty()) {
-      FakeControlApi::AnswerOldest(control_.history,
-                                   absl::StatusOr<control::v1::HistoryResponse>(
-                                       absl::UnavailableError("test over")));
+      FakeControlApi::AnswerOldest(control_.history, absl::StatusOr<control::v1::HistoryResponse>(
+                                                         absl::UnavailableError("test over")));
     }
     transport_.RunPosted();
   }
@@ -149,8 +148,8 @@ TEST_F(EdgeServerTest, RefusedTokensCloseOrAnswer109) {
   spec.issued_at = absl::Now() - absl::Hours(2);
   spec.expires_at = absl::Now() - absl::Hours(1);
   uint64_t expired = transport_.Open();
-  transport_.Receive(expired,
-                     absl::StrCat(R"({"id":1,"connect":{"token":")", MintToken(kSecret, spec), R"("}})"));
+  transport_.Receive(
+      expired, absl::StrCat(R"({"id":1,"connect":{"token":")", MintToken(kSecret, spec), R"("}})"));
   EXPECT_THAT(transport_.Take(expired), ElementsAre(HasSubstr(R"("code":109)")));
   EXPECT_EQ(transport_.peer(expired).close_code, 0);
 
@@ -284,15 +283,15 @@ TEST_F(EdgeServerTest, SubscribeOvertakenByItsUnsubscribeIsAnsweredFirst) {
                      "{\"id\":2,\"subscribe\":{\"channel\":\"chat:room\"}}\n"
                      "{\"id\":3,\"unsubscribe\":{\"channel\":\"chat:room\"}}\n"
                      "{\"id\":4,\"ping\":{}}");
-  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":2,"subscribe":{}})",
-                                               R"({"id":3,"unsubscribe":{}})",
-                                               R"({"id":4,"ping":{}})"));
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(R"({"id":2,"subscribe":{}})", R"({"id":3,"unsubscribe":{}})",
+                          R"({"id":4,"ping":{}})"));
   // Also once control acknowledged and the position answer came back late.
   transport_.Receive(id, R"({"id":5,"subscribe":{"channel":"chat:room"}})");
   Ack();
   transport_.Receive(id, R"({"id":6,"unsubscribe":{"channel":"chat:room"}})");
-  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":5,"subscribe":{}})",
-                                               R"({"id":6,"unsubscribe":{}})"));
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(R"({"id":5,"subscribe":{}})", R"({"id":6,"unsubscribe":{}})"));
   AnswerHistory(Position("E", 1));
   EXPECT_THAT(transport_.Take(id), IsEmpty());
   EXPECT_THAT(control_.channels, IsEmpty());
@@ -312,9 +311,8 @@ TEST_F(EdgeServerTest, RepliesKeepCommandOrderBehindSlowCalls) {
   FakeControlApi::AnswerOldest(control_.presence_stats_calls,
                                absl::StatusOr<control::v1::PresenceStatsResponse>(stats));
   transport_.RunPosted();
-  EXPECT_THAT(transport_.Take(id),
-              ElementsAre(HasSubstr(R"("id":3,"presence_stats")"), HasSubstr(R"("id":4)"),
-                          HasSubstr(R"("offset":2)")));
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("id":3,"presence_stats")"),
+                                               HasSubstr(R"("id":4)"), HasSubstr(R"("offset":2)")));
 }
 
 TEST_F(EdgeServerTest, CallsPastTheConnectionBoundAnswer111) {
@@ -348,8 +346,9 @@ TEST_F(EdgeServerTest, CallsOfAClosedConnectionAreReleasedWhenTheyReturn) {
   options_.max_calls_per_edge = 2;
   Start();
   uint64_t first = Connect("a");
-  transport_.Receive(first, "{\"id\":2,\"subscribe\":{\"channel\":\"chat:a\"}}\n"
-                            "{\"id\":3,\"subscribe\":{\"channel\":\"chat:b\"}}");
+  transport_.Receive(first,
+                     "{\"id\":2,\"subscribe\":{\"channel\":\"chat:a\"}}\n"
+                     "{\"id\":3,\"subscribe\":{\"channel\":\"chat:b\"}}");
   Ack();
   ASSERT_THAT(control_.history, SizeIs(2));
   transport_.Drop(first);

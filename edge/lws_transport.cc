@@ -123,8 +123,8 @@ absl::StatusOr<int> Listen(const std::string& host, int port) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   struct addrinfo* addresses = nullptr;
   std::string port_text = std::to_string(port);
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints,
-                       &addresses);
+  int rc =
+      getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints, &addresses);
   if (rc != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot listen on ", where, ": ", gai_strerror(rc)));
@@ -265,10 +265,10 @@ void LwsTransport::Shutdown() {
     timers_.clear();
     if (impl.handles_initialized) {
       uv_poll_stop(&impl.accept_poll);
-      for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&impl.wake),
-                                  reinterpret_cast<uv_handle_t*>(&impl.flush),
-                                  reinterpret_cast<uv_handle_t*>(&impl.accept_poll),
-                                  reinterpret_cast<uv_handle_t*>(&impl.accept_resume)}) {
+      for (uv_handle_t* handle :
+           {reinterpret_cast<uv_handle_t*>(&impl.wake), reinterpret_cast<uv_handle_t*>(&impl.flush),
+            reinterpret_cast<uv_handle_t*>(&impl.accept_poll),
+            reinterpret_cast<uv_handle_t*>(&impl.accept_resume)}) {
         uv_close(handle, nullptr);
       }
     }

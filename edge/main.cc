@@ -132,8 +132,7 @@ int main(int argc, char** argv) {
   options.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.stats_interval = absl::GetFlag(FLAGS_stats_interval);
-  transport_options.max_message_bytes =
-      static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
+  transport_options.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
   options.client_queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_client_queue_max_bytes));
   transport_options.queue_max_bytes = options.client_queue_max_bytes;
   transport_options.send_buffer_bytes = absl::GetFlag(FLAGS_client_send_buffer_bytes);
@@ -168,8 +167,8 @@ int main(int argc, char** argv) {
   // The transport first: it is destroyed last, after Shutdown() closed
   // whatever the server still holds.
   wirehub::edge::LwsTransport transport(transport_options);
-  options.listen_address = absl::StrCat(transport_options.listen_host, ":",
-                                        transport_options.listen_port);
+  options.listen_address =
+      absl::StrCat(transport_options.listen_host, ":", transport_options.listen_port);
   wirehub::edge::EdgeServer server(options, *std::move(secret), &transport);
   absl::StatusOr<int> port = transport.Init(&server);
   if (!port.ok()) {

@@ -46,8 +46,7 @@ Positioning::Next Positioning::OnAnswer(absl::StatusOr<control::v1::HistoryRespo
   // the position; anything else: control failed. Either way the client
   // subscribes without recovery rather than failing.
   if (!answer.ok() || answer->epoch() != epoch_) return Finish(false);
-  if (answer->publications_size() == 0 ||
-      answer->publications(0).offset() != next_after_ + 1) {
+  if (answer->publications_size() == 0 || answer->publications(0).offset() != next_after_ + 1) {
     return Finish(false);  // History no longer reaches back that far.
   }
   for (control::v1::HistoryPublication& publication : *answer->mutable_publications()) {

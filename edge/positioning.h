@@ -63,9 +63,7 @@ class Positioning {
   bool recovering() const { return recovering_; }
   bool recovered() const { return recovered_; }
   // Recovered publications, oldest first, up to top().
-  const std::vector<control::v1::HistoryPublication>& publications() const {
-    return publications_;
-  }
+  const std::vector<control::v1::HistoryPublication>& publications() const { return publications_; }
   // Held live publications newer than top(), in offset order, each once.
   std::vector<StreamItem> TakeNewer();
   const absl::Status& failure() const { return failure_; }

@@ -101,7 +101,8 @@ uint64_t ServerCommands::Disconnect(const control::v1::DisconnectRequest& reques
   int code = static_cast<int>(request.code());
   std::string reason = request.reason();
   if (code == 0) code = request.reconnect() ? kCloseForceReconnect : kCloseForceDisconnect;
-  if (reason.empty()) reason = code == kCloseForceReconnect ? "force reconnect" : "force disconnect";
+  if (reason.empty())
+    reason = code == kCloseForceReconnect ? "force reconnect" : "force disconnect";
   // The SDK reconnects for codes below 3500; a JSON reason overrides the
   // code's meaning when the caller asked for the other behaviour.
   bool code_reconnects = (code >= 3000 && code < 3500) || (code >= 4000 && code < 4500);

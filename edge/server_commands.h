@@ -55,8 +55,7 @@ class ServerCommands {
   uint64_t Refresh(const control::v1::RefreshRequest& request);
   void Connections(const control::v1::ConnectionsRequest& request,
                    edge::v1::CommandResult* result) const;
-  void Channels(const control::v1::ChannelsRequest& request,
-                edge::v1::CommandResult* result) const;
+  void Channels(const control::v1::ChannelsRequest& request, edge::v1::CommandResult* result) const;
   void Info(edge::v1::CommandResult* result) const;
 
   NodeIdentity identity_;

@@ -77,8 +77,8 @@ StreamTracker::RepairStep StreamTracker::OnRepairItems(const absl::Status& statu
   // Another epoch (FAILED_PRECONDITION: our position is not in the stream
   // any more), a hole larger than recovery may fill, or history that no
   // longer reaches back to the hole (kept offsets are consecutive).
-  bool repairable = status.ok() && epoch == epoch_ && top >= last_offset_ &&
-                    top - last_offset_ <= max_gap_;
+  bool repairable =
+      status.ok() && epoch == epoch_ && top >= last_offset_ && top - last_offset_ <= max_gap_;
   if (repairable && top > last_offset_) {
     repairable = !items.empty() && items.front().offset == last_offset_ + 1;
   }

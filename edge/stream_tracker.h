@@ -71,8 +71,7 @@ class StreamTracker {
   // One page of history after last_offset() (`encode` turns a kept
   // publication into its push).
   template <typename Encode>
-  RepairStep OnRepairPage(const absl::StatusOr<control::v1::HistoryResponse>& page,
-                          Encode encode) {
+  RepairStep OnRepairPage(const absl::StatusOr<control::v1::HistoryResponse>& page, Encode encode) {
     std::vector<StreamItem> items;
     if (page.ok()) {
       items.reserve(page->publications_size());

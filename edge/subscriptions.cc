@@ -63,8 +63,8 @@ control::v1::ClientInfo Subscriptions::InfoOf(const ClientSession& session,
 }
 
 bool Subscriptions::Subscribe(ClientSession* session, const std::string& channel,
-                              const config::v1::NamespaceOptions* options,
-                              PendingSubscribe request, Subscription subscription) {
+                              const config::v1::NamespaceOptions* options, PendingSubscribe request,
+                              Subscription subscription) {
   std::string key = KeyOf(*session, channel);
   const ChannelEntry* existing = table_.Find(key);
   bool needs_control = HasHistory(options) || existing == nullptr || !existing->confirmed;
@@ -138,13 +138,14 @@ void Subscriptions::Complete(const std::string& key, ChannelEntry& entry,
 void Subscriptions::FetchHistory(
     const control::v1::HistoryRequest& request,
     std::function<void(absl::StatusOr<control::v1::HistoryResponse>)> on_loop) {
-  link_->FetchHistory(request, options_.history_timeout,
-                      [transport = transport_, on_loop = std::move(on_loop)](
-                          absl::StatusOr<control::v1::HistoryResponse> answer) {
-                        auto shared = std::make_shared<absl::StatusOr<control::v1::HistoryResponse>>(
-                            std::move(answer));
-                        transport->Post([on_loop, shared] { on_loop(std::move(*shared)); });
-                      });
+  link_->FetchHistory(
+      request, options_.history_timeout,
+      [transport = transport_,
+       on_loop = std::move(on_loop)](absl::StatusOr<control::v1::HistoryResponse> answer) {
+        auto shared =
+            std::make_shared<absl::StatusOr<control::v1::HistoryResponse>>(std::move(answer));
+        transport->Post([on_loop, shared] { on_loop(std::move(*shared)); });
+      });
 }
 
 void Subscriptions::FetchPosition(const std::string& key, PositioningRun& run) {
@@ -238,9 +239,9 @@ void Subscriptions::FinishPositioning(const std::string& key, ChannelEntry& entr
 
 void Subscriptions::AnswerFailure(const PendingSubscribe& request) {
   if (request.server_side || request.session == nullptr) return;
-  sessions_->AnswerText(request.session, request.ticket,
-                        EncodeErrorReply(request.command_id, kErrorInternal,
-                                         "internal server error", true));
+  sessions_->AnswerText(
+      request.session, request.ticket,
+      EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
 }
 
 void Subscriptions::AddSubscriber(ClientSession* session, const std::string& key,
@@ -340,10 +341,10 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
   ClientInfoView info = ViewOf(publication.info());
   Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
       name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr));
-  StreamTracker::Live live = entry->tracker.has_value()
-                                 ? entry->tracker->OnLive(publication.offset(),
-                                                          publication.epoch(), frame)
-                                 : StreamTracker::Live::kUntracked;
+  StreamTracker::Live live =
+      entry->tracker.has_value()
+          ? entry->tracker->OnLive(publication.offset(), publication.epoch(), frame)
+          : StreamTracker::Live::kUntracked;
   switch (live) {
     case StreamTracker::Live::kUntracked:
       for (const auto& [session, unused] : entry->subscribers) {
@@ -394,8 +395,8 @@ void Subscriptions::FetchRepair(const std::string& key, ChannelEntry& entry) {
   request.set_channel(std::string(parts.channel));
   request.mutable_since()->set_offset(entry.tracker->last_offset());
   request.mutable_since()->set_epoch(entry.tracker->epoch());
-  request.set_limit(static_cast<int32_t>(
-      std::min<uint64_t>(options_.recovery_max_publications, INT32_MAX)));
+  request.set_limit(
+      static_cast<int32_t>(std::min<uint64_t>(options_.recovery_max_publications, INT32_MAX)));
   request.set_max_bytes(options_.history_page_bytes);
   FetchHistory(request, [this, key, fetch_id](absl::StatusOr<control::v1::HistoryResponse> answer) {
     OnRepairAnswer(key, fetch_id, std::move(answer));

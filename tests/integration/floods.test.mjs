@@ -5,7 +5,8 @@
 // answers a result or 111 (too many control calls in flight), an unsubscribe
 // always succeeds; and neither the edge nor control grows by 50 MB or more.
 // Each case runs on its own control and edge, started fresh. The first three
-// cases replay the reported floods; the last sends 100 subscribes to
+// cases replay the reported floods, with another client already subscribed
+// to the channel so that every flood subscribe asks control for a position; the last sends 100 subscribes to
 // channels the edge has not seen before their unsubscribes, so the bound on
 // control calls in flight (111) is reached.
 
@@ -259,10 +260,21 @@ async function rawClients(edge, n, user) {
   return out;
 }
 
-async function runCase(t, label, { channel, history, connections, pairs, pairsPerFrame, layout, boundMs }) {
+async function runCase(t, label, { channel, history, connections, pairs, pairsPerFrame, layout, boundMs, standing = false }) {
+  let standingClient = null;
   const channels = typeof channel === 'function' ? Array.from({ length: pairs }, (_, k) => channel(k)) : [channel];
   const { control, edge } = await servers(label, [...new Set(channels)], history.count, history.padBytes);
   const raws = await rawClients(edge, connections, label);
+  if (standing) {
+    // A subscriber already on the channel: control has acknowledged it, so
+    // every flood subscribe goes straight to positioning (a History call),
+    // as in the reported floods. It stays subscribed throughout.
+    const [holder] = await rawClients(edge, 1, `${label}-holder`);
+    holder.sendCommands({ id: 2, subscribe: { channel } });
+    const reply = await holder.reply(2, 10_000);
+    assert.ok(reply.subscribe, `standing subscribe to ${channel}: ${JSON.stringify(reply)}`);
+    standingClient = holder;
+  }
   await sleep(300); // let the processes settle after connecting before the baseline
   const watch = rssWatch([edge, control]);
   const result = await flood(raws, channel, { pairs, pairsPerFrame, layout, boundMs });
@@ -282,6 +294,7 @@ async function runCase(t, label, { channel, history, connections, pairs, pairsPe
     rss.map((r) => `${r.name} RSS ${mb(r.before)} -> peak ${mb(r.peak)}, after ${mb(r.after)}`).join('; ');
   t.diagnostic(report);
   for (const raw of raws) raw.close();
+  if (standingClient) standingClient.close();
   await edge.stop({ graceMs: 3000 });
   await control.stop({ graceMs: 3000 });
   assert.deepEqual(problems, [], report);
@@ -295,6 +308,7 @@ test('one connection, 10,000 subscribe+unsubscribe pairs on a channel with histo
     pairs: 10_000,
     pairsPerFrame: 200,
     boundMs: 20_000,
+    standing: true,
   });
 });
 
@@ -306,6 +320,7 @@ test('four connections at once, 10,000 pairs each on the same channel with histo
     pairs: 10_000,
     pairsPerFrame: 200,
     boundMs: 25_000,
+    standing: true,
   });
 });
 
@@ -317,6 +332,7 @@ test('one ~20 KB frame of 200 pairs on a channel with ~2.1 MB of history', async
     pairs: 200,
     pairsPerFrame: 200,
     boundMs: 15_000,
+    standing: true,
   });
 });
 

@@ -1,0 +1,271 @@
+#include "edge/lws_transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/websocket_key.h"
+
+namespace wirehub::edge {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A listening socket on 127.0.0.1 holding a port.
+struct HeldPort {
+  HeldPort() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(fd, 4), 0);
+    socklen_t length = sizeof(address);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+  ~HeldPort() { close(fd); }
+  int fd = -1;
+  int port = 0;
+};
+
+// Echoes each message back as "echo:MESSAGE"; "close" closes with 3001.
+class EchoHandler : public TransportHandler {
+ public:
+  explicit EchoHandler(Transport* transport) : transport_(transport) {}
+  void OnOpen(Connection* connection) override {
+    absl::MutexLock lock(&mu_);
+    ++opened_;
+  }
+  void OnMessage(Connection* connection, std::string_view message, bool binary) override {
+    if (message == "close") {
+      transport_->Close(connection, 3001, "shutdown");
+      return;
+    }
+    transport_->Send(connection,
+                     std::make_shared<const std::string>("echo:" + std::string(message)));
+  }
+  void OnClose(Connection* connection) override {
+    absl::MutexLock lock(&mu_);
+    ++closed_;
+  }
+  int closed() {
+    absl::MutexLock lock(&mu_);
+    return closed_;
+  }
+
+ private:
+  Transport* const transport_;
+  absl::Mutex mu_;
+  int opened_ ABSL_GUARDED_BY(mu_) = 0;
+  int closed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A blocking WebSocket client with a receive timeout.
+class RawClient {
+ public:
+  explicit RawClient(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  }
+  ~RawClient() { close(fd_); }
+
+  // The server's status line after an upgrade request for `path`.
+  std::string Upgrade(const std::string& path) {
+    const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+    Write(absl::StrCat("GET ", path,
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: ",
+                       key, "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+    std::string head;
+    char c;
+    while (head.find("\r\n\r\n") == std::string::npos && recv(fd_, &c, 1, 0) == 1) head += c;
+    if (head.find(WebSocketAcceptKey(key)) == std::string::npos &&
+        head.find(" 101 ") != std::string::npos) {
+      return "bad accept key";
+    }
+    return head.substr(0, head.find("\r\n"));
+  }
+  // One masked text frame.
+  void SendText(const std::string& text) {
+    std::string frame;
+    frame += static_cast<char>(0x81);
+    const unsigned char mask[4] = {1, 2, 3, 4};
+    if (text.size() < 126) {
+      frame += static_cast<char>(0x80 | text.size());
+    } else {
+      frame += static_cast<char>(0x80 | 126);
+      frame += static_cast<char>((text.size() >> 8) & 0xff);
+      frame += static_cast<char>(text.size() & 0xff);
+    }
+    frame.append(reinterpret_cast<const char*>(mask), 4);
+    for (size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ mask[i % 4]);
+    Write(frame);
+  }
+  // The next frame: opcode and payload; opcode -1 when the socket closed.
+  std::pair<int, std::string> Read() {
+    unsigned char head[2];
+    if (!ReadExactly(head, 2)) return {-1, ""};
+    size_t length = head[1] & 0x7f;
+    if (length == 126) {
+      unsigned char extended[2];
+      if (!ReadExactly(extended, 2)) return {-1, ""};
+      length = (extended[0] << 8) | extended[1];
+    }
+    std::string payload(length, '\0');
+    if (length > 0 && !ReadExactly(payload.data(), length)) return {-1, ""};
+    return {head[0] & 0x0f, payload};
+  }
+  bool connected() const { return connected_; }
+
+ private:
+  void Write(const std::string& bytes) {
+    ASSERT_EQ(send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+  bool ReadExactly(void* out, size_t n) {
+    auto* p = static_cast<char*>(out);
+    while (n > 0) {
+      ssize_t got = recv(fd_, p, n, 0);
+      if (got <= 0) return false;
+      p += got;
+      n -= static_cast<size_t>(got);
+    }
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+TEST(LwsTransportTest, TakenPortIsAnErrorNamingTheAddress) {
+  HeldPort held;
+  LwsTransportOptions options;
+  options.listen_port = held.port;
+  LwsTransport transport(options);
+  EchoHandler handler(&transport);
+  absl::StatusOr<int> port = transport.Init(&handler);
+  ASSERT_FALSE(port.ok());
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(port.status().message()),
+              HasSubstr(absl::StrCat("127.0.0.1:", held.port)));
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("in use"));
+  // Destroying a transport whose Init failed is safe.
+}
+
+TEST(LwsTransportTest, UnknownHostIsAnError) {
+  LwsTransportOptions options;
+  options.listen_host = "no-such-host.invalid";
+  options.listen_port = 0;
+  LwsTransport transport(options);
+  EchoHandler handler(&transport);
+  EXPECT_FALSE(transport.Init(&handler).ok());
+}
+
+class LwsTransportLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LwsTransportOptions options;
+    options.listen_port = 0;
+    options.max_message_bytes = 1000;
+    transport_ = std::make_unique<LwsTransport>(options);
+    handler_ = std::make_unique<EchoHandler>(transport_.get());
+    absl::StatusOr<int> port = transport_->Init(handler_.get());
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    loop_ = std::thread([this] { transport_->Run(); });
+  }
+  void TearDown() override {
+    transport_->Post([this] { transport_->StopLoop(); });
+    loop_.join();
+    transport_->Shutdown();
+  }
+
+  std::unique_ptr<LwsTransport> transport_;
+  std::unique_ptr<EchoHandler> handler_;
+  std::thread loop_;
+  int port_ = 0;
+};
+
+TEST_F(LwsTransportLoopTest, EchoesMessagesAndClosesWithTheGivenCode) {
+  RawClient client(port_);
+  ASSERT_TRUE(client.connected());
+  EXPECT_THAT(client.Upgrade("/connection/websocket"), HasSubstr("101"));
+  client.SendText("hello");
+  auto [opcode, payload] = client.Read();
+  EXPECT_EQ(opcode, 1);
+  EXPECT_EQ(payload, "echo:hello");
+  std::string big(300, 'x');
+  client.SendText(big);
+  EXPECT_EQ(client.Read().second, "echo:" + big);
+  client.SendText("close");
+  auto [close_opcode, close_payload] = client.Read();
+  EXPECT_EQ(close_opcode, 8);
+  ASSERT_GE(close_payload.size(), 2u);
+  EXPECT_EQ((static_cast<unsigned char>(close_payload[0]) << 8) |
+                static_cast<unsigned char>(close_payload[1]),
+            3001);
+  EXPECT_EQ(close_payload.substr(2), "shutdown");
+}
+
+TEST_F(LwsTransportLoopTest, OversizedMessageClosesWith1009) {
+  RawClient client(port_);
+  ASSERT_THAT(client.Upgrade("/connection/websocket"), HasSubstr("101"));
+  client.SendText(std::string(1500, 'y'));
+  auto [opcode, payload] = client.Read();
+  if (opcode == 8) {
+    ASSERT_GE(payload.size(), 2u);
+    EXPECT_EQ(
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]),
+        1009);
+  } else {
+    EXPECT_EQ(opcode, -1) << "expected a close, got opcode " << opcode;
+  }
+}
+
+TEST_F(LwsTransportLoopTest, OtherPathsAreNotUpgraded) {
+  RawClient client(port_);
+  EXPECT_THAT(client.Upgrade("/elsewhere"), ::testing::Not(HasSubstr("101")));
+}
+
+TEST_F(LwsTransportLoopTest, TimersRunOnTheLoopUntilCancelled) {
+  absl::Mutex mu;
+  int ticks = 0;
+  Transport::TimerId timer = 0;
+  transport_->Post([&] {
+    timer = transport_->StartTimer(absl::Milliseconds(5), [&] {
+      absl::MutexLock lock(&mu);
+      EXPECT_TRUE(transport_->OnLoopThread());
+      if (++ticks == 3) transport_->CancelTimer(timer);
+    });
+  });
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                      +[](int* n) { return *n >= 3; }, &ticks),
+                                  absl::Seconds(5)));
+  // Cancelled: no fourth tick.
+  mu.AwaitWithTimeout(absl::Condition(
+                          +[](int* n) { return *n > 3; }, &ticks),
+                      absl::Milliseconds(50));
+  EXPECT_EQ(ticks, 3);
+}
+
+}  // namespace
+}  // namespace wirehub::edge
