@@ -14,7 +14,7 @@ ReplySequencer::Ticket ReplySequencer::Reserve() {
 }
 
 bool ReplySequencer::Pass(Frame frame) {
-  if (slots_.empty()) return true;
+  if (empty()) return true;
   held_bytes_ += frame->size();
   // Consecutive frames behind the same reservation share one slot.
   if (slots_.back().ticket == 0) {
@@ -28,8 +28,8 @@ bool ReplySequencer::Pass(Frame frame) {
 }
 
 void ReplySequencer::Fill(Ticket ticket, std::vector<Frame> frames) {
-  if (slots_.empty()) return;
-  for (Slot& slot : slots_) {
+  for (size_t i = head_; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
     if (slot.ticket != ticket) continue;
     if (slot.filled) return;
     slot.filled = true;
@@ -40,14 +40,22 @@ void ReplySequencer::Fill(Ticket ticket, std::vector<Frame> frames) {
 }
 
 void ReplySequencer::Release(std::vector<Frame>* out) {
-  while (!slots_.empty() && slots_.front().filled) {
-    Slot& slot = slots_.front();
+  while (head_ < slots_.size() && slots_[head_].filled) {
+    Slot& slot = slots_[head_];
     for (Frame& frame : slot.frames) {
       held_bytes_ -= frame->size();
       out->push_back(std::move(frame));
     }
     if (slot.ticket != 0) --reserved_;
-    slots_.pop_front();
+    ++head_;
+  }
+  if (head_ == slots_.size()) {
+    // Drained: give the memory back; an idle connection holds none.
+    std::vector<Slot>().swap(slots_);
+    head_ = 0;
+  } else if (head_ >= 64 && head_ * 2 >= slots_.size()) {
+    slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 

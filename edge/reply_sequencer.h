@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "edge/outbound_queue.h"
@@ -37,7 +36,7 @@ class ReplySequencer {
   size_t reserved() const { return reserved_; }
   // Bytes of held frames (counted against the connection's queue bound).
   size_t held_bytes() const { return held_bytes_; }
-  bool empty() const { return slots_.empty(); }
+  bool empty() const { return head_ == slots_.size(); }
 
  private:
   struct Slot {
@@ -45,7 +44,11 @@ class ReplySequencer {
     bool filled = true;
     std::vector<Frame> frames;
   };
-  std::deque<Slot> slots_;
+  // slots_[head_..] wait. A vector rather than a deque: every connection
+  // has a sequencer, and libstdc++'s deque allocates ~600 bytes when
+  // constructed (measured: +760 B RSS per idle connection at 15k).
+  std::vector<Slot> slots_;
+  size_t head_ = 0;
   Ticket next_ticket_ = 1;
   size_t reserved_ = 0;
   size_t held_bytes_ = 0;
