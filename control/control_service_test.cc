@@ -439,7 +439,8 @@ TEST_F(ControlApiTest, TenantsWithTheSameChannelNameHaveIndependentStreams) {
 TEST_F(ControlApiTest, HistoryPagesByBytesAndResumesFromTheLastOffset) {
   v1::PublishResponse published;
   for (int i = 1; i <= 10; ++i) {
-    std::string data = R"({"n":)" + std::to_string(i) + R"(,"pad":")" + std::string(40, 'x') + "\"}";
+    std::string data =
+        R"({"n":)" + std::to_string(i) + R"(,"pad":")" + std::string(40, 'x') + "\"}";
     ASSERT_TRUE(Publish("", "chat:big", data, &published).ok());
   }
   std::vector<uint64_t> offsets;

@@ -283,9 +283,8 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
     state.attached_at = absl::Now();
     for (const std::string& key : hello.channels()) AddInterest(session, state, key);
     for (const std::string& user : hello.users()) AddUser(state, user);
-    WH_LOG(INFO) << "edge " << state.edge_id << " attached from " << state.peer << " with "
-                 << state.channels.size() << " channels and " << hello.presence_size()
-                 << " presence entries";
+    // Edges send their interest after the hello, in pages (InterestChange).
+    WH_LOG(INFO) << "edge " << state.edge_id << " attached from " << state.peer;
     // Interest first, so the edge gets the joins of its own clients too.
     // From here on `state` may dangle: a join can detach any session whose
     // queue overflows, this one included.

@@ -60,20 +60,21 @@ Positioning::Next Positioning::OnAnswer(absl::StatusOr<control::v1::HistoryRespo
   return Next::kFetch;
 }
 
-bool Positioning::Hold(uint64_t offset, Frame frame) {
+bool Positioning::Hold(uint64_t offset, std::string epoch, Frame frame) {
   held_bytes_ += frame->size();
   if (held_bytes_ > limits_.max_held_bytes) return false;
-  held_.push_back(StreamItem{offset, std::move(frame)});
+  held_.push_back(HeldItem{StreamItem{offset, std::move(frame)}, std::move(epoch)});
   return true;
 }
 
 std::vector<StreamItem> Positioning::TakeNewer() {
   std::vector<StreamItem> newer;
   uint64_t delivered = top_;
-  for (StreamItem& item : held_) {
-    if (item.offset <= delivered) continue;
-    delivered = item.offset;
-    newer.push_back(std::move(item));
+  for (HeldItem& held : held_) {
+    if (!held.epoch.empty() && held.epoch != epoch_) continue;
+    if (held.item.offset <= delivered) continue;
+    delivered = held.item.offset;
+    newer.push_back(std::move(held.item));
   }
   held_.clear();
   held_bytes_ = 0;

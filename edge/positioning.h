@@ -54,8 +54,11 @@ class Positioning {
   Next OnAnswer(absl::StatusOr<control::v1::HistoryResponse> answer);
 
   // A live publication arriving before the answer; false when the held
-  // publications exceed their bound.
-  bool Hold(uint64_t offset, Frame frame);
+  // publications exceed their bound. One of another epoch than the answer
+  // tells (control restarted meanwhile) is dropped by TakeNewer(): the
+  // channel's next live publication resets its subscribers.
+  bool Hold(uint64_t offset, Frame frame) { return Hold(offset, std::string(), std::move(frame)); }
+  bool Hold(uint64_t offset, std::string epoch, Frame frame);
 
   // The outcome, once OnAnswer() said kDone.
   const std::string& epoch() const { return epoch_; }
@@ -82,7 +85,11 @@ class Positioning {
   uint64_t next_after_ = 0;
   size_t recovered_bytes_ = 0;
   std::vector<control::v1::HistoryPublication> publications_;
-  std::vector<StreamItem> held_;
+  struct HeldItem {
+    StreamItem item;
+    std::string epoch;  // Empty: not known, taken as the answer's.
+  };
+  std::vector<HeldItem> held_;
   size_t held_bytes_ = 0;
   absl::Status failure_;
 };

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -83,8 +84,8 @@ TEST(ReplySequencerTest, OutOfOrderFillsAreReleasedInCommandOrder) {
   EXPECT_EQ(sequencer.reserved(), 3u);
 
   sequencer.Fill(first, Frames({"reply1"}));
-  EXPECT_THAT(Released(sequencer), ElementsAre("reply1", "after-first", "reply2a", "reply2b",
-                                               "after-second", "reply3"));
+  EXPECT_THAT(Released(sequencer),
+              ElementsAre("reply1", "after-first", "reply2a", "reply2b", "after-second", "reply3"));
   EXPECT_TRUE(sequencer.empty());
   EXPECT_EQ(sequencer.reserved(), 0u);
 }
@@ -204,6 +205,51 @@ TEST(ReplySequencerTest, FramesPassedAfterAFillWaitForTheRelease) {
   EXPECT_FALSE(sequencer.Pass(MakeFrame("push")));
   EXPECT_THAT(Released(sequencer), ElementsAre("reply", "push"));
   EXPECT_TRUE(sequencer.empty());
+}
+
+TEST(ReplySequencerTest, LongRunOfReservationsFilledOneByOneKeepsCommandOrder) {
+  // Never drained in between: the released front must not disturb the
+  // reservations and frames still waiting behind it.
+  ReplySequencer sequencer;
+  std::vector<ReplySequencer::Ticket> tickets;
+  tickets.push_back(sequencer.Reserve());
+  std::vector<std::string> expected;
+  std::vector<std::string> released;
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_FALSE(sequencer.Pass(MakeFrame(absl::StrCat("push", i))));
+    tickets.push_back(sequencer.Reserve());
+    sequencer.Fill(tickets[i], Frames({absl::StrCat("reply", i)}));
+    for (std::string& text : Released(sequencer)) released.push_back(std::move(text));
+    expected.push_back(absl::StrCat("reply", i));
+    expected.push_back(absl::StrCat("push", i));
+    EXPECT_EQ(sequencer.reserved(), 1u);
+    EXPECT_EQ(sequencer.held_bytes(), 0u);
+  }
+  EXPECT_EQ(released, expected);
+  sequencer.Fill(tickets.back(), {});
+  EXPECT_THAT(Released(sequencer), IsEmpty());
+  EXPECT_TRUE(sequencer.empty());
+}
+
+TEST(ReplySequencerTest, LongRunOfReservationsFilledInReverseIsReleasedInOrder) {
+  ReplySequencer sequencer;
+  std::vector<ReplySequencer::Ticket> tickets;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 200; ++i) {
+    tickets.push_back(sequencer.Reserve());
+    EXPECT_FALSE(sequencer.Pass(MakeFrame(absl::StrCat("push", i))));
+    expected.push_back(absl::StrCat("reply", i));
+    expected.push_back(absl::StrCat("push", i));
+  }
+  for (int i = 199; i > 0; --i) {
+    sequencer.Fill(tickets[i], Frames({absl::StrCat("reply", i)}));
+    EXPECT_THAT(Released(sequencer), IsEmpty());
+  }
+  sequencer.Fill(tickets[0], Frames({"reply0"}));
+  EXPECT_EQ(Released(sequencer), expected);
+  EXPECT_TRUE(sequencer.empty());
+  EXPECT_EQ(sequencer.reserved(), 0u);
+  EXPECT_EQ(sequencer.held_bytes(), 0u);
 }
 
 }  // namespace

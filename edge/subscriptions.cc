@@ -369,7 +369,9 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
   std::vector<ClientSession*> too_slow;
   for (auto& [session, run] : entry->positioning) {
     // Positioning sessions merge by offset themselves.
-    if (!run->positioning.Hold(publication.offset(), frame)) too_slow.push_back(session);
+    if (!run->positioning.Hold(publication.offset(), publication.epoch(), frame)) {
+      too_slow.push_back(session);
+    }
   }
   for (ClientSession* session : too_slow) sessions_->Disconnect(session, kCloseSlow, "slow");
 }
