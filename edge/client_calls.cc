@@ -19,10 +19,6 @@ std::string InternalError(uint32_t id) {
   return EncodeErrorReply(id, kErrorInternal, "internal server error", true);
 }
 
-ClientInfoView ViewOf(const control::v1::ClientInfo& info) {
-  return ClientInfoView{info.user(), info.client(), info.conn_info(), info.chan_info()};
-}
-
 }  // namespace
 
 bool ClientCalls::BeginCall(ClientSession* session, const Command& command,

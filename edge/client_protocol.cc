@@ -1,5 +1,7 @@
 #include "edge/client_protocol.h"
 
+#include <algorithm>
+
 #include <simdjson.h>
 
 #include <utility>
@@ -560,6 +562,22 @@ std::string EncodeUnsubscribePush(std::string_view channel, int code, std::strin
   AppendJsonString(reason, &out);
   out.append("}}}");
   return out;
+}
+
+ClientInfoView ViewOf(const control::v1::ClientInfo& info) {
+  return ClientInfoView{info.user(), info.client(), info.conn_info(), info.chan_info()};
+}
+
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t length = max_bytes;
+  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
+  return text.substr(0, length);
+}
+
+uint32_t TtlSeconds(absl::Time at, absl::Time now) {
+  int64_t seconds = absl::ToInt64Seconds(at - now);
+  return static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, UINT32_MAX));
 }
 
 }  // namespace wirehub::edge

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/json_writer.h"
+#include "wirehub/control/v1/control.pb.h"
 
 namespace simdjson::dom {
 class parser;
@@ -149,6 +151,24 @@ struct ClientInfoView {
   std::string_view conn_info_json;
   std::string_view chan_info_json;
 };
+
+// The view of a ClientInfo proto (valid while `info` is).
+ClientInfoView ViewOf(const control::v1::ClientInfo& info);
+
+// Control frames carry at most 125 bytes: the close code and the reason.
+inline constexpr size_t kMaxCloseReasonBytes = 123;
+
+// Utf8Prefix()
+//
+// The longest prefix of `text` of at most `max_bytes` that does not end
+// inside a UTF-8 sequence (a close reason must stay valid UTF-8).
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
+
+// TtlSeconds()
+//
+// Whole seconds left until `at`, at least 1: the SDK refreshes a token
+// when they run out.
+uint32_t TtlSeconds(absl::Time at, absl::Time now);
 
 // AppendClientInfo()
 //

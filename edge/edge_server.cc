@@ -14,13 +14,6 @@
 namespace wirehub::edge {
 namespace {
 
-// Whole seconds left until `at`, at least 1: the SDK refreshes when they
-// run out.
-uint32_t TtlSeconds(absl::Time at, absl::Time now) {
-  int64_t seconds = absl::ToInt64Seconds(at - now);
-  return static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, UINT32_MAX));
-}
-
 // The answer to a refused subscribe or sub_refresh (ChannelAuthorizer).
 std::string RefusalReply(uint32_t id, const absl::Status& status) {
   if (absl::IsDeadlineExceeded(status)) {

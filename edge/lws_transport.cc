@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "edge/client_protocol.h"
 
 namespace wirehub::edge {
 namespace {
@@ -24,21 +25,9 @@ namespace {
 // frames with it.
 constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 
-// Control frames carry at most 125 bytes: the close code and the reason.
-constexpr size_t kMaxCloseReasonBytes = 123;
-
 // Connections accepted per wake-up of the listener, so a connect flood
 // cannot hold the loop from serving the connections it already has.
 constexpr int kAcceptsPerWake = 64;
-
-// The longest prefix of `text` of at most `max_bytes` that does not end
-// inside a UTF-8 sequence.
-std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t length = max_bytes;
-  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
-  return text.substr(0, length);
-}
 
 }  // namespace
 

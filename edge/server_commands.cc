@@ -13,21 +13,6 @@
 #include "edge/client_protocol.h"
 
 namespace wirehub::edge {
-namespace {
-
-// Control frames carry at most 125 bytes: the close code and the reason.
-constexpr size_t kMaxCloseReasonBytes = 123;
-
-// The longest prefix of `text` of at most `max_bytes` that does not end
-// inside a UTF-8 sequence.
-std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t length = max_bytes;
-  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
-  return text.substr(0, length);
-}
-
-}  // namespace
 
 edge::v1::CommandResult ServerCommands::Handle(const edge::v1::EdgeCommand& command) {
   edge::v1::CommandResult result;

@@ -12,13 +12,6 @@
 namespace wirehub::edge {
 namespace {
 
-// Whole seconds left until `at`, at least 1: the SDK refreshes when they
-// run out.
-uint32_t TtlSeconds(absl::Time at, absl::Time now) {
-  int64_t seconds = absl::ToInt64Seconds(at - now);
-  return static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, UINT32_MAX));
-}
-
 // A subscribe result carrying the expiry of `session`'s subscription to
 // `name` (none without a subscription token).
 SubscribeResult ResultWithExpiry(const ClientSession& session, std::string_view name) {
@@ -29,10 +22,6 @@ SubscribeResult ResultWithExpiry(const ClientSession& session, std::string_view 
     result.ttl = TtlSeconds(it->second.expires_at, absl::Now());
   }
   return result;
-}
-
-ClientInfoView ViewOf(const control::v1::ClientInfo& info) {
-  return ClientInfoView{info.user(), info.client(), info.conn_info(), info.chan_info()};
 }
 
 Frame PublicationFrame(std::string_view name, const control::v1::HistoryPublication& publication) {

@@ -4,65 +4,23 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
 import { Env, sleep, waitFor } from './harness.mjs';
 
 const env = new Env('wirehub-gap-repair');
-const proxies = [];
-after(async () => {
-  for (const p of proxies) p.close();
-  await env.cleanup();
-});
+after(() => env.cleanup());
 
 const configFile = path.join(env.dir, 'config.json');
 fs.writeFileSync(configFile, JSON.stringify({
   namespaces: [{ name: 'chat', options: { allow_subscribe_for_client: true, allow_history_for_subscriber: true, history_size: 1000, history_ttl: '300s', allow_recovery: true } }],
 }));
 
-/** A TCP proxy on 127.0.0.1 that can cut every connection and refuse new ones. */
-async function startProxy(targetPort) {
-  const sockets = new Set();
-  let down = false;
-  const server = net.createServer((client) => {
-    if (down) return client.destroy();
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxy = {
-    address: `127.0.0.1:${server.address().port}`,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      down = false;
-    },
-    close() {
-      down = true;
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-  proxies.push(proxy);
-  return proxy;
-}
-
 const dataOf = (rec) => rec.publications.map((p) => p.data.n);
 
 test('a broken and restored control link: clients see no gap, no duplicate and no unsubscribe', async () => {
   const control = await env.startControl([`--config=${configFile}`]);
-  const proxy = await startProxy(control.port);
+  const proxy = await env.tcpProxy(control.port);
   const edge = await env.startEdge({ address: proxy.address }, { config: configFile, edge_id: 'edge-proxied' });
   const client = env.sdk(edge.url, { token: await env.token('gap-user') });
   await client.connectAndWait();

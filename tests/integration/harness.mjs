@@ -13,6 +13,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -563,7 +564,51 @@ export class Env {
     fs.writeFileSync(this.otherSecretFile, this.otherSecret, { mode: 0o600 });
     this.processes = [];
     this.clients = [];
+    this.proxies = [];
     this.control = null;
+  }
+
+  /**
+   * A TCP proxy on 127.0.0.1 to `targetPort` that can cut every connection
+   * (cut()) and refuse new ones until restore(); closed by cleanup().
+   */
+  async tcpProxy(targetPort) {
+    const sockets = new Set();
+    let down = false;
+    const server = net.createServer((inbound) => {
+      if (down) {
+        inbound.destroy();
+        return;
+      }
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      for (const s of [inbound, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => {});
+      }
+      inbound.pipe(upstream);
+      upstream.pipe(inbound);
+      inbound.on('close', () => upstream.destroy());
+      upstream.on('close', () => inbound.destroy());
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = {
+      address: `127.0.0.1:${server.address().port}`,
+      cut() {
+        down = true;
+        for (const s of sockets) s.destroy();
+      },
+      restore() {
+        down = false;
+      },
+      close() {
+        down = true;
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+    this.proxies.push(proxy);
+    return proxy;
   }
 
   _spawn(name, binary, args) {
@@ -817,6 +862,8 @@ export class Env {
   async cleanup() {
     for (const c of this.clients) c.close();
     this.clients = [];
+    for (const p of this.proxies) p.close();
+    this.proxies = [];
     // Edges first, then control.
     const ordered = [...this.processes].reverse();
     await Promise.all(ordered.map((p) => p.stop({ graceMs: 3000 }).catch(() => {})));

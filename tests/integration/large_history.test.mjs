@@ -5,16 +5,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 
 import { Env, sleep, waitFor } from './harness.mjs';
 
 const env = new Env('wirehub-large-history');
-const proxies = [];
-after(async () => {
-  for (const p of proxies) p.close();
-  await env.cleanup();
-});
+after(() => env.cleanup());
 
 const PUBLICATIONS = 200;
 const PAD_BYTES = 50_000; // JSON of ~50 KB each, under control's 64 KiB payload limit
@@ -186,52 +181,12 @@ test('recovering 150 missed (within the cap of 1000) of ~7.5 MB: too large for o
   client.close();
 });
 
-/** A TCP proxy on 127.0.0.1 that can cut every connection and refuse new ones. */
-async function startProxy(targetPort) {
-  const sockets = new Set();
-  let down = false;
-  const server = net.createServer((inbound) => {
-    if (down) {
-      inbound.destroy();
-      return;
-    }
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const s of [inbound, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    inbound.pipe(upstream);
-    upstream.pipe(inbound);
-    inbound.on('close', () => upstream.destroy());
-    upstream.on('close', () => inbound.destroy());
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxy = {
-    address: `127.0.0.1:${server.address().port}`,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      down = false;
-    },
-    close() {
-      down = true;
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-  proxies.push(proxy);
-  return proxy;
-}
-
 test('gap repair on a channel with ~10 MB of history: every publication missed while cut arrives once, in order', async () => {
   const channel = 'big:gap';
   const control = capped.control;
   const positions = await fill(channel, control);
   const top = positions.at(-1).offset;
-  const proxy = await startProxy(control.port);
+  const proxy = await env.tcpProxy(control.port);
   const edge = await env.startEdge({ address: proxy.address }, { config: capped.file, edge_id: 'edge-big-proxied' });
   const edgeListed = (s) => (s.edges ?? []).some((e) => e.id === 'edge-big-proxied');
   await env.waitStats(edgeListed, 10_000, 'the proxied edge to attach');
