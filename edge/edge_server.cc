@@ -1,6 +1,7 @@
 #include "edge/edge_server.h"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <utility>
 
