@@ -38,11 +38,21 @@ absl::StatusOr<int> ControlServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC binds with SO_REUSEPORT by default: a second control on the same
+  // port would start and take half of the API calls. Refuse instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.grpc_listen, " (address in use or invalid)"));
+  }
+  // The health service answers for the whole server ("") and per service.
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(true);
+    health->SetServingStatus(v1::ControlService::service_full_name(), true);
+    health->SetServingStatus(edge::v1::EdgeLinkService::service_full_name(), true);
   }
   std::string host = options_.grpc_listen.substr(0, options_.grpc_listen.rfind(':'));
   control_service_.set_address(absl::StrCat(host, ":", port));
@@ -68,6 +78,10 @@ void ControlServer::Shutdown(absl::Duration grace) {
     maintenance_.join();
   }
   if (server_ == nullptr) return;
+  // Health checkers see NOT_SERVING while the server drains.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server_->Wait();
