@@ -15,9 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/websocket_frame.h"
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/nats_parser.h"
-#include "tools/bench/ws_frame.h"
 #include "tools/bench/ws_handshake.h"
 
 namespace wirehub::bench {
@@ -51,7 +51,8 @@ struct ClientPool::Conn {
   std::string out;      // Bytes not yet accepted by the socket.
   std::string in;       // Unparsed input carried to the next read.
   std::string message;  // A fragmented message being assembled.
-  WsFrameParser parser{WsFrameParser::Options{kMaxFramePayload}};
+  WebSocketFrameDecoder decoder{
+      {.role = WebSocketRole::kClient, .max_frame_payload = kMaxFramePayload}};
   std::unique_ptr<NatsStreamParser> nats;
 };
 
@@ -290,12 +291,11 @@ void ClientPool::OnWritable(Conn& conn) {
   UpdateInterest(conn);
 }
 
-void ClientPool::SendFrame(Conn& conn, std::string_view payload, int opcode) {
+void ClientPool::SendFrame(Conn& conn, std::string_view payload, WebSocketOpcode opcode) {
   mask_state_ = mask_state_ * 1664525u + 1013904223u;
-  frame_scratch_.resize(WsClientFrameSize(payload.size()));
-  absl::StatusOr<size_t> size =
-      WriteWsClientFrame(static_cast<WsOpcode>(opcode), true, payload, mask_state_,
-                         frame_scratch_.data(), frame_scratch_.size());
+  frame_scratch_.resize(WebSocketFrameSize(payload.size(), /*masked=*/true));
+  absl::StatusOr<size_t> size = EncodeWebSocketFrame(opcode, true, payload, mask_state_,
+                                                     frame_scratch_.data(), frame_scratch_.size());
   if (!size.ok()) {
     Fail(conn, size.status().ToString());
     return;
@@ -339,22 +339,22 @@ void ClientPool::ProcessInput(Conn& conn, char* data, size_t size) {
     OnOpen(conn);
     if (conn.fd < 0) return;
   }
-  WsFrame frame;
+  WebSocketFrame frame;
   while (!input.empty() && conn.fd >= 0) {
-    absl::StatusOr<size_t> used = conn.parser.Parse(input, &frame);
+    absl::StatusOr<size_t> used = conn.decoder.Decode(input, &frame);
     if (!used.ok()) {
       Fail(conn, absl::StrCat("frame: ", used.status().message()));
       return;
     }
     if (*used == 0) break;
     switch (frame.opcode) {
-      case WsOpcode::kPing:
-        SendFrame(conn, frame.payload, static_cast<int>(WsOpcode::kPong));
+      case WebSocketOpcode::kPing:
+        SendFrame(conn, frame.payload, WebSocketOpcode::kPong);
         break;
-      case WsOpcode::kPong:
+      case WebSocketOpcode::kPong:
         break;
-      case WsOpcode::kClose: {
-        absl::StatusOr<WsClose> close = ParseWsClosePayload(frame.payload);
+      case WebSocketOpcode::kClose: {
+        absl::StatusOr<WebSocketClose> close = ParseWebSocketClose(frame.payload);
         Fail(conn, close.ok() ? absl::StrCat("server closed with ", close->code, " ",
                                              AsAbsl(close->reason))
                               : std::string("server sent a malformed close"));
@@ -385,7 +385,7 @@ void ClientPool::OnOpen(Conn& conn) {
       SendFrame(
           conn,
           absl::StrCat(R"({"id":1,"connect":{"token":")", options_.token(conn.index), R"("}})"),
-          static_cast<int>(WsOpcode::kText));
+          WebSocketOpcode::kText);
       break;
     case ClientProtocol::kNchan:
       // The URL named the channel: the subscription exists once open.
@@ -398,7 +398,7 @@ void ClientPool::OnOpen(Conn& conn) {
       SendFrame(conn,
                 absl::StrCat("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB ",
                              options_.channel(conn.index), " 1\r\nPING\r\n"),
-                static_cast<int>(WsOpcode::kText));
+                WebSocketOpcode::kText);
       break;
   }
 }
@@ -449,7 +449,7 @@ void ClientPool::HandleMessage(Conn& conn, std::string_view message) {
 void ClientPool::HandleWirehubLine(Conn& conn, std::string_view line) {
   if (line.empty()) return;
   if (line == "{}") {  // Server ping: answer with an empty command.
-    SendFrame(conn, "{}", static_cast<int>(WsOpcode::kText));
+    SendFrame(conn, "{}", WebSocketOpcode::kText);
     return;
   }
   if (conn.state == State::kSubscribed) {
@@ -478,7 +478,7 @@ void ClientPool::HandleWirehubLine(Conn& conn, std::string_view line) {
     SendFrame(
         conn,
         absl::StrCat(R"({"id":2,"subscribe":{"channel":")", options_.channel(conn.index), R"("}})"),
-        static_cast<int>(WsOpcode::kText));
+        WebSocketOpcode::kText);
   } else {
     MarkSubscribed(conn);
   }
@@ -492,7 +492,7 @@ void ClientPool::HandleNatsBytes(Conn& conn, std::string_view bytes) {
         if (conn.state == State::kSubscribed) RecordPayload(conn, event.payload);
         break;
       case NatsStreamParser::Event::kPing:
-        SendFrame(conn, "PONG\r\n", static_cast<int>(WsOpcode::kText));
+        SendFrame(conn, "PONG\r\n", WebSocketOpcode::kText);
         break;
       case NatsStreamParser::Event::kPong:
         MarkConnected(conn);

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/websocket_frame.h"
 #include "tools/bench/latency_histogram.h"
 #include "tools/bench/sequence_tracker.h"
 
@@ -128,7 +129,7 @@ class ClientPool {
   void OnOpen(Conn& conn);
   void MarkConnected(Conn& conn);
   void MarkSubscribed(Conn& conn);
-  void SendFrame(Conn& conn, std::string_view payload, int opcode);
+  void SendFrame(Conn& conn, std::string_view payload, WebSocketOpcode opcode);
   void Send(Conn& conn, std::string_view bytes);
   void Fail(Conn& conn, std::string_view why);
   void Close(Conn& conn);

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,12 +28,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/websocket_frame.h"
 #include "common/websocket_key.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/sequence_tracker.h"
-#include "tools/bench/ws_frame.h"
 #include "tools/bench/ws_handshake.h"
 
 namespace wirehub::bench {
@@ -76,68 +77,23 @@ class Signal {
 };
 
 // An unmasked server frame.
-std::string ServerFrame(WsOpcode opcode, std::string_view payload, bool fin = true) {
+std::string ServerFrame(WebSocketOpcode opcode, std::string_view payload, bool fin = true) {
   std::string out;
-  out.push_back(static_cast<char>((fin ? 0x80 : 0x00) | static_cast<uint8_t>(opcode)));
-  const uint64_t size = payload.size();
-  if (size < 126) {
-    out.push_back(static_cast<char>(size));
-  } else if (size <= 0xFFFF) {
-    out.push_back(static_cast<char>(126));
-    out.push_back(static_cast<char>(size >> 8));
-    out.push_back(static_cast<char>(size & 0xFF));
-  } else {
-    out.push_back(static_cast<char>(127));
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      out.push_back(static_cast<char>((size >> shift) & 0xFF));
-    }
-  }
-  out.append(payload.data(), payload.size());
+  absl::Status status = AppendWebSocketFrame(opcode, fin, payload, std::nullopt, &out);
+  EXPECT_TRUE(status.ok()) << status;
   return out;
 }
 
-std::string TextFrame(std::string_view payload) { return ServerFrame(WsOpcode::kText, payload); }
+std::string TextFrame(std::string_view payload) {
+  return ServerFrame(WebSocketOpcode::kText, payload);
+}
 
 // ClientFrame is one frame the pool sent, unmasked.
 struct ClientFrame {
   bool fin = true;
-  uint8_t opcode = 0;
+  WebSocketOpcode opcode = WebSocketOpcode::kText;
   std::string payload;
 };
-
-// ParseClientFrame()
-//
-// Reads the client frame at the start of `data`: returns the bytes it
-// occupies, 0 when it is incomplete, -1 when it is not a masked client frame
-// without reserved bits.
-ssize_t ParseClientFrame(std::string_view data, ClientFrame* frame) {
-  if (data.size() < 2) return 0;
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(data[i]); };
-  if ((byte(0) & 0x70) != 0 || (byte(1) & 0x80) == 0) return -1;
-  uint64_t length = byte(1) & 0x7F;
-  size_t pos = 2;
-  if (length == 126) {
-    if (data.size() < 4) return 0;
-    length = (uint64_t{byte(2)} << 8) | byte(3);
-    pos = 4;
-  } else if (length == 127) {
-    if (data.size() < 10) return 0;
-    length = 0;
-    for (size_t i = 2; i < 10; ++i) length = (length << 8) | byte(i);
-    pos = 10;
-  }
-  if (data.size() < pos + 4) return 0;
-  const uint8_t mask[4] = {byte(pos), byte(pos + 1), byte(pos + 2), byte(pos + 3)};
-  pos += 4;
-  if (data.size() - pos < length) return 0;
-  frame->fin = (byte(0) & 0x80) != 0;
-  frame->opcode = byte(0) & 0x0F;
-  frame->payload.resize(length);
-  for (size_t i = 0; i < length; ++i) {
-    frame->payload[i] = static_cast<char>(byte(pos + i) ^ mask[i % 4]);
-  }
-  return static_cast<ssize_t>(pos + length);
-}
 
 // ServerConn is the server's end of one accepted connection: blocking
 // reads bounded by poll, writes bounded by SO_SNDTIMEO.
@@ -186,16 +142,20 @@ class ServerConn {
         WebSocketAcceptKey(key), "\r\n\r\n");
   }
 
-  // Reads the next client frame.
+  // Reads the next client frame, which must be masked and follow RFC 6455.
   bool ReadFrame(ClientFrame* frame) {
     for (;;) {
-      ssize_t used = ParseClientFrame(in_, frame);
-      if (used < 0) {
-        ADD_FAILURE() << "malformed client frame";
+      WebSocketFrame decoded;
+      absl::StatusOr<size_t> used = decoder_.Decode(in_.data(), in_.size(), &decoded);
+      if (!used.ok()) {
+        ADD_FAILURE() << "malformed client frame: " << used.status();
         return false;
       }
-      if (used > 0) {
-        in_.erase(0, static_cast<size_t>(used));
+      if (*used > 0) {
+        frame->fin = decoded.fin;
+        frame->opcode = decoded.opcode;
+        frame->payload.assign(decoded.payload.data(), decoded.payload.size());
+        in_.erase(0, *used);
         return true;
       }
       if (!Fill()) return false;
@@ -206,7 +166,7 @@ class ServerConn {
   bool ReadText(std::string* text) {
     ClientFrame frame;
     if (!ReadFrame(&frame)) return false;
-    EXPECT_EQ(frame.opcode, static_cast<uint8_t>(WsOpcode::kText));
+    EXPECT_EQ(frame.opcode, WebSocketOpcode::kText);
     EXPECT_TRUE(frame.fin);
     *text = std::move(frame.payload);
     return true;
@@ -251,6 +211,8 @@ class ServerConn {
 
   int fd_;
   std::string in_;
+  WebSocketFrameDecoder decoder_{
+      {.role = WebSocketRole::kServer, .max_frame_payload = size_t{64} << 20}};
   bool eof_ = false;
 };
 
@@ -582,7 +544,8 @@ TEST(ClientPoolTest, ServerCloseAfterSubscribedCountsAsClosed) {
     ASSERT_TRUE(conn.Write(TextFrame(PushLine(index, 1))));
     if (index == 0) {
       // A close frame (1001 "shutdown")...
-      ASSERT_TRUE(conn.Write(ServerFrame(WsOpcode::kClose, std::string("\x03\xe9") + "shutdown")));
+      ASSERT_TRUE(
+          conn.Write(ServerFrame(WebSocketOpcode::kClose, std::string("\x03\xe9") + "shutdown")));
     } else {
       // ... or just the end of the TCP stream.
       shutdown(conn.fd(), SHUT_WR);
@@ -612,11 +575,11 @@ TEST(ClientPoolTest, NchanSubscribesOnOpenAndReadsEveryFrame) {
     EXPECT_EQ(request.substr(0, request.find("\r\n")),
               absl::StrCat("GET /nchan/sub/bench-", index, " HTTP/1.1"));
     // Frames may follow the 101 in the same write.
-    ASSERT_TRUE(
-        conn.Write(ServerConn::UpgradeResponse(request) + ServerFrame(WsOpcode::kPing, "early")));
+    ASSERT_TRUE(conn.Write(ServerConn::UpgradeResponse(request) +
+                           ServerFrame(WebSocketOpcode::kPing, "early")));
     ClientFrame pong;
     ASSERT_TRUE(conn.ReadFrame(&pong));
-    EXPECT_EQ(pong.opcode, static_cast<uint8_t>(WsOpcode::kPong));
+    EXPECT_EQ(pong.opcode, WebSocketOpcode::kPong);
     EXPECT_EQ(pong.payload, "early");
     // Nothing was sent yet the pool counts the client subscribed.
     ASSERT_TRUE(go.Wait());
@@ -632,13 +595,14 @@ TEST(ClientPoolTest, NchanSubscribesOnOpenAndReadsEveryFrame) {
     // The last one fragmented, with a ping between its fragments.
     FormatBenchPayload(BenchPayload{.ts_ns = MonotonicNowNs(), .seq = kPublications}, 64, &payload);
     std::string_view view(payload);
-    ASSERT_TRUE(conn.Write(ServerFrame(WsOpcode::kText, view.substr(0, 20), /*fin=*/false) +
-                           ServerFrame(WsOpcode::kPing, "mid") +
-                           ServerFrame(WsOpcode::kContinuation, view.substr(20, 20), false)));
+    ASSERT_TRUE(
+        conn.Write(ServerFrame(WebSocketOpcode::kText, view.substr(0, 20), /*fin=*/false) +
+                   ServerFrame(WebSocketOpcode::kPing, "mid") +
+                   ServerFrame(WebSocketOpcode::kContinuation, view.substr(20, 20), false)));
     ASSERT_TRUE(conn.ReadFrame(&pong));
-    EXPECT_EQ(pong.opcode, static_cast<uint8_t>(WsOpcode::kPong));
+    EXPECT_EQ(pong.opcode, WebSocketOpcode::kPong);
     EXPECT_EQ(pong.payload, "mid");
-    ASSERT_TRUE(conn.Write(ServerFrame(WsOpcode::kContinuation, view.substr(40))));
+    ASSERT_TRUE(conn.Write(ServerFrame(WebSocketOpcode::kContinuation, view.substr(40))));
     EXPECT_TRUE(conn.WaitClosed());
   });
   ClientPoolOptions options;
@@ -769,11 +733,11 @@ TEST(ClientPoolTest, AnswersWebSocketPingsWithTheirPayload) {
     size_t index = 0;
     if (!AcceptWirehubClient(conn, &index)) return;
     for (const std::string& payload :
-         {std::string("ping-1"), std::string(), std::string(kWsMaxControlPayload, 'p')}) {
-      ASSERT_TRUE(conn.Write(ServerFrame(WsOpcode::kPing, payload)));
+         {std::string("ping-1"), std::string(), std::string(kWebSocketMaxControlPayload, 'p')}) {
+      ASSERT_TRUE(conn.Write(ServerFrame(WebSocketOpcode::kPing, payload)));
       ClientFrame pong;
       ASSERT_TRUE(conn.ReadFrame(&pong));
-      EXPECT_EQ(pong.opcode, static_cast<uint8_t>(WsOpcode::kPong));
+      EXPECT_EQ(pong.opcode, WebSocketOpcode::kPong);
       EXPECT_TRUE(pong.fin);
       EXPECT_EQ(pong.payload, payload);
     }

@@ -23,12 +23,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/websocket_frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/nats_parser.h"
 #include "tools/bench/peer_publisher.h"
-#include "tools/bench/ws_frame.h"
 #include "tools/bench/ws_handshake.h"
 
 namespace wirehub::bench {
@@ -202,9 +202,9 @@ class WsClient {
   }
 
   absl::Status SendText(std::string_view text) {
-    std::string frame(WsClientFrameSize(text.size()), '\0');
-    absl::StatusOr<size_t> size =
-        WriteWsClientFrame(WsOpcode::kText, true, text, 0x12345678, frame.data(), frame.size());
+    std::string frame(WebSocketFrameSize(text.size(), /*masked=*/true), '\0');
+    absl::StatusOr<size_t> size = EncodeWebSocketFrame(WebSocketOpcode::kText, true, text,
+                                                       0x12345678, frame.data(), frame.size());
     if (!size.ok()) return size.status();
     if (send(fd_, frame.data(), *size, MSG_NOSIGNAL) != static_cast<ssize_t>(*size)) {
       return absl::UnavailableError("send frame");
@@ -213,14 +213,14 @@ class WsClient {
   }
 
   struct Frame {
-    WsOpcode opcode;
+    WebSocketOpcode opcode;
     std::string payload;
   };
 
   absl::StatusOr<Frame> ReadFrame() {
     for (;;) {
-      WsFrame frame;
-      absl::StatusOr<size_t> used = parser_.Parse(buffer_, &frame);
+      WebSocketFrame frame;
+      absl::StatusOr<size_t> used = decoder_.Decode(buffer_, &frame);
       if (!used.ok()) return used.status();
       if (*used > 0) {
         Frame out{frame.opcode, std::string(frame.payload)};
@@ -248,7 +248,7 @@ class WsClient {
   int fd_ = -1;
   std::string buffer_;
   std::string handshake_response_;
-  WsFrameParser parser_;
+  WebSocketFrameDecoder decoder_;
 };
 
 void ExpectStoppedAndGone(std::unique_ptr<PeerServer> peer) {
@@ -291,7 +291,7 @@ TEST(PeerServerTest, NchanDeliversAPublicationToAWebSocketSubscriber) {
   absl::StatusOr<WsClient::Frame> frame = subscriber.ReadFrame();
   ASSERT_TRUE(frame.ok()) << frame.status();
   // Nchan sends each message's body unchanged in one text frame.
-  EXPECT_EQ(frame->opcode, WsOpcode::kText);
+  EXPECT_EQ(frame->opcode, WebSocketOpcode::kText);
   EXPECT_EQ(frame->payload, payload);
 
   // Many publications on the keep-alive connection, in order.
@@ -322,7 +322,7 @@ TEST(PeerServerTest, NatsDeliversAPublicationToAWebSocketSubscriber) {
   ASSERT_TRUE(subscriber.Connect((*peer)->ws_port(), (*peer)->WsResource("bench.0")).ok());
   NatsStreamParser parser;
   std::vector<std::string> events;
-  std::vector<WsOpcode> opcodes;
+  std::vector<WebSocketOpcode> opcodes;
   // Reads frames until an event of `kind` has arrived.
   auto read_until = [&](NatsStreamParser::Event::Kind kind) -> absl::Status {
     bool seen = false;
@@ -363,7 +363,7 @@ TEST(PeerServerTest, NatsDeliversAPublicationToAWebSocketSubscriber) {
   ASSERT_TRUE(read_until(NatsStreamParser::Event::kMsg).ok());
   EXPECT_EQ(events, (std::vector<std::string>{"INFO", "PONG", "MSG bench.0 1 hello nats"}));
   // nats-server sends its protocol in binary frames.
-  for (WsOpcode opcode : opcodes) EXPECT_EQ(opcode, WsOpcode::kBinary);
+  for (WebSocketOpcode opcode : opcodes) EXPECT_EQ(opcode, WebSocketOpcode::kBinary);
 
   publisher->reset();
   ExpectStoppedAndGone(std::move(*peer));

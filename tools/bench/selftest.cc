@@ -1,13 +1,16 @@
 #include "tools/bench/selftest.h"
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/websocket_frame.h"
 #include "tools/bench/bench_payload.h"
-#include "tools/bench/ws_frame.h"
 
 namespace wirehub::bench {
 namespace {
@@ -19,21 +22,8 @@ int64_t SyntheticLatencyNs(uint64_t index) { return static_cast<int64_t>(index %
 
 // Appends an unmasked server frame holding `payload`, as the edge sends it.
 void AppendServerFrame(std::string_view payload, std::string* out) {
-  out->push_back(static_cast<char>(0x81));
-  size_t n = payload.size();
-  if (n < 126) {
-    out->push_back(static_cast<char>(n));
-  } else if (n <= 0xFFFF) {
-    out->push_back(126);
-    out->push_back(static_cast<char>(n >> 8));
-    out->push_back(static_cast<char>(n & 0xFF));
-  } else {
-    out->push_back(127);
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      out->push_back(static_cast<char>((uint64_t{n} >> shift) & 0xFF));
-    }
-  }
-  out->append(payload);
+  // A text frame without a mask cannot be refused.
+  WH_CHECK(AppendWebSocketFrame(WebSocketOpcode::kText, true, payload, std::nullopt, out).ok());
 }
 
 }  // namespace
@@ -70,12 +60,12 @@ absl::StatusOr<SelftestResult> RunSelftest(const SelftestOptions& options) {
 
   SelftestResult result;
   SequenceTracker tracker(1);
-  WsFrameParser parser;
+  WebSocketFrameDecoder decoder;
   std::string_view rest = stream;
   const int64_t start = MonotonicNowNs();
   while (!rest.empty()) {
-    WsFrame frame;
-    absl::StatusOr<size_t> used = parser.Parse(rest, &frame);
+    WebSocketFrame frame;
+    absl::StatusOr<size_t> used = decoder.Decode(rest, &frame);
     if (!used.ok()) return used.status();
     if (*used == 0) return absl::InternalError("selftest stream ends inside a frame");
     ++result.frames;
