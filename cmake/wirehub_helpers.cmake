@@ -1,13 +1,38 @@
 # Small helpers in the spirit of abseil's absl_cc_library / absl_cc_test.
 
-set(WIREHUB_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wno-unused-parameter
+# Warnings every compiler understands, then each compiler's own: GCC rejects
+# clang's flags and clang rejects GCC's, so they never share a list.
+set(WIREHUB_WARNINGS -Wall -Wextra -Wpedantic -Wno-unused-parameter
     -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND WIREHUB_WARNINGS -Wshadow=local)
+elseif(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  # Checks the ABSL_GUARDED_BY / ABSL_EXCLUSIVE_LOCKS_REQUIRED annotations,
+  # which GCC parses and ignores.
+  list(APPEND WIREHUB_WARNINGS -Wthread-safety)
+endif()
 if(WIREHUB_WERROR)
   list(APPEND WIREHUB_WARNINGS -Werror)
 endif()
+
+# Sanitizers apply to every target, so the libraries the tests and fuzzers
+# link are instrumented too. A report aborts the process
+# (-fno-sanitize-recover=all): UBSan's would otherwise print and continue, and
+# a test would pass anyway.
 if(WIREHUB_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
-  add_link_options(-fsanitize=address,undefined)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
+endif()
+if(WIREHUB_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "WIREHUB_FUZZ needs clang (libFuzzer): configure with "
+                        "-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14")
+  endif()
+  # Coverage instrumentation for libFuzzer everywhere; only the fuzz targets
+  # link libFuzzer itself (-fsanitize=fuzzer, see fuzz/CMakeLists.txt), so
+  # the servers and tests of the same build run as usual.
+  add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
 
 # wirehub_cc_library(NAME name SRCS ... DEPS ...)
