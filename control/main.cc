@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by this thread; block them before gRPC
   // starts its threads so none of those receives them.
-  sigset_t signals = wirehub::BlockTerminationSignals();
+  sigset_t signals = wirehub::BlockServerSignals();
 
   wirehub::control::ControlServerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
   std::printf("wirehub-control: grpc listening on %s:%d\n", host.c_str(), *port);
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  int signal_number = wirehub::WaitForStopSignal(
+      signals, [] { WH_LOG(INFO) << "SIGHUP: nothing to reload yet, still running"; });
   WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
   server.Shutdown(absl::Seconds(2));
   return 0;

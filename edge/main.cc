@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken by a dedicated thread; block them everywhere else
   // (gRPC's and libuv's threads inherit this mask).
-  sigset_t signals = wirehub::BlockTerminationSignals();
+  sigset_t signals = wirehub::BlockServerSignals();
 
   wirehub::edge::EdgeServerOptions options;
   wirehub::edge::LwsTransportOptions transport_options;
@@ -198,8 +198,8 @@ int main(int argc, char** argv) {
   link.Start();
 
   std::thread signal_thread([&server, &signals] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
+    int signal_number = wirehub::WaitForStopSignal(
+        signals, [] { WH_LOG(INFO) << "SIGHUP: nothing to reload yet, still running"; });
     WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
     server.RequestStop();
   });

@@ -101,7 +101,7 @@ class Tail {
         absl::Status handled = Handle(*parsed);
         if (!handled.ok()) return Fail(handled);
         if (Done()) {
-          (void)ws_->Close(kWsCloseNormal, "", absl::Now() + kCloseTimeout);
+          (void)ws_->Close(kWebSocketCloseNormal, "", absl::Now() + kCloseTimeout);
           return absl::OkStatus();
         }
       }
@@ -119,12 +119,12 @@ class Tail {
 
   // Leaves politely (the server sees a close, not a reset) and returns `error`.
   absl::Status Fail(absl::Status error) {
-    (void)ws_->Close(kWsCloseNormal, "", absl::Now() + kCloseTimeout);
+    (void)ws_->Close(kWebSocketCloseNormal, "", absl::Now() + kCloseTimeout);
     return error;
   }
 
   absl::Status TimedOut() {
-    if (ws_ != nullptr) (void)ws_->Close(kWsCloseNormal, "", absl::Now() + kCloseTimeout);
+    if (ws_ != nullptr) (void)ws_->Close(kWebSocketCloseNormal, "", absl::Now() + kCloseTimeout);
     const bool limit_reached = absl::Now() >= end_;
     if (stage_ != Stage::kStreaming && !limit_reached) {
       return absl::DeadlineExceededError(

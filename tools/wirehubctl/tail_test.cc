@@ -51,7 +51,7 @@ bool AcceptSubscriber(WsTestConnection& connection, const std::string& subscribe
 void ExpectNormalClose(WsTestConnection& connection) {
   std::optional<WsTestConnection::Frame> frame = connection.ReadFrame();
   ASSERT_TRUE(frame.has_value());
-  EXPECT_EQ(frame->opcode, kWsClose);
+  EXPECT_EQ(frame->opcode, WebSocketOpcode::kClose);
   EXPECT_EQ(frame->payload.substr(0, 2), std::string("\x03\xe8", 2));
   connection.SendClose(1000, "");
 }
@@ -148,9 +148,9 @@ TEST_F(TailTest, LargeFragmentedPublicationAndLineBreaksInData) {
     ASSERT_TRUE(AcceptSubscriber(connection));
     std::string frame = Pub("news", big, 1) + "\n" + Pub("news", "{\n\"a\":\r\n1}", 2);
     // Three fragments; the middle one needs a 64-bit length.
-    connection.SendFrame(kWsText, frame.substr(0, 100), /*fin=*/false);
-    connection.SendFrame(kWsContinuation, frame.substr(100, 150000), /*fin=*/false);
-    connection.SendFrame(kWsContinuation, frame.substr(150100));
+    connection.SendFrame(WebSocketOpcode::kText, frame.substr(0, 100), /*fin=*/false);
+    connection.SendFrame(WebSocketOpcode::kContinuation, frame.substr(100, 150000), /*fin=*/false);
+    connection.SendFrame(WebSocketOpcode::kContinuation, frame.substr(150100));
     ExpectNormalClose(connection);
   });
   TailOptions options = Options(server);

@@ -32,6 +32,7 @@
 #include "common/absl_compat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/websocket_frame.h"
 #include "common/websocket_key.h"
 
 namespace wirehub::ctl {
@@ -40,8 +41,6 @@ namespace {
 // The server's handshake answer, headers included, must fit in this.
 constexpr size_t kMaxHandshakeBytes = 16 * 1024;
 constexpr size_t kReadChunkBytes = 64 * 1024;
-constexpr size_t kMaxControlPayload = 125;
-constexpr size_t kMaxCloseReasonBytes = kMaxControlPayload - 2;
 // How long a close sent because of a protocol error may take.
 constexpr absl::Duration kFailCloseTimeout = absl::Milliseconds(200);
 
@@ -76,11 +75,18 @@ absl::Status WaitFd(int fd, short events, absl::Time deadline) {
   }
 }
 
-absl::Status ProtocolError(std::string_view what) {
-  return absl::DataLossError(absl::StrCat("WebSocket protocol error: ", AsAbsl(what)));
+// A fresh masking key for every client frame (RFC 6455 section 5.3).
+uint32_t RandomMaskKey() {
+  unsigned char bytes[4];
+  RandomBytes(bytes, sizeof(bytes));
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         bytes[3];
 }
 
-bool IsControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
+// The 2-byte payload of a close frame carrying `code` and no reason.
+std::string CloseCodePayload(uint16_t code) {
+  return {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+}
 
 }  // namespace
 
@@ -138,7 +144,10 @@ absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(const 
   return client;
 }
 
-WebSocketClient::WebSocketClient(int fd, const Options& options) : fd_(fd), options_(options) {}
+WebSocketClient::WebSocketClient(int fd, const Options& options)
+    : fd_(fd),
+      options_(options),
+      decoder_({.role = WebSocketRole::kClient, .max_frame_payload = options.max_message_bytes}) {}
 
 WebSocketClient::~WebSocketClient() { CloseSocket(); }
 
@@ -278,50 +287,14 @@ absl::Status WebSocketClient::ReadMore(absl::Time deadline) {
   }
 }
 
-absl::StatusOr<WebSocketClient::Frame> WebSocketClient::ReadFrame(absl::Time deadline) {
+absl::StatusOr<WebSocketFrame> WebSocketClient::ReadFrame(absl::Time deadline) {
   while (true) {
-    const size_t available = in_.size() - in_offset_;
-    if (available >= 2) {
-      const auto* p = reinterpret_cast<const unsigned char*>(in_.data() + in_offset_);
-      const bool fin = (p[0] & 0x80) != 0;
-      const uint8_t opcode = p[0] & 0x0f;
-      const bool masked = (p[1] & 0x80) != 0;
-      const uint8_t length7 = p[1] & 0x7f;
-      if ((p[0] & 0x70) != 0) return ProtocolError("reserved bits set (no extension was agreed)");
-      if (opcode != kWsContinuation && opcode != kWsText && opcode != kWsBinary &&
-          opcode != kWsClose && opcode != kWsPing && opcode != kWsPong) {
-        return ProtocolError(absl::StrCat("unknown opcode ", opcode));
-      }
-      if (masked) return ProtocolError("masked frame from the server");
-      if (IsControl(opcode) && (!fin || length7 > kMaxControlPayload)) {
-        return ProtocolError("fragmented or oversized control frame");
-      }
-      size_t header = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0);
-      if (available >= header) {
-        uint64_t length = length7;
-        if (length7 == 126) {
-          length = (uint64_t{p[2]} << 8) | p[3];
-        } else if (length7 == 127) {
-          length = 0;
-          for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
-          if ((length >> 63) != 0) return ProtocolError("64-bit length with the top bit set");
-        }
-        if (!IsControl(opcode)) {
-          const uint64_t assembled = opcode == kWsContinuation ? message_.size() : 0;
-          if (length > options_.max_message_bytes - assembled) {
-            return absl::ResourceExhaustedError(
-                absl::StrCat("WebSocket message over ", options_.max_message_bytes, " bytes"));
-          }
-        }
-        if (available - header >= length) {
-          Frame frame;
-          frame.fin = fin;
-          frame.opcode = opcode;
-          frame.payload.assign(in_.data() + in_offset_ + header, static_cast<size_t>(length));
-          in_offset_ += header + static_cast<size_t>(length);
-          return frame;
-        }
-      }
+    WebSocketFrame frame;
+    ASSIGN_OR_RETURN(size_t used,
+                     decoder_.Decode(std::string_view(in_).substr(in_offset_), &frame));
+    if (used > 0) {
+      in_offset_ += used;
+      return frame;
     }
     RETURN_IF_ERROR(ReadMore(deadline));
   }
@@ -329,8 +302,8 @@ absl::StatusOr<WebSocketClient::Frame> WebSocketClient::ReadFrame(absl::Time dea
 
 absl::Status WebSocketClient::FailConnection(uint16_t code, absl::Status error) {
   if (!finished_ && !close_sent_) {
-    std::string payload = {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-    (void)SendFrame(kWsClose, payload, absl::Now() + kFailCloseTimeout);
+    (void)SendFrame(WebSocketOpcode::kClose, CloseCodePayload(code),
+                    absl::Now() + kFailCloseTimeout);
     close_sent_ = true;
   }
   CloseSocket();
@@ -340,80 +313,64 @@ absl::Status WebSocketClient::FailConnection(uint16_t code, absl::Status error) 
 absl::StatusOr<WebSocketMessage> WebSocketClient::Receive(absl::Time deadline) {
   while (true) {
     if (finished_) return absl::FailedPreconditionError("the WebSocket connection is closed");
-    absl::StatusOr<Frame> frame = ReadFrame(deadline);
+    absl::StatusOr<WebSocketFrame> frame = ReadFrame(deadline);
     if (!frame.ok()) {
       if (absl::IsDataLoss(frame.status())) {
-        return FailConnection(kWsCloseProtocolError, frame.status());
+        return FailConnection(kWebSocketCloseProtocolError, frame.status());
       }
       if (absl::IsResourceExhausted(frame.status())) {
-        return FailConnection(kWsCloseTooBig, frame.status());
+        return FailConnection(kWebSocketCloseTooBig, frame.status());
       }
       return frame.status();
     }
     switch (frame->opcode) {
-      case kWsPing:
-        RETURN_IF_ERROR(SendFrame(kWsPong, frame->payload, deadline));
+      case WebSocketOpcode::kPing:
+        RETURN_IF_ERROR(SendFrame(WebSocketOpcode::kPong, frame->payload, deadline));
         continue;
-      case kWsPong:
+      case WebSocketOpcode::kPong:
         continue;
-      case kWsClose: {
+      case WebSocketOpcode::kClose: {
+        absl::StatusOr<WebSocketClose> close = ParseWebSocketClose(frame->payload);
+        if (!close.ok()) return FailConnection(kWebSocketCloseProtocolError, close.status());
         WebSocketMessage message;
         message.type = WebSocketMessage::Type::kClose;
-        if (frame->payload.size() == 1) {
-          return FailConnection(kWsCloseProtocolError, ProtocolError("close frame of one byte"));
-        }
-        if (frame->payload.empty()) {
-          message.close_code = kWsCloseNoStatus;
-        } else {
-          const auto* p = reinterpret_cast<const unsigned char*>(frame->payload.data());
-          message.close_code = static_cast<uint16_t>((p[0] << 8) | p[1]);
-          message.payload = frame->payload.substr(2);
-        }
+        message.close_code = close->code;
+        message.payload = std::string(close->reason);
         if (!close_sent_) {
           // Echo the code, as RFC 6455 section 5.5.1 asks; briefly, since the
           // peer is going away anyway.
-          std::string echo = frame->payload.empty() ? std::string() : frame->payload.substr(0, 2);
-          (void)SendFrame(kWsClose, echo, std::min(deadline, absl::Now() + absl::Seconds(1)));
+          const std::string echo =
+              frame->payload.empty() ? std::string() : CloseCodePayload(close->code);
+          (void)SendFrame(WebSocketOpcode::kClose, echo,
+                          std::min(deadline, absl::Now() + absl::Seconds(1)));
           close_sent_ = true;
         }
         CloseSocket();
         return message;
       }
-      case kWsText:
-      case kWsBinary:
-        if (in_message_) {
-          return FailConnection(kWsCloseProtocolError,
-                                ProtocolError("new data frame inside a fragmented message"));
+      default: {
+        // A data frame: the decoder has checked that continuations follow a
+        // message's first frame and nothing else interrupts it but control
+        // frames, and that no frame is over the limit.
+        if (frame->payload.size() > options_.max_message_bytes - message_.size()) {
+          return FailConnection(kWebSocketCloseTooBig, absl::ResourceExhaustedError(absl::StrCat(
+                                                           "WebSocket message over ",
+                                                           options_.max_message_bytes, " bytes")));
         }
-        if (frame->fin) {
-          WebSocketMessage message;
-          message.type = frame->opcode == kWsText ? WebSocketMessage::Type::kText
-                                                  : WebSocketMessage::Type::kBinary;
-          message.payload = std::move(frame->payload);
+        WebSocketMessage message;
+        message.type = frame->message_opcode == WebSocketOpcode::kText
+                           ? WebSocketMessage::Type::kText
+                           : WebSocketMessage::Type::kBinary;
+        if (frame->opcode != WebSocketOpcode::kContinuation && frame->fin) {
+          message.payload = std::string(frame->payload);
           return message;
-        }
-        in_message_ = true;
-        message_opcode_ = frame->opcode;
-        message_ = std::move(frame->payload);
-        continue;
-      case kWsContinuation:
-        if (!in_message_) {
-          return FailConnection(kWsCloseProtocolError,
-                                ProtocolError("continuation frame without a message"));
         }
         message_.append(frame->payload);
-        if (frame->fin) {
-          WebSocketMessage message;
-          message.type = message_opcode_ == kWsText ? WebSocketMessage::Type::kText
-                                                    : WebSocketMessage::Type::kBinary;
-          message.payload = std::move(message_);
-          message_.clear();
-          in_message_ = false;
-          return message;
-        }
-        continue;
-      default:
-        WH_CHECK(false) << "ReadFrame returned opcode " << int{frame->opcode};
+        if (!frame->fin) continue;
+        message.payload = std::move(message_);
+        message_.clear();
+        return message;
+      }
     }
   }
 }
@@ -422,35 +379,15 @@ absl::Status WebSocketClient::SendText(std::string_view text, absl::Time deadlin
   if (finished_ || close_sent_) {
     return absl::FailedPreconditionError("the WebSocket connection is closed");
   }
-  return SendFrame(kWsText, text, deadline);
+  return SendFrame(WebSocketOpcode::kText, text, deadline);
 }
 
-absl::Status WebSocketClient::SendFrame(uint8_t opcode, std::string_view payload,
+absl::Status WebSocketClient::SendFrame(WebSocketOpcode opcode, std::string_view payload,
                                         absl::Time deadline) {
   if (finished_) return absl::FailedPreconditionError("the WebSocket connection is closed");
+  // FIN on every frame: we never fragment.
   std::string frame;
-  frame.reserve(payload.size() + 14);
-  frame.push_back(static_cast<char>(0x80 | opcode));  // FIN: we never fragment.
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(0x80 | payload.size()));
-  } else if (payload.size() <= 0xffff) {
-    frame.push_back(static_cast<char>(0x80 | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xff));
-  } else {
-    frame.push_back(static_cast<char>(0x80 | 127));
-    const uint64_t size = payload.size();
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      frame.push_back(static_cast<char>((size >> shift) & 0xff));
-    }
-  }
-  // Every client frame is masked with a fresh key (RFC 6455 section 5.3).
-  unsigned char mask[4];
-  RandomBytes(mask, sizeof(mask));
-  frame.append(reinterpret_cast<const char*>(mask), sizeof(mask));
-  for (size_t i = 0; i < payload.size(); ++i) {
-    frame.push_back(static_cast<char>(payload[i] ^ static_cast<char>(mask[i % 4])));
-  }
+  RETURN_IF_ERROR(AppendWebSocketFrame(opcode, true, payload, RandomMaskKey(), &frame));
   return WriteAll(frame, deadline);
 }
 
@@ -458,15 +395,15 @@ absl::Status WebSocketClient::Close(uint16_t code, std::string_view reason, absl
   if (finished_) return absl::OkStatus();
   absl::Status status;
   if (!close_sent_) {
-    std::string payload = {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-    payload.append(reason.substr(0, kMaxCloseReasonBytes));
-    status = SendFrame(kWsClose, payload, deadline);
+    std::string payload = CloseCodePayload(code);
+    payload.append(reason.substr(0, kWebSocketMaxCloseReason));
+    status = SendFrame(WebSocketOpcode::kClose, payload, deadline);
     close_sent_ = true;
   }
   // Wait for the peer's close so it sees ours; data still arriving is dropped.
   while (status.ok() && !finished_) {
-    absl::StatusOr<Frame> frame = ReadFrame(deadline);
-    if (!frame.ok() || frame->opcode == kWsClose) break;
+    absl::StatusOr<WebSocketFrame> frame = ReadFrame(deadline);
+    if (!frame.ok() || frame->opcode == WebSocketOpcode::kClose) break;
   }
   CloseSocket();
   return status;

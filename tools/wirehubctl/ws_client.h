@@ -15,23 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/websocket_frame.h"
 #include "tools/wirehubctl/ws_url.h"
 
 namespace wirehub::ctl {
-
-// WebSocket opcodes (RFC 6455 section 5.2).
-inline constexpr uint8_t kWsContinuation = 0x0;
-inline constexpr uint8_t kWsText = 0x1;
-inline constexpr uint8_t kWsBinary = 0x2;
-inline constexpr uint8_t kWsClose = 0x8;
-inline constexpr uint8_t kWsPing = 0x9;
-inline constexpr uint8_t kWsPong = 0xA;
-
-// Close codes the client itself sends.
-inline constexpr uint16_t kWsCloseNormal = 1000;
-inline constexpr uint16_t kWsCloseProtocolError = 1002;
-inline constexpr uint16_t kWsCloseNoStatus = 1005;  // Reported, never sent.
-inline constexpr uint16_t kWsCloseTooBig = 1009;
 
 // WebSocketMessage is one whole message (fragments joined) or the peer's
 // close.
@@ -40,7 +27,8 @@ struct WebSocketMessage {
   Type type = Type::kText;
   // Text or binary payload; for kClose the close reason.
   std::string payload;
-  // For kClose: the peer's close code, kWsCloseNoStatus when it sent none.
+  // For kClose: the peer's close code, kWebSocketCloseNoStatus when it sent
+  // none.
   uint16_t close_code = 0;
 };
 
@@ -110,21 +98,16 @@ class WebSocketClient {
   absl::Status Close(uint16_t code, std::string_view reason, absl::Time deadline);
 
  private:
-  struct Frame {
-    bool fin = false;
-    uint8_t opcode = 0;
-    std::string payload;
-  };
-
   WebSocketClient(int fd, const Options& options);
 
   absl::Status Handshake(const WebSocketUrl& url, absl::Time deadline);
-  absl::Status SendFrame(uint8_t opcode, std::string_view payload, absl::Time deadline);
+  absl::Status SendFrame(WebSocketOpcode opcode, std::string_view payload, absl::Time deadline);
   absl::Status WriteAll(std::string_view bytes, absl::Time deadline);
   // Appends at least one byte to `in_`, or fails.
   absl::Status ReadMore(absl::Time deadline);
-  // Takes the next whole frame from `in_`, reading as needed.
-  absl::StatusOr<Frame> ReadFrame(absl::Time deadline);
+  // Takes the next whole frame from `in_`, reading as needed. The frame's
+  // payload points into `in_` and is valid until the next ReadMore().
+  absl::StatusOr<WebSocketFrame> ReadFrame(absl::Time deadline);
   // Closes with `code` (best effort, briefly) and returns `error`.
   absl::Status FailConnection(uint16_t code, absl::Status error);
   void CloseSocket();
@@ -134,9 +117,10 @@ class WebSocketClient {
   // Received bytes not yet consumed, from `in_offset_` on.
   std::string in_;
   size_t in_offset_ = 0;
+  // Checks the server's frames; the limit on one frame is the limit on a
+  // message.
+  WebSocketFrameDecoder decoder_;
   // A fragmented message being assembled.
-  bool in_message_ = false;
-  uint8_t message_opcode_ = 0;
   std::string message_;
   bool close_sent_ = false;
   bool finished_ = false;

@@ -76,8 +76,7 @@ TEST(WebSocketClientTest, HandshakeRequestAndMaskedTextFrame) {
               MatchesRegex("[A-Za-z0-9+/]{22}=="));
   ASSERT_TRUE(frame.has_value());
   EXPECT_TRUE(frame->fin);
-  EXPECT_TRUE(frame->masked);
-  EXPECT_EQ(frame->opcode, kWsText);
+  EXPECT_EQ(frame->opcode, WebSocketOpcode::kText);
   EXPECT_EQ(frame->payload, "Hello");
 }
 
@@ -100,8 +99,8 @@ TEST(WebSocketClientTest, FramesRightBehindTheHandshakeAnswerAreKept) {
     ASSERT_TRUE(request.has_value());
     connection.SendRaw(
         WsTestConnection::AcceptResponse(WsTestConnection::Header(*request, "Sec-WebSocket-Key")) +
-        WsTestConnection::EncodeFrame(kWsText, "first") +
-        WsTestConnection::EncodeFrame(kWsText, "second"));
+        WsTestConnection::EncodeFrame(WebSocketOpcode::kText, "first") +
+        WsTestConnection::EncodeFrame(WebSocketOpcode::kText, "second"));
   });
   std::unique_ptr<WebSocketClient> client = ConnectTo(server);
   ASSERT_NE(client, nullptr);
@@ -115,7 +114,7 @@ TEST(WebSocketClientTest, FragmentedMessageWithPingBetweenFragments) {
     ASSERT_TRUE(connection.Handshake().has_value());
     // RFC 6455 section 5.7: "Hel" + "lo", here with a ping in between.
     connection.SendRaw(std::string("\x01\x03\x48\x65\x6c", 5));
-    connection.SendFrame(kWsPing, "are you there");
+    connection.SendFrame(WebSocketOpcode::kPing, "are you there");
     connection.SendRaw(std::string("\x80\x02\x6c\x6f", 4));
     pong = connection.ReadFrame();
   });
@@ -126,8 +125,7 @@ TEST(WebSocketClientTest, FragmentedMessageWithPingBetweenFragments) {
   EXPECT_EQ(message->payload, "Hello");
   server.Join();
   ASSERT_TRUE(pong.has_value());
-  EXPECT_EQ(pong->opcode, kWsPong);
-  EXPECT_TRUE(pong->masked);
+  EXPECT_EQ(pong->opcode, WebSocketOpcode::kPong);
   EXPECT_EQ(pong->payload, "are you there");
 }
 
@@ -137,7 +135,8 @@ TEST(WebSocketClientTest, ManyFragmentsOfABinaryMessage) {
     ASSERT_TRUE(connection.Handshake().has_value());
     for (int i = 0; i < 50; ++i) {
       std::string piece(1000 + i, static_cast<char>('a' + i % 26));
-      connection.SendFrame(i == 0 ? kWsBinary : kWsContinuation, piece, i == 49);
+      connection.SendFrame(i == 0 ? WebSocketOpcode::kBinary : WebSocketOpcode::kContinuation,
+                           piece, i == 49);
     }
   });
   for (int i = 0; i < 50; ++i) expected += std::string(1000 + i, static_cast<char>('a' + i % 26));
@@ -180,7 +179,6 @@ TEST(WebSocketClientTest, ExtendedLengthsBothWays) {
   ASSERT_EQ(received.size(), sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) {
     ASSERT_TRUE(received[i].has_value()) << sizes[i];
-    EXPECT_TRUE(received[i]->masked);
     ASSERT_EQ(received[i]->payload.size(), sizes[i]);
     EXPECT_EQ(received[i]->payload.front(), 'A');
     EXPECT_EQ(received[i]->payload.find_first_not_of('z', 1), std::string::npos);
@@ -190,7 +188,8 @@ TEST(WebSocketClientTest, ExtendedLengthsBothWays) {
 TEST(WebSocketClientTest, FrameArrivingOneByteAtATime) {
   WsTestServer server([](WsTestConnection& connection) {
     ASSERT_TRUE(connection.Handshake().has_value());
-    std::string frame = WsTestConnection::EncodeFrame(kWsText, std::string(200, 'b'));
+    std::string frame =
+        WsTestConnection::EncodeFrame(WebSocketOpcode::kText, std::string(200, 'b'));
     for (char byte : frame) {
       connection.SendRaw(std::string(1, byte));
       absl::SleepFor(absl::Microseconds(200));
@@ -208,7 +207,7 @@ TEST(WebSocketClientTest, DeadlineLeavesTheConnectionUsable) {
   WsTestServer server([&](WsTestConnection& connection) {
     ASSERT_TRUE(connection.Handshake().has_value());
     // Half a frame before the deadline, the rest after it.
-    std::string frame = WsTestConnection::EncodeFrame(kWsText, "late");
+    std::string frame = WsTestConnection::EncodeFrame(WebSocketOpcode::kText, "late");
     connection.SendRaw(frame.substr(0, 3));
     ASSERT_TRUE(timed_out.WaitForNotificationWithTimeout(kWait));
     connection.SendRaw(frame.substr(3));
@@ -241,8 +240,7 @@ TEST(WebSocketClientTest, ServerCloseIsReportedAndEchoed) {
   EXPECT_EQ(message->payload, "invalid token");
   server.Join();
   ASSERT_TRUE(echo.has_value());
-  EXPECT_EQ(echo->opcode, kWsClose);
-  EXPECT_TRUE(echo->masked);
+  EXPECT_EQ(echo->opcode, WebSocketOpcode::kClose);
   EXPECT_EQ(echo->payload, CloseCode(3500));
   EXPECT_TRUE(eof);
   EXPECT_EQ(client->Receive(Deadline()).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -253,17 +251,17 @@ TEST(WebSocketClientTest, CloseWithoutCodeIsReportedAs1005) {
   std::optional<WsTestConnection::Frame> echo;
   WsTestServer server([&](WsTestConnection& connection) {
     ASSERT_TRUE(connection.Handshake().has_value());
-    connection.SendFrame(kWsClose, "");
+    connection.SendFrame(WebSocketOpcode::kClose, "");
     echo = connection.ReadFrame();
   });
   std::unique_ptr<WebSocketClient> client = ConnectTo(server);
   ASSERT_NE(client, nullptr);
   absl::StatusOr<WebSocketMessage> message = client->Receive(Deadline());
   ASSERT_TRUE(message.ok()) << message.status();
-  EXPECT_EQ(message->close_code, kWsCloseNoStatus);
+  EXPECT_EQ(message->close_code, kWebSocketCloseNoStatus);
   server.Join();
   ASSERT_TRUE(echo.has_value());
-  EXPECT_EQ(echo->opcode, kWsClose);
+  EXPECT_EQ(echo->opcode, WebSocketOpcode::kClose);
   EXPECT_EQ(echo->payload, "");
 }
 
@@ -278,19 +276,18 @@ TEST(WebSocketClientTest, ClientCloseWaitsForTheServersClose) {
   });
   std::unique_ptr<WebSocketClient> client = ConnectTo(server);
   ASSERT_NE(client, nullptr);
-  EXPECT_TRUE(client->Close(kWsCloseNormal, "bye", Deadline()).ok());
+  EXPECT_TRUE(client->Close(kWebSocketCloseNormal, "bye", Deadline()).ok());
   server.Join();
   ASSERT_TRUE(close.has_value());
-  EXPECT_EQ(close->opcode, kWsClose);
-  EXPECT_TRUE(close->masked);
+  EXPECT_EQ(close->opcode, WebSocketOpcode::kClose);
   EXPECT_EQ(close->payload, CloseCode(1000) + "bye");
-  EXPECT_TRUE(client->Close(kWsCloseNormal, "", Deadline()).ok());  // Already closed: no-op.
+  EXPECT_TRUE(client->Close(kWebSocketCloseNormal, "", Deadline()).ok());  // Already closed: no-op.
 }
 
 TEST(WebSocketClientTest, EndWithoutCloseFrameIsUnavailable) {
   WsTestServer server([](WsTestConnection& connection) {
     ASSERT_TRUE(connection.Handshake().has_value());
-    connection.SendRaw(WsTestConnection::EncodeFrame(kWsText, "abc").substr(0, 3));
+    connection.SendRaw(WsTestConnection::EncodeFrame(WebSocketOpcode::kText, "abc").substr(0, 3));
   });
   std::unique_ptr<WebSocketClient> client = ConnectTo(server);
   ASSERT_NE(client, nullptr);
@@ -322,8 +319,8 @@ TEST_P(WebSocketClientBadFrameTest, FailsTheConnectionWith1002) {
   EXPECT_THAT(message.status().message(), HasSubstr(GetParam().message));
   server.Join();
   ASSERT_TRUE(close.has_value());
-  EXPECT_EQ(close->opcode, kWsClose);
-  EXPECT_EQ(close->payload, CloseCode(kWsCloseProtocolError));
+  EXPECT_EQ(close->opcode, WebSocketOpcode::kClose);
+  EXPECT_EQ(close->payload, CloseCode(kWebSocketCloseProtocolError));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -339,16 +336,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadFrameCase{"NewMessageInsideFragments", std::string("\x01\x01\x61\x81\x01\x62", 6),
                      "inside a fragmented message"},
         BadFrameCase{"HugeLength", std::string("\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x01", 10),
-                     "top bit"},
-        BadFrameCase{"OneByteClose", std::string("\x88\x01\x03", 3), "one byte"}),
+                     "2^63"},
+        BadFrameCase{"OneByteClose", std::string("\x88\x01\x03", 3), "1-byte"},
+        BadFrameCase{"CloseCodeNeverSent", std::string("\x88\x02\x03\xed", 4), "code 1005"},
+        BadFrameCase{"NotMinimalLength", std::string("\x81\x7e\x00\x01\x61", 5), "minimally"}),
     [](const ::testing::TestParamInfo<BadFrameCase>& c) { return c.param.name; });
 
 TEST(WebSocketClientTest, MessageOverTheLimitIsRefusedWith1009) {
   std::optional<WsTestConnection::Frame> close;
   WsTestServer server([&](WsTestConnection& connection) {
     ASSERT_TRUE(connection.Handshake().has_value());
-    connection.SendFrame(kWsText, std::string(600, 'a'), /*fin=*/false);
-    connection.SendFrame(kWsContinuation, std::string(600, 'a'));
+    connection.SendFrame(WebSocketOpcode::kText, std::string(600, 'a'), /*fin=*/false);
+    connection.SendFrame(WebSocketOpcode::kContinuation, std::string(600, 'a'));
     close = connection.ReadFrame();
   });
   WebSocketClient::Options options;
@@ -359,7 +358,7 @@ TEST(WebSocketClientTest, MessageOverTheLimitIsRefusedWith1009) {
   EXPECT_EQ(message.status().code(), absl::StatusCode::kResourceExhausted) << message.status();
   server.Join();
   ASSERT_TRUE(close.has_value());
-  EXPECT_EQ(close->payload, CloseCode(kWsCloseTooBig));
+  EXPECT_EQ(close->payload, CloseCode(kWebSocketCloseTooBig));
 }
 
 TEST(WebSocketClientTest, HandshakeRefusedWithHttpError) {

@@ -22,9 +22,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/websocket_frame.h"
 #include "common/websocket_key.h"
 #include "gtest/gtest.h"
-#include "tools/wirehubctl/ws_client.h"
 
 namespace wirehub::ctl::testing {
 namespace {
@@ -61,18 +61,16 @@ bool WsTestConnection::SendRaw(std::string_view bytes) {
   return true;
 }
 
-bool WsTestConnection::ReadExactly(size_t size, std::string* out) {
-  while (buffered_.size() < size) {
+bool WsTestConnection::ReadSome() {
+  while (true) {
     if (!Wait(fd_, POLLIN, io_timeout_)) return false;
     char chunk[65536];
     ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     buffered_.append(chunk, static_cast<size_t>(n));
+    return true;
   }
-  out->assign(buffered_, 0, size);
-  buffered_.erase(0, size);
-  return true;
 }
 
 std::optional<std::string> WsTestConnection::ReadRequest() {
@@ -115,71 +113,48 @@ std::optional<std::string> WsTestConnection::Handshake() {
   return request;
 }
 
-std::string WsTestConnection::EncodeFrame(uint8_t opcode, std::string_view payload, bool fin) {
+std::string WsTestConnection::EncodeFrame(WebSocketOpcode opcode, std::string_view payload,
+                                          bool fin) {
   std::string frame;
-  frame.push_back(static_cast<char>((fin ? 0x80 : 0x00) | opcode));
-  const uint64_t size = payload.size();
-  if (size <= 125) {
-    frame.push_back(static_cast<char>(size));
-  } else if (size <= 65535) {
-    frame.push_back(static_cast<char>(126));
-    frame.push_back(static_cast<char>(size / 256));
-    frame.push_back(static_cast<char>(size % 256));
-  } else {
-    frame.push_back(static_cast<char>(127));
-    for (int byte = 7; byte >= 0; --byte) {
-      frame.push_back(static_cast<char>((size >> (8 * byte)) & 0xff));
-    }
-  }
-  frame.append(payload);
+  absl::Status status = AppendWebSocketFrame(opcode, fin, payload, std::nullopt, &frame);
+  EXPECT_TRUE(status.ok()) << status;
   return frame;
 }
 
-bool WsTestConnection::SendFrame(uint8_t opcode, std::string_view payload, bool fin) {
+bool WsTestConnection::SendFrame(WebSocketOpcode opcode, std::string_view payload, bool fin) {
   return SendRaw(EncodeFrame(opcode, payload, fin));
 }
 
 bool WsTestConnection::SendClose(uint16_t code, std::string_view reason) {
-  std::string payload;
-  payload.push_back(static_cast<char>(code / 256));
-  payload.push_back(static_cast<char>(code % 256));
-  payload.append(reason);
-  return SendFrame(0x8, payload);
+  std::string frame;
+  absl::Status status = AppendWebSocketClose(code, reason, std::nullopt, &frame);
+  EXPECT_TRUE(status.ok()) << status;
+  return status.ok() && SendRaw(frame);
 }
 
 std::optional<WsTestConnection::Frame> WsTestConnection::ReadFrame() {
-  std::string header;
-  if (!ReadExactly(2, &header)) return std::nullopt;
-  Frame frame;
-  frame.fin = (header[0] & 0x80) != 0;
-  frame.opcode = header[0] & 0x0f;
-  frame.masked = (header[1] & 0x80) != 0;
-  uint64_t size = header[1] & 0x7f;
-  std::string extended;
-  if (size == 126) {
-    if (!ReadExactly(2, &extended)) return std::nullopt;
-    size = static_cast<uint8_t>(extended[0]) * 256u + static_cast<uint8_t>(extended[1]);
-  } else if (size == 127) {
-    if (!ReadExactly(8, &extended)) return std::nullopt;
-    size = 0;
-    for (char byte : extended) size = size * 256 + static_cast<uint8_t>(byte);
+  while (true) {
+    WebSocketFrame decoded;
+    absl::StatusOr<size_t> used = decoder_.Decode(buffered_.data(), buffered_.size(), &decoded);
+    if (!used.ok()) {
+      ADD_FAILURE() << "bad frame from the client: " << used.status();
+      return std::nullopt;
+    }
+    if (*used > 0) {
+      Frame frame{decoded.fin, decoded.opcode, std::string(decoded.payload)};
+      buffered_.erase(0, *used);
+      return frame;
+    }
+    if (!ReadSome()) return std::nullopt;
   }
-  std::string mask;
-  if (frame.masked && !ReadExactly(4, &mask)) return std::nullopt;
-  if (!ReadExactly(static_cast<size_t>(size), &frame.payload)) return std::nullopt;
-  if (frame.masked) {
-    for (size_t i = 0; i < frame.payload.size(); ++i) frame.payload[i] ^= mask[i % 4];
-  }
-  return frame;
 }
 
 std::optional<std::string> WsTestConnection::ReadText() {
   while (true) {
     std::optional<Frame> frame = ReadFrame();
     if (!frame.has_value()) return std::nullopt;
-    EXPECT_TRUE(frame->masked) << "client frames must be masked";
-    if (frame->opcode == 0x1) return frame->payload;
-    if (frame->opcode == 0x8) return std::nullopt;
+    if (frame->opcode == WebSocketOpcode::kText) return frame->payload;
+    if (frame->opcode == WebSocketOpcode::kClose) return std::nullopt;
   }
 }
 

@@ -1,6 +1,7 @@
 // A scripted WebSocket server on 127.0.0.1 for the tests of WebSocketClient
-// and `tail`. Its framing is written independently of ws_client.cc, so the
-// two check each other.
+// and `tail`. It frames with the server role of common/websocket_frame.h
+// (whose own test checks it against RFC 6455's example bytes), and sends
+// deliberately broken frames as raw bytes.
 #ifndef WIREHUB_TOOLS_WIREHUBCTL_WS_TEST_SERVER_H_
 #define WIREHUB_TOOLS_WIREHUBCTL_WS_TEST_SERVER_H_
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "absl/time/time.h"
+#include "common/websocket_frame.h"
 
 namespace wirehub::ctl::testing {
 
@@ -22,8 +24,7 @@ class WsTestConnection {
  public:
   struct Frame {
     bool fin = false;
-    uint8_t opcode = 0;
-    bool masked = false;
+    WebSocketOpcode opcode = WebSocketOpcode::kText;
     std::string payload;  // Unmasked.
   };
 
@@ -43,14 +44,15 @@ class WsTestConnection {
   static std::string Header(std::string_view request, std::string_view name);
 
   // An unmasked frame with the shortest length encoding.
-  static std::string EncodeFrame(uint8_t opcode, std::string_view payload, bool fin = true);
+  static std::string EncodeFrame(WebSocketOpcode opcode, std::string_view payload, bool fin = true);
 
   bool SendRaw(std::string_view bytes);
-  bool SendFrame(uint8_t opcode, std::string_view payload, bool fin = true);
-  bool SendText(std::string_view text) { return SendFrame(0x1, text); }
+  bool SendFrame(WebSocketOpcode opcode, std::string_view payload, bool fin = true);
+  bool SendText(std::string_view text) { return SendFrame(WebSocketOpcode::kText, text); }
   bool SendClose(uint16_t code, std::string_view reason);
 
-  // Reads one frame, unmasking it when masked.
+  // Reads one frame and unmasks it. A frame that breaks RFC 6455 for a
+  // client (one not masked, say) fails the test and returns nullopt.
   std::optional<Frame> ReadFrame();
   // Reads frames until a text frame; answers nothing. Returns its payload.
   std::optional<std::string> ReadText();
@@ -58,11 +60,14 @@ class WsTestConnection {
   bool WaitForEof();
 
  private:
-  bool ReadExactly(size_t size, std::string* out);
+  // Appends what arrives to `buffered_`; false on timeout or end of stream.
+  bool ReadSome();
 
   int fd_;
   absl::Duration io_timeout_;
   std::string buffered_;  // Read but not yet consumed.
+  WebSocketFrameDecoder decoder_{
+      {.role = WebSocketRole::kServer, .max_frame_payload = size_t{64} << 20}};
 };
 
 // WsTestServer listens on 127.0.0.1, port 0, accepts one connection and runs
