@@ -6,11 +6,16 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/config_loader.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
 #include "common/signals.h"
+#include "common/version.h"
 #include "control/control_server.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7100",
@@ -36,10 +41,30 @@ ABSL_FLAG(absl::Duration, edge_timeout, absl::Seconds(15),
           "Detach an edge that has sent nothing (stats, interest, results) for this long; its "
           "presence goes with it");
 
-int main(int argc, char** argv) {
+namespace {
+
+// Flags are listed by the file defining them; --help and --helpshort list
+// this file's, --helpfull every linked library's too.
+constexpr absl::string_view kFlagsFile = "control/main.cc";
+
+void SetUsage() {
   absl::SetProgramUsageMessage(
-      "wirehub-control: sequences publications and streams them to wirehub-edge processes.\n"
-      "Usage: wirehub-control --grpc_listen=HOST:PORT");
+      "sequences publications and streams them to wirehub-edge processes.\n"
+      "Usage: wirehub-control [--grpc_listen=HOST:PORT] [--config=FILE] [flags]");
+  absl::FlagsUsageConfig usage;
+  usage.normalize_filename = [](absl::string_view file) {
+    return std::string(file == __FILE__ ? kFlagsFile : absl::StripPrefix(file, "/"));
+  };
+  usage.contains_help_flags = [](absl::string_view file) { return file == kFlagsFile; };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return absl::StrCat("wirehub-control ", wirehub::kVersion, "\n"); };
+  absl::SetFlagsUsageConfig(usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SetUsage();
   absl::ParseCommandLine(argc, argv);
 
   // Signals are taken synchronously by this thread; block them before gRPC
@@ -48,6 +73,7 @@ int main(int argc, char** argv) {
 
   wirehub::control::ControlServerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.service.version = wirehub::kVersion;
   options.service.max_payload_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes));
   options.edge_session.max_queued_publications =
       static_cast<size_t>(absl::GetFlag(FLAGS_edge_queue_max_publications));

@@ -11,14 +11,18 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "common/config_loader.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
 #include "common/signals.h"
 #include "common/token_secret.h"
+#include "common/version.h"
 #include "edge/control_link.h"
 #include "edge/edge_server.h"
 #include "edge/lws_transport.h"
@@ -62,7 +66,25 @@ ABSL_FLAG(int, max_calls_per_edge, 8192,
 
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
+// Flags are listed by the file defining them; --help and --helpshort list
+// this file's, --helpfull every linked library's too.
+constexpr absl::string_view kFlagsFile = "edge/main.cc";
+
+void SetUsage() {
+  absl::SetProgramUsageMessage(
+      "holds WebSocket clients (Centrifugo client protocol v2) and fans out publications\n"
+      "from wirehub-control.\n"
+      "Usage: wirehub-edge [--listen=HOST:PORT] [--control=HOST:PORT] [--config=FILE]\n"
+      "                    [--token_hmac_secret_file=FILE] [flags]");
+  absl::FlagsUsageConfig usage;
+  usage.normalize_filename = [](absl::string_view file) {
+    return std::string(file == __FILE__ ? kFlagsFile : absl::StripPrefix(file, "/"));
+  };
+  usage.contains_help_flags = [](absl::string_view file) { return file == kFlagsFile; };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return absl::StrCat("wirehub-edge ", wirehub::kVersion, "\n"); };
+  absl::SetFlagsUsageConfig(usage);
+}
 
 bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   size_t colon = address.rfind(':');
@@ -84,11 +106,7 @@ std::string DefaultEdgeId() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "wirehub-edge: holds WebSocket clients (Centrifugo client protocol v2) and fans out\n"
-      "publications from wirehub-control.\n"
-      "Usage: wirehub-edge --listen=HOST:PORT --control=HOST:PORT "
-      "[--token_hmac_secret_file=FILE]");
+  SetUsage();
   absl::ParseCommandLine(argc, argv);
 
   // Signals are taken by a dedicated thread; block them everywhere else
@@ -127,7 +145,7 @@ int main(int argc, char** argv) {
     WH_LOG(ERROR) << "token secret: " << secret.status().message();
     return 2;
   }
-  options.version = kVersion;
+  options.version = wirehub::kVersion;
   options.ping_interval = absl::GetFlag(FLAGS_ping_interval);
   options.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
   options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
@@ -182,7 +200,7 @@ int main(int argc, char** argv) {
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);
   link_options.edge_id = options.edge_id;
-  link_options.version = kVersion;
+  link_options.version = wirehub::kVersion;
   link_options.public_address = url;
   wirehub::edge::ControlLink link(
       link_options,
