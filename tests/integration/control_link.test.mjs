@@ -67,7 +67,7 @@ test('a client that stops reading is closed at its queue bound while others keep
   const deadline = Date.now() + 60_000;
   let closed = false;
   while (!closed && Date.now() < deadline && sent < 120) {
-    await env.ctl([`--control=${control.address}`, 'broadcast', JSON.stringify({ ...big, seq: sent }), ...channels]);
+    await env.ctl([`--control=${control.address}`, 'broadcast', ...channels, JSON.stringify({ ...big, seq: sent })]);
     sent++;
     const s = await env.stats();
     const e = (s.edges ?? []).find((x) => x.id === 'edge-slow');
@@ -104,7 +104,7 @@ test('control detaches an edge that cannot keep up; the edge re-attaches and del
   try {
     const big = JSON.stringify({ pad: 'y'.repeat(60_000) });
     for (let i = 0; i < 60 && !detached; i++) {
-      await env.ctl([`--control=${control.address}`, 'broadcast', big, ...channels]);
+      await env.ctl([`--control=${control.address}`, 'broadcast', ...channels, big]);
       detached = u64((await statsOf()).slow_edge_detaches) >= 1;
     }
   } finally {

@@ -298,7 +298,7 @@ TEST_F(CliTest, SubcommandHelpPrintsItsUsage) {
   EXPECT_THAT(err(), IsEmpty());
 
   EXPECT_EQ(Run({"broadcast", "--help"}), kExitOk);
-  EXPECT_THAT(out(), HasSubstr("broadcast JSON CHANNEL..."));
+  EXPECT_THAT(out(), HasSubstr("broadcast CHANNEL... JSON"));
 
   EXPECT_EQ(Run({"stats", "--help"}), kExitOk);
   EXPECT_THAT(out(), AllOf(HasSubstr("--top=N"), HasSubstr("--json")));
@@ -382,7 +382,8 @@ TEST_F(CliTest, PublishArgumentCountIsChecked) {
 
 TEST_F(CliTest, BroadcastNeedsAtLeastOneChannel) {
   EXPECT_EQ(Run({"broadcast"}), kExitUsage);
-  EXPECT_EQ(Run({"broadcast", "{}"}), kExitUsage);
+  EXPECT_EQ(Run({"broadcast", "a"}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("broadcast takes at least one CHANNEL, then JSON"));
   EXPECT_THAT(err(), HasSubstr("at least one CHANNEL"));
   EXPECT_TRUE(connections_.empty());
 }
@@ -537,7 +538,7 @@ v1::BroadcastResult Failed(const std::string& channel, grpc::StatusCode code,
 TEST_F(CliTest, BroadcastAllSucceed) {
   *control_.broadcast_response.add_results() = Ok("a", 1, "e1");
   *control_.broadcast_response.add_results() = Ok("b", 9, "e2");
-  EXPECT_EQ(Run({"broadcast", R"({"x":1})", "a", "b"}), kExitOk);
+  EXPECT_EQ(Run({"broadcast", "a", "b", R"({"x":1})"}), kExitOk);
   EXPECT_EQ(out(), "a offset=1 epoch=e1\nb offset=9 epoch=e2\n");
   ASSERT_EQ(control_.broadcasts.size(), 1u);
   EXPECT_EQ(control_.broadcasts[0].data(), R"({"x":1})");
@@ -548,20 +549,44 @@ TEST_F(CliTest, BroadcastPartialFailureExitsOne) {
   *control_.broadcast_response.add_results() = Ok("a", 3, "e1");
   *control_.broadcast_response.add_results() =
       Failed("b!", grpc::StatusCode::INVALID_ARGUMENT, "invalid channel name");
-  EXPECT_EQ(Run({"broadcast", "{}", "a", "b!"}), kExitFailure);
+  EXPECT_EQ(Run({"broadcast", "a", "b!", "{}"}), kExitFailure);
   EXPECT_EQ(out(), "a offset=3 epoch=e1\nb! error=INVALID_ARGUMENT invalid channel name\n");
 }
 
 TEST_F(CliTest, BroadcastWithMissingResultsFails) {
   *control_.broadcast_response.add_results() = Ok("a", 3, "e1");
-  EXPECT_EQ(Run({"broadcast", "{}", "a", "b"}), kExitFailure);
+  EXPECT_EQ(Run({"broadcast", "a", "b", "{}"}), kExitFailure);
   EXPECT_THAT(err(), HasSubstr("1 result(s) for 2 channel(s)"));
 }
 
 TEST_F(CliTest, BroadcastRpcFailure) {
   control_.status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
-  EXPECT_EQ(Run({"broadcast", "{}", "a"}), kExitFailure);
+  EXPECT_EQ(Run({"broadcast", "a", "{}"}), kExitFailure);
   EXPECT_EQ(err(), "error: DEADLINE_EXCEEDED: Deadline Exceeded\n");
+}
+
+// Regression: broadcast took the JSON first and the channels after, the
+// other way round from publish CHANNEL JSON.
+TEST_F(CliTest, BroadcastTakesChannelsFirstLikePublish) {
+  *control_.broadcast_response.add_results() = Ok("news", 1, "e1");
+  *control_.broadcast_response.add_results() = Ok("sports", 2, "e1");
+  EXPECT_EQ(Run({"broadcast", "news", "sports", R"({"n":1})"}), kExitOk) << err();
+  ASSERT_EQ(control_.broadcasts.size(), 1u);
+  EXPECT_EQ(control_.broadcasts[0].data(), R"({"n":1})");
+  EXPECT_THAT(control_.broadcasts[0].channels(), ::testing::ElementsAre("news", "sports"));
+  // publish and broadcast to one channel read the same.
+  EXPECT_EQ(Run({"publish", "news", R"({"n":1})"}), kExitOk);
+  EXPECT_EQ(control_.publishes.back().channel(), control_.broadcasts[0].channels(0));
+  EXPECT_EQ(control_.publishes.back().data(), control_.broadcasts[0].data());
+}
+
+TEST_F(CliTest, BroadcastRefusesTheOldOrder) {
+  for (const char* json : {R"({"n":1})", "[1]", R"("text")"}) {
+    SCOPED_TRACE(json);
+    EXPECT_EQ(Run({"broadcast", json, "news", "sports"}), kExitUsage);
+    EXPECT_THAT(err(), HasSubstr("broadcast takes the channels first and the JSON last"));
+  }
+  EXPECT_TRUE(control_.broadcasts.empty());
 }
 
 // --- stats ----------------------------------------------------------------
@@ -1005,7 +1030,7 @@ TEST_F(CliTest, TenantIsSentWithPublishBroadcastStreamAndHistory) {
   control_.broadcast_response.add_results()->set_channel("a");
   control_.broadcast_response.add_results()->set_channel("b");
   EXPECT_EQ(Run({"publish", "news", "{}", "--tenant=acme"}), kExitOk);
-  EXPECT_EQ(Run({"broadcast", "{}", "a", "b", "--tenant", "acme"}), kExitOk);
+  EXPECT_EQ(Run({"broadcast", "a", "b", "{}", "--tenant", "acme"}), kExitOk);
   EXPECT_EQ(Run({"publish-stream", "--tenant=acme"}, "a 1\nb 2\n"), kExitOk);
   EXPECT_EQ(Run({"history", "news", "--tenant=acme"}), kExitOk);
   EXPECT_EQ(Run({"history-remove", "news", "--tenant=acme"}), kExitOk);

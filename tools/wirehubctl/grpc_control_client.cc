@@ -1,0 +1,143 @@
+#include "tools/wirehubctl/grpc_control_client.h"
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/sync_stream.h"
+#include "wirehub/control/v1/control.grpc.pb.h"
+
+namespace wirehub::ctl {
+namespace {
+
+namespace v1 = ::wirehub::control::v1;
+
+// Thread-compatible, as ControlClient; PublishStream runs a writer thread of
+// its own and joins it before returning.
+class GrpcControlClient final : public ControlClient {
+ public:
+  GrpcControlClient(const std::string& target, absl::Duration timeout)
+      : stub_(v1::ControlService::NewStub(
+            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
+        timeout_(timeout) {}
+
+  grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Publish, request, response);
+  }
+
+  grpc::Status Broadcast(const v1::BroadcastRequest& request,
+                         v1::BroadcastResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Broadcast, request, response);
+  }
+
+  grpc::Status Stats(const v1::StatsRequest& request, v1::StatsResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Stats, request, response);
+  }
+
+  grpc::Status History(const v1::HistoryRequest& request, v1::HistoryResponse* response) override {
+    return Unary(&v1::ControlService::Stub::History, request, response);
+  }
+
+  grpc::Status HistoryRemove(const v1::HistoryRemoveRequest& request,
+                             v1::HistoryRemoveResponse* response) override {
+    return Unary(&v1::ControlService::Stub::HistoryRemove, request, response);
+  }
+
+  grpc::Status Presence(const v1::PresenceRequest& request,
+                        v1::PresenceResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Presence, request, response);
+  }
+
+  grpc::Status PresenceStats(const v1::PresenceStatsRequest& request,
+                             v1::PresenceStatsResponse* response) override {
+    return Unary(&v1::ControlService::Stub::PresenceStats, request, response);
+  }
+
+  grpc::Status Subscribe(const v1::SubscribeRequest& request,
+                         v1::SubscribeResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Subscribe, request, response);
+  }
+
+  grpc::Status Unsubscribe(const v1::UnsubscribeRequest& request,
+                           v1::UnsubscribeResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Unsubscribe, request, response);
+  }
+
+  grpc::Status Disconnect(const v1::DisconnectRequest& request,
+                          v1::DisconnectResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Disconnect, request, response);
+  }
+
+  grpc::Status Refresh(const v1::RefreshRequest& request, v1::RefreshResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Refresh, request, response);
+  }
+
+  grpc::Status Connections(const v1::ConnectionsRequest& request,
+                           v1::ConnectionsResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Connections, request, response);
+  }
+
+  grpc::Status Channels(const v1::ChannelsRequest& request,
+                        v1::ChannelsResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Channels, request, response);
+  }
+
+  grpc::Status Info(const v1::InfoRequest& request, v1::InfoResponse* response) override {
+    return Unary(&v1::ControlService::Stub::Info, request, response);
+  }
+
+  grpc::Status PublishStream(const NextStreamRequest& next_request,
+                             const OnStreamResponse& on_response) override {
+    grpc::ClientContext rpc;  // No deadline: the stream lasts as long as its input.
+    std::unique_ptr<grpc::ClientReaderWriter<v1::PublishStreamRequest, v1::PublishStreamResponse>>
+        stream = stub_->PublishStream(&rpc);
+    // Set once the writer will neither wait for input nor block in Write().
+    std::atomic<bool> writer_done{false};
+    // A separate writer, so responses are read (and printed) while the input
+    // is still being read and while flow control holds back a Write().
+    std::thread writer([&] {
+      while (std::optional<v1::PublishStreamRequest> request = next_request()) {
+        if (!stream->Write(*request)) break;  // The stream has ended; Finish() says why.
+      }
+      writer_done = true;
+      stream->WritesDone();
+    });
+    v1::PublishStreamResponse response;
+    while (stream->Read(&response)) on_response(response);
+    // The server ended the stream before the input did: a Write() blocked by
+    // flow control must not wait for a reader that is gone.
+    if (!writer_done) rpc.TryCancel();
+    writer.join();
+    return stream->Finish();
+  }
+
+ private:
+  // One blocking call of `method`, bounded by the client's timeout.
+  template <typename Request, typename Response>
+  grpc::Status Unary(grpc::Status (v1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                     const Request& request, Response* response) {
+    grpc::ClientContext rpc;
+    rpc.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    return ((*stub_).*method)(&rpc, request, response);
+  }
+
+  std::unique_ptr<v1::ControlService::Stub> stub_;
+  absl::Duration timeout_;
+};
+
+}  // namespace
+
+std::unique_ptr<ControlClient> NewGrpcControlClient(const std::string& target,
+                                                    absl::Duration timeout) {
+  return std::make_unique<GrpcControlClient>(target, timeout);
+}
+
+}  // namespace wirehub::ctl
