@@ -113,6 +113,7 @@ test('kill -9 of an edge under >= 500 publications/s: zero missing, zero duplica
     // Kill edge A hard a little after a third of the run.
     setTimeout(() => {
       edgeA.killedAt = Date.now();
+      edgeA.expectExit({ signal: 'SIGKILL' });
       process.kill(edgeA.pid, 'SIGKILL');
     }, (SECONDS * 1000) / 3);
   });

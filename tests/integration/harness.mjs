@@ -6,6 +6,11 @@
 // which each test file registers with after(); processes still alive when the
 // test process exits are killed by an exit hook as a last resort.
 //
+// env.cleanup() also fails the test file when a server exited other than as
+// expected (status 0 after SIGTERM unless the test declared otherwise with
+// proc.expectExit()) or when any process printed a sanitizer report (an
+// ASan/UBSan build: see tools/dev/test-all).
+//
 // Binaries come from $WIREHUB_BIN_DIR (default: ../../build/bin relative to
 // this file). The npm dependencies (centrifuge, ws) must be installed with
 // `npm ci` in this directory: a missing node_modules fails the tests.
@@ -43,6 +48,24 @@ export const CTL_TIMEOUT_MS = 10_000;
 export const TEST_STATS_INTERVAL = '200ms';
 
 const STDERR_KEEP_BYTES = 64 * 1024;
+/** How long cleanup() lets a server exit after SIGTERM before it is killed (and fails). */
+const CLEANUP_GRACE_MS = 10_000;
+
+// The first line of a report from ASan, LSan, UBSan, TSan or MSan. A build
+// with -fno-sanitize-recover=all stops at the first one, but a test must
+// fail even when the process's exit status would not tell.
+const SANITIZER_REPORT =
+  /(?:ERROR|WARNING): (?:AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer|UndefinedBehaviorSanitizer)|runtime error: |SUMMARY: UndefinedBehaviorSanitizer/;
+/** Most bytes of one sanitizer report kept for the failure message. */
+const SANITIZER_REPORT_KEEP_BYTES = 16 * 1024;
+
+/** The sanitizer report in `text` (from its first line on, bounded), or null. */
+export function findSanitizerReport(text) {
+  const m = SANITIZER_REPORT.exec(text);
+  if (!m) return null;
+  const start = text.lastIndexOf('\n', m.index) + 1;
+  return text.slice(start, start + SANITIZER_REPORT_KEEP_BYTES);
+}
 
 export function binPath(name) {
   const p = path.join(BIN_DIR, name);
@@ -141,6 +164,10 @@ export class ServerProcess {
     this.stdoutLines = [];
     this.stderrText = '';
     this.exitInfo = null; // {code, signal} once exited
+    this.expectedExit = null; // set by expectExit(); null: status 0
+    this.sanitizerReport = null; // the first sanitizer report on stderr
+    this.stopTimedOut = false; // SIGKILLed by stop() after its grace period
+    this._scanCarry = ''; // the end of the previous stderr chunk, for a report split across chunks
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
@@ -152,6 +179,7 @@ export class ServerProcess {
     child.stderr.on('data', (chunk) => {
       if (process.env.WIREHUB_TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
       this.stderrText += chunk;
+      this._scanForSanitizerReport(chunk);
       if (this.stderrText.length > STDERR_KEEP_BYTES) {
         this.stderrText = this.stderrText.slice(-STDERR_KEEP_BYTES);
       }
@@ -161,6 +189,53 @@ export class ServerProcess {
 
   get running() {
     return this.exitInfo === null;
+  }
+
+  _scanForSanitizerReport(chunk) {
+    if (this.sanitizerReport !== null) {
+      if (this.sanitizerReport.length < SANITIZER_REPORT_KEEP_BYTES) {
+        this.sanitizerReport = (this.sanitizerReport + chunk).slice(0, SANITIZER_REPORT_KEEP_BYTES);
+      }
+      return;
+    }
+    const text = this._scanCarry + chunk;
+    this.sanitizerReport = findSanitizerReport(text);
+    this._scanCarry = text.slice(-256);
+  }
+
+  /**
+   * Declares how this process is meant to end, when not with status 0 after
+   * SIGTERM: `{code: 1}` for a deliberate failure to start, `{signal:
+   * 'SIGKILL'}` before the test kills it. cleanup() fails the test file on
+   * any other ending.
+   */
+  expectExit({ code = null, signal = null }) {
+    this.expectedExit = { code, signal };
+    return this;
+  }
+
+  /**
+   * What went wrong with this process, for cleanup(): an unexpected exit, a
+   * sanitizer report. Empty when it ended as expected (or still runs).
+   */
+  problems() {
+    const problems = [];
+    const who = `${this.name} (pid ${this.pid}${this.args ? ` ${this.args.join(' ')}` : ''})`;
+    if (this.sanitizerReport !== null) {
+      problems.push(`${who} printed a sanitizer report:\n${this.sanitizerReport}`);
+    }
+    if (this.exitInfo !== null) {
+      const expected = this.expectedExit ?? { code: 0, signal: null };
+      const { code, signal } = this.exitInfo;
+      if (code !== expected.code || signal !== expected.signal) {
+        const why = this.stopTimedOut ? ' (still running after SIGTERM, killed)' : '';
+        problems.push(
+          `${who} exited with code ${code}, signal ${signal}${why}; expected code ${expected.code}, ` +
+            `signal ${expected.signal}; stderr:\n${this.stderrText.slice(-4096) || '(empty)'}`,
+        );
+      }
+    }
+    return problems;
   }
 
   /** Resolves with the regex match of the first stdout line matching `pattern`. */
@@ -208,6 +283,7 @@ export class ServerProcess {
     this.child.kill('SIGTERM');
     const exited = await Promise.race([this.exited, sleep(graceMs).then(() => null)]);
     if (exited) return { ...exited, forced: false };
+    this.stopTimedOut = true;
     this.child.kill('SIGKILL');
     const info = await this.exited;
     return { ...info, forced: true };
@@ -566,6 +642,12 @@ export class Env {
     this.clients = [];
     this.proxies = [];
     this.control = null;
+    this.clientReports = []; // sanitizer reports of wirehubctl runs
+  }
+
+  _checkClientStderr(what, stderr) {
+    const report = findSanitizerReport(stderr);
+    if (report !== null) this.clientReports.push(`${what} printed a sanitizer report:\n${report}`);
   }
 
   /**
@@ -670,6 +752,7 @@ export class Env {
     const bin = binPath('wirehubctl');
     return new Promise((resolve, reject) => {
       execFile(bin, args, { timeout: timeoutMs, killSignal: 'SIGKILL', cwd: this.dir }, (err, stdout, stderr) => {
+        this._checkClientStderr(`wirehubctl ${args.join(' ')}`, stderr);
         if (err) {
           const why = err.killed ? `timed out after ${timeoutMs} ms` : `failed (exit code ${err.code}, signal ${err.signal})`;
           const e = new Error(`wirehubctl ${args.join(' ')} ${why}; stdout: ${stdout}; stderr: ${stderr}`);
@@ -744,6 +827,7 @@ export class Env {
       });
       child.once('close', (code, signal) => {
         clearTimeout(timer);
+        this._checkClientStderr(`wirehubctl ${args.join(' ')}`, stderr);
         const positions = new Array(lines.length);
         for (const line of stdout.split('\n')) {
           const m = /^(\d+) offset=(\d+) epoch=(\S*)$/.exec(line);
@@ -859,6 +943,13 @@ export class Env {
     return this.processes.map((p) => `--- ${p.name} (pid ${p.pid}) stderr:\n${p.stderrText}`).join('\n');
   }
 
+  /**
+   * Closes every client and proxy, stops every process (SIGTERM, SIGKILL
+   * after 10 s) and removes the temp dir. Then throws, failing the test file,
+   * if a process exited other than as expected (see
+   * ServerProcess.expectExit()) or printed a sanitizer report, naming each
+   * with its report or stderr.
+   */
   async cleanup() {
     for (const c of this.clients) c.close();
     this.clients = [];
@@ -866,8 +957,11 @@ export class Env {
     this.proxies = [];
     // Edges first, then control.
     const ordered = [...this.processes].reverse();
-    await Promise.all(ordered.map((p) => p.stop({ graceMs: 3000 }).catch(() => {})));
-    if (process.env.WIREHUB_TEST_KEEP_TMP) return;
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await Promise.all(ordered.map((p) => p.stop({ graceMs: CLEANUP_GRACE_MS }).catch(() => {})));
+    const problems = [...this.clientReports, ...this.processes.flatMap((p) => p.problems())];
+    if (!process.env.WIREHUB_TEST_KEEP_TMP) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (problems.length > 0) {
+      throw new Error(`${problems.length} process problem(s):\n\n${problems.join('\n\n')}`);
+    }
   }
 }

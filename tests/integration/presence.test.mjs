@@ -172,6 +172,7 @@ test('kill -9 of an edge removes its clients from presence within 5 s', async ()
   const before = await ctlPresence('chat:1');
   assert.equal(before.clients.length, 3);
   const killedAt = Date.now();
+  e2.expectExit({ signal: 'SIGKILL' });
   e2.child.kill('SIGKILL');
   await e2.exited;
   const p = await waitFor(
@@ -227,6 +228,7 @@ test('a silent edge (SIGSTOP) loses its presence after --edge_timeout', async ()
     await env.publish('chat:s', { after: 'resume' }, ctl2);
     await b.waitPublication('chat:s', (d) => d.after === 'resume', 5000, 'publication on the resumed edge');
   } finally {
+    frozen.expectExit({ signal: 'SIGKILL' });
     frozen.child.kill('SIGKILL');
     await frozen.exited;
   }

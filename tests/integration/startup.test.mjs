@@ -101,6 +101,7 @@ test('wirehub-edge on a taken port exits with status 1 and names the address on 
     `--token_hmac_secret_file=${env.secretFile}`,
     `--config=${config}`,
   ]);
+  edge.expectExit({ code: 1 });
   // 'close' comes once stdout and stderr are drained too.
   edge.child.stdout.resume();
   const closed = new Promise((resolve) => edge.child.once('close', resolve));
