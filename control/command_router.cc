@@ -6,16 +6,22 @@
 
 namespace wirehub::control {
 
-CommandRouter::CommandRouter() {
+CommandRouter::CommandRouter() = default;
+
+void CommandRouter::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { Run(); });
 }
 
-CommandRouter::~CommandRouter() {
+CommandRouter::~CommandRouter() { Stop(); }
+
+void CommandRouter::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   // Whatever is still in flight completes now, so no caller waits forever.
   std::vector<Ready> ready;
   {

@@ -57,9 +57,15 @@ using CommandCallback = std::function<void(CommandOutcome)>;
 // the hub lock and may call back into the hub or finish an RPC.
 class CommandRouter {
  public:
+  // The router thread starts in Start(), not here.
   CommandRouter();
-  // Completes every command still in flight (unanswered edges missing).
+  // Stop().
   ~CommandRouter();
+  // Starts the router thread (deadlines and deferred callbacks).
+  void Start();
+  // Ends the thread and completes every command still in flight
+  // (unanswered edges missing). Idempotent; no Start() afterwards.
+  void Stop();
   CommandRouter(const CommandRouter&) = delete;
   CommandRouter& operator=(const CommandRouter&) = delete;
 

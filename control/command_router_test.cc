@@ -76,6 +76,7 @@ std::vector<CommandTarget> Targets(int n) {
 TEST(CommandRouterTest, CompletesWhenEveryEdgeAnswered) {
   Recorder recorder;
   CommandRouter router;
+  router.Start();
   uint64_t id = router.Begin(Targets(2), absl::Now() + absl::Seconds(30), recorder.Callback());
   EXPECT_NE(id, 0u);
   router.OnResult(Session(0), Result(id, 2));
@@ -95,6 +96,7 @@ TEST(CommandRouterTest, CompletesWhenEveryEdgeAnswered) {
 TEST(CommandRouterTest, NoTargetsCompletesAtOnceWithEmptyOutcome) {
   Recorder recorder;
   CommandRouter router;
+  router.Start();
   router.Begin({}, absl::Now() + absl::Seconds(30), recorder.Callback());
   ASSERT_TRUE(recorder.Wait()) << "no completion without targets";
   EXPECT_EQ(recorder.outcome().missing, 0u);
@@ -104,6 +106,7 @@ TEST(CommandRouterTest, NoTargetsCompletesAtOnceWithEmptyOutcome) {
 TEST(CommandRouterTest, SilentEdgeCountsMissingAtDeadline) {
   Recorder recorder;
   CommandRouter router;
+  router.Start();
   absl::Time start = absl::Now();
   uint64_t id = router.Begin(Targets(3), start + absl::Milliseconds(200), recorder.Callback());
   router.OnResult(Session(0), Result(id, 1));
@@ -122,6 +125,7 @@ TEST(CommandRouterTest, EarlierDeadlineWakesTheRouter) {
   Recorder slow;
   Recorder fast;
   CommandRouter router;
+  router.Start();
   router.Begin(Targets(1), absl::Now() + absl::Seconds(60), slow.Callback());
   router.Begin(Targets(1), absl::Now() + absl::Milliseconds(100), fast.Callback());
   ASSERT_TRUE(fast.Wait(absl::Seconds(5))) << "a later deadline held back an earlier one";
@@ -131,6 +135,7 @@ TEST(CommandRouterTest, EarlierDeadlineWakesTheRouter) {
 TEST(CommandRouterTest, DetachedEdgeCountsMissingWithoutWaitingForDeadline) {
   Recorder recorder;
   CommandRouter router;
+  router.Start();
   uint64_t id = router.Begin(Targets(2), absl::Now() + absl::Seconds(60), recorder.Callback());
   router.OnResult(Session(0), Result(id, 4));
   router.SessionGone(Session(1));
@@ -145,6 +150,7 @@ TEST(CommandRouterTest, DetachCompletesOnTheRouterThreadNotInline) {
   std::atomic<std::thread::id> ran_on{};
   absl::Notification done;
   CommandRouter router;
+  router.Start();
   router.Begin(Targets(1), absl::Now() + absl::Seconds(60), [&](CommandOutcome outcome) {
     ran_on = std::this_thread::get_id();
     done.Notify();
@@ -157,6 +163,7 @@ TEST(CommandRouterTest, DetachCompletesOnTheRouterThreadNotInline) {
 TEST(CommandRouterTest, IgnoresStrangersDuplicatesAndUnknownIds) {
   Recorder recorder;
   CommandRouter router;
+  router.Start();
   uint64_t id = router.Begin(Targets(2), absl::Now() + absl::Seconds(60), recorder.Callback());
   router.OnResult(Session(2), Result(id, 100));      // not targeted
   router.OnResult(Session(0), Result(id + 1, 100));  // unknown id
@@ -174,6 +181,7 @@ TEST(CommandRouterTest, CompletesExactlyOnceWhenAnswerDetachAndDeadlineRace) {
   for (int round = 0; round < 50; ++round) {
     Recorder recorder;
     CommandRouter router;
+    router.Start();
     uint64_t id =
         router.Begin(Targets(2), absl::Now() + absl::Milliseconds(2), recorder.Callback());
     std::thread answer([&] { router.OnResult(Session(0), Result(id, 1)); });
@@ -191,6 +199,7 @@ TEST(CommandRouterTest, DestructionCompletesWhatIsInFlight) {
   Recorder recorder;
   {
     CommandRouter router;
+    router.Start();
     router.Begin(Targets(2), absl::Now() + absl::Hours(1), recorder.Callback());
   }
   ASSERT_EQ(recorder.calls(), 1);
@@ -201,6 +210,7 @@ TEST(CommandRouterTest, IdsAreUnique) {
   Recorder a;
   Recorder b;
   CommandRouter router;
+  router.Start();
   uint64_t first = router.Begin(Targets(1), absl::Now() + absl::Seconds(60), a.Callback());
   uint64_t second = router.Begin(Targets(1), absl::Now() + absl::Seconds(60), b.Callback());
   EXPECT_NE(first, second);

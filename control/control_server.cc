@@ -56,6 +56,7 @@ absl::StatusOr<int> ControlServer::Start() {
   }
   std::string host = options_.grpc_listen.substr(0, options_.grpc_listen.rfind(':'));
   control_service_.set_address(absl::StrCat(host, ":", port));
+  hub_.Start();
   maintenance_ = std::thread([this] { RunMaintenance(); });
   return port;
 }
@@ -77,7 +78,10 @@ void ControlServer::Shutdown(absl::Duration grace) {
     }
     maintenance_.join();
   }
-  if (server_ == nullptr) return;
+  if (server_ == nullptr) {
+    hub_.Stop();
+    return;
+  }
   // Health checkers see NOT_SERVING while the server drains.
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
@@ -86,6 +90,8 @@ void ControlServer::Shutdown(absl::Duration grace) {
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server_->Wait();
   server_.reset();
+  // After the server: no handler can start a command any more.
+  hub_.Stop();
 }
 
 }  // namespace wirehub::control

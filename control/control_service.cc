@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -138,11 +139,15 @@ absl::Status ControlServiceImpl::ValidatePublication(std::string_view channel,
   return ValidateData(data);
 }
 
-absl::StatusOr<StreamPosition> ControlServiceImpl::PublishToKey(
-    const std::string& key, const std::string& data, const std::string& idempotency_key) {
+void ControlServiceImpl::PublishToKey(const std::string& key, const std::string& data,
+                                      const std::string& idempotency_key,
+                                      EdgeHub::PublishDone done) {
   absl::Status valid = ValidateData(data);
-  if (!valid.ok()) return valid;
-  return hub_->Publish(key, data, idempotency_key);
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  hub_->Publish(key, data, idempotency_key, /*info=*/nullptr, std::move(done));
 }
 
 absl::Time ControlServiceImpl::CommandDeadline(const grpc::CallbackServerContext* context) const {
@@ -159,28 +164,41 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Publish(grpc::CallbackServerContex
                                                       v1::PublishResponse* response) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
   if (!key.ok()) return FinishNow(context, key.status());
-  absl::StatusOr<StreamPosition> position =
-      PublishToKey(*key, request->data(), request->idempotency_key());
-  if (!position.ok()) return FinishNow(context, position.status());
-  response->set_offset(position->offset);
-  response->set_epoch(std::move(position->epoch));
-  return FinishNow(context, absl::OkStatus());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  PublishToKey(*key, request->data(), request->idempotency_key(),
+               [reactor, response](absl::StatusOr<StreamPosition> position) {
+                 if (!position.ok()) {
+                   reactor->Finish(ToGrpcStatus(position.status()));
+                   return;
+                 }
+                 response->set_offset(position->offset);
+                 response->set_epoch(std::move(position->epoch));
+                 reactor->Finish(grpc::Status::OK);
+               });
+  return reactor;
 }
 
-v1::PublishStreamResponse ControlServiceImpl::PublishOne(const v1::PublishStreamRequest& request) {
-  v1::PublishStreamResponse response;
+void ControlServiceImpl::PublishOne(const v1::PublishStreamRequest& request,
+                                    std::function<void(v1::PublishStreamResponse)> done) {
+  auto answer = [done = std::move(done),
+                 id = request.request_id()](absl::StatusOr<StreamPosition> position) {
+    v1::PublishStreamResponse response;
+    response.set_request_id(id);
+    if (!position.ok()) {
+      response.set_error_code(static_cast<int32_t>(position.status().code()));
+      response.set_error_message(std::string(position.status().message()));
+    } else {
+      response.set_offset(position->offset);
+      response.set_epoch(std::move(position->epoch));
+    }
+    done(std::move(response));
+  };
   absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
-  absl::StatusOr<StreamPosition> position =
-      key.ok() ? PublishToKey(*key, request.data(), request.idempotency_key())
-               : absl::StatusOr<StreamPosition>(key.status());
-  if (!position.ok()) {
-    response.set_error_code(static_cast<int32_t>(position.status().code()));
-    response.set_error_message(std::string(position.status().message()));
-    return response;
+  if (!key.ok()) {
+    answer(key.status());
+    return;
   }
-  response.set_offset(position->offset);
-  response.set_epoch(std::move(position->epoch));
-  return response;
+  PublishToKey(*key, request.data(), request.idempotency_key(), std::move(answer));
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
@@ -240,23 +258,36 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerCont
   if (!tenant.ok()) return FinishNow(context, tenant);
   // A bad document fails every channel the same way; check it once.
   absl::Status data_status = ValidateData(request->data());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // One result per channel, filled as each publish completes; the call
+  // finishes with the last one.
   for (const std::string& channel : request->channels()) {
-    v1::BroadcastResult* result = response->add_results();
-    result->set_channel(channel);
-    absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), channel);
-    absl::StatusOr<StreamPosition> position =
-        !key.ok()           ? absl::StatusOr<StreamPosition>(key.status())
-        : !data_status.ok() ? absl::StatusOr<StreamPosition>(data_status)
-                            : hub_->Publish(*key, request->data());
-    if (!position.ok()) {
-      result->set_error_code(static_cast<int32_t>(position.status().code()));
-      result->set_error_message(std::string(position.status().message()));
-      continue;
-    }
-    result->set_offset(position->offset);
-    result->set_epoch(std::move(position->epoch));
+    response->add_results()->set_channel(channel);
   }
-  return FinishNow(context, absl::OkStatus());
+  auto remaining = std::make_shared<std::atomic<int>>(request->channels_size());
+  for (int i = 0; i < request->channels_size(); ++i) {
+    auto fill = [reactor, response, remaining, i](absl::StatusOr<StreamPosition> position) {
+      v1::BroadcastResult* result = response->mutable_results(i);
+      if (!position.ok()) {
+        result->set_error_code(static_cast<int32_t>(position.status().code()));
+        result->set_error_message(std::string(position.status().message()));
+      } else {
+        result->set_offset(position->offset);
+        result->set_epoch(std::move(position->epoch));
+      }
+      if (remaining->fetch_sub(1) == 1) reactor->Finish(grpc::Status::OK);
+    };
+    absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channels(i));
+    if (!key.ok()) {
+      fill(key.status());
+    } else if (!data_status.ok()) {
+      fill(data_status);
+    } else {
+      hub_->Publish(*key, request->data(), /*idempotency_key=*/"", /*info=*/nullptr,
+                    std::move(fill));
+    }
+  }
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Stats(grpc::CallbackServerContext* context,

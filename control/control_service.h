@@ -87,8 +87,10 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
                                  v1::InfoResponse* response) override;
 
   // PublishOne() validates and publishes one item of a PublishStream;
-  // failures are reported in the response, never as a stream error.
-  v1::PublishStreamResponse PublishOne(const v1::PublishStreamRequest& request);
+  // failures are reported in the response, never as a stream error. `done`
+  // runs exactly once, possibly on another thread.
+  void PublishOne(const v1::PublishStreamRequest& request,
+                  std::function<void(v1::PublishStreamResponse)> done);
 
   // ValidatePublication()
   //
@@ -104,9 +106,10 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   // The deadline for the edges' answers to a call: max_command_wait, or
   // sooner so that the answer reaches the caller before its own deadline.
   absl::Time CommandDeadline(const grpc::CallbackServerContext* context) const;
-  // Publishes to `key` after validating `data`.
-  absl::StatusOr<StreamPosition> PublishToKey(const std::string& key, const std::string& data,
-                                              const std::string& idempotency_key);
+  // Publishes to `key` after validating `data` (asynchronously, see
+  // EdgeHub::Publish).
+  void PublishToKey(const std::string& key, const std::string& data,
+                    const std::string& idempotency_key, EdgeHub::PublishDone done);
 
   EdgeHub* const hub_;
   const ControlServiceOptions options_;

@@ -129,6 +129,7 @@ TEST(ToGrpcStatusTest, OtherCodesMapToSameNumbers) {
 class ControlServiceRpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    hub_.Start();
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -331,6 +332,7 @@ v1::ConnectionInfo Connection(const std::string& client, const std::string& edge
 class ControlApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    hub_.Start();
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

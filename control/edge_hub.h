@@ -3,38 +3,29 @@
 #ifndef WIREHUB_CONTROL_EDGE_HUB_H_
 #define WIREHUB_CONTROL_EDGE_HUB_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/namespace_registry.h"
-#include "control/channel_stream.h"
 #include "control/command_router.h"
-#include "control/presence_table.h"
+#include "control/edge_registry.h"
+#include "control/presence_store.h"
+#include "control/stream_store.h"
 #include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.pb.h"
 
 namespace wirehub::control {
 
 class EdgeSession;
-
-// Position assigned to a publication.
-struct StreamPosition {
-  uint64_t offset = 0;
-  std::string epoch;
-  // True when an idempotency key matched: nothing was published again.
-  bool replayed = false;
-};
 
 struct EdgeHubOptions {
   // How long Publish remembers an idempotency key.
@@ -51,45 +42,59 @@ struct HubCounts {
   uint64_t channels_tracked = 0;
 };
 
-// Thread-safe (one lock; see the lock order below).
+// Thread-safe.
 //
-// EdgeHub sequences publications per channel and hands each one to every
-// attached edge that has interest in its channel, once per edge. It also
-// keeps presence over all edges (emitting join/leave events into the same
-// per-edge queues, in the same order as publications) and sends server API
-// commands to every edge through its CommandRouter.
+// EdgeHub sequences publications per channel through its StreamStore and
+// hands each one to every attached edge that has interest in its channel
+// (EdgeRegistry), once per edge and in offset order. It keeps presence over
+// all edges in its PresenceStore (emitting join/leave events into the same
+// per-edge queues) and sends server API commands to every edge through its
+// CommandRouter.
 //
 // Channels are keys (common/channel_name.h: "TENANT|CHANNEL" or "CHANNEL")
 // everywhere in the hub; options come from the namespace of the channel
 // part of the key.
 //
-// Lock order: EdgeHub::mu_, then CommandRouter's lock, then
-// EdgeSession::mu_; sessions never call into the hub while holding their own
-// lock. Nothing that may re-enter (StartWrite, Finish, command callbacks)
-// runs under mu_: such work is collected while locked and done after.
+// There is no hub-wide lock. Lock order: a stream store's channel lock,
+// then the registry's lock (shared while fanning out), then
+// EdgeSession::mu_; the router's and the presence store's locks are taken
+// alone. Nothing that may re-enter (StartWrite, Finish, command callbacks)
+// runs under any of them: such work is collected and done after.
 class EdgeHub {
  public:
   // `namespaces` is borrowed and must outlive the hub; null means the
-  // default registry (every namespace, no history).
-  explicit EdgeHub(const NamespaceRegistry* namespaces = nullptr, EdgeHubOptions options = {});
+  // default registry (every namespace, no history). Null stores mean the
+  // in-memory ones.
+  explicit EdgeHub(const NamespaceRegistry* namespaces = nullptr, EdgeHubOptions options = {},
+                   std::unique_ptr<StreamStore> streams = nullptr,
+                   std::unique_ptr<PresenceStore> presence = nullptr);
+  ~EdgeHub();
   EdgeHub(const EdgeHub&) = delete;
   EdgeHub& operator=(const EdgeHub&) = delete;
+
+  // Start() starts the router's thread; Stop() ends it, completing the
+  // commands still in flight. Stop() is idempotent.
+  void Start();
+  void Stop();
 
   // Publish()
   //
   // Assigns the next offset of channel `key`, keeps the publication in
-  // history when its namespace has history, and enqueues it for every
-  // interested edge. Sequencing and enqueueing happen under one lock, so
-  // every edge receives a channel's publications in offset order. With a
-  // non-empty `idempotency_key` already used on the channel within the
-  // window, returns that publish's position (replayed) and publishes
-  // nothing. `info`, when given, is the publishing client (client publish);
-  // it travels with the publication to the edges and into history.
-  // `key` and `data` must already be validated; a channel in an unknown
-  // namespace is InvalidArgument.
-  absl::StatusOr<StreamPosition> Publish(const std::string& key, std::string data,
-                                         const std::string& idempotency_key = "",
-                                         const v1::ClientInfo* info = nullptr);
+  // history when its namespace has history, enqueues it for every
+  // interested edge, then calls `done` (on the caller's thread with the
+  // in-memory store, later on the store's thread otherwise) with its
+  // position. With a non-empty `idempotency_key` already used on the
+  // channel within the window, `done` gets that publish's position
+  // (replayed) and nothing is published. `info`, when given, is the
+  // publishing client (client publish). `key` and `data` must already be
+  // validated; a channel in an unknown namespace is InvalidArgument.
+  using PublishDone = std::function<void(absl::StatusOr<StreamPosition>)>;
+  void Publish(const std::string& key, std::string data, const std::string& idempotency_key,
+               const v1::ClientInfo* info, PublishDone done);
+  // The same, waiting for `done` (tests and tools; never on a gRPC thread).
+  absl::StatusOr<StreamPosition> PublishAndWait(const std::string& key, std::string data,
+                                                const std::string& idempotency_key = "",
+                                                const v1::ClientInfo* info = nullptr);
 
   // History()
   //
@@ -119,7 +124,7 @@ class EdgeHub {
   // SendCommand()
   //
   // Gives `command` a fresh id, enqueues it to every attached edge and has
-  // `done` called exactly once (never under the hub lock, see CommandRouter)
+  // `done` called exactly once (never under a hub lock, see CommandRouter)
   // when every edge answered, detached or `deadline` passed. With no edge
   // attached `done` gets an empty outcome at once.
   void SendCommand(edge::v1::EdgeCommand command, absl::Time deadline, CommandCallback done);
@@ -139,7 +144,8 @@ class EdgeHub {
   // Idempotent; after it returns the hub holds no pointer to `session`.
   void RemoveSession(EdgeSession* session);
 
-  // Snapshot for the Stats RPC.
+  // Snapshot for the Stats RPC: O(edges) under the registry lock, the
+  // ranking outside any lock.
   void FillStats(int top_channels, v1::StatsResponse* out) const;
   // Counts for the Info RPC.
   HubCounts Counts() const;
@@ -148,84 +154,54 @@ class EdgeHub {
   CommandRouter* router() { return &router_; }
 
  private:
-  struct ChannelState {
-    explicit ChannelState(std::string epoch) : stream(std::move(epoch)) {}
-    ChannelStream stream;
-    // Edges with local subscribers; small, usually a handful.
-    std::vector<EdgeSession*> edges;
-  };
-  struct SessionState {
-    std::string edge_id;
-    std::string version;
-    std::string public_address;
-    std::string peer;
-    absl::Time attached_at;
-    absl::flat_hash_set<std::string> channels;
-    absl::flat_hash_set<std::string> users;
-    edge::v1::EdgeStats last_stats;
-  };
-  // Work that must wait until mu_ is released: starting writes (Kick) and
-  // finishing streams (FinishPrepared). Sessions in it stay alive until then
+  // Work that must wait until no lock is held: starting writes (Kick),
+  // detaching edges whose queue overflowed, and finishing streams
+  // (FinishPrepared). Sessions in `kick` and `finish` stay alive until then
   // (see EdgeSession::Enqueue and PrepareFinish).
   struct Deferred {
     std::vector<EdgeSession*> kick;
+    std::vector<EdgeSession*> overflowed;
     std::vector<EdgeSession*> finish;
-    void Run();
   };
 
   const config::v1::NamespaceOptions* OptionsFor(const std::string& key) const;
   absl::Status NotConfigured(const std::string& key) const;
   absl::StatusOr<const config::v1::NamespaceOptions*> PresenceOptionsFor(
       const std::string& key) const;
-  ChannelState& ChannelFor(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
-  void AddInterest(EdgeSession* session, SessionState& state, const std::string& key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveInterest(EdgeSession* session, SessionState& state, const std::string& key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddUser(SessionState& state, const std::string& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveUser(SessionState& state, const std::string& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Presence changes of `session`; they may detach sessions (including
-  // `session`) whose queue overflows.
-  void AddPresenceLocked(EdgeSession* session, const edge::v1::PresenceEntry& entry,
-                         Deferred* deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemovePresenceLocked(EdgeSession* session, const edge::v1::PresenceEntry& entry,
-                            Deferred* deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  HistoryPolicy PolicyForKey(const std::string& key) const;
+  // Enqueues `publication` on every edge interested in `key`.
+  void FanOut(const std::string& key,
+              const std::shared_ptr<const edge::v1::Publication>& publication, Deferred* deferred);
+  // Runs what `deferred` collected; detaching may collect more.
+  void Run(Deferred* deferred);
+  void AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& entry, Deferred* deferred);
+  void RemovePresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,
+                      Deferred* deferred);
   // Enqueues a join (or leave) of `info` on `key` to every interested edge
   // when the namespace has join_leave.
-  void EmitJoinLeaveLocked(const std::string& key, const v1::ClientInfo& info, bool join,
-                           Deferred* deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Enqueues `publication` on each of `sessions` (a copy: detaching edits
-  // the channel lists) and detaches those whose queue overflowed.
-  void FanOutLocked(std::vector<EdgeSession*> sessions,
-                    const std::shared_ptr<const edge::v1::Publication>& publication,
-                    Deferred* deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DetachSlowLocked(EdgeSession* session, Deferred* deferred)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EmitJoinLeave(const std::string& key, const v1::ClientInfo& info, bool join,
+                     Deferred* deferred);
   // Drops every trace of the session (interest, users, presence with its
   // leave events, commands awaiting it); false if it was not attached.
-  bool DetachLocked(EdgeSession* session, Deferred* deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string NewEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Detach(EdgeSession* session, Deferred* deferred, std::string* peer);
 
   const NamespaceRegistry default_namespaces_ = NamespaceRegistry::Default();
   const NamespaceRegistry* const namespaces_;
   const EdgeHubOptions options_;
-  // Its thread runs command callbacks without the hub lock.
+  const std::unique_ptr<StreamStore> streams_;
+  const std::unique_ptr<PresenceStore> presence_;
+  EdgeRegistry registry_;
+  // Runs command callbacks without any hub lock.
   CommandRouter router_;
-  mutable absl::Mutex mu_;
-  // Node map: ChannelState is not movable (ChannelStream's epoch is const).
-  absl::node_hash_map<std::string, ChannelState> channels_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<EdgeSession*, SessionState> sessions_ ABSL_GUARDED_BY(mu_);
-  // User -> number of attached edges where the user has connections.
-  absl::flat_hash_map<std::string, uint32_t> users_ ABSL_GUARDED_BY(mu_);
-  PresenceTable presence_ ABSL_GUARDED_BY(mu_);
-  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
-  uint64_t publications_accepted_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t deliveries_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t slow_edge_detaches_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t idempotent_replays_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t history_publications_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Serializes the end of a session's life (RemoveSession, from its
+  // OnDone before it deletes itself) with Maintain() finishing silent
+  // sessions, so Maintain never touches a deleted session. Publishing never
+  // takes it.
+  absl::Mutex lifecycle_mu_;
+  std::atomic<uint64_t> publications_accepted_{0};
+  std::atomic<uint64_t> deliveries_{0};
+  std::atomic<uint64_t> slow_edge_detaches_{0};
 };
 
 }  // namespace wirehub::control

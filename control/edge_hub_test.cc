@@ -37,9 +37,9 @@ using ::testing::UnorderedElementsAre;
 
 TEST(EdgeHubTest, PublishWithoutEdgesAssignsConsecutiveOffsetsFromOne) {
   EdgeHub hub;
-  StreamPosition first = *hub.Publish("news", R"({"n":1})");
-  StreamPosition second = *hub.Publish("news", R"({"n":2})");
-  StreamPosition third = *hub.Publish("news", R"({"n":3})");
+  StreamPosition first = *hub.PublishAndWait("news", R"({"n":1})");
+  StreamPosition second = *hub.PublishAndWait("news", R"({"n":2})");
+  StreamPosition third = *hub.PublishAndWait("news", R"({"n":3})");
   EXPECT_EQ(first.offset, 1u);
   EXPECT_EQ(second.offset, 2u);
   EXPECT_EQ(third.offset, 3u);
@@ -47,21 +47,21 @@ TEST(EdgeHubTest, PublishWithoutEdgesAssignsConsecutiveOffsetsFromOne) {
 
 TEST(EdgeHubTest, PublishKeepsOneEpochPerChannel) {
   EdgeHub hub;
-  StreamPosition first = *hub.Publish("news", "1");
+  StreamPosition first = *hub.PublishAndWait("news", "1");
   EXPECT_FALSE(first.epoch.empty());
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(hub.Publish("news", "1")->epoch, first.epoch);
+    EXPECT_EQ(hub.PublishAndWait("news", "1")->epoch, first.epoch);
   }
 }
 
 TEST(EdgeHubTest, ChannelsHaveIndependentOffsets) {
   EdgeHub hub;
-  EXPECT_EQ(hub.Publish("a", "1")->offset, 1u);
-  EXPECT_EQ(hub.Publish("a", "1")->offset, 2u);
-  EXPECT_EQ(hub.Publish("b", "1")->offset, 1u);
-  EXPECT_EQ(hub.Publish("a", "1")->offset, 3u);
-  EXPECT_EQ(hub.Publish("b", "1")->offset, 2u);
-  EXPECT_EQ(hub.Publish("c", "1")->offset, 1u);
+  EXPECT_EQ(hub.PublishAndWait("a", "1")->offset, 1u);
+  EXPECT_EQ(hub.PublishAndWait("a", "1")->offset, 2u);
+  EXPECT_EQ(hub.PublishAndWait("b", "1")->offset, 1u);
+  EXPECT_EQ(hub.PublishAndWait("a", "1")->offset, 3u);
+  EXPECT_EQ(hub.PublishAndWait("b", "1")->offset, 2u);
+  EXPECT_EQ(hub.PublishAndWait("c", "1")->offset, 1u);
 }
 
 TEST(EdgeHubTest, ChannelsGetDifferentEpochs) {
@@ -70,7 +70,7 @@ TEST(EdgeHubTest, ChannelsGetDifferentEpochs) {
   // practically impossible.
   std::set<std::string> epochs;
   for (int i = 0; i < 8; ++i) {
-    epochs.insert(hub.Publish("channel-" + std::to_string(i), "{}")->epoch);
+    epochs.insert(hub.PublishAndWait("channel-" + std::to_string(i), "{}")->epoch);
   }
   EXPECT_EQ(epochs.size(), 8u);
 }
@@ -79,7 +79,7 @@ TEST(EdgeHubTest, SeparateHubsUseDifferentEpochsForTheSameChannel) {
   // A restarted control must not reuse an epoch a client may still hold.
   EdgeHub first;
   EdgeHub second;
-  EXPECT_NE(first.Publish("news", "{}")->epoch, second.Publish("news", "{}")->epoch);
+  EXPECT_NE(first.PublishAndWait("news", "{}")->epoch, second.PublishAndWait("news", "{}")->epoch);
 }
 
 TEST(EdgeHubTest, FillStatsOnFreshHub) {
@@ -99,9 +99,9 @@ TEST(EdgeHubTest, FillStatsOnFreshHub) {
 
 TEST(EdgeHubTest, FillStatsCountsPublicationsAccepted) {
   EdgeHub hub;
-  ASSERT_TRUE(hub.Publish("a", "1").ok());
-  ASSERT_TRUE(hub.Publish("a", "2").ok());
-  ASSERT_TRUE(hub.Publish("b", "3").ok());
+  ASSERT_TRUE(hub.PublishAndWait("a", "1").ok());
+  ASSERT_TRUE(hub.PublishAndWait("a", "2").ok());
+  ASSERT_TRUE(hub.PublishAndWait("b", "3").ok());
   v1::StatsResponse stats;
   hub.FillStats(10, &stats);
   EXPECT_EQ(stats.publications_accepted(), 3u);
@@ -115,7 +115,8 @@ TEST(EdgeHubTest, FillStatsCountsPublicationsAccepted) {
 
 TEST(EdgeHubTest, FillStatsAcceptsAnyTopChannelsLimitWithoutEdges) {
   EdgeHub hub;
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(hub.Publish("channel-" + std::to_string(i), "{}").ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(hub.PublishAndWait("channel-" + std::to_string(i), "{}").ok());
   // 0 and negative mean the default, large values are capped; published-to
   // channels without subscribers are never listed.
   for (int limit : {-1, 0, 1, 5, 1000, 1001, 1 << 30}) {
@@ -140,7 +141,7 @@ TEST(EdgeHubTest, ConcurrentPublishesOnOneChannelGetUniqueConsecutiveOffsets) {
       offsets[t].reserve(kPerThread);
       epochs[t].reserve(kPerThread);
       for (int i = 0; i < kPerThread; ++i) {
-        StreamPosition position = *hub.Publish("shared", "{}");
+        StreamPosition position = *hub.PublishAndWait("shared", "{}");
         offsets[t].push_back(position.offset);
         epochs[t].push_back(std::move(position.epoch));
       }
@@ -225,6 +226,7 @@ class EdgeHubWithEdgesTest : public ::testing::Test {
       : hub_(&registry_, EdgeHubOptions{.edge_timeout = edge_timeout}) {}
 
   void SetUp() override {
+    hub_.Start();
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -314,7 +316,7 @@ TEST_F(EdgeHubWithEdgesTest, JoinAndLeaveReachEveryInterestedEdgeOfJoinLeaveName
   EXPECT_THAT(Events(a->publications()), ElementsAre("join:c1", "leave:c1"));
 
   // C has no interest in room:1: the first thing it gets is this publish.
-  ASSERT_TRUE(hub_.Publish("room:2", "42").ok());
+  ASSERT_TRUE(hub_.PublishAndWait("room:2", "42").ok());
   ASSERT_TRUE(c->WaitForPublications(1));
   EXPECT_THAT(Events(c->publications()), ElementsAre("pub:42"));
   EXPECT_THAT(PresentClients("quiet:1"), ElementsAre("c2"));
@@ -323,9 +325,9 @@ TEST_F(EdgeHubWithEdgesTest, JoinAndLeaveReachEveryInterestedEdgeOfJoinLeaveName
 TEST_F(EdgeHubWithEdgesTest, JoinLeaveAreOrderedWithPublications) {
   FakeEdge* a = Attach("a", {"room:1"});
   FakeEdge* b = Attach("b", {"room:1"});
-  ASSERT_TRUE(hub_.Publish("room:1", "1").ok());
+  ASSERT_TRUE(hub_.PublishAndWait("room:1", "1").ok());
   ChangePresence(a, 2, {Entry("room:1", Client("c1"))});
-  ASSERT_TRUE(hub_.Publish("room:1", "2").ok());
+  ASSERT_TRUE(hub_.PublishAndWait("room:1", "2").ok());
   ASSERT_TRUE(b->WaitForPublications(3));
   EXPECT_THAT(Events(b->publications()), ElementsAre("pub:1", "join:c1", "pub:2"));
 }
@@ -356,7 +358,7 @@ TEST_F(EdgeHubWithEdgesTest, HelloOfReattachingEdgeTakesOverWithoutSpuriousEvent
   EXPECT_THAT(PresentClients("room:1"), ElementsAre("c1", "c2"));
   old_session->Cancel();
   ASSERT_TRUE(observer->WaitForPublications(3));
-  ASSERT_TRUE(hub_.Publish("room:1", "\"sync\"").ok());
+  ASSERT_TRUE(hub_.PublishAndWait("room:1", "\"sync\"").ok());
   ASSERT_TRUE(observer->WaitForPublications(4));
   EXPECT_THAT(Events(observer->publications()),
               ElementsAre("join:c1", "join:c2", "leave:c2", "pub:\"sync\""));
@@ -388,7 +390,8 @@ TEST_F(EdgeHubWithEdgesTest, TenantsHaveSeparatePresenceAndEvents) {
 TEST_F(EdgeHubWithEdgesTest, ClientPublicationCarriesInfoToEdgesAndHistory) {
   FakeEdge* a = Attach("a", {"chat:1"});
   v1::ClientInfo info = Client("c9", "zoe", R"({"name":"Zoe"})");
-  absl::StatusOr<StreamPosition> position = hub_.Publish("chat:1", R"({"t":"hi"})", "", &info);
+  absl::StatusOr<StreamPosition> position =
+      hub_.PublishAndWait("chat:1", R"({"t":"hi"})", "", &info);
   ASSERT_TRUE(position.ok()) << position.status();
   ASSERT_TRUE(a->WaitForPublications(1));
   edge::v1::Publication sent = a->publications()[0];
@@ -537,15 +540,15 @@ TEST_F(EdgeTimeoutTest, EdgeThatSpeaksStaysAttached) {
 }
 
 TEST_F(EdgeHubWithEdgesTest, TenantStreamsAreIndependent) {
-  StreamPosition acme = *hub_.Publish("acme|chat:1", "1");
-  StreamPosition plain = *hub_.Publish("chat:1", "1");
-  StreamPosition acme2 = *hub_.Publish("acme|chat:1", "2");
+  StreamPosition acme = *hub_.PublishAndWait("acme|chat:1", "1");
+  StreamPosition plain = *hub_.PublishAndWait("chat:1", "1");
+  StreamPosition acme2 = *hub_.PublishAndWait("acme|chat:1", "2");
   EXPECT_EQ(acme.offset, 1u);
   EXPECT_EQ(plain.offset, 1u);
   EXPECT_EQ(acme2.offset, 2u);
   EXPECT_NE(acme.epoch, plain.epoch);
   // Options follow the channel part: "nope" is not configured in any tenant.
-  absl::StatusOr<StreamPosition> refused = hub_.Publish("acme|nope:1", "1");
+  absl::StatusOr<StreamPosition> refused = hub_.PublishAndWait("acme|nope:1", "1");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("nope:1"));
   EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("acme")));
@@ -560,7 +563,7 @@ namespace {
 TEST_F(EdgeHubWithEdgesTest, LineBreaksInDataBecomeSpaces) {
   FakeEdge* a = Attach("a", {"chat:1"});
   // Clients split frames at '\n': a multi-line document would break apart.
-  ASSERT_TRUE(hub_.Publish("chat:1", "{\n  \"t\": \"a\\nb\"\r\n}").ok());
+  ASSERT_TRUE(hub_.PublishAndWait("chat:1", "{\n  \"t\": \"a\\nb\"\r\n}").ok());
   ASSERT_TRUE(a->WaitForPublications(1));
   EXPECT_EQ(a->publications()[0].data(), "{   \"t\": \"a\\nb\"  }");
   absl::StatusOr<HistoryRead> history = hub_.History("chat:1", std::nullopt, -1, false);

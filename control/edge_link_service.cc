@@ -22,16 +22,17 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  absl::StatusOr<StreamPosition> position =
-      hub_->Publish(request->channel(), request->data(), /*idempotency_key=*/"",
-                    request->has_info() ? &request->info() : nullptr);
-  if (!position.ok()) {
-    reactor->Finish(ToGrpcStatus(position.status()));
-    return reactor;
-  }
-  response->set_offset(position->offset);
-  response->set_epoch(std::move(position->epoch));
-  reactor->Finish(grpc::Status::OK);
+  hub_->Publish(request->channel(), request->data(), /*idempotency_key=*/"",
+                request->has_info() ? &request->info() : nullptr,
+                [reactor, response](absl::StatusOr<StreamPosition> position) {
+                  if (!position.ok()) {
+                    reactor->Finish(ToGrpcStatus(position.status()));
+                    return;
+                  }
+                  response->set_offset(position->offset);
+                  response->set_epoch(std::move(position->epoch));
+                  reactor->Finish(grpc::Status::OK);
+                });
   return reactor;
 }
 

@@ -81,37 +81,56 @@ bool EdgeSession::EnqueueAck(uint64_t seq) {
 
 bool EdgeSession::PrepareWriteLocked() {
   if (write_in_flight_ || finish_requested_ || queue_.empty()) return false;
-  out_.Clear();
+  batch_.clear();
   size_t batch_bytes = 0;
+  size_t batched = 0;
+  bool has_commands = false;
   // The edge applies a message's publications, then its interest_ack, then
   // its commands. A batch therefore only ever grows in that order: an ack
   // or a publication queued after a command waits for the next message, and
   // an ack ends the batch (publications after it must reach the edge after
-  // the edge has seen the ack).
+  // the edge has seen the ack). Only pointers move here, under the lock the
+  // publish path takes; the message is built in StartPreparedWrite().
   while (!queue_.empty()) {
     Item& item = queue_.front();
-    const int batched = out_.publications_size() + out_.commands_size();
-    if (batched >= static_cast<int>(options_.max_batch_publications) ||
+    if (batched >= options_.max_batch_publications ||
         (batch_bytes > 0 && batch_bytes + item.bytes > options_.max_batch_bytes)) {
       break;
     }
     if (item.command != nullptr) {
-      *out_.add_commands() = *item.command;
-    } else if (out_.commands_size() > 0) {
+      has_commands = true;
+    } else if (has_commands) {
       break;
-    } else if (item.publication != nullptr) {
-      *out_.add_publications() = *item.publication;
-    } else {
-      out_.set_interest_ack(item.ack);
+    } else if (item.publication == nullptr) {
+      batch_.push_back(std::move(item));
       queue_.pop_front();
       break;
     }
+    ++batched;
     batch_bytes += item.bytes;
     queued_bytes_ -= item.bytes;
+    batch_.push_back(std::move(item));
     queue_.pop_front();
   }
   write_in_flight_ = true;
   return true;
+}
+
+void EdgeSession::StartPreparedWrite() {
+  // Only the thread whose PrepareWriteLocked() returned true gets here, and
+  // nothing else touches batch_ or out_ until the write is done.
+  out_.Clear();
+  for (Item& item : batch_) {
+    if (item.command != nullptr) {
+      *out_.add_commands() = *item.command;
+    } else if (item.publication != nullptr) {
+      *out_.add_publications() = *item.publication;
+    } else {
+      out_.set_interest_ack(item.ack);
+    }
+  }
+  batch_.clear();
+  StartWrite(&out_);
 }
 
 bool EdgeSession::PrepareFinish(const grpc::Status& status) {
@@ -204,7 +223,7 @@ void EdgeSession::OnWriteDone(bool ok) {
     hub_->RemoveSession(this);
     Finish(final_status);
   } else if (start_write) {
-    StartWrite(&out_);
+    StartPreparedWrite();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -64,7 +65,7 @@ class EdgeSession
   bool EnqueueAck(uint64_t seq);
 
   // Kick() starts the write prepared by Enqueue/EnqueueAck. No lock held.
-  void Kick() { StartWrite(&out_); }
+  void Kick() { StartPreparedWrite(); }
 
   // PrepareFinish()
   //
@@ -102,6 +103,8 @@ class EdgeSession
   // Moves queued items into out_ and marks a write in flight; returns false
   // when there is nothing to write or a write is already in flight.
   bool PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds the message of the prepared batch and starts writing it.
+  void StartPreparedWrite();
   // Ends the stream with `status` now or after the write in flight.
   void RequestFinish(const grpc::Status& status);
 
@@ -124,6 +127,9 @@ class EdgeSession
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   // Written only by whoever set write_in_flight_; read by gRPC until
   // OnWriteDone.
+  // The items of the write in flight, moved out of queue_ under mu_ and
+  // copied into out_ outside it (writer only, see StartPreparedWrite).
+  std::vector<Item> batch_;
   edge::v1::ControlMessage out_;
 };
 

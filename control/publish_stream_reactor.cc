@@ -24,14 +24,29 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     Pump();
     return;
   }
-  // Publishing happens here, on the read side, so requests are published in
-  // stream order.
-  v1::PublishStreamResponse response = service_->PublishOne(request_);
-  response.set_request_id(request_.request_id());
+  // Publishing starts here, on the read side, so requests are published in
+  // stream order; each answer fills the place reserved for it.
+  uint64_t ticket;
+  {
+    absl::MutexLock lock(&mu_);
+    ticket = next_ticket_++;
+    unsent_.push_back(Slot{ticket, false, {}});
+  }
+  service_->PublishOne(request_, [this, ticket](v1::PublishStreamResponse response) {
+    {
+      absl::MutexLock lock(&mu_);
+      for (Slot& slot : unsent_) {
+        if (slot.ticket != ticket) continue;
+        slot.ready = true;
+        slot.response = std::move(response);
+        break;
+      }
+    }
+    Pump();
+  });
   {
     absl::MutexLock lock(&mu_);
     read_in_flight_ = false;
-    unsent_.push_back(std::move(response));
   }
   Pump();
 }
@@ -43,7 +58,9 @@ void PublishStreamReactor::OnWriteDone(bool ok) {
     if (!ok) {
       // The client is gone; stop reading and finish once nothing is pending.
       reads_done_ = true;
-      unsent_.clear();
+      // Places of publishes still in progress stay until they complete:
+      // the reactor must outlive their callbacks.
+      discard_ = true;
       final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
     }
   }
@@ -58,8 +75,10 @@ void PublishStreamReactor::Pump() {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    if (!write_in_flight_ && !unsent_.empty()) {
-      writing_ = std::move(unsent_.front());
+    if (discard_) {
+      while (!unsent_.empty() && unsent_.front().ready) unsent_.pop_front();
+    } else if (!write_in_flight_ && !unsent_.empty() && unsent_.front().ready) {
+      writing_ = std::move(unsent_.front().response);
       unsent_.pop_front();
       write_in_flight_ = true;
       start_write = true;

@@ -43,7 +43,17 @@ class PublishStreamReactor
   v1::PublishStreamRequest request_;
 
   absl::Mutex mu_;
-  std::deque<v1::PublishStreamResponse> unsent_ ABSL_GUARDED_BY(mu_);
+  // Responses in request order; a publish still in progress holds its
+  // place (ready false), so nothing after it is written before it.
+  struct Slot {
+    uint64_t ticket = 0;
+    bool ready = false;
+    v1::PublishStreamResponse response;
+  };
+  std::deque<Slot> unsent_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  // The client is gone: answers are dropped as they complete.
+  bool discard_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
