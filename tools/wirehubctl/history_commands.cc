@@ -11,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -32,11 +31,8 @@ constexpr int64_t kDefaultHistoryLimit = 100;
 }  // namespace
 
 int RunHistory(const CommandLine& line, const CliContext& context) {
-  if (line.positionals.size() != 1) {
-    return UsageError(
-        context, line.subcommand,
-        absl::StrCat("history takes CHANNEL, got ", line.positionals.size(), " argument(s)"));
-  }
+  int exit_code = kExitOk;
+  if (!OneChannel(line, context, &exit_code)) return exit_code;
   absl::StatusOr<std::optional<int64_t>> limit =
       IntFlag(line, "limit", -1, std::numeric_limits<int32_t>::max());
   if (!limit.ok()) return UsageError(context, line.subcommand, limit.status().message());
@@ -52,7 +48,6 @@ int RunHistory(const CommandLine& line, const CliContext& context) {
   if (since_epoch != nullptr && since_epoch->empty()) {
     return UsageError(context, line.subcommand, "--since_epoch must not be empty");
   }
-  int exit_code = kExitOk;
   std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
   if (client == nullptr) return exit_code;
 
@@ -81,12 +76,8 @@ int RunHistory(const CommandLine& line, const CliContext& context) {
 }
 
 int RunHistoryRemove(const CommandLine& line, const CliContext& context) {
-  if (line.positionals.size() != 1) {
-    return UsageError(context, line.subcommand,
-                      absl::StrCat("history-remove takes CHANNEL, got ", line.positionals.size(),
-                                   " argument(s)"));
-  }
   int exit_code = kExitOk;
+  if (!OneChannel(line, context, &exit_code)) return exit_code;
   std::unique_ptr<ControlClient> client = Connect(line, context, &exit_code);
   if (client == nullptr) return exit_code;
 
