@@ -317,17 +317,21 @@ const SDK_CLIENT_EVENTS = [
 ];
 const SDK_SUB_EVENTS = ['state', 'subscribing', 'subscribed', 'unsubscribed', 'error', 'publication', 'join', 'leave'];
 
-/** A centrifuge SDK client with every event and WebSocket it creates recorded. */
+/**
+ * A centrifuge SDK client with every event and WebSocket it creates recorded.
+ * `options` go to Centrifuge, except `wsOptions`, which go to each `ws`
+ * WebSocket it opens (e.g. `{ca}` for wss with a test CA).
+ */
 export class SdkClient {
-  constructor(url, options = {}) {
+  constructor(url, { wsOptions, ...options } = {}) {
     this.url = url;
     this.events = []; // {name, ctx, at}
     this.sockets = []; // every WebSocket the SDK constructed (one per connection attempt)
     this.subs = new Map();
     const sockets = this.sockets;
     class RecordingWebSocket extends WebSocket {
-      constructor(...args) {
-        super(...args);
+      constructor(address, protocols) {
+        super(address, protocols, wsOptions);
         this.receivedFrames = [];
         this.sentFrames = [];
         this.closeInfo = null;
@@ -693,8 +697,9 @@ export class Env {
     return proxy;
   }
 
-  _spawn(name, binary, args) {
-    const child = spawn(binPath(binary), args, {
+  _spawn(name, binary, args, { wrapper } = {}) {
+    const [command, ...commandArgs] = wrapper ? [...wrapper, binPath(binary), ...args] : [binPath(binary), ...args];
+    const child = spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: this.dir,
       env: { ...process.env },
@@ -717,9 +722,11 @@ export class Env {
 
   /**
    * Starts wirehub-edge attached to `control`; resolves when it is listening.
-   * `flags` are extra `--name=value` flags (e.g. {ping_interval: '1s'}).
+   * `flags` are extra `--name=value` flags (e.g. {ping_interval: '1s'}; with
+   * {tls_cert_file, tls_key_file} it listens on wss://). `wrapper` is a
+   * command that execs the edge (e.g. ['prlimit', '--nofile=200:200', '--']).
    */
-  async startEdge(control = this.control, flags = {}) {
+  async startEdge(control = this.control, flags = {}, { wrapper } = {}) {
     const args = [
       '--listen=127.0.0.1:0',
       `--control=${control.address}`,
@@ -737,9 +744,9 @@ export class Env {
     }
     for (const [k, v] of Object.entries(flags)) args.push(`--${k}=${v}`);
     const name = `wirehub-edge${flags.edge_id ? `[${flags.edge_id}]` : ''}`;
-    const proc = this._spawn(name, 'wirehub-edge', args);
+    const proc = this._spawn(name, 'wirehub-edge', args, { wrapper });
     const m = await proc.waitForLine(
-      /^wirehub-edge: websocket listening on (ws:\/\/127\.0\.0\.1:(\d+)\/connection\/websocket)$/,
+      /^wirehub-edge: websocket listening on (wss?:\/\/127\.0\.0\.1:(\d+)\/connection\/websocket)$/,
       READY_TIMEOUT_MS,
     );
     proc.url = m[1];
