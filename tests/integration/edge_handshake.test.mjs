@@ -1,0 +1,251 @@
+// The edge's HTTP answers before any WebSocket frame (issue 13, points 4 and
+// 6), sent and read over raw TCP: 404 for anything but an upgrade to
+// /connection/websocket, 426 with `Sec-WebSocket-Version: 13` for another
+// version, 400 for a bad key or an unknown subprotocol, 403 for an Origin the
+// config does not allow (a list with exact entries and `*.` patterns, `*`, or
+// no list: same-origin by Host only), and close 1002 for an unmasked client
+// frame. An SDK client on the same edge keeps receiving throughout.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+
+import { Env } from './harness.mjs';
+import { exchange, newKey, plainGet, upgradeRequest } from './handshake_util.mjs';
+
+const env = new Env('wirehub-handshake');
+after(() => env.cleanup());
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+let edge; // allowed_origins: exact and `*.` entries
+let sameOriginEdge; // no allowed_origins
+let anyOriginEdge; // allowed_origins: ['*']
+let watcher;
+let watchSeq = 0;
+
+before(async () => {
+  const control = await env.startControl();
+  const config = (extra) => ({ defaults: { allow_subscribe_for_client: true }, ...extra });
+  [edge, sameOriginEdge, anyOriginEdge] = await Promise.all([
+    env.startEdge(control, {
+      edge_id: 'edge-origin-list',
+      config: env.writeConfig('list.json', config({ allowed_origins: ['https://app.example.com', 'https://*.example.org'] })),
+    }),
+    env.startEdge(control, { edge_id: 'edge-same-origin', config: env.writeConfig('same.json', config({})) }),
+    env.startEdge(control, { edge_id: 'edge-any-origin', config: env.writeConfig('any.json', config({ allowed_origins: ['*'] })) }),
+  ]);
+  watcher = env.sdk(edge.url, { token: await env.token('watcher') });
+  await watcher.connectAndWait();
+  await watcher.subscribeAndWait('watch');
+});
+
+/** Publishes to the watched channel; the SDK watcher gets it on its first connection. */
+async function watcherStillReceives(afterWhat) {
+  watchSeq += 1;
+  const seq = watchSeq;
+  const pos = await env.publish('watch', { seq, afterWhat });
+  const pub = await watcher.waitPublication('watch', (d) => d && d.seq === seq, 5000, `watcher publication after ${afterWhat}`);
+  assert.equal(pub.offset, pos.offset);
+  assert.equal(watcher.state, 'connected', `watcher still connected after ${afterWhat}`);
+  assert.equal(watcher.sockets.length, 1, `watcher never reconnected (after ${afterWhat})`);
+}
+
+const show = (r) => JSON.stringify({ statusLine: r.statusLine, headers: r.headers, body: r.body, raw: r.status === null ? r.raw : undefined, serverClosed: r.serverClosed, timedOut: r.timedOut });
+
+/** Asserts an HTTP refusal: the status, a text/plain reason body, no upgrade. */
+function assertRefusal(r, status, what) {
+  assert.equal(r.status, status, `${what}: expected HTTP ${status}, got ${show(r)}`);
+  assert.match(r.statusLine, new RegExp(`^HTTP/1\\.1 ${status} \\S`), `${what}: status line ${show(r)}`);
+  assert.match(r.headers['content-type'] ?? '', /^text\/plain\b/, `${what}: content type ${show(r)}`);
+  assert.ok(r.body.trim().length > 0, `${what}: a reason in the body ${show(r)}`);
+  assert.equal(r.headers['sec-websocket-accept'], undefined, `${what}: no Sec-WebSocket-Accept ${show(r)}`);
+}
+
+/** Asserts a 101 whose Sec-WebSocket-Accept answers `key`; closes the connection. */
+function assertUpgraded(r, what, key) {
+  try {
+    assert.equal(r.status, 101, `${what}: expected 101, got ${show(r)}`);
+    if (key) {
+      const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+      assert.equal(r.headers['sec-websocket-accept'], accept, `${what}: Sec-WebSocket-Accept ${show(r)}`);
+    }
+  } finally {
+    r.conn?.destroy();
+  }
+}
+
+test('a GET without upgrade answers 404 on any path', async () => {
+  for (const path of ['/', '/connection/websocket', '/favicon.ico', '/connection/websocket/', '/metrics']) {
+    assertRefusal(await exchange(edge.port, plainGet(edge.port, path)), 404, `GET ${path}`);
+  }
+  await watcherStillReceives('plain GETs');
+});
+
+test('an upgrade to any path but /connection/websocket answers 404', async () => {
+  for (const path of ['/', '/connection', '/connection/websocket/x', '/connection/websocketx', '/other', '/connection/WEBSOCKET']) {
+    assertRefusal(await exchange(edge.port, upgradeRequest(edge.port, { path })), 404, `upgrade to ${path}`);
+  }
+  await watcherStillReceives('upgrades to wrong paths');
+});
+
+test('a well-formed upgrade gets 101 with the right Sec-WebSocket-Accept, and the connection works', async () => {
+  const cases = {
+    plain: {},
+    'Upgrade: WebSocket (any case)': { Upgrade: 'WebSocket' },
+    'Connection: keep-alive, Upgrade (as Firefox sends)': { Connection: 'keep-alive, Upgrade' },
+  };
+  for (const [what, headers] of Object.entries(cases)) {
+    const key = newKey();
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { ...headers, 'Sec-WebSocket-Key': key } }));
+    if (what === 'plain') {
+      // Speak the protocol over it with masked frames: connect, get a result.
+      assert.equal(r.status, 101, `${what}: ${show(r)}`);
+      r.conn.sendText(JSON.stringify({ id: 1, connect: { token: await env.token('raw-user') } }));
+      const deadline = Date.now() + 5000;
+      while (!r.conn.messages().some((m) => m.id === 1) && Date.now() < deadline && r.conn.closedAt === null) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const reply = r.conn.messages().find((m) => m.id === 1);
+      assert.ok(reply && reply.connect, `connect over a raw 101: ${JSON.stringify(r.conn.messages())}`);
+    }
+    assertUpgraded(r, what, key);
+  }
+  await watcherStillReceives('valid upgrades');
+});
+
+test('a Sec-WebSocket-Version other than 13, or none, answers 426 with Sec-WebSocket-Version: 13', async () => {
+  for (const version of ['7', '8', '12', '99', '', null]) {
+    const what = version === null ? 'no Sec-WebSocket-Version' : `Sec-WebSocket-Version: ${JSON.stringify(version)}`;
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Version': version } }));
+    assertRefusal(r, 426, what);
+    assert.equal(r.headers['sec-websocket-version'], '13', `${what}: the 426 names version 13 ${show(r)}`);
+  }
+  await watcherStillReceives('wrong versions');
+});
+
+test('a missing Sec-WebSocket-Key, or one that is not base64 of 16 bytes, answers 400', async () => {
+  const keys = {
+    missing: null,
+    empty: '',
+    '3 bytes (YWJj)': 'YWJj',
+    '15 bytes': randomBytes(15).toString('base64'),
+    '17 bytes': randomBytes(17).toString('base64'),
+    '32 bytes': randomBytes(32).toString('base64'),
+    'not base64, 24 characters': '!!!!!!!!!!!!!!!!!!!!!!!!',
+    '16 bytes without padding': randomBytes(16).toString('base64').replace(/=+$/, ''),
+  };
+  for (const [what, key] of Object.entries(keys)) {
+    assertRefusal(await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Key': key } })), 400, `key ${what}`);
+  }
+  await watcherStillReceives('bad keys');
+});
+
+test('Sec-WebSocket-Protocol: none or centrifuge-json gets 101, anything else 400', async () => {
+  const none = await exchange(edge.port, upgradeRequest(edge.port));
+  assert.equal(none.status, 101, show(none));
+  assert.equal(none.headers['sec-websocket-protocol'], undefined, `no subprotocol chosen when none offered ${show(none)}`);
+  none.conn.destroy();
+
+  for (const offered of ['centrifuge-json', 'foo, centrifuge-json', 'centrifuge-protobuf, centrifuge-json']) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
+    assert.equal(r.status, 101, `offered ${offered}: ${show(r)}`);
+    assert.equal(r.headers['sec-websocket-protocol'], 'centrifuge-json', `offered ${offered}: ${show(r)}`);
+    r.conn.destroy();
+  }
+  for (const offered of ['centrifuge-protobuf', 'foo', 'json', 'foo, bar']) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
+    assertRefusal(r, 400, `offered only ${offered}`);
+  }
+  await watcherStillReceives('subprotocols');
+});
+
+test('Origin against a list of exact and *. entries: listed or absent passes, anything else 403', async () => {
+  const allowed = [null, 'https://app.example.com', 'https://a.example.org', 'https://chat.example.org'];
+  const refused = [
+    'https://evil.example',
+    'http://app.example.com', // another scheme
+    'https://app.example.com:8443', // another port
+    'https://app.example.com.evil.example',
+    'https://example.org', // the pattern needs one leading label
+    'https://a.b.example.org', // ... exactly one
+    'https://evil-example.org',
+    'null',
+    `http://127.0.0.1:${edge.port}`, // same origin, but a list is configured
+  ];
+  for (const origin of allowed) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { Origin: origin } }));
+    assertUpgraded(r, `Origin ${origin ?? '(absent)'}`);
+  }
+  for (const origin of refused) {
+    assertRefusal(await exchange(edge.port, upgradeRequest(edge.port, { headers: { Origin: origin } })), 403, `Origin ${origin}`);
+  }
+  await watcherStillReceives('origins');
+});
+
+test('without allowed_origins only same-origin handshakes (Origin host:port equal to Host) pass', async () => {
+  const port = sameOriginEdge.port;
+  const cases = [
+    // [Host, Origin, allowed]
+    [`127.0.0.1:${port}`, null, true],
+    [`127.0.0.1:${port}`, `http://127.0.0.1:${port}`, true],
+    [`127.0.0.1:${port}`, `https://127.0.0.1:${port}`, true],
+    [`LOCALHOST:${port}`, `http://localhost:${port}`, true], // case-insensitive
+    [`app.example.com`, `https://APP.example.com`, true],
+    [`127.0.0.1:${port}`, `http://localhost:${port}`, false],
+    [`127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`, false],
+    [`127.0.0.1:${port}`, 'https://evil.example', false],
+    [`app.example.com`, 'https://app.example.com.evil.example', false],
+    [`127.0.0.1:${port}`, 'null', false],
+  ];
+  for (const [host, origin, allowed] of cases) {
+    const what = `Host ${host}, Origin ${origin ?? '(absent)'}`;
+    const r = await exchange(port, upgradeRequest(port, { headers: { Host: host, Origin: origin } }));
+    if (allowed) assertUpgraded(r, what);
+    else assertRefusal(r, 403, what);
+  }
+  await watcherStillReceives('same-origin checks on another edge');
+});
+
+test('allowed_origins ["*"] lets any Origin through', async () => {
+  const port = anyOriginEdge.port;
+  for (const origin of [null, 'https://evil.example', 'http://localhost:1', 'null']) {
+    assertUpgraded(await exchange(port, upgradeRequest(port, { headers: { Origin: origin } })), `Origin ${origin ?? '(absent)'}`);
+  }
+});
+
+test('an unmasked client frame closes the connection with 1002', async () => {
+  const token = await env.token('unmasked');
+  for (const connectFirst of [false, true]) {
+    const what = connectFirst ? 'after connect' : 'as the first frame';
+    const r = await exchange(edge.port, upgradeRequest(edge.port));
+    assert.equal(r.status, 101, show(r));
+    const conn = r.conn;
+    try {
+      if (connectFirst) {
+        conn.sendText(JSON.stringify({ id: 1, connect: { token } }));
+        const deadline = Date.now() + 5000;
+        while (!conn.messages().some((m) => m.id === 1) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.ok(conn.messages().some((m) => m.id === 1 && m.connect), `connected first: ${JSON.stringify(conn.messages())}`);
+      }
+      const id = connectFirst ? 2 : 1;
+      const command = connectFirst ? { id, subscribe: { channel: 'unmasked' } } : { id, connect: { token } };
+      conn.sendText(JSON.stringify(command), { mask: false });
+      const closed = await conn.waitClosed(5000);
+      const close = conn.closeFrame();
+      const seen = JSON.stringify({ closed, close: close && { code: close.code, reason: close.reason }, messages: conn.messages() });
+      assert.ok(
+        !conn.messages().some((m) => m.id === id),
+        `unmasked frame ${what}: the command in it was not processed ${seen}`,
+      );
+      assert.ok(close, `unmasked frame ${what}: a close frame ${seen}`);
+      assert.equal(close.code, 1002, `unmasked frame ${what}: close code ${seen}`);
+      assert.ok(closed, `unmasked frame ${what}: the edge closes the TCP connection ${seen}`);
+    } finally {
+      conn.destroy();
+    }
+  }
+  await watcherStillReceives('unmasked frames');
+});
