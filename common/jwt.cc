@@ -87,24 +87,39 @@ std::optional<absl::Time> NumericDate(simdjson::dom::element value) {
   }
 }
 
+// What the JOSE header says about the key: `alg` and, when present, `kid`.
+// The views point into the parser that read the header.
+struct HeaderFields {
+  std::string_view alg;
+  std::optional<std::string_view> kid;
+};
+
 // Checks the JOSE header. Duplicate members that matter are refused so that
 // no two JSON readers can disagree about what this header says.
-absl::Status CheckHeader(simdjson::dom::element header) {
+absl::StatusOr<HeaderFields> CheckHeader(simdjson::dom::element header) {
   simdjson::dom::object object;
   if (header.get_object().get(object) != simdjson::SUCCESS) {
     return Malformed("header is not a JSON object");
   }
+  HeaderFields fields;
   bool saw_alg = false;
   bool saw_typ = false;
+  bool saw_kid = false;
   for (simdjson::dom::key_value_pair field : object) {
     if (field.key == "alg") {
       if (saw_alg) return Malformed("duplicate alg in header");
       saw_alg = true;
-      std::string_view alg;
-      if (field.value.get_string().get(alg) != simdjson::SUCCESS || alg != "HS256") {
-        // The offered algorithm is not echoed: it is attacker-controlled text.
-        return absl::UnauthenticatedError("token algorithm must be HS256");
+      if (field.value.get_string().get(fields.alg) != simdjson::SUCCESS) {
+        return absl::UnauthenticatedError("token alg is not a string");
       }
+    } else if (field.key == "kid") {
+      if (saw_kid) return Malformed("duplicate kid in header");
+      saw_kid = true;
+      std::string_view kid;
+      if (field.value.get_string().get(kid) != simdjson::SUCCESS) {
+        return Malformed("kid is not a string");
+      }
+      fields.kid = kid;
     } else if (field.key == "typ") {
       if (saw_typ) return Malformed("duplicate typ in header");
       saw_typ = true;
@@ -120,7 +135,7 @@ absl::Status CheckHeader(simdjson::dom::element header) {
     }
   }
   if (!saw_alg) return Malformed("header has no alg");
-  return absl::OkStatus();
+  return fields;
 }
 
 // The claims read from the payload, before the kind, audience, issuer and
@@ -386,6 +401,10 @@ std::string SignHs256Raw(std::string_view secret, std::string_view header_json,
 }
 
 std::string MintToken(std::string_view secret, const TokenSpec& spec) {
+  return SignHs256Raw(secret, R"({"alg":"HS256","typ":"JWT"})", EncodeTokenPayload(spec));
+}
+
+std::string EncodeTokenPayload(const TokenSpec& spec) {
   // `sub`, `iat`, `exp` come first and in this order so that a plain
   // connection token is byte-identical to what MintHs256Token() always made.
   std::string payload = "{\"sub\":";
@@ -418,7 +437,7 @@ std::string MintToken(std::string_view secret, const TokenSpec& spec) {
     AppendJsonString(spec.issuer, &payload);
   }
   payload.push_back('}');
-  return SignHs256Raw(secret, R"({"alg":"HS256","typ":"JWT"})", payload);
+  return payload;
 }
 
 std::string MintHs256Token(std::string_view secret, std::string_view subject, absl::Time issued_at,
@@ -430,7 +449,10 @@ std::string MintHs256Token(std::string_view secret, std::string_view subject, ab
   return MintToken(secret, spec);
 }
 
-JwtVerifier::JwtVerifier(std::string secret) : secret_(std::move(secret)) {}
+JwtVerifier::JwtVerifier(std::shared_ptr<const TokenKeySet> keys) : keys_(std::move(keys)) {}
+
+JwtVerifier::JwtVerifier(std::string secret)
+    : keys_(TokenKeySet::FromHmacSecret(std::move(secret))) {}
 
 absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Time now,
                                                 absl::Duration leeway) const {
@@ -441,9 +463,9 @@ absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Ti
 
 absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Time now,
                                                 const VerifyOptions& options) const {
-  if (secret_.empty()) {
+  if (keys_ == nullptr || keys_->empty()) {
     // Anyone can compute an HMAC with an empty key, so accept nothing.
-    return absl::UnauthenticatedError("no token secret configured");
+    return absl::UnauthenticatedError("no token keys configured");
   }
   const absl::Duration leeway = std::max(options.leeway, absl::ZeroDuration());
   if (token.empty()) return Malformed("empty token");
@@ -472,17 +494,18 @@ absl::StatusOr<TokenClaims> JwtVerifier::Verify(std::string_view token, absl::Ti
   if (parser.parse(header_json->data(), header_json->size()).get(header) != simdjson::SUCCESS) {
     return Malformed("header is not valid JSON");
   }
-  if (absl::Status status = CheckHeader(header); !status.ok()) return status;
+  ASSIGN_OR_RETURN(const HeaderFields fields, CheckHeader(header));
+  // Each key verifies only its own algorithm, so an RS256 token never meets
+  // an HMAC secret (nor an HS256 token a public key's bytes).
+  ASSIGN_OR_RETURN(const std::vector<const TokenKey*> candidates,
+                   keys_->Select(fields.kid, fields.alg));
 
   std::optional<std::string> signature = Base64UrlDecode(signature_b64);
   if (!signature.has_value()) return Malformed("signature is not base64url");
-  if (signature->size() != kHs256Bytes) {
-    return absl::UnauthenticatedError("token signature is invalid");
-  }
-  const std::array<unsigned char, kHs256Bytes> expected = HmacSha256(secret_, signing_input);
-  if (CRYPTO_memcmp(expected.data(), signature->data(), kHs256Bytes) != 0) {
-    return absl::UnauthenticatedError("token signature is invalid");
-  }
+  const bool verified = std::any_of(candidates.begin(), candidates.end(), [&](const TokenKey* key) {
+    return key->VerifySignature(signing_input, *signature);
+  });
+  if (!verified) return absl::UnauthenticatedError("token signature is invalid");
 
   // Everything below is covered by the signature, i.e. written by whoever
   // holds the secret, but is still checked as untrusted input.

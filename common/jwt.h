@@ -1,11 +1,13 @@
-// HS256 JSON Web Tokens (RFC 7519 / RFC 7515): connection tokens, which
+// JSON Web Tokens (RFC 7519 / RFC 7515): connection tokens, which
 // authenticate a client connection, and subscription tokens, which grant one
-// connection one channel.
+// connection one channel. Signed with HS256, RS256/384/512, PS256,
+// ES256/384 or EdDSA; common/token_keys.h says which key verifies which.
 #ifndef WIREHUB_COMMON_JWT_H_
 #define WIREHUB_COMMON_JWT_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/token_keys.h"
 
 namespace wirehub {
 
@@ -59,27 +62,34 @@ struct TokenClaims {
   std::string channel;
 };
 
-// JwtVerifier checks HS256 tokens against one shared secret.
-// Thread-safe: Verify() is const and keeps no state between calls.
+// JwtVerifier checks tokens against a TokenKeySet.
+// Thread-safe: Verify() is const and keeps no state between calls. Copies
+// share the key set; assigning another verifier swaps the set.
 class JwtVerifier {
  public:
+  // Verifies with `keys`; a null or empty set refuses every token.
+  explicit JwtVerifier(std::shared_ptr<const TokenKeySet> keys);
+  // Verifies HS256 tokens without kid signed with `secret` (an empty secret
+  // refuses every token): JwtVerifier(TokenKeySet::FromHmacSecret(secret)).
   explicit JwtVerifier(std::string secret);
 
   // Verify()
   //
   // Verifies a token of `options.kind`.
   //
-  // Accepts only compact JWS with header `alg` exactly "HS256" (so `none`,
-  // RS256, HS512 and friends are refused), a valid signature (compared in
-  // constant time), a string `sub`, a numeric `exp` later than `now`, and,
-  // if present, a numeric `nbf` not after `now` (both with `options.leeway`).
+  // Accepts only compact JWS whose header `alg` equals the algorithm of the
+  // key its `kid` selects (TokenKeySet::Select(): `none`, unknown names and
+  // any algorithm the selected key is not pinned to are refused), a valid
+  // signature (HMACs compared in constant time), a string `sub`, a numeric
+  // `exp` later than `now`, and, if present, a numeric `nbf` not after `now`
+  // (both with `options.leeway`).
   //
   // Details: `sub` is required (it may be the empty string). `exp`, `nbf` and
   // `iat` may be integers or fractions. A token is expired when
   // `exp <= now - leeway`. Tokens over
-  // 8 KiB, headers with `crit`, a `typ` other than "JWT" (any case), and
-  // duplicate members (header `alg`/`typ`, any claim this verifier reads)
-  // are refused. A verifier with an empty secret refuses every token.
+  // 8 KiB, headers with `crit`, a `typ` other than "JWT" (any case), a `kid`
+  // that is not a string, and duplicate members (header `alg`/`typ`/`kid`,
+  // any claim this verifier reads) are refused.
   //
   // Kinds: a subscription token must have payload `"typ":"subscription"`
   // and a `channel` that is a valid channel name; a connection token must
@@ -94,9 +104,10 @@ class JwtVerifier {
   // Errors:
   //   DeadlineExceeded  - the token is right in every other way but expired.
   //   Unauthenticated   - anything else: malformed, bad signature, wrong
-  //                       algorithm, wrong kind, missing or mistyped claims,
-  //                       audience or issuer mismatch, not yet valid.
-  // Messages name the problem (and the claim) and never include the secret.
+  //                       algorithm, unknown kid, wrong kind, missing or
+  //                       mistyped claims, audience or issuer mismatch, not
+  //                       yet valid.
+  // Messages name the problem (and the claim) and never include a secret.
   absl::StatusOr<TokenClaims> Verify(std::string_view token, absl::Time now,
                                      const VerifyOptions& options) const;
 
@@ -105,7 +116,7 @@ class JwtVerifier {
                                      absl::Duration leeway = absl::ZeroDuration()) const;
 
  private:
-  std::string secret_;
+  std::shared_ptr<const TokenKeySet> keys_;
 };
 
 // What MintToken() puts in a token.
@@ -138,6 +149,12 @@ struct TokenSpec {
 //   spec.channel = "chat:lobby";
 //   std::string token = MintToken(secret, spec);  // a subscription token
 std::string MintToken(std::string_view secret, const TokenSpec& spec);
+
+// EncodeTokenPayload()
+//
+// The payload JSON MintToken() signs for `spec` (for signers of other
+// algorithms, see common/token_signer.h).
+std::string EncodeTokenPayload(const TokenSpec& spec);
 
 // MintHs256Token()
 //
