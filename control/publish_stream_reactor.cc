@@ -6,7 +6,13 @@
 
 namespace wirehub::control {
 
-PublishStreamReactor::PublishStreamReactor(ControlServiceImpl* service) : service_(service) {
+PublishStreamReactor::PublishStreamReactor(ControlServiceImpl* service)
+    : PublishStreamReactor([service](const v1::PublishStreamRequest& request,
+                                     std::function<void(v1::PublishStreamResponse)> done) {
+        service->PublishOne(request, std::move(done));
+      }) {}
+
+PublishStreamReactor::PublishStreamReactor(PublishFn publish) : publish_(std::move(publish)) {
   {
     absl::MutexLock lock(&mu_);
     read_in_flight_ = true;
@@ -32,7 +38,7 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     ticket = next_ticket_++;
     unsent_.push_back(Slot{ticket, false, {}});
   }
-  service_->PublishOne(request_, [this, ticket](v1::PublishStreamResponse response) {
+  publish_(request_, [this, ticket](v1::PublishStreamResponse response) {
     {
       absl::MutexLock lock(&mu_);
       for (Slot& slot : unsent_) {

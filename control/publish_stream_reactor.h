@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 
 #include <grpcpp/grpcpp.h>
 
@@ -26,7 +27,13 @@ class PublishStreamReactor
  public:
   static constexpr size_t kMaxUnsent = 256;
 
+  // Publishes one request and answers through `done`, exactly once, on any
+  // thread (ControlServiceImpl::PublishOne, or a check in front of it).
+  using PublishFn = std::function<void(const v1::PublishStreamRequest& request,
+                                       std::function<void(v1::PublishStreamResponse)> done)>;
+
   explicit PublishStreamReactor(ControlServiceImpl* service);
+  explicit PublishStreamReactor(PublishFn publish);
 
  private:
   void OnReadDone(bool ok) override;
@@ -38,7 +45,7 @@ class PublishStreamReactor
   // paused and there is room; finishes when reading ended and all is sent.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_);
 
-  ControlServiceImpl* const service_;
+  const PublishFn publish_;
   // Owned by the read side: one read in flight at a time.
   v1::PublishStreamRequest request_;
 

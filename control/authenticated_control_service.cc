@@ -1,0 +1,110 @@
+#include "control/authenticated_control_service.h"
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "common/logging.h"
+#include "control/publish_stream_reactor.h"
+
+namespace wirehub::control {
+namespace {
+
+// The first "authorization" metadata value, if any.
+std::optional<std::string_view> AuthorizationOf(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kAuthorizationMetadata);
+  if (it == metadata.end()) return std::nullopt;
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// A stream refused before it starts.
+class RefusedStream
+    : public grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+AuthenticatedControlService::AuthenticatedControlService(const ApiKeySet* keys,
+                                                         ControlServiceImpl* service)
+    : keys_(keys), service_(service) {}
+
+absl::Status AuthenticatedControlService::Check(grpc::CallbackServerContext* context,
+                                                const char* call, ApiScope scope,
+                                                const std::string* tenant) const {
+  if (keys_->empty()) return absl::OkStatus();
+  absl::StatusOr<const ApiKey*> key = keys_->Authorize(AuthorizationOf(context), call, scope);
+  absl::Status status = key.ok() ? ApiKeySet::CheckTenant(*key, call, tenant) : key.status();
+  if (!status.ok()) {
+    WH_LOG(WARNING) << "API call " << call << " from " << context->peer()
+                    << " refused: " << status.message();
+  }
+  return status;
+}
+
+// Each handler: the check, then the implementation.
+#define WIREHUB_CHECKED_UNARY(Method, scope, tenant_expr)                       \
+  grpc::ServerUnaryReactor* AuthenticatedControlService::Method(                \
+      grpc::CallbackServerContext* context, const v1::Method##Request* request, \
+      v1::Method##Response* response) {                                         \
+    absl::Status allowed = Check(context, #Method, scope, tenant_expr);         \
+    if (!allowed.ok()) return Refuse(context, allowed);                         \
+    return service_->Method(context, request, response);                        \
+  }
+
+WIREHUB_CHECKED_UNARY(Publish, ApiScope::kPublish, &request->tenant())
+WIREHUB_CHECKED_UNARY(Broadcast, ApiScope::kPublish, &request->tenant())
+WIREHUB_CHECKED_UNARY(Stats, ApiScope::kFull, nullptr)
+WIREHUB_CHECKED_UNARY(History, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(HistoryRemove, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Presence, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(PresenceStats, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Subscribe, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Unsubscribe, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Disconnect, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Refresh, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Connections, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Channels, ApiScope::kFull, &request->tenant())
+WIREHUB_CHECKED_UNARY(Info, ApiScope::kFull, nullptr)
+
+#undef WIREHUB_CHECKED_UNARY
+
+grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+AuthenticatedControlService::PublishStream(grpc::CallbackServerContext* context) {
+  if (keys_->empty()) return service_->PublishStream(context);
+  absl::StatusOr<const ApiKey*> key =
+      keys_->Authorize(AuthorizationOf(context), "PublishStream", ApiScope::kPublish);
+  if (!key.ok()) {
+    WH_LOG(WARNING) << "API call PublishStream from " << context->peer()
+                    << " refused: " << key.status().message();
+    return new RefusedStream(key.status());
+  }
+  // The key is one of keys_, which outlives every call.
+  const ApiKey* confined = (*key)->tenant.empty() ? nullptr : *key;
+  if (confined == nullptr) return service_->PublishStream(context);
+  return new PublishStreamReactor(
+      [service = service_, confined](const v1::PublishStreamRequest& request,
+                                     std::function<void(v1::PublishStreamResponse)> done) {
+        absl::Status allowed = ApiKeySet::CheckTenant(confined, "PublishStream", &request.tenant());
+        if (allowed.ok()) {
+          service->PublishOne(request, std::move(done));
+          return;
+        }
+        v1::PublishStreamResponse response;
+        response.set_request_id(request.request_id());
+        response.set_error_code(static_cast<int32_t>(allowed.code()));
+        response.set_error_message(std::string(allowed.message()));
+        done(std::move(response));
+      });
+}
+
+}  // namespace wirehub::control

@@ -1,0 +1,94 @@
+// The ControlService that control's public listener serves: every call is
+// checked against the API keys (ApiKeySet) before ControlServiceImpl runs
+// it.
+#ifndef WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
+#define WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
+
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "control/api_key_set.h"
+#include "control/control_service.h"
+#include "wirehub/control/v1/control.grpc.pb.h"
+
+namespace wirehub::control {
+
+// AuthenticatedControlService checks the "authorization: apikey KEY"
+// metadata of every call, then hands the call to ControlServiceImpl.
+// Thread-safe: handlers run on gRPC callback threads concurrently.
+//
+// Who may call what (nothing is asked when `keys` is empty):
+//   - no key, another scheme, an unknown key: UNAUTHENTICATED;
+//   - a "publish" key may call Publish, Broadcast and PublishStream only;
+//     anything else: PERMISSION_DENIED;
+//   - a key with a tenant may only name that tenant in a request (the
+//     default space, an empty tenant, is another tenant); Stats and Info,
+//     which describe every tenant, are refused to it: PERMISSION_DENIED.
+//     Connections and Channels name their tenant, so they are allowed for
+//     the key's own tenant. In a PublishStream each item naming another
+//     tenant is answered with PERMISSION_DENIED and the stream goes on.
+class AuthenticatedControlService final : public v1::ControlService::CallbackService {
+ public:
+  // Both must outlive this service.
+  AuthenticatedControlService(const ApiKeySet* keys, ControlServiceImpl* service);
+
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override;
+  grpc::ServerUnaryReactor* Broadcast(grpc::CallbackServerContext* context,
+                                      const v1::BroadcastRequest* request,
+                                      v1::BroadcastResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>* PublishStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* context,
+                                    const v1::HistoryRequest* request,
+                                    v1::HistoryResponse* response) override;
+  grpc::ServerUnaryReactor* HistoryRemove(grpc::CallbackServerContext* context,
+                                          const v1::HistoryRemoveRequest* request,
+                                          v1::HistoryRemoveResponse* response) override;
+  grpc::ServerUnaryReactor* Presence(grpc::CallbackServerContext* context,
+                                     const v1::PresenceRequest* request,
+                                     v1::PresenceResponse* response) override;
+  grpc::ServerUnaryReactor* PresenceStats(grpc::CallbackServerContext* context,
+                                          const v1::PresenceStatsRequest* request,
+                                          v1::PresenceStatsResponse* response) override;
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* context,
+                                      const v1::SubscribeRequest* request,
+                                      v1::SubscribeResponse* response) override;
+  grpc::ServerUnaryReactor* Unsubscribe(grpc::CallbackServerContext* context,
+                                        const v1::UnsubscribeRequest* request,
+                                        v1::UnsubscribeResponse* response) override;
+  grpc::ServerUnaryReactor* Disconnect(grpc::CallbackServerContext* context,
+                                       const v1::DisconnectRequest* request,
+                                       v1::DisconnectResponse* response) override;
+  grpc::ServerUnaryReactor* Refresh(grpc::CallbackServerContext* context,
+                                    const v1::RefreshRequest* request,
+                                    v1::RefreshResponse* response) override;
+  grpc::ServerUnaryReactor* Connections(grpc::CallbackServerContext* context,
+                                        const v1::ConnectionsRequest* request,
+                                        v1::ConnectionsResponse* response) override;
+  grpc::ServerUnaryReactor* Channels(grpc::CallbackServerContext* context,
+                                     const v1::ChannelsRequest* request,
+                                     v1::ChannelsResponse* response) override;
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
+                                 const v1::InfoRequest* request,
+                                 v1::InfoResponse* response) override;
+
+ private:
+  // OK when the call may run: the key covers `scope` and `tenant` (nullptr:
+  // a call spanning every tenant).
+  absl::Status Check(grpc::CallbackServerContext* context, const char* call, ApiScope scope,
+                     const std::string* tenant) const;
+
+  const ApiKeySet* const keys_;
+  ControlServiceImpl* const service_;
+};
+
+}  // namespace wirehub::control
+
+#endif  // WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
