@@ -44,9 +44,10 @@ ClientCallOptions ClientCallOptionsOf(const EdgeServerOptions& options) {
 
 }  // namespace
 
-EdgeServer::EdgeServer(EdgeServerOptions options, std::string token_secret, Transport* transport)
+EdgeServer::EdgeServer(EdgeServerOptions options, std::shared_ptr<const TokenKeySet> token_keys,
+                       Transport* transport)
     : options_(std::move(options)),
-      verifier_(std::move(token_secret)),
+      verifier_(std::move(token_keys)),
       authorizer_(&verifier_, options_.token_audience, options_.token_issuer),
       connection_tokens_{TokenKind::kConnection, options_.token_audience, options_.token_issuer},
       transport_(transport),
@@ -70,6 +71,11 @@ void EdgeServer::SetControlLink(ControlApi* link) {
   link_ = link;
   subscriptions_.set_link(link);
   client_calls_.set_link(link);
+}
+
+void EdgeServer::SetTokenKeys(std::shared_ptr<const TokenKeySet> keys) {
+  assert(transport_->OnLoopThread());
+  verifier_ = JwtVerifier(std::move(keys));
 }
 
 void EdgeServer::Start() {

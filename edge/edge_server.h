@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/jwt.h"
 #include "common/namespace_registry.h"
+#include "common/token_keys.h"
 #include "edge/channel_authorizer.h"
 #include "edge/client_calls.h"
 #include "edge/client_protocol.h"
@@ -75,13 +77,20 @@ struct EdgeServerOptions {
 // Thread: edge loop only, except the constructor and RequestStop().
 class EdgeServer final : public TransportHandler {
  public:
-  EdgeServer(EdgeServerOptions options, std::string token_secret, Transport* transport);
+  // `token_keys` verifies connection and subscription tokens; an empty set
+  // refuses every token.
+  EdgeServer(EdgeServerOptions options, std::shared_ptr<const TokenKeySet> token_keys,
+             Transport* transport);
   ~EdgeServer() override;
   EdgeServer(const EdgeServer&) = delete;
   EdgeServer& operator=(const EdgeServer&) = delete;
 
   // Borrowed; must outlive the loop. Set before Start().
   void SetControlLink(ControlApi* link);
+  // Loop thread: verifies tokens with `keys` from now on (a reload). Open
+  // connections keep what they were granted; their next refresh or
+  // subscribe uses the new keys.
+  void SetTokenKeys(std::shared_ptr<const TokenKeySet> keys);
   // Starts the timers; the loop runs afterwards.
   void Start();
   // Thread-safe: closes every client with 3001, then ends the loop.
@@ -124,7 +133,8 @@ class EdgeServer final : public TransportHandler {
   std::string NewClientId();
 
   const EdgeServerOptions options_;
-  const JwtVerifier verifier_;
+  // Not const: SetTokenKeys() swaps its key set; authorizer_ borrows it.
+  JwtVerifier verifier_;
   const ChannelAuthorizer authorizer_;
   const VerifyOptions connection_tokens_;
   Transport* const transport_;

@@ -67,7 +67,8 @@ class EdgeServerTest : public ::testing::Test {
   }
 
   void Start() {
-    server_ = std::make_unique<EdgeServer>(options_, kSecret, &transport_);
+    server_ =
+        std::make_unique<EdgeServer>(options_, TokenKeySet::FromHmacSecret(kSecret), &transport_);
     transport_.set_handler(server_.get());
     server_->SetControlLink(&control_);
     server_->Start();

@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "common/namespace_registry.h"
 #include "common/signals.h"
+#include "common/token_keys.h"
 #include "common/token_secret.h"
 #include "common/version.h"
 #include "edge/control_link.h"
@@ -96,6 +97,21 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   return absl::SimpleAtoi(address.substr(colon + 1), port) && *port >= 0 && *port <= 65535;
 }
 
+// The token verification keys: the HS256 secret (may be "") with the
+// config's token_keys and token_jwks_file, whose files are read now. An empty
+// set is an error: the edge would refuse every client.
+absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> LoadTokenKeys(
+    const std::optional<wirehub::config::v1::Config>& config, const std::string& hmac_secret) {
+  absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> keys = wirehub::TokenKeySet::Load(
+      config.has_value() ? *config : wirehub::config::v1::Config(), hmac_secret);
+  if (keys.ok() && (*keys)->empty()) {
+    return absl::FailedPreconditionError(
+        "no token key: set --token_hmac_secret_file, WIREHUB_TOKEN_HMAC_SECRET or the config's "
+        "token_hmac_secret, token_keys or token_jwks_file");
+  }
+  return keys;
+}
+
 std::string DefaultEdgeId() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -141,10 +157,22 @@ int main(int argc, char** argv) {
       !config->token_hmac_secret().empty()) {
     secret = wirehub::ResolveSecretReference(config->token_hmac_secret());
   }
-  if (!secret.ok()) {
+  // Without any secret configured, token_keys or token_jwks_file may still
+  // provide keys; a configured secret that cannot be read is an error.
+  const bool secret_configured = !absl::GetFlag(FLAGS_token_hmac_secret_file).empty() ||
+                                 (config.has_value() && !config->token_hmac_secret().empty());
+  if (!secret.ok() && (secret_configured || !absl::IsFailedPrecondition(secret.status()))) {
     WH_LOG(ERROR) << "token secret: " << secret.status().message();
     return 2;
   }
+  const std::string hmac_secret = secret.ok() ? *std::move(secret) : std::string();
+  absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> token_keys =
+      LoadTokenKeys(config, hmac_secret);
+  if (!token_keys.ok()) {
+    WH_LOG(ERROR) << "token keys: " << token_keys.status().message();
+    return 2;
+  }
+  WH_LOG(INFO) << "verifying tokens with " << (*token_keys)->Describe();
   options.version = wirehub::kVersion;
   options.ping_interval = absl::GetFlag(FLAGS_ping_interval);
   options.pong_timeout = absl::GetFlag(FLAGS_pong_timeout);
@@ -187,7 +215,7 @@ int main(int argc, char** argv) {
   wirehub::edge::LwsTransport transport(transport_options);
   options.listen_address =
       absl::StrCat(transport_options.listen_host, ":", transport_options.listen_port);
-  wirehub::edge::EdgeServer server(options, *std::move(secret), &transport);
+  wirehub::edge::EdgeServer server(options, *std::move(token_keys), &transport);
   absl::StatusOr<int> port = transport.Init(&server);
   if (!port.ok()) {
     WH_LOG(ERROR) << port.status().message();
@@ -215,9 +243,22 @@ int main(int argc, char** argv) {
   server.Start();
   link.Start();
 
-  std::thread signal_thread([&server, &signals] {
-    int signal_number = wirehub::WaitForStopSignal(
-        signals, [] { WH_LOG(INFO) << "SIGHUP: nothing to reload yet, still running"; });
+  // SIGHUP re-reads the token key files (token_keys, token_jwks_file); on
+  // an error the keys in use stay.
+  auto reload_token_keys = [&transport, &server, &config, &hmac_secret] {
+    absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> keys =
+        LoadTokenKeys(config, hmac_secret);
+    if (!keys.ok()) {
+      WH_LOG(ERROR) << "SIGHUP: token keys not reloaded, the previous ones stay: "
+                    << keys.status().message();
+      return;
+    }
+    WH_LOG(INFO) << "SIGHUP: token keys reloaded: " << (*keys)->Describe();
+    transport.Post(
+        [&server, keys = *std::move(keys)]() mutable { server.SetTokenKeys(std::move(keys)); });
+  };
+  std::thread signal_thread([&server, &signals, &reload_token_keys] {
+    int signal_number = wirehub::WaitForStopSignal(signals, reload_token_keys);
     WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
     server.RequestStop();
   });
