@@ -249,14 +249,16 @@ constexpr SubcommandHelp kSubcommandHelp[] = {
      "  --top=N  How many channels to list (0: server default of 10; max 1000)\n"
      "  --json   Print the StatsResponse as JSON (proto field names, all fields)\n",
      true},
-    {"token", "Mint an HS256 connection or subscription token (no network)",
+    {"token", "Mint a connection or subscription token (no network)",
      "Usage: wirehubctl token --user=ID [--ttl=SECONDS] [--tenant=T] [--info=JSON]\n"
      "                  [--channels=A,B,...] [--channel=C] [--audience=AUD] [--issuer=ISS]\n"
-     "                  [--token_hmac_secret_file=FILE]\n"
+     "                  [--token_hmac_secret_file=FILE | --private_key_file=PEM\n"
+     "                   --algorithm=ALG] [--kid=KID]\n"
      "\n"
-     "Prints an HS256 connection token (JWT) with claims sub, iat and exp, and the\n"
+     "Prints a connection token (JWT) with claims sub, iat and exp, and the\n"
      "optional ones below. With --channel it prints a subscription token for\n"
-     "that channel instead. Needs no network.\n"
+     "that channel instead. Signed with HS256 and the HMAC secret, or with\n"
+     "--private_key_file and --algorithm. Needs no network.\n"
      "\n"
      "Flags:\n"
      "  --user=ID                      User id (the `sub` claim); required\n"
@@ -271,7 +273,13 @@ constexpr SubcommandHelp kSubcommandHelp[] = {
      "  --audience=AUD                 The `aud` claim\n"
      "  --issuer=ISS                   The `iss` claim\n"
      "  --token_hmac_secret_file=FILE  File holding the HMAC secret (default: the\n"
-     "                                 environment variable WIREHUB_TOKEN_HMAC_SECRET)\n",
+     "                                 environment variable WIREHUB_TOKEN_HMAC_SECRET)\n"
+     "  --private_key_file=PEM         Sign with this unencrypted PEM private key\n"
+     "                                 (PKCS #8, or traditional RSA / EC) instead\n"
+     "  --algorithm=ALG                With --private_key_file: RS256, RS384, RS512,\n"
+     "                                 PS256, ES256, ES384 or EdDSA (must fit the key)\n"
+     "  --kid=KID                      The header's `kid`: the key id the edge selects\n"
+     "                                 the verification key by (token_keys, JWKS)\n",
      false},
     {"tail", "Follow a channel over WebSocket and print its publications",
      "Usage: wirehubctl tail CHANNEL [--url=ws://HOST:PORT/PATH]\n"

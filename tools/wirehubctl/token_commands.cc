@@ -19,8 +19,11 @@
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
 #include "common/channel_name.h"
+#include "common/file_util.h"
 #include "common/json_validator.h"
 #include "common/jwt.h"
+#include "common/token_key.h"
+#include "common/token_signer.h"
 #include "tools/wirehubctl/output.h"
 #include "tools/wirehubctl/subcommand_support.h"
 #include "tools/wirehubctl/tail.h"
@@ -34,6 +37,8 @@ namespace v1 = ::wirehub::control::v1;
 namespace {
 
 constexpr int64_t kDefaultTtlSeconds = 3600;
+// A PEM private key is a few KiB.
+constexpr size_t kMaxKeyFileBytes = 1 << 20;
 constexpr char kDefaultEdgeUrl[] = "ws://127.0.0.1:8000/connection/websocket";
 
 }  // namespace
@@ -98,12 +103,60 @@ int RunToken(const CommandLine& line, const CliContext& context) {
     if (value->has_value()) (name == "audience" ? spec.audience : spec.issuer) = **value;
   }
 
-  std::optional<std::string> secret = LoadSecret(line, context);
-  if (!secret.has_value()) return kExitFailure;
+  absl::StatusOr<std::optional<std::string>> kid = NonEmptyFlag(line, "kid");
+  if (!kid.ok()) return UsageError(context, line.subcommand, kid.status().message());
+  const std::string* key_file = line.Flag("private_key_file");
+  const std::string* algorithm = line.Flag("algorithm");
+  if ((key_file == nullptr) != (algorithm == nullptr)) {
+    return UsageError(context, line.subcommand, "--private_key_file and --algorithm go together");
+  }
+  if (key_file != nullptr && line.Flag("token_hmac_secret_file") != nullptr) {
+    return UsageError(context, line.subcommand,
+                      "--private_key_file signs instead of the HMAC secret; drop "
+                      "--token_hmac_secret_file");
+  }
+  std::optional<TokenSigner> signer;
+  if (key_file != nullptr) {
+    std::optional<JwsAlgorithm> parsed = ParseJwsAlgorithm(*algorithm);
+    if (!parsed.has_value() || *parsed == JwsAlgorithm::kHs256) {
+      return UsageError(context, line.subcommand,
+                        absl::StrCat("--algorithm must be RS256, RS384, RS512, PS256, ES256, "
+                                     "ES384 or EdDSA, got '",
+                                     *algorithm, "'"));
+    }
+    absl::StatusOr<std::string> pem =
+        ReadFileBounded(*key_file, kMaxKeyFileBytes, "private key file");
+    if (!pem.ok()) {
+      *context.err << "error: " << pem.status().message() << "\n";
+      return kExitFailure;
+    }
+    absl::StatusOr<TokenSigner> from_pem =
+        TokenSigner::FromPrivateKeyPem(*parsed, *pem, kid->value_or(""));
+    if (!from_pem.ok()) {
+      *context.err << "error: --private_key_file " << *key_file << ": "
+                   << from_pem.status().message() << "\n";
+      return kExitFailure;
+    }
+    signer = *std::move(from_pem);
+  } else {
+    std::optional<std::string> secret = LoadSecret(line, context);
+    if (!secret.has_value()) return kExitFailure;
+    absl::StatusOr<TokenSigner> hmac = TokenSigner::FromHmacSecret(*secret, kid->value_or(""));
+    if (!hmac.ok()) {
+      *context.err << "error: " << hmac.status().message() << "\n";
+      return kExitFailure;
+    }
+    signer = *std::move(hmac);
+  }
   // Whole seconds: `iat` and `exp` are NumericDate seconds anyway.
   spec.issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(context.now()));
   spec.expires_at = spec.issued_at + absl::Seconds(ttl->value_or(kDefaultTtlSeconds));
-  *context.out << MintToken(*secret, spec) << "\n";
+  absl::StatusOr<std::string> token = signer->SignToken(spec);
+  if (!token.ok()) {
+    *context.err << "error: " << token.status().message() << "\n";
+    return kExitFailure;
+  }
+  *context.out << *token << "\n";
   return kExitOk;
 }
 

@@ -1,8 +1,13 @@
 #include "tools/wirehubctl/token_commands.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/jwt.h"
+#include "common/testing/test_keys.h"
+#include "common/token_key.h"
+#include "common/token_keys.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/wirehubctl/cli_test_fixture.h"
@@ -267,6 +272,78 @@ TEST_F(CliTest, TailConnectionRefused) {
   close(fd);
   EXPECT_EQ(code, kExitFailure);
   EXPECT_THAT(err(), AllOf(StartsWith("error: connect to " + host), HasSubstr("refused")));
+}
+
+TEST_F(CliTest, TokenSignsWithAPrivateKey) {
+  for (JwsAlgorithm algorithm : {JwsAlgorithm::kRs256, JwsAlgorithm::kPs256, JwsAlgorithm::kEs256,
+                                 JwsAlgorithm::kEs384, JwsAlgorithm::kEdDsa}) {
+    const std::string name(JwsAlgorithmName(algorithm));
+    SCOPED_TRACE(name);
+    TestKeyPair pair = TestKeyPair::Generate(algorithm);
+    std::string path = WriteSecretFile("key-" + name + ".pem", pair.PrivatePem());
+    ASSERT_EQ(Run({"token", "--user=carol", "--private_key_file=" + path, "--algorithm=" + name,
+                   "--kid=k1"}),
+              kExitOk)
+        << err();
+    std::string token = out();
+    token.pop_back();
+    absl::StatusOr<TokenKey> key = TokenKey::FromPublicKey("k1", algorithm, pair.key());
+    ASSERT_TRUE(key.ok());
+    absl::StatusOr<std::shared_ptr<const TokenKeySet>> set = TokenKeySet::Create({*key});
+    ASSERT_TRUE(set.ok());
+    absl::StatusOr<TokenClaims> claims = JwtVerifier(*set).Verify(token, now_);
+    ASSERT_TRUE(claims.ok()) << claims.status();
+    EXPECT_EQ(claims->subject, "carol");
+    // Without --kid the token has none, and the kid-pinned key refuses it.
+    ASSERT_EQ(Run({"token", "--user=carol", "--private_key_file=" + path, "--algorithm=" + name}),
+              kExitOk);
+    token = out();
+    token.pop_back();
+    EXPECT_THAT(JwtVerifier(*set).Verify(token, now_).status().message(), HasSubstr("no kid"));
+  }
+}
+
+TEST_F(CliTest, TokenWithKidAndHmacSecret) {
+  std::string path = WriteSecretFile("kid_secret", "kid-secret");
+  ASSERT_EQ(Run({"token", "--user=dave", "--kid=h1", "--token_hmac_secret_file=" + path}), kExitOk);
+  std::string token = out();
+  token.pop_back();
+  absl::StatusOr<std::shared_ptr<const TokenKeySet>> set =
+      TokenKeySet::Create({*TokenKey::FromHmacSecret("h1", "kid-secret")});
+  ASSERT_TRUE(set.ok());
+  EXPECT_TRUE(JwtVerifier(*set).Verify(token, now_).ok());
+}
+
+TEST_F(CliTest, TokenPrivateKeyFlagsAreChecked) {
+  TestKeyPair ed = TestKeyPair::Generate(JwsAlgorithm::kEdDsa);
+  std::string key = WriteSecretFile("ed.pem", ed.PrivatePem());
+  std::string secret = WriteSecretFile("flags_secret", "s3cret");
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key}), kExitUsage);
+  EXPECT_THAT(err(), HasSubstr("go together"));
+  EXPECT_EQ(Run({"token", "--user=a", "--algorithm=EdDSA", "--token_hmac_secret_file=" + secret}),
+            kExitUsage);
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key, "--algorithm=EdDSA",
+                 "--token_hmac_secret_file=" + secret}),
+            kExitUsage);
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key, "--algorithm=HS256"}),
+            kExitUsage);
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key, "--algorithm=none"}),
+            kExitUsage);
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key, "--algorithm=EdDSA", "--kid="}),
+            kExitUsage);
+  // The key does not fit the algorithm.
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + key, "--algorithm=ES256"}),
+            kExitFailure);
+  EXPECT_THAT(err(), HasSubstr("ES256 needs an EC key on P-256"));
+  EXPECT_THAT(out(), IsEmpty());
+  // A public key is not a private key.
+  std::string public_key = WriteSecretFile("ed.pub", ed.PublicPem());
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=" + public_key, "--algorithm=EdDSA"}),
+            kExitFailure);
+  EXPECT_THAT(err(), HasSubstr("no unencrypted PEM private key"));
+  EXPECT_EQ(Run({"token", "--user=a", "--private_key_file=/does/not/exist", "--algorithm=EdDSA"}),
+            kExitFailure);
+  EXPECT_THAT(err(), StartsWith("error: "));
 }
 
 }  // namespace
