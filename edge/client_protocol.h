@@ -51,10 +51,12 @@ inline constexpr int kCloseSubscriptionExpired = 3006;
 inline constexpr int kCloseSlow = 3008;
 inline constexpr int kCloseForceReconnect = 3011;
 inline constexpr int kCloseNoPong = 3012;
+inline constexpr int kCloseTooManyRequests = 3013;
 inline constexpr int kCloseInvalidToken = 3500;
 inline constexpr int kCloseBadRequest = 3501;
 inline constexpr int kCloseStale = 3502;
 inline constexpr int kCloseForceDisconnect = 3503;
+inline constexpr int kCloseConnectionLimit = 3504;
 
 // The most entries a connect request's `subs` map may hold.
 inline constexpr size_t kMaxConnectSubs = 128;

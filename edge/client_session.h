@@ -63,6 +63,12 @@ struct ClientSession {
   // Channels (by name) subscribed or with a subscribe in progress.
   absl::flat_hash_map<std::string, Subscription> channels;
 
+  // Command token bucket (every command but pong), and the refusals since
+  // the last admitted command.
+  double command_tokens = 0;
+  absl::Time command_refilled_at;
+  uint32_t command_strikes = 0;
+
   // Client publish token bucket.
   double publish_tokens = 0;
   absl::Time publish_refilled_at;

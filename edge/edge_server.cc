@@ -93,6 +93,8 @@ void EdgeServer::RequestStop() {
 void EdgeServer::OnOpen(Connection* connection) {
   ClientSession* session = sessions_.Open(connection);
   session->connect_deadline = absl::Now() + options_.connect_timeout;
+  session->command_tokens = options_.command_burst;
+  session->command_refilled_at = absl::Now();
   if (shutting_down_) Disconnect(session, kCloseShutdown, "shutdown");
 }
 
@@ -132,7 +134,29 @@ void EdgeServer::OnMessage(Connection* connection, std::string_view message, boo
   }
 }
 
+bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
+  absl::Time now = absl::Now();
+  session->command_tokens =
+      std::min(options_.command_burst,
+               session->command_tokens + absl::ToDoubleSeconds(now - session->command_refilled_at) *
+                                             options_.command_rate);
+  session->command_refilled_at = now;
+  if (session->command_tokens >= 1) {
+    session->command_tokens -= 1;
+    session->command_strikes = 0;
+    return true;
+  }
+  if (++session->command_strikes > options_.command_burst) {
+    Disconnect(session, kCloseTooManyRequests, "too many requests");
+  } else if (command.id != 0) {
+    SendText(session,
+             EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+  }
+  return false;
+}
+
 void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
+  if (command.kind != Command::Kind::kPong && !AdmitCommand(session, command)) return;
   if (!session->connected && command.kind != Command::Kind::kConnect) {
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
@@ -207,6 +231,13 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     }
     Disconnect(session, kCloseInvalidToken, "invalid token");
     return;
+  }
+  if (options_.max_connections_per_user > 0 && !claims->subject.empty()) {
+    auto held = users_.find(MakeChannelKey(claims->tenant, claims->subject));
+    if (held != users_.end() && held->second >= options_.max_connections_per_user) {
+      Disconnect(session, kCloseConnectionLimit, "connection limit");
+      return;
+    }
   }
   session->connected = true;
   session->user = std::move(claims->subject);

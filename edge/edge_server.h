@@ -63,6 +63,15 @@ struct EdgeServerOptions {
   // burst. Beyond it a publish answers 111 (too many requests).
   double client_publish_rate = 20;
   double client_publish_burst = 40;
+  // Commands of every kind (pongs aside) per second per connection, and the
+  // burst (config limits.command_rate/command_burst). Beyond it a command
+  // answers 111; a connection refused more than `command_burst` times in a
+  // row is closed with 3013.
+  double command_rate = 100;
+  double command_burst = 200;
+  // Connections one user (tenant-scoped, anonymous aside) may hold on this
+  // edge; the next connect is closed with 3504. 0: unlimited.
+  uint32_t max_connections_per_user = 0;
   // Bound of the edge's calls to control for a client (publish, presence).
   absl::Duration control_call_timeout = absl::Seconds(5);
   // How long clients get to complete the close handshake on shutdown.
@@ -111,6 +120,9 @@ class EdgeServer final : public TransportHandler {
 
  private:
   void HandleCommand(ClientSession* session, const Command& command);
+  // Takes a token from the session's command bucket; false (having
+  // answered 111, or closed the connection) when there is none.
+  bool AdmitCommand(ClientSession* session, const Command& command);
   void HandleConnect(ClientSession* session, const Command& command);
   void HandleSubscribe(ClientSession* session, const Command& command);
   void HandleUnsubscribe(ClientSession* session, const Command& command);

@@ -4,9 +4,12 @@
 
 #include <libwebsockets.h>
 #include <netdb.h>
+#include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -14,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/absl_compat.h"
 #include "common/logging.h"
 #include "edge/client_protocol.h"
 
@@ -29,6 +33,93 @@ constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 // cannot hold the loop from serving the connections it already has.
 constexpr int kAcceptsPerWake = 64;
 
+// Descriptors kept for everything but client sockets (gRPC, logs, inotify)
+// when max_connections comes from the open-files limit.
+constexpr size_t kReservedDescriptors = 128;
+
+// Mozilla's "intermediate" profile without the DHE suites: TLS 1.2 with
+// ECDHE and AEAD ciphers only, and TLS 1.3's three suites.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr char kTls13Suites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+const char* RefusalName(Refusal reason) {
+  switch (reason) {
+    case Refusal::kBadRequest:
+      return "not a valid WebSocket handshake (400)";
+    case Refusal::kWrongPath:
+      return "wrong path (404)";
+    case Refusal::kVersion:
+      return "WebSocket version other than 13 (426)";
+    case Refusal::kOrigin:
+      return "origin not allowed (403)";
+    case Refusal::kAddressLimit:
+      return "max_connections_per_ip reached (429)";
+    case Refusal::kAddressRate:
+      return "connection_rate_per_ip exceeded (429)";
+    case Refusal::kHandshakeTimeout:
+      return "no complete handshake within handshake_timeout";
+    case Refusal::kEdgeFull:
+      return "times max_connections was reached (accepting paused until a socket closed)";
+    case Refusal::kCount:
+      break;
+  }
+  return "?";
+}
+
+size_t DefaultMaxConnections() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  size_t open_files = static_cast<size_t>(limit.rlim_cur);
+  return open_files > kReservedDescriptors + 16 ? open_files - kReservedDescriptors : 16;
+}
+
+// Copies header `token` into `out` ("" when absent); false when it is
+// longer than `max_bytes`.
+bool CopyHeader(struct lws* wsi, enum lws_token_indexes token, size_t max_bytes, std::string* out) {
+  out->clear();
+  int length = lws_hdr_total_length(wsi, token);
+  if (length <= 0) return true;
+  if (static_cast<size_t>(length) > max_bytes) return false;
+  out->resize(static_cast<size_t>(length) + 1);
+  int copied = lws_hdr_copy(wsi, out->data(), length + 1, token);
+  if (copied < 0) return false;
+  out->resize(static_cast<size_t>(copied));
+  return true;
+}
+
+// Writes a complete HTTP error response; the caller then hangs up (lws
+// shuts the socket down for writing and lets the response drain first).
+void WriteHttpError(struct lws* wsi, int status, std::string_view reason, bool version_header) {
+  unsigned char headers[LWS_PRE + 512];
+  unsigned char* start = headers + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = headers + sizeof(headers) - 1;
+  std::string body = absl::StrCat(AsAbsl(reason), "\n");
+  static constexpr char kType[] = "text/plain; charset=utf-8";
+  if (lws_add_http_header_status(wsi, static_cast<unsigned int>(status), &p, end) ||
+      (version_header && lws_add_http_header_by_name(
+                             wsi, reinterpret_cast<const unsigned char*>("sec-websocket-version:"),
+                             reinterpret_cast<const unsigned char*>("13"), 2, &p, end)) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                   reinterpret_cast<const unsigned char*>(kType), sizeof(kType) - 1,
+                                   &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                   reinterpret_cast<const unsigned char*>("close"), 5, &p, end) ||
+      lws_add_http_header_content_length(wsi, body.size(), &p, end) ||
+      lws_finalize_http_header(wsi, &p, end)) {
+    return;
+  }
+  if (lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_HEADERS) < 0) return;
+  std::string payload(LWS_PRE, '\0');
+  payload.append(body);
+  lws_write(wsi, reinterpret_cast<unsigned char*>(payload.data()) + LWS_PRE, body.size(),
+            LWS_WRITE_HTTP_FINAL);
+}
+
 }  // namespace
 
 struct LwsConnection final : Connection {
@@ -37,6 +128,8 @@ struct LwsConnection final : Connection {
 
   struct lws* const wsi;
   OutboundQueue queue;
+  // ConnectionLimiter's key for this connection's address ("" if none).
+  std::string limit_key;
   // A message arriving in several fragments.
   std::string rx;
   // Non-zero once the connection is to be closed with this code; nothing
@@ -94,9 +187,12 @@ struct LwsTransport::Impl {
 };
 
 LwsTransport::LwsTransport(LwsTransportOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>()), inbox_([this] {
+    : options_(std::move(options)),
+      impl_(std::make_unique<Impl>()),
+      inbox_([this] {
         if (wake_ready_.load(std::memory_order_acquire)) uv_async_send(&impl_->wake);
-      }) {}
+      }),
+      limiter_(options_.per_address) {}
 
 LwsTransport::~LwsTransport() { Shutdown(); }
 
@@ -151,6 +247,15 @@ int BoundPort(int fd) {
 
 absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   handler_ = handler;
+  max_connections_ =
+      options_.max_connections > 0 ? options_.max_connections : DefaultMaxConnections();
+  if (tls()) {
+    absl::StatusOr<TlsKeyPair> pair =
+        TlsKeyPair::Load(options_.tls_cert_file, options_.tls_key_file, absl::Now());
+    if (!pair.ok())
+      return absl::InvalidArgumentError(absl::StrCat("tls: ", pair.status().message()));
+    certificate_ = *std::move(pair);
+  }
   absl::StatusOr<int> fd = Listen(options_.listen_host, options_.listen_port);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
@@ -176,7 +281,9 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   wake_ready_.store(true, std::memory_order_release);
 
   impl.protocols.push_back(lws_protocols{
-      "wirehub-json",
+      // Named as the subprotocol, so lws echoes it when a client offers it
+      // (ConfirmUpgrade refuses every other offer).
+      "centrifuge-json",
       &Impl::Callback,
       sizeof(LwsConnection*),
       // Small receive buffer per connection; larger messages arrive in
@@ -208,12 +315,32 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   info.retry_and_idle_policy = &kNoValidityChecks;
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                  LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  if (tls()) {
+    // No files for lws: the vhost's SSL_CTX comes to the
+    // LOAD_EXTRA_SERVER_VERIFY_CERTS callback, which installs the pair
+    // validated above (and ReloadCertificate() later ones).
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+    info.ssl_cipher_list = kTls12Ciphers;
+    info.tls1_3_plus_cipher_list = kTls13Suites;
+    info.ssl_options_set = static_cast<long>(SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+                                             SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    // HTTP/1.1 only: a WebSocket handshake never needs h2.
+    info.alpn = "http/1.1";
+  }
   lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
   impl.context = lws_create_context(&info);
   if (impl.context == nullptr) {
     impl.loop_unusable = true;
-    return absl::InternalError("cannot create the libwebsockets context");
+    return absl::InternalError(tls() ? "cannot create the libwebsockets context (TLS set-up failed)"
+                                     : "cannot create the libwebsockets context");
   }
+  if (tls() && ssl_ctx_ == nullptr) {
+    return absl::InternalError("tls: libwebsockets made no SSL context");
+  }
+  absl::Duration sweep_period =
+      std::clamp(options_.handshake_timeout / 10, absl::Milliseconds(20), absl::Seconds(1));
+  StartTimer(sweep_period, [this] { ExpireHandshakes(); });
+  StartTimer(options_.refusal_log_interval, [this] { LogRefusals(); });
   impl.vhost = lws_get_vhost_by_name(impl.context, "default");
   if (impl.vhost == nullptr) return absl::InternalError("libwebsockets has no default vhost");
   uv_poll_start(&impl.accept_poll, UV_READABLE, &Impl::OnAcceptable);
@@ -278,6 +405,14 @@ void LwsTransport::Shutdown() {
 
 void LwsTransport::AcceptPending() {
   for (int i = 0; i < kAcceptsPerWake; ++i) {
+    if (open_sockets_ >= max_connections_) {
+      // Leave the rest in the kernel's backlog until a socket closes
+      // (OnSocketDestroyed resumes); polling on would spin the loop.
+      uv_poll_stop(&impl_->accept_poll);
+      paused_at_limit_ = true;
+      CountRefusal(Refusal::kEdgeFull);
+      return;
+    }
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -312,17 +447,30 @@ void LwsTransport::PauseAccepting() {
 
 int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void* in, size_t len) {
   switch (reason) {
-    case LWS_CALLBACK_HTTP:
-      // Plain HTTP is not served; only the WebSocket upgrade below is.
-      if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
-
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-      char uri[256];
-      int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-      if (n <= 0 || options_.path != uri) return 1;
+    case LWS_CALLBACK_WSI_CREATE:
+      OnSocketCreated(wsi);
       return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+      OnSocketDestroyed(wsi);
+      return 0;
+
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
+      // `user` is the vhost's SSL_CTX here.
+      absl::Status status = InitTls(static_cast<void*>(slot));
+      if (!status.ok()) WH_LOG(ERROR) << "tls: " << status.message();
+      return status.ok() ? 0 : 1;
     }
+
+    case LWS_CALLBACK_HTTP:
+      // Plain HTTP is not served; only the WebSocket upgrade is.
+      return RefuseHandshake(wsi, Refusal::kWrongPath,
+                             HandshakeRefusal{404, absl::StrCat("not found; WebSocket clients "
+                                                                "connect to ",
+                                                                options_.path)});
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return ConfirmUpgrade(wsi, in != nullptr ? static_cast<const char*>(in) : "");
 
     case LWS_CALLBACK_ESTABLISHED:
       OnEstablished(wsi, slot);
@@ -358,6 +506,11 @@ void LwsTransport::OnEstablished(struct lws* wsi, void** slot) {
   char peer[64] = {0};
   lws_get_peer_simple(wsi, peer, sizeof(peer));
   auto* connection = new LwsConnection(next_connection_id_++, peer, wsi, options_.queue_max_bytes);
+  auto pending = pending_.find(wsi);
+  if (pending != pending_.end()) {
+    connection->limit_key = std::move(pending->second.limit_key);
+    pending_.erase(pending);
+  }
   *slot = connection;
   connections_.insert(connection);
   if (handler_ != nullptr) handler_->OnOpen(connection);
@@ -462,6 +615,7 @@ void LwsTransport::FlushDirty() {
 }
 
 void LwsTransport::OnClosed(LwsConnection* connection) {
+  if (!connection->limit_key.empty()) limiter_.Release(connection->limit_key);
   if (handler_ != nullptr) handler_->OnClose(connection);
   connections_.erase(connection);
   delete connection;
@@ -519,6 +673,173 @@ void LwsTransport::CancelTimer(TimerId id) {
   uv_timer_stop(&it->second->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&it->second->handle), &Impl::FreeTimer);
   timers_.erase(it);
+}
+
+absl::Status LwsTransport::InitTls(void* ssl_ctx) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  if (ctx == nullptr || !certificate_.has_value()) {
+    return absl::InternalError("no SSL context or certificate");
+  }
+  // lws sets the ciphers and options from the creation info; the floor is
+  // set here too so that no option mix-up can bring TLS 1.0 back.
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return absl::InternalError("cannot set the minimum TLS version");
+  }
+  absl::Status installed = certificate_->InstallInto(ctx);
+  if (!installed.ok()) return installed;
+  ssl_ctx_ = ctx;
+  WH_LOG(INFO) << "tls: serving certificate serial " << certificate_->serial_hex() << " ("
+               << certificate_->subject() << ", expires "
+               << absl::FormatTime("%Y-%m-%d", certificate_->not_after(), absl::UTCTimeZone())
+               << ") from " << options_.tls_cert_file;
+  return absl::OkStatus();
+}
+
+void LwsTransport::ReloadCertificate() {
+  assert(OnLoopThread());
+  if (!tls() || ssl_ctx_ == nullptr) return;
+  absl::StatusOr<TlsKeyPair> pair =
+      TlsKeyPair::Load(options_.tls_cert_file, options_.tls_key_file, absl::Now());
+  if (!pair.ok()) {
+    WH_LOG(WARNING) << "tls: keeping the current certificate (serial " << certificate_->serial_hex()
+                    << "): " << pair.status().message();
+    return;
+  }
+  if (certificate_.has_value() && pair->SameAs(*certificate_)) return;
+  absl::Status installed = pair->InstallInto(static_cast<SSL_CTX*>(ssl_ctx_));
+  if (!installed.ok()) {
+    WH_LOG(WARNING) << "tls: keeping the current certificate (serial " << certificate_->serial_hex()
+                    << "): " << installed.message();
+    return;
+  }
+  WH_LOG(INFO) << "tls: installed certificate serial " << pair->serial_hex() << " ("
+               << pair->subject() << ", expires "
+               << absl::FormatTime("%Y-%m-%d", pair->not_after(), absl::UTCTimeZone()) << ") from "
+               << options_.tls_cert_file << " for new connections";
+  certificate_ = *std::move(pair);
+}
+
+void LwsTransport::OnSocketCreated(struct lws* wsi) {
+  ++open_sockets_;
+  uint64_t serial = next_pending_serial_++;
+  pending_[wsi].serial = serial;
+  deadlines_.push_back({absl::Now() + options_.handshake_timeout, wsi, serial});
+}
+
+void LwsTransport::OnSocketDestroyed(struct lws* wsi) {
+  if (open_sockets_ > 0) --open_sockets_;
+  auto pending = pending_.find(wsi);
+  if (pending != pending_.end()) {
+    if (!pending->second.limit_key.empty()) limiter_.Release(pending->second.limit_key);
+    pending_.erase(pending);
+  }
+  ResumeAcceptingIfBelowLimit();
+}
+
+void LwsTransport::ResumeAcceptingIfBelowLimit() {
+  if (!paused_at_limit_ || impl_->shut_down || open_sockets_ >= max_connections_) return;
+  paused_at_limit_ = false;
+  uv_poll_start(&impl_->accept_poll, UV_READABLE, &Impl::OnAcceptable);
+}
+
+void LwsTransport::ExpireHandshakes() {
+  absl::Time now = absl::Now();
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    Deadline deadline = deadlines_.front();
+    deadlines_.pop_front();
+    auto pending = pending_.find(deadline.wsi);
+    if (pending == pending_.end() || pending->second.serial != deadline.serial) continue;
+    // Counted once: the entry stays (its limiter key is released when lws
+    // destroys the socket) but no longer matches a deadline.
+    pending->second.serial = 0;
+    CountRefusal(Refusal::kHandshakeTimeout);
+    lws_set_timeout(deadline.wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+  }
+  if (now - last_limiter_sweep_ >= absl::Seconds(5)) {
+    last_limiter_sweep_ = now;
+    limiter_.Sweep(now);
+  }
+}
+
+int LwsTransport::ConfirmUpgrade(struct lws* wsi, std::string_view upgrade) {
+  // Long enough for any real header; longer ones are refused.
+  constexpr size_t kMaxHeaderBytes = 2048;
+  std::string path, upgrade_header, connection, version, key, protocol, origin, host, forwarded;
+  bool fits = CopyHeader(wsi, WSI_TOKEN_GET_URI, kMaxHeaderBytes, &path) &&
+              CopyHeader(wsi, WSI_TOKEN_UPGRADE, kMaxHeaderBytes, &upgrade_header) &&
+              CopyHeader(wsi, WSI_TOKEN_CONNECTION, kMaxHeaderBytes, &connection) &&
+              CopyHeader(wsi, WSI_TOKEN_VERSION, kMaxHeaderBytes, &version) &&
+              CopyHeader(wsi, WSI_TOKEN_KEY, kMaxHeaderBytes, &key) &&
+              CopyHeader(wsi, WSI_TOKEN_PROTOCOL, kMaxHeaderBytes, &protocol) &&
+              CopyHeader(wsi, WSI_TOKEN_ORIGIN, kMaxHeaderBytes, &origin) &&
+              CopyHeader(wsi, WSI_TOKEN_HOST, kMaxHeaderBytes, &host) &&
+              CopyHeader(wsi, WSI_TOKEN_X_FORWARDED_FOR, kMaxHeaderBytes, &forwarded);
+  if (!fits) {
+    return RefuseHandshake(wsi, Refusal::kBadRequest,
+                           HandshakeRefusal{400, "a handshake header is too long"});
+  }
+  HandshakeRequest request;
+  request.get_path = path;
+  request.upgrade = upgrade_header.empty() ? upgrade : std::string_view(upgrade_header);
+  request.connection = connection;
+  request.version = version;
+  request.key = key;
+  request.protocol = protocol;
+  request.origin = origin;
+  request.host = host;
+  std::optional<HandshakeRefusal> refusal =
+      CheckHandshake(request, options_.path, options_.origins);
+  if (refusal.has_value()) {
+    Refusal reason = refusal->status == 404   ? Refusal::kWrongPath
+                     : refusal->status == 426 ? Refusal::kVersion
+                     : refusal->status == 403 ? Refusal::kOrigin
+                                              : Refusal::kBadRequest;
+    return RefuseHandshake(wsi, reason, *refusal);
+  }
+
+  char peer_text[64] = {0};
+  lws_get_peer_simple(wsi, peer_text, sizeof(peer_text));
+  std::optional<IpAddress> peer = IpAddress::Parse(peer_text);
+  std::string limit_key = peer.has_value()
+                              ? options_.trusted_proxies.Resolve(*peer, forwarded).LimitKey()
+                              : std::string(peer_text);
+  switch (limiter_.Admit(limit_key, absl::Now())) {
+    case ConnectionLimiter::Verdict::kTooManyConnections:
+      return RefuseHandshake(wsi, Refusal::kAddressLimit,
+                             HandshakeRefusal{429, "too many connections from your address"});
+    case ConnectionLimiter::Verdict::kRateExceeded:
+      return RefuseHandshake(
+          wsi, Refusal::kAddressRate,
+          HandshakeRefusal{429, "too many new connections from your address; retry later"});
+    case ConnectionLimiter::Verdict::kAdmit:
+      break;
+  }
+  auto pending = pending_.find(wsi);
+  if (pending != pending_.end()) {
+    pending->second.limit_key = std::move(limit_key);
+  } else {
+    limiter_.Release(limit_key);
+  }
+  return 0;
+}
+
+int LwsTransport::RefuseHandshake(struct lws* wsi, Refusal reason, const HandshakeRefusal& answer) {
+  CountRefusal(reason);
+  WriteHttpError(wsi, answer.status, answer.reason, answer.version_header);
+  return -1;
+}
+
+void LwsTransport::CountRefusal(Refusal reason) { ++refusals_[static_cast<int>(reason)]; }
+
+void LwsTransport::LogRefusals() {
+  for (int i = 0; i < static_cast<int>(Refusal::kCount); ++i) {
+    uint64_t count = refusals_[i] - refusals_logged_[i];
+    if (count == 0) continue;
+    refusals_logged_[i] = refusals_[i];
+    WH_LOG(WARNING) << "refused " << count << " connections in the last "
+                    << absl::FormatDuration(options_.refusal_log_interval) << ": "
+                    << RefusalName(static_cast<Refusal>(i));
+  }
 }
 
 }  // namespace wirehub::edge

@@ -5,8 +5,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,7 +17,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls_key_pair.h"
+#include "edge/client_address.h"
+#include "edge/connection_limiter.h"
+#include "edge/handshake_check.h"
 #include "edge/loop_inbox.h"
+#include "edge/origin_policy.h"
 #include "edge/transport.h"
 
 struct lws;
@@ -37,6 +44,36 @@ struct LwsTransportOptions {
   size_t max_write_batch_bytes = 256 * 1024;
   // How long accepting pauses when the process is out of descriptors.
   absl::Duration accept_pause = absl::Milliseconds(100);
+
+  // wss when both are set: PEM certificate chain and private key, re-read
+  // by ReloadCertificate().
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Who may complete a handshake (config allowed_origins, trusted_proxies,
+  // limits).
+  OriginPolicy origins;
+  TrustedProxies trusted_proxies;
+  ConnectionLimiterOptions per_address;
+  // Sockets held at once, handshakes included; at the bound accepting
+  // stops until one closes. 0: the open-files limit minus 128.
+  size_t max_connections = 0;
+  // From accept to a completed WebSocket handshake (TLS included).
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // Refusals are logged once per interval per reason, with a count.
+  absl::Duration refusal_log_interval = absl::Seconds(10);
+};
+
+// Why the transport turned a connection away (counted and logged).
+enum class Refusal {
+  kBadRequest,        // 400: not a valid WebSocket handshake.
+  kWrongPath,         // 404.
+  kVersion,           // 426.
+  kOrigin,            // 403.
+  kAddressLimit,      // 429: max_connections_per_ip.
+  kAddressRate,       // 429: connection_rate_per_ip.
+  kHandshakeTimeout,  // No complete handshake in time.
+  kEdgeFull,          // max_connections reached: accepting paused.
+  kCount,
 };
 
 struct LwsConnection;
@@ -73,6 +110,16 @@ class LwsTransport final : public Transport {
   bool OnLoopThread() const override;
 
   int bound_port() const { return bound_port_; }
+  bool tls() const { return !options_.tls_cert_file.empty(); }
+  size_t max_connections() const { return max_connections_; }
+  // Sockets held now, handshakes included.
+  size_t open_sockets() const { return open_sockets_; }
+  uint64_t refusals(Refusal reason) const { return refusals_[static_cast<int>(reason)]; }
+
+  // Re-reads the certificate and key files; installs them for new
+  // handshakes when they form a valid pair that differs from the one in
+  // use, and otherwise keeps that one (logging why). Connections stay.
+  void ReloadCertificate();
 
  private:
   // libuv and lws state; its static callbacks call the methods below.
@@ -90,6 +137,15 @@ class LwsTransport final : public Transport {
   void FlushDirty();
   void AcceptPending();
   void PauseAccepting();
+  void ResumeAcceptingIfBelowLimit();
+  int ConfirmUpgrade(struct lws* wsi, std::string_view upgrade);
+  int RefuseHandshake(struct lws* wsi, Refusal reason, const HandshakeRefusal& answer);
+  void OnSocketCreated(struct lws* wsi);
+  void OnSocketDestroyed(struct lws* wsi);
+  void ExpireHandshakes();
+  void CountRefusal(Refusal reason);
+  void LogRefusals();
+  absl::Status InitTls(void* ssl_ctx);
 
   const LwsTransportOptions options_;
   TransportHandler* handler_ = nullptr;
@@ -109,6 +165,31 @@ class LwsTransport final : public Transport {
   std::vector<LwsConnection*> dirty_;
   std::string write_buffer_;
   int64_t last_accept_error_log_ms_ = 0;
+
+  // A socket between accept and its WebSocket handshake.
+  struct Pending {
+    uint64_t serial = 0;
+    // Set once ConnectionLimiter counted it.
+    std::string limit_key;
+  };
+  struct Deadline {
+    absl::Time at;
+    struct lws* wsi;
+    uint64_t serial;
+  };
+  size_t max_connections_ = 0;
+  size_t open_sockets_ = 0;
+  bool paused_at_limit_ = false;
+  uint64_t next_pending_serial_ = 1;
+  absl::flat_hash_map<struct lws*, Pending> pending_;
+  // In creation order, so in deadline order.
+  std::deque<Deadline> deadlines_;
+  ConnectionLimiter limiter_;
+  std::optional<TlsKeyPair> certificate_;
+  void* ssl_ctx_ = nullptr;
+  uint64_t refusals_[static_cast<int>(Refusal::kCount)] = {};
+  uint64_t refusals_logged_[static_cast<int>(Refusal::kCount)] = {};
+  absl::Time last_limiter_sweep_;
 };
 
 }  // namespace wirehub::edge

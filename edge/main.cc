@@ -1,8 +1,10 @@
 // wirehub-edge: parses flags, starts the control link and the event loop.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "common/config_loader.h"
+#include "common/directory_watcher.h"
 #include "common/logging.h"
 #include "common/namespace_registry.h"
 #include "common/signals.h"
@@ -27,9 +30,14 @@
 #include "edge/control_link.h"
 #include "edge/edge_server.h"
 #include "edge/lws_transport.h"
+#include "edge/origin_policy.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8000",
           "HOST:PORT for WebSocket clients; port 0 picks a free port");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for wss on --listen (with --tls_key_file); re-read on SIGHUP and "
+          "when its directory changes; default: plain ws (TLS terminated in front)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 ABSL_FLAG(std::string, control, "127.0.0.1:7100", "HOST:PORT of wirehub-control");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
@@ -85,6 +93,48 @@ void SetUsage() {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   usage.version_string = [] { return absl::StrCat("wirehub-edge ", wirehub::kVersion, "\n"); };
   absl::SetFlagsUsageConfig(usage);
+}
+
+// The config's allowed_origins, trusted_proxies and limits.
+absl::Status ApplyAdmissionConfig(const wirehub::config::v1::Config& config,
+                                  wirehub::edge::LwsTransportOptions* transport,
+                                  wirehub::edge::EdgeServerOptions* server) {
+  absl::StatusOr<wirehub::edge::OriginPolicy> origins = wirehub::edge::OriginPolicy::Create(
+      {config.allowed_origins().begin(), config.allowed_origins().end()});
+  if (!origins.ok()) return origins.status();
+  transport->origins = *std::move(origins);
+  absl::StatusOr<wirehub::edge::TrustedProxies> proxies = wirehub::edge::TrustedProxies::Create(
+      {config.trusted_proxies().begin(), config.trusted_proxies().end()});
+  if (!proxies.ok()) return proxies.status();
+  transport->trusted_proxies = *std::move(proxies);
+
+  const wirehub::config::v1::Limits& limits = config.limits();
+  if (limits.connection_rate_per_ip() < 0 || limits.command_rate() < 0) {
+    return absl::InvalidArgumentError("limits: rates must not be negative");
+  }
+  transport->max_connections = limits.max_connections();
+  transport->per_address.max_per_address = limits.max_connections_per_ip();
+  transport->per_address.rate_per_address = limits.connection_rate_per_ip();
+  // Default burst: two seconds' worth, at least one.
+  transport->per_address.burst_per_address =
+      limits.connection_burst_per_ip() > 0
+          ? limits.connection_burst_per_ip()
+          : std::max<uint32_t>(1, static_cast<uint32_t>(2 * limits.connection_rate_per_ip()));
+  if (limits.has_handshake_timeout()) {
+    absl::Duration timeout = wirehub::DurationFromProto(limits.handshake_timeout());
+    if (timeout <= absl::ZeroDuration() || timeout > absl::Minutes(10)) {
+      return absl::InvalidArgumentError("limits: handshake_timeout must be > 0 and at most 600s");
+    }
+    transport->handshake_timeout = timeout;
+  }
+  server->max_connections_per_user = limits.max_connections_per_user();
+  if (limits.command_rate() > 0) server->command_rate = limits.command_rate();
+  if (limits.command_burst() > 0) {
+    server->command_burst = limits.command_burst();
+  } else if (limits.command_rate() > 0) {
+    server->command_burst = std::max(1.0, 2 * limits.command_rate());
+  }
+  return absl::OkStatus();
 }
 
 bool SplitHostPort(const std::string& address, std::string* host, int* port) {
@@ -149,6 +199,17 @@ int main(int argc, char** argv) {
     options.recovery_max_publications = config->recovery_max_publications();
     options.token_audience = config->token_audience();
     options.token_issuer = config->token_issuer();
+    absl::Status admission = ApplyAdmissionConfig(*config, &transport_options, &options);
+    if (!admission.ok()) {
+      WH_LOG(ERROR) << absl::GetFlag(FLAGS_config) << ": " << admission.message();
+      return 2;
+    }
+  }
+  transport_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  transport_options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (transport_options.tls_cert_file.empty() != transport_options.tls_key_file.empty()) {
+    WH_LOG(ERROR) << "--tls_cert_file and --tls_key_file go together";
+    return 2;
   }
   // The flag and the environment variable win over the config file.
   absl::StatusOr<std::string> secret =
@@ -223,7 +284,24 @@ int main(int argc, char** argv) {
   }
   std::string address = absl::StrCat(transport_options.listen_host, ":", *port);
   server.set_listen_address(address);
-  std::string url = absl::StrCat("ws://", address, "/connection/websocket");
+  std::string url =
+      absl::StrCat(transport.tls() ? "wss://" : "ws://", address, "/connection/websocket");
+  // Certificates rotate in place: a change in their directories (or
+  // SIGHUP, below) re-reads them on the loop.
+  std::unique_ptr<wirehub::DirectoryWatcher> certificate_watcher;
+  if (transport.tls()) {
+    absl::StatusOr<std::unique_ptr<wirehub::DirectoryWatcher>> watcher =
+        wirehub::DirectoryWatcher::Start(
+            {transport_options.tls_cert_file, transport_options.tls_key_file},
+            absl::Milliseconds(200),
+            [&transport] { transport.Post([&transport] { transport.ReloadCertificate(); }); });
+    if (!watcher.ok()) {
+      WH_LOG(WARNING) << "tls: certificates are re-read on SIGHUP only: "
+                      << watcher.status().message();
+    } else {
+      certificate_watcher = *std::move(watcher);
+    }
+  }
 
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);
@@ -246,6 +324,7 @@ int main(int argc, char** argv) {
   // SIGHUP re-reads the token key files (token_keys, token_jwks_file); on
   // an error the keys in use stay.
   auto reload_token_keys = [&transport, &server, &config, &hmac_secret] {
+    transport.Post([&transport] { transport.ReloadCertificate(); });
     absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> keys =
         LoadTokenKeys(config, hmac_secret);
     if (!keys.ok()) {

@@ -1,0 +1,52 @@
+// HandshakeCheck: whether a WebSocket opening handshake may proceed, and
+// the HTTP answer when it may not.
+#ifndef WIREHUB_EDGE_HANDSHAKE_CHECK_H_
+#define WIREHUB_EDGE_HANDSHAKE_CHECK_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "edge/origin_policy.h"
+
+namespace wirehub::edge {
+
+// The request headers the check reads; "" stands for an absent header.
+struct HandshakeRequest {
+  // The path of a GET request; "" for any other method.
+  std::string_view get_path;
+  std::string_view upgrade;
+  std::string_view connection;
+  std::string_view version;
+  std::string_view key;
+  std::string_view protocol;
+  std::string_view origin;
+  std::string_view host;
+};
+
+// An HTTP refusal: status, a short plain-text reason for the body, and
+// whether to add `Sec-WebSocket-Version: 13` (426, RFC 6455 4.4).
+struct HandshakeRefusal {
+  int status = 400;
+  std::string reason;
+  bool version_header = false;
+};
+
+// The subprotocol the edge speaks; a handshake may offer it or none.
+inline constexpr std::string_view kJsonSubprotocol = "centrifuge-json";
+
+// CheckHandshake()
+//
+// Applies RFC 6455 section 4.2.1 and the edge's policy, in this order:
+// a GET on `path` (404 for another path), `Upgrade: websocket` and a
+// `Connection` header listing `upgrade` (400), `Sec-WebSocket-Version: 13`
+// (426 with the version header otherwise, also when absent), a
+// `Sec-WebSocket-Key` that is base64 of exactly 16 bytes (400), a
+// `Sec-WebSocket-Protocol` that is absent or offers centrifuge-json (400),
+// and an Origin the policy allows (403). nullopt: go ahead.
+std::optional<HandshakeRefusal> CheckHandshake(const HandshakeRequest& request,
+                                               std::string_view path, const OriginPolicy& origins);
+
+}  // namespace wirehub::edge
+
+#endif  // WIREHUB_EDGE_HANDSHAKE_CHECK_H_
