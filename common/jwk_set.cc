@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
@@ -39,6 +40,12 @@ struct ParamFree {
 };
 struct BnFree {
   void operator()(BIGNUM* bn) const { BN_free(bn); }
+};
+// OpenSSL leaves errors on the calling thread's queue when a parse or a
+// verification fails; TLS code on the same thread (lws on the edge loop)
+// reads that queue, so every exit of a function here leaves it empty.
+struct ClearOpenSslErrors {
+  ~ClearOpenSslErrors() { ERR_clear_error(); }
 };
 using UniquePkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using UniqueBn = std::unique_ptr<BIGNUM, BnFree>;
@@ -217,6 +224,7 @@ absl::StatusOr<ParsedJwk> ParseJwk(simdjson::dom::object jwk, std::string_view k
 absl::StatusOr<std::vector<TokenKey>> ParseJwkSet(std::string_view json,
                                                   std::string_view source_name,
                                                   std::vector<std::string>* warnings) {
+  ClearOpenSslErrors clear_errors;
   auto invalid = [&](std::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source_name), ": ", AsAbsl(what)));
   };

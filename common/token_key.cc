@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -45,6 +46,13 @@ struct MdCtxFree {
 };
 struct EcdsaSigFree {
   void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
+};
+
+// OpenSSL leaves errors on the calling thread's queue when a parse or a
+// verification fails; TLS code on the same thread (lws on the edge loop)
+// reads that queue, so every exit of a function here leaves it empty.
+struct ClearOpenSslErrors {
+  ~ClearOpenSslErrors() { ERR_clear_error(); }
 };
 
 std::shared_ptr<EVP_PKEY> SharePkey(EVP_PKEY* key) {
@@ -206,6 +214,7 @@ absl::StatusOr<TokenKey> TokenKey::FromHmacSecret(std::string kid, std::string s
 
 absl::StatusOr<TokenKey> TokenKey::FromPublicKey(std::string kid, JwsAlgorithm algorithm,
                                                  EVP_PKEY* key) {
+  ClearOpenSslErrors clear_errors;
   if (absl::Status fits = CheckKeyFitsAlgorithm(algorithm, key); !fits.ok()) return fits;
   if (EVP_PKEY_up_ref(key) != 1) return absl::InternalError("EVP_PKEY_up_ref failed");
   return TokenKey(std::move(kid), algorithm, std::string(), SharePkey(key));
@@ -213,6 +222,7 @@ absl::StatusOr<TokenKey> TokenKey::FromPublicKey(std::string kid, JwsAlgorithm a
 
 absl::StatusOr<TokenKey> TokenKey::FromPublicKeyPem(std::string kid, JwsAlgorithm algorithm,
                                                     std::string_view pem) {
+  ClearOpenSslErrors clear_errors;
   if (algorithm == JwsAlgorithm::kHs256) {
     return absl::InvalidArgumentError(
         "algorithm HS256 needs an HMAC secret, not a public key file");
@@ -237,6 +247,7 @@ absl::StatusOr<TokenKey> TokenKey::FromPublicKeyPem(std::string kid, JwsAlgorith
 }
 
 bool TokenKey::VerifySignature(std::string_view signing_input, std::string_view signature) const {
+  ClearOpenSslErrors clear_errors;
   const auto* data = reinterpret_cast<const unsigned char*>(signing_input.data());
   if (algorithm_ == JwsAlgorithm::kHs256) {
     if (signature.size() != kHs256Bytes) return false;

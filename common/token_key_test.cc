@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <string>
@@ -64,6 +65,9 @@ TEST(TokenKeyTest, EveryAlgorithmVerifiesItsOwnSignature) {
     tampered_signature[tampered_signature.size() / 2] ^= 1;
     EXPECT_FALSE(key->VerifySignature(kInput, tampered_signature));
     EXPECT_FALSE(key->VerifySignature(kInput, ""));
+    // Failures leave no error on the thread's OpenSSL queue (TLS on the
+    // same thread would read it).
+    EXPECT_EQ(ERR_peek_error(), 0u);
   }
 }
 
@@ -157,6 +161,7 @@ TEST(TokenKeyTest, RefusesKeysThatDoNotFitTheAlgorithm) {
   // A private key is not a public key file.
   key = TokenKey::FromPublicKeyPem("k", JwsAlgorithm::kRs256, rsa.PrivatePem());
   EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -31,6 +32,13 @@ struct MdCtxFree {
 };
 struct EcdsaSigFree {
   void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
+};
+
+// OpenSSL leaves errors on the calling thread's queue when a parse or a
+// verification fails; TLS code on the same thread (lws on the edge loop)
+// reads that queue, so every exit of a function here leaves it empty.
+struct ClearOpenSslErrors {
+  ~ClearOpenSslErrors() { ERR_clear_error(); }
 };
 
 std::shared_ptr<EVP_PKEY> SharePkey(EVP_PKEY* key) {
@@ -84,6 +92,7 @@ absl::StatusOr<TokenSigner> TokenSigner::FromHmacSecret(std::string secret, std:
 
 absl::StatusOr<TokenSigner> TokenSigner::FromPrivateKey(JwsAlgorithm algorithm, EVP_PKEY* key,
                                                         std::string kid) {
+  ClearOpenSslErrors clear_errors;
   if (absl::Status fits = CheckKeyFitsAlgorithm(algorithm, key); !fits.ok()) return fits;
   if (EVP_PKEY_up_ref(key) != 1) return absl::InternalError("EVP_PKEY_up_ref failed");
   return TokenSigner(algorithm, std::move(kid), std::string(), SharePkey(key));
@@ -91,6 +100,7 @@ absl::StatusOr<TokenSigner> TokenSigner::FromPrivateKey(JwsAlgorithm algorithm, 
 
 absl::StatusOr<TokenSigner> TokenSigner::FromPrivateKeyPem(JwsAlgorithm algorithm,
                                                            std::string_view pem, std::string kid) {
+  ClearOpenSslErrors clear_errors;
   if (algorithm == JwsAlgorithm::kHs256) {
     return absl::InvalidArgumentError("algorithm HS256 signs with a secret, not a private key");
   }
@@ -110,6 +120,7 @@ absl::StatusOr<TokenSigner> TokenSigner::FromPrivateKeyPem(JwsAlgorithm algorith
 }
 
 absl::StatusOr<std::string> TokenSigner::Signature(std::string_view signing_input) const {
+  ClearOpenSslErrors clear_errors;
   const auto* data = reinterpret_cast<const unsigned char*>(signing_input.data());
   if (algorithm_ == JwsAlgorithm::kHs256) {
     std::string mac(EVP_MAX_MD_SIZE, '\0');
