@@ -44,7 +44,8 @@ ABSL_FLAG(std::string, config, "",
           "accepted, no history");
 ABSL_FLAG(std::string, token_hmac_secret_file, "",
           "File holding the HS256 connection-token secret; default: the environment variable "
-          "WIREHUB_TOKEN_HMAC_SECRET");
+          "WIREHUB_TOKEN_HMAC_SECRET, then the config's token_hmac_secret. Optional when the "
+          "config's token_keys or token_jwks_file give keys (re-read on SIGHUP)");
 ABSL_FLAG(std::string, edge_id, "", "Edge id reported to control; default HOSTNAME-RANDOM");
 ABSL_FLAG(absl::Duration, ping_interval, absl::Seconds(25), "Server ping period");
 ABSL_FLAG(absl::Duration, pong_timeout, absl::Seconds(8),
