@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "common/logging.h"
+#include "tools/wirehubctl/apikey_commands.h"
 #include "tools/wirehubctl/history_commands.h"
 #include "tools/wirehubctl/presence_commands.h"
 #include "tools/wirehubctl/publish_commands.h"
@@ -48,6 +49,7 @@ constexpr Runner kRunners[] = {
     {"info", &RunInfo},
     {"stats", &RunStats},
     {"token", &RunToken},
+    {"apikey", &RunApiKey},
     {"tail", &RunTail},
 };
 

@@ -24,10 +24,13 @@
 //   token --user=ID [--ttl=SECONDS] [--channel=C] ...
 //                                                mint an HS256 connection or
 //                                                subscription token
+//   apikey [--name=N] [--tenant=T] [--scope=publish|full]
+//                                                mint an API key for control
 //   tail CHANNEL [--url=ws://...] (--token=JWT | --user=ID) [--count=N] ...
 //                                                follow a channel over WebSocket
 //
-// Global flags (--control, --timeout, --help) and subcommand flags may appear
+// Global flags (--control, --timeout, --api_key, --tls_ca_file,
+// --tls_server_name, --help) and subcommand flags may appear
 // before or after the subcommand. Exit codes: 0 success, 1 failure (RPC
 // error, a failed broadcast channel, missing secret, a tail that ended
 // early), 2 usage error.

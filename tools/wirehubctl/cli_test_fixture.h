@@ -211,6 +211,9 @@ class FakeClient : public ControlClient {
 struct Connection {
   std::string target;
   absl::Duration timeout;
+  std::string api_key;
+  std::string tls_ca_file;
+  std::string tls_server_name;
 };
 
 class CliTest : public ::testing::Test {
@@ -230,8 +233,10 @@ class CliTest : public ::testing::Test {
       return it->second;
     };
     context.now = [this] { return now_; };
-    context.connect = [this](const std::string& target, absl::Duration timeout) {
-      connections_.push_back({target, timeout});
+    context.connect =
+        [this](const ControlTarget& target) -> absl::StatusOr<std::unique_ptr<ControlClient>> {
+      connections_.push_back({target.address, target.timeout, target.api_key, target.tls_ca_file,
+                              target.tls_server_name});
       return std::make_unique<FakeClient>(&control_);
     };
     return RunCli(args, context);

@@ -21,6 +21,7 @@ namespace wirehub::ctl {
 namespace {
 
 constexpr char kControlEnv[] = "WIREHUB_CONTROL";
+constexpr char kApiKeyEnv[] = "WIREHUB_API_KEY";
 
 std::optional<bool> ParseBool(absl::string_view text) {
   if (text == "true" || text == "1") return true;
@@ -59,11 +60,14 @@ bool FlagSpec::AppliesTo(absl::string_view subcommand) const {
 // Subcommands that act on a tenant's channels or users.
 constexpr absl::string_view kTenantOwners =
     "publish publish-stream broadcast history history-remove presence presence-stats "
-    "subscribe unsubscribe disconnect refresh connections channels token tail";
+    "subscribe unsubscribe disconnect refresh connections channels token tail apikey";
 
 constexpr FlagSpec kFlags[] = {
     {"control", "", false},
     {"timeout", "", false},
+    {"api_key", "", false},
+    {"tls_ca_file", "", false},
+    {"tls_server_name", "", false},
     {"help", "", true},
     {"tenant", kTenantOwners, false},
     {"idempotency_key", "publish", false},
@@ -95,6 +99,8 @@ constexpr FlagSpec kFlags[] = {
     {"private_key_file", "token", false},
     {"algorithm", "token", false},
     {"kid", "token", false},
+    {"name", "apikey", false},
+    {"scope", "apikey", false},
     {"url", "tail", false},
     {"token", "tail", false},
     {"sub_token", "tail", false},
@@ -173,14 +179,33 @@ absl::StatusOr<CommandLine> SplitArgs(const std::vector<std::string>& args) {
   return line;
 }
 
-absl::StatusOr<RpcOptions> ResolveRpcOptions(const CommandLine& line, const CliContext& context) {
-  RpcOptions options{std::string(kDefaultControlTarget), kDefaultTimeout};
+absl::StatusOr<ControlTarget> ResolveControlTarget(const CommandLine& line,
+                                                   const CliContext& context) {
+  ControlTarget options;
+  options.address = kDefaultControlTarget;
+  options.timeout = kDefaultTimeout;
   if (const std::string* control = line.Flag("control")) {
     if (control->empty()) return absl::InvalidArgumentError("--control must not be empty");
-    options.target = *control;
+    options.address = *control;
   } else if (context.get_env) {
     std::optional<std::string> env = context.get_env(kControlEnv);
-    if (env.has_value() && !env->empty()) options.target = *std::move(env);
+    if (env.has_value() && !env->empty()) options.address = *std::move(env);
+  }
+  // The flag wins over the environment.
+  if (const std::string* key = line.Flag("api_key")) {
+    if (key->empty()) return absl::InvalidArgumentError("--api_key must not be empty");
+    options.api_key = *key;
+  } else if (context.get_env) {
+    std::optional<std::string> env = context.get_env(kApiKeyEnv);
+    if (env.has_value()) options.api_key = *std::move(env);
+  }
+  if (options.api_key.find_first_of("\r\n") != std::string::npos) {
+    return absl::InvalidArgumentError("the API key must be one line");
+  }
+  options.tls_ca_file = StringFlag(line, "tls_ca_file");
+  options.tls_server_name = StringFlag(line, "tls_server_name");
+  if (!options.tls_server_name.empty() && options.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_server_name needs --tls_ca_file");
   }
   if (const std::string* timeout = line.Flag("timeout")) {
     double seconds = 0;

@@ -63,17 +63,13 @@ struct CommandLine {
 // subcommand is checked by RunCli().
 absl::StatusOr<CommandLine> SplitArgs(const std::vector<std::string>& args);
 
-// RpcOptions is where and how long the control RPCs go.
-struct RpcOptions {
-  std::string target;
-  absl::Duration timeout;
-};
-
-// ResolveRpcOptions()
+// ResolveControlTarget()
 //
-// --control (else $WIREHUB_CONTROL, else kDefaultControlTarget) and
-// --timeout (default kDefaultTimeout).
-absl::StatusOr<RpcOptions> ResolveRpcOptions(const CommandLine& line, const CliContext& context);
+// --control (else $WIREHUB_CONTROL, else kDefaultControlTarget), --timeout
+// (default kDefaultTimeout), --api_key (else $WIREHUB_API_KEY),
+// --tls_ca_file and --tls_server_name (which needs --tls_ca_file).
+absl::StatusOr<ControlTarget> ResolveControlTarget(const CommandLine& line,
+                                                   const CliContext& context);
 
 // IntFlag()
 //

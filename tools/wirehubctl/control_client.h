@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/status.h"
 #include "wirehub/control/v1/control.pb.h"
@@ -68,9 +69,26 @@ class ControlClient {
                                      const OnStreamResponse& on_response) = 0;
 };
 
-// Connects to `target` ("HOST:PORT"); every RPC gets `timeout` as deadline.
-using ControlClientFactory = std::function<std::unique_ptr<ControlClient>(const std::string& target,
-                                                                          absl::Duration timeout)>;
+// ControlTarget is where control's API is and how to reach it.
+struct ControlTarget {
+  // HOST:PORT.
+  std::string address;
+  // The deadline of every unary call.
+  absl::Duration timeout;
+  // Sent with every call as "authorization: apikey KEY"; empty: none.
+  std::string api_key;
+  // PEM CA bundle: TLS to control, its certificate verified with these CAs.
+  // Empty: plaintext.
+  std::string tls_ca_file;
+  // With TLS: the name control's certificate must hold instead of the host
+  // of `address`.
+  std::string tls_server_name;
+};
+
+// Connects to `target`; fails (a CA file that cannot be read) with the
+// reason.
+using ControlClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<ControlClient>>(const ControlTarget& target)>;
 
 }  // namespace wirehub::ctl
 

@@ -8,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/file_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -23,10 +24,11 @@ namespace v1 = ::wirehub::control::v1;
 // its own and joins it before returning.
 class GrpcControlClient final : public ControlClient {
  public:
-  GrpcControlClient(const std::string& target, absl::Duration timeout)
-      : stub_(v1::ControlService::NewStub(
-            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
-        timeout_(timeout) {}
+  GrpcControlClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
+                    std::string api_key)
+      : stub_(v1::ControlService::NewStub(std::move(channel))),
+        timeout_(timeout),
+        api_key_(std::move(api_key)) {}
 
   grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override {
     return Unary(&v1::ControlService::Stub::Publish, request, response);
@@ -96,6 +98,7 @@ class GrpcControlClient final : public ControlClient {
   grpc::Status PublishStream(const NextStreamRequest& next_request,
                              const OnStreamResponse& on_response) override {
     grpc::ClientContext rpc;  // No deadline: the stream lasts as long as its input.
+    AddKey(&rpc);
     std::unique_ptr<grpc::ClientReaderWriter<v1::PublishStreamRequest, v1::PublishStreamResponse>>
         stream = stub_->PublishStream(&rpc);
     // Set once the writer will neither wait for input nor block in Write().
@@ -126,18 +129,41 @@ class GrpcControlClient final : public ControlClient {
                      const Request& request, Response* response) {
     grpc::ClientContext rpc;
     rpc.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    AddKey(&rpc);
     return ((*stub_).*method)(&rpc, request, response);
+  }
+
+  void AddKey(grpc::ClientContext* rpc) const {
+    if (!api_key_.empty()) rpc->AddMetadata("authorization", "apikey " + api_key_);
   }
 
   std::unique_ptr<v1::ControlService::Stub> stub_;
   absl::Duration timeout_;
+  std::string api_key_;
 };
+
+// A CA bundle is a few KiB; anything this large is not one.
+constexpr size_t kMaxCaFileBytes = 1 << 20;
 
 }  // namespace
 
-std::unique_ptr<ControlClient> NewGrpcControlClient(const std::string& target,
-                                                    absl::Duration timeout) {
-  return std::make_unique<GrpcControlClient>(target, timeout);
+absl::StatusOr<std::unique_ptr<ControlClient>> NewGrpcControlClient(const ControlTarget& target) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  if (!target.tls_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadFileBounded(target.tls_ca_file, kMaxCaFileBytes, "the --tls_ca_file CA bundle");
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = *std::move(ca);
+    credentials = grpc::SslCredentials(options);
+    if (!target.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(target.tls_server_name);
+    }
+  }
+  return std::unique_ptr<ControlClient>(std::make_unique<GrpcControlClient>(
+      grpc::CreateCustomChannel(target.address, credentials, args), target.timeout,
+      target.api_key));
 }
 
 }  // namespace wirehub::ctl

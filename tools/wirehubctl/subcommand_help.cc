@@ -16,6 +16,13 @@ constexpr absl::string_view kGlobalFlagsHelp =
     "                       else 127.0.0.1:7100)\n"
     "  --timeout=SECONDS    Deadline for each RPC (default 5; tail gives it its own\n"
     "                       meaning)\n"
+    "  --api_key=KEY        API key sent as \"authorization: apikey KEY\" (default:\n"
+    "                       $WIREHUB_API_KEY; the flag wins). Needed when control\n"
+    "                       has api_keys; `wirehubctl apikey` mints one\n"
+    "  --tls_ca_file=FILE   Talk TLS to control, verifying its certificate with the\n"
+    "                       CAs in FILE (PEM); default: plaintext\n"
+    "  --tls_server_name=N  With --tls_ca_file: the name control's certificate must\n"
+    "                       hold (default: the host of --control)\n"
     "  --help               Show this help\n";
 
 constexpr SubcommandHelp kSubcommandHelp[] = {
@@ -280,6 +287,27 @@ constexpr SubcommandHelp kSubcommandHelp[] = {
      "                                 PS256, ES256, ES384 or EdDSA (must fit the key)\n"
      "  --kid=KID                      The header's `kid`: the key id the edge selects\n"
      "                                 the verification key by (token_keys, JWKS)\n",
+     false},
+    {"apikey", "Mint an API key for wirehub-control (no network)",
+     "Usage: wirehubctl apikey [--name=N] [--tenant=T] [--scope=publish|full]\n"
+     "\n"
+     "Mints a random 256-bit API key and prints it, its SHA-256 and the entry that\n"
+     "admits it in the `api_keys` of control's configuration file:\n"
+     "  key: wh_...\n"
+     "  sha256: HEX\n"
+     "  api_keys entry: {\"name\":\"N\",\"sha256\":\"HEX\",\"scope\":\"full\"}\n"
+     "Give the key to the backend (it sends it as \"authorization: apikey KEY\";\n"
+     "wirehubctl takes it with --api_key or $WIREHUB_API_KEY) and put only the\n"
+     "entry in the configuration: control keeps the hash, never the key. Needs no\n"
+     "network.\n"
+     "\n"
+     "Flags:\n"
+     "  --name=N                Shown in control's logs and errors (default: key-\n"
+     "                          and the first 8 hex digits of the hash)\n"
+     "  --tenant=T              Confine the key to tenant T: its requests may only\n"
+     "                          name T, and Stats and Info are refused\n"
+     "  --scope=publish|full    publish: Publish, Broadcast and PublishStream only;\n"
+     "                          full (default): every call of the API\n",
      false},
     {"tail", "Follow a channel over WebSocket and print its publications",
      "Usage: wirehubctl tail CHANNEL [--url=ws://HOST:PORT/PATH]\n"

@@ -38,7 +38,7 @@ TEST_F(CliTest, HelpListsNewSubcommandsInOneColumn) {
   EXPECT_THAT(err(), HasSubstr("(expected publish, publish-stream, broadcast, history, "
                                "history-remove, presence, presence-stats, subscribe, "
                                "unsubscribe, disconnect, refresh, connections, channels, info, "
-                               "stats, token or tail)"));
+                               "stats, token, apikey or tail)"));
 }
 
 TEST_F(CliTest, ShortHelpAndHelpSubcommandMatchLongHelp) {

@@ -34,21 +34,23 @@ int RpcError(const CliContext& context, const grpc::Status& status) {
   return kExitFailure;
 }
 
-// Resolves --control/--timeout and connects. Returns nullptr after reporting
+// Resolves the control target and connects. Returns nullptr after reporting
 // a usage error; `exit_code` is then set.
 std::unique_ptr<ControlClient> Connect(const CommandLine& line, const CliContext& context,
                                        int* exit_code) {
-  absl::StatusOr<RpcOptions> options = ResolveRpcOptions(line, context);
-  if (!options.ok()) {
-    *exit_code = UsageError(context, line.subcommand, options.status().message());
+  absl::StatusOr<ControlTarget> target = ResolveControlTarget(line, context);
+  if (!target.ok()) {
+    *exit_code = UsageError(context, line.subcommand, target.status().message());
     return nullptr;
   }
-  std::unique_ptr<ControlClient> client = context.connect(options->target, options->timeout);
-  if (client == nullptr) {
-    *context.err << "error: cannot create a client for " << options->target << "\n";
+  absl::StatusOr<std::unique_ptr<ControlClient>> client = context.connect(*target);
+  if (!client.ok()) {
+    *context.err << "error: cannot connect to " << target->address << ": "
+                 << client.status().message() << "\n";
     *exit_code = kExitFailure;
+    return nullptr;
   }
-  return client;
+  return *std::move(client);
 }
 
 std::optional<std::string> LoadSecret(const CommandLine& line, const CliContext& context) {

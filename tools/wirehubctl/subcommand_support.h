@@ -36,8 +36,9 @@ int RpcError(const CliContext& context, const grpc::Status& status);
 
 // Connect()
 //
-// Resolves --control/--timeout and connects. Returns nullptr after reporting
-// a usage error; `exit_code` is then set.
+// Resolves --control, --timeout, the API key and TLS (ResolveControlTarget())
+// and connects. Returns nullptr after reporting the error; `exit_code` is
+// then set.
 std::unique_ptr<ControlClient> Connect(const CommandLine& line, const CliContext& context,
                                        int* exit_code);
 
