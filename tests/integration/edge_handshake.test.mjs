@@ -56,7 +56,8 @@ const show = (r) => JSON.stringify({ statusLine: r.statusLine, headers: r.header
 /** Asserts an HTTP refusal: the status, a text/plain reason body, no upgrade. */
 function assertRefusal(r, status, what) {
   assert.equal(r.status, status, `${what}: expected HTTP ${status}, got ${show(r)}`);
-  assert.match(r.statusLine, new RegExp(`^HTTP/1\\.1 ${status} \\S`), `${what}: status line ${show(r)}`);
+  // lws writes HTTP/1.0 status lines, and no reason phrase for some codes (426).
+  assert.match(r.statusLine, new RegExp(`^HTTP/1\\.[01] ${status}( |$)`), `${what}: status line ${show(r)}`);
   assert.match(r.headers['content-type'] ?? '', /^text\/plain\b/, `${what}: content type ${show(r)}`);
   assert.ok(r.body.trim().length > 0, `${what}: a reason in the body ${show(r)}`);
   assert.equal(r.headers['sec-websocket-accept'], undefined, `${what}: no Sec-WebSocket-Accept ${show(r)}`);
