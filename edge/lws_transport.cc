@@ -12,10 +12,13 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "absl/base/const_init.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/absl_compat.h"
 #include "common/logging.h"
@@ -68,6 +71,36 @@ const char* RefusalName(Refusal reason) {
       break;
   }
   return "?";
+}
+
+// lws logs a line per malformed request or failed TLS handshake, which a
+// stranger can repeat at will: at most kLwsLogLinesPerWindow lines per
+// window reach stderr, then one line counting the rest.
+constexpr int kLwsLogLinesPerWindow = 20;
+constexpr int64_t kLwsLogWindowMs = 10000;
+
+void EmitLwsLog(int level, const char* line) {
+  ABSL_CONST_INIT static absl::Mutex mu(absl::kConstInit);
+  static int64_t window_start_ms = 0;
+  static int lines = 0;
+  static uint64_t suppressed = 0;
+  absl::MutexLock lock(&mu);
+  int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  if (now_ms - window_start_ms >= kLwsLogWindowMs) {
+    if (suppressed > 0) {
+      std::fprintf(stderr, "W libwebsockets: %llu more log lines in the last %llds not shown\n",
+                   static_cast<unsigned long long>(suppressed),
+                   static_cast<long long>(kLwsLogWindowMs / 1000));
+    }
+    window_start_ms = now_ms;
+    lines = 0;
+    suppressed = 0;
+  }
+  if (++lines > kLwsLogLinesPerWindow) {
+    ++suppressed;
+    return;
+  }
+  std::fputs(line, stderr);
 }
 
 size_t DefaultMaxConnections() {
@@ -327,7 +360,7 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
     // HTTP/1.1 only: a WebSocket handshake never needs h2.
     info.alpn = "http/1.1";
   }
-  lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
+  lws_set_log_level(LLL_ERR | LLL_WARN, &EmitLwsLog);
   impl.context = lws_create_context(&info);
   if (impl.context == nullptr) {
     impl.loop_unusable = true;
@@ -337,6 +370,9 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   if (tls() && ssl_ctx_ == nullptr) {
     return absl::InternalError("tls: libwebsockets made no SSL context");
   }
+  WH_LOG(INFO) << "max_connections " << max_connections_
+               << (options_.max_connections > 0 ? "" : " (the open-files limit minus 128)")
+               << ", handshake_timeout " << absl::FormatDuration(options_.handshake_timeout);
   absl::Duration sweep_period =
       std::clamp(options_.handshake_timeout / 10, absl::Milliseconds(20), absl::Seconds(1));
   StartTimer(sweep_period, [this] { ExpireHandshakes(); });
@@ -753,7 +789,10 @@ void LwsTransport::ExpireHandshakes() {
     // destroys the socket) but no longer matches a deadline.
     pending->second.serial = 0;
     CountRefusal(Refusal::kHandshakeTimeout);
-    lws_set_timeout(deadline.wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    // Outside any lws callback a synchronous close is safe, and an async one
+    // would wait for lws's next service (its timer is not re-armed from
+    // here). It reenters OnSocketDestroyed, which erases `pending`.
+    lws_set_timeout(deadline.wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_SYNC);
   }
   if (now - last_limiter_sweep_ >= absl::Seconds(5)) {
     last_limiter_sweep_ = now;
@@ -836,6 +875,13 @@ void LwsTransport::LogRefusals() {
     uint64_t count = refusals_[i] - refusals_logged_[i];
     if (count == 0) continue;
     refusals_logged_[i] = refusals_[i];
+    if (static_cast<Refusal>(i) == Refusal::kEdgeFull) {
+      WH_LOG(WARNING) << "accepting paused " << count << " times in the last "
+                      << absl::FormatDuration(options_.refusal_log_interval)
+                      << ": max_connections (" << max_connections_
+                      << ") reached; new connections wait in the listen backlog";
+      continue;
+    }
     WH_LOG(WARNING) << "refused " << count << " connections in the last "
                     << absl::FormatDuration(options_.refusal_log_interval) << ": "
                     << RefusalName(static_cast<Refusal>(i));

@@ -240,9 +240,94 @@ TEST_F(LwsTransportLoopTest, OversizedMessageClosesWith1009) {
   }
 }
 
-TEST_F(LwsTransportLoopTest, OtherPathsAreNotUpgraded) {
+TEST_F(LwsTransportLoopTest, OtherPathsAre404) {
   RawClient client(port_);
-  EXPECT_THAT(client.Upgrade("/elsewhere"), ::testing::Not(HasSubstr("101")));
+  EXPECT_THAT(client.Upgrade("/elsewhere"), HasSubstr(" 404 "));
+}
+
+// A transport with the given options, serving on its own thread.
+class RunningTransport {
+ public:
+  explicit RunningTransport(LwsTransportOptions options) {
+    options.listen_port = 0;
+    transport_ = std::make_unique<LwsTransport>(options);
+    handler_ = std::make_unique<EchoHandler>(transport_.get());
+    absl::StatusOr<int> port = transport_->Init(handler_.get());
+    EXPECT_TRUE(port.ok()) << port.status();
+    port_ = port.value_or(0);
+    loop_ = std::thread([this] { transport_->Run(); });
+  }
+  ~RunningTransport() {
+    transport_->Post([this] { transport_->StopLoop(); });
+    loop_.join();
+    transport_->Shutdown();
+  }
+  int port() const { return port_; }
+  EchoHandler& handler() { return *handler_; }
+
+ private:
+  std::unique_ptr<LwsTransport> transport_;
+  std::unique_ptr<EchoHandler> handler_;
+  std::thread loop_;
+  int port_ = 0;
+};
+
+// Whether `fd` becomes readable within `timeout`.
+bool Readable(int fd, absl::Duration timeout) {
+  pollfd entry{fd, POLLIN, 0};
+  return poll(&entry, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) == 1;
+}
+
+TEST(LwsTransportLimitsTest, AtMaxConnectionsAcceptingWaitsForAClose) {
+  LwsTransportOptions options;
+  options.max_connections = 2;
+  RunningTransport running(options);
+  auto first = std::make_unique<RawClient>(running.port());
+  RawClient second(running.port());
+  ASSERT_THAT(first->Upgrade("/connection/websocket"), HasSubstr("101"));
+  ASSERT_THAT(second.Upgrade("/connection/websocket"), HasSubstr("101"));
+  // The third waits in the listen backlog: its request gets no answer...
+  RawClient third(running.port());
+  ASSERT_TRUE(third.connected());
+  std::thread upgrade(
+      [&third] { EXPECT_THAT(third.Upgrade("/connection/websocket"), HasSubstr("101")); });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(running.handler().closed(), 0);
+  // ...until a connection closes.
+  first.reset();
+  upgrade.join();
+}
+
+TEST(LwsTransportLimitsTest, AHandshakeThatDripsIsClosedAtTheDeadline) {
+  LwsTransportOptions options;
+  options.handshake_timeout = absl::Milliseconds(300);
+  RunningTransport running(options);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(running.port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(send(fd, "GET /connection/websocket HTTP/1.1\r\n", 35, 0), 35);
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(Readable(fd, absl::Seconds(5)));
+  char byte;
+  EXPECT_LE(recv(fd, &byte, 1, 0), 0);  // Closed, no answer.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  close(fd);
+}
+
+TEST(LwsTransportLimitsTest, ConnectionsPerAddressAnswer429) {
+  LwsTransportOptions options;
+  options.per_address.max_per_address = 1;
+  RunningTransport running(options);
+  RawClient first(running.port());
+  ASSERT_THAT(first.Upgrade("/connection/websocket"), HasSubstr("101"));
+  {
+    RawClient second(running.port());
+    EXPECT_THAT(second.Upgrade("/connection/websocket"), HasSubstr(" 429 "));
+  }
+  // The refused one held nothing: after the first closes, a new one fits.
 }
 
 TEST_F(LwsTransportLoopTest, TimersRunOnTheLoopUntilCancelled) {
