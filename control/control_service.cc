@@ -17,6 +17,7 @@
 #include "common/channel_name.h"
 #include "common/logging.h"
 #include "common/process_memory.h"
+#include "control/channel_reads.h"
 #include "control/publish_stream_reactor.h"
 #include "control/request_validation.h"
 
@@ -24,8 +25,6 @@ namespace wirehub::control {
 namespace {
 
 // Page sizes: 0 picks the default, larger values are capped.
-constexpr int kPresenceDefaultPage = 1000;
-constexpr int kPresenceMaxPage = 10000;
 constexpr int kConnectionsDefaultPage = 100;
 constexpr int kConnectionsMaxPage = 1000;
 constexpr int kChannelsDefaultPage = 1000;
@@ -33,14 +32,6 @@ constexpr int kChannelsMaxPage = 10000;
 
 // Longest Disconnect reason, in bytes.
 constexpr size_t kMaxReasonBytes = 100;
-
-absl::StatusOr<size_t> PageSize(int requested, int default_size, int max_size) {
-  if (requested < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size is negative: ", requested));
-  }
-  if (requested == 0) return static_cast<size_t>(default_size);
-  return static_cast<size_t>(std::min(requested, max_size));
-}
 
 absl::Status NeedUserOrClient(const std::string& user, const std::string& client) {
   if (user.empty() && client.empty()) {
@@ -209,34 +200,8 @@ ControlServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContext* context,
                                                       const v1::HistoryRequest* request,
                                                       v1::HistoryResponse* response) {
-  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
-  if (!key.ok()) return FinishNow(context, key.status());
-  std::optional<StreamPosition> since;
-  if (request->has_since()) {
-    since = StreamPosition{request->since().offset(), request->since().epoch()};
-  }
-  absl::StatusOr<HistoryRead> read =
-      hub_->History(*key, since, request->limit(), request->reverse());
-  if (!read.ok()) return FinishNow(context, read.status());
-  size_t budget = options_.max_history_reply_bytes;
-  if (request->max_bytes() > 0) budget = std::min<size_t>(budget, request->max_bytes());
-  size_t bytes = 0;
-  for (const auto& publication : read->publications) {
-    // Data, client info and framing; the first always goes, so a page
-    // makes progress whatever the sizes.
-    bytes += publication->data().size() + publication->info().ByteSizeLong() + 16;
-    if (bytes > budget && response->publications_size() > 0) {
-      response->set_more(true);
-      break;
-    }
-    v1::HistoryPublication* out = response->add_publications();
-    out->set_offset(publication->offset());
-    out->set_data(publication->data());
-    if (publication->has_info()) *out->mutable_info() = publication->info();
-  }
-  response->set_epoch(read->epoch);
-  response->set_offset(read->top_offset);
-  return FinishNow(context, absl::OkStatus());
+  return FinishNow(context,
+                   ReadHistory(hub_, *request, options_.max_history_reply_bytes, response));
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(grpc::CallbackServerContext* context,
@@ -300,30 +265,13 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Stats(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ControlServiceImpl::Presence(grpc::CallbackServerContext* context,
                                                        const v1::PresenceRequest* request,
                                                        v1::PresenceResponse* response) {
-  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
-  if (!key.ok()) return FinishNow(context, key.status());
-  absl::StatusOr<size_t> page_size =
-      PageSize(request->page_size(), kPresenceDefaultPage, kPresenceMaxPage);
-  if (!page_size.ok()) return FinishNow(context, page_size.status());
-  absl::StatusOr<PresenceTable::Page> page =
-      hub_->Presence(*key, *page_size, request->page_token());
-  if (!page.ok()) return FinishNow(context, page.status());
-  response->mutable_clients()->Reserve(static_cast<int>(page->clients.size()));
-  for (v1::ClientInfo& client : page->clients) *response->add_clients() = std::move(client);
-  response->set_next_page_token(std::move(page->next_page_token));
-  return FinishNow(context, absl::OkStatus());
+  return FinishNow(context, ReadPresence(hub_, *request, response));
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::PresenceStats(grpc::CallbackServerContext* context,
                                                             const v1::PresenceStatsRequest* request,
                                                             v1::PresenceStatsResponse* response) {
-  absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
-  if (!key.ok()) return FinishNow(context, key.status());
-  absl::StatusOr<PresenceTable::Counts> counts = hub_->PresenceStats(*key);
-  if (!counts.ok()) return FinishNow(context, counts.status());
-  response->set_num_clients(counts->clients);
-  response->set_num_users(counts->users);
-  return FinishNow(context, absl::OkStatus());
+  return FinishNow(context, ReadPresenceStats(hub_, *request, response));
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Subscribe(grpc::CallbackServerContext* context,
@@ -421,7 +369,7 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Connections(grpc::CallbackServerCo
   absl::Status valid = ValidateTenantField(request->tenant());
   if (valid.ok() && !request->channel().empty()) valid = ValidateChannelName(request->channel());
   absl::StatusOr<size_t> page_size =
-      PageSize(request->page_size(), kConnectionsDefaultPage, kConnectionsMaxPage);
+      PageSizeFor(request->page_size(), kConnectionsDefaultPage, kConnectionsMaxPage);
   if (valid.ok()) valid = page_size.status();
   if (!valid.ok()) return FinishNow(context, valid);
   edge::v1::EdgeCommand command;
@@ -469,7 +417,7 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Channels(grpc::CallbackServerConte
   // A prefix of a valid name is itself made of valid bytes.
   if (valid.ok() && !request->prefix().empty()) valid = ValidateChannelName(request->prefix());
   absl::StatusOr<size_t> page_size =
-      PageSize(request->page_size(), kChannelsDefaultPage, kChannelsMaxPage);
+      PageSizeFor(request->page_size(), kChannelsDefaultPage, kChannelsMaxPage);
   if (valid.ok()) valid = page_size.status();
   if (!valid.ok()) return FinishNow(context, valid);
   edge::v1::EdgeCommand command;

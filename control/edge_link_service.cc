@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "control/channel_reads.h"
 #include "control/control_service.h"
 #include "control/request_validation.h"
 
@@ -33,6 +34,31 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
                   response->set_epoch(std::move(position->epoch));
                   reactor->Finish(grpc::Status::OK);
                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EdgeLinkServiceImpl::History(grpc::CallbackServerContext* context,
+                                                       const v1::HistoryRequest* request,
+                                                       v1::HistoryResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(
+      ToGrpcStatus(ReadHistory(hub_, *request, options_.max_history_reply_bytes, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Presence(grpc::CallbackServerContext* context,
+                                                        const v1::PresenceRequest* request,
+                                                        v1::PresenceResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(ReadPresence(hub_, *request, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EdgeLinkServiceImpl::PresenceStats(
+    grpc::CallbackServerContext* context, const v1::PresenceStatsRequest* request,
+    v1::PresenceStatsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(ReadPresenceStats(hub_, *request, response)));
   return reactor;
 }
 

@@ -1,5 +1,7 @@
 #include "control/request_validation.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/channel_name.h"
 #include "common/json_validator.h"
@@ -40,6 +42,14 @@ absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_b
     return absl::InvalidArgumentError(absl::StrCat("data: ", json.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> PageSizeFor(int requested, int default_size, int max_size) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size is negative: ", requested));
+  }
+  if (requested == 0) return static_cast<size_t>(default_size);
+  return static_cast<size_t>(std::min(requested, max_size));
 }
 
 }  // namespace wirehub::control

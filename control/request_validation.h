@@ -39,6 +39,12 @@ absl::Status ValidateChannelKey(std::string_view key);
 // data that is not one JSON document.
 absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_bytes);
 
+// PageSizeFor()
+//
+// The page size a paged request asks for: `default_size` for 0, capped at
+// `max_size`; InvalidArgument for a negative one.
+absl::StatusOr<size_t> PageSizeFor(int requested, int default_size, int max_size);
+
 }  // namespace wirehub::control
 
 #endif  // WIREHUB_CONTROL_REQUEST_VALIDATION_H_

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 
@@ -124,6 +125,48 @@ void FitStats(size_t max_bytes, edge::v1::EdgeStats* stats) {
   channels->DeleteSubrange(keep, channels->size() - keep);
 }
 
+// Thread-compatible (the reader thread's).
+//
+// FailureLog logs failed attaches: a new reason at once, the same reason
+// again at most once per interval, saying how many attempts failed the
+// same way meanwhile. So an edge whose link is refused (a bad CA, no client
+// certificate) says why without flooding the log while it keeps retrying.
+class FailureLog {
+ public:
+  explicit FailureLog(absl::Duration interval) : interval_(interval) {}
+
+  void Record(const std::string& address, const grpc::Status& status) {
+    std::string reason =
+        absl::StrCat(status.error_message(), " (", static_cast<int>(status.error_code()), ")");
+    const absl::Time now = absl::Now();
+    if (reason == last_reason_ && now - last_logged_ < interval_) {
+      ++suppressed_;
+      return;
+    }
+    if (reason == last_reason_ && suppressed_ > 0) {
+      WH_LOG(WARNING) << "control link attach to " << address << " failed: " << reason << "; "
+                      << suppressed_ << " more attempts failed the same way since the last report";
+    } else {
+      WH_LOG(WARNING) << "control link attach to " << address << " failed: " << reason;
+    }
+    last_reason_ = std::move(reason);
+    last_logged_ = now;
+    suppressed_ = 0;
+  }
+
+  // Reset() after a successful attach: the next failure is news.
+  void Reset() {
+    last_reason_.clear();
+    suppressed_ = 0;
+  }
+
+ private:
+  const absl::Duration interval_;
+  std::string last_reason_;
+  absl::Time last_logged_ = absl::InfinitePast();
+  uint64_t suppressed_ = 0;
+};
+
 struct UnaryCallBase {
   virtual ~UnaryCallBase() = default;
   grpc::ClientContext context;
@@ -154,13 +197,21 @@ class ControlLink::UnaryCalls {
   }
 
   // Unregister() runs after the call's callback; it may destroy `call`.
+  // The call counts out only once it is destroyed (its gRPC call released),
+  // so nothing of it outlives AwaitIdle() and the channel.
   void Unregister(UnaryCallBase* call) {
-    std::shared_ptr<UnaryCallBase> last;  // Destroyed after the lock is released.
+    std::shared_ptr<UnaryCallBase> last;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = calls_.find(call);
+      WH_CHECK(it != calls_.end()) << "unary call not registered";
+      last = std::move(it->second);
+      calls_.erase(it);
+      ++releasing_;
+    }
+    last.reset();  // Unlocked: the last reference may be CloseAndCancel()'s.
     absl::MutexLock lock(&mu_);
-    auto it = calls_.find(call);
-    WH_CHECK(it != calls_.end()) << "unary call not registered";
-    last = std::move(it->second);
-    calls_.erase(it);
+    --releasing_;
   }
 
   // CloseAndCancel() refuses later calls and cancels those in flight.
@@ -180,7 +231,9 @@ class ControlLink::UnaryCalls {
   // Cancelled calls complete promptly, so this does not wait for deadlines.
   void AwaitIdle() {
     absl::MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_.empty(); };
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return calls_.empty() && releasing_ == 0;
+    };
     mu_.Await(absl::Condition(&idle));
   }
 
@@ -188,6 +241,8 @@ class ControlLink::UnaryCalls {
   absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<UnaryCallBase*, std::shared_ptr<UnaryCallBase>> calls_ ABSL_GUARDED_BY(mu_);
+  // Calls out of `calls_` whose Unregister() has not yet released them.
+  int releasing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
@@ -208,10 +263,10 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ =
-      grpc::CreateCustomChannel(options_.control_address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      ControlLinkCredentials(options_.tls, &args);
+  channel_ = grpc::CreateCustomChannel(options_.control_address, credentials, args);
   stub_ = edge::v1::EdgeLinkService::NewStub(channel_);
-  control_stub_ = control::v1::ControlService::NewStub(channel_);
 }
 
 ControlLink::~ControlLink() { Stop(); }
@@ -243,20 +298,20 @@ void ControlLink::StartUnary(const Request& request, absl::Duration timeout,
 void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
                                Callback<control::v1::HistoryResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { control_stub_->async()->History(std::move(args)...); });
+             [this](auto... args) { stub_->async()->History(std::move(args)...); });
 }
 
 void ControlLink::FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
                                 Callback<control::v1::PresenceResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { control_stub_->async()->Presence(std::move(args)...); });
+             [this](auto... args) { stub_->async()->Presence(std::move(args)...); });
 }
 
 void ControlLink::FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
                                      absl::Duration timeout,
                                      Callback<control::v1::PresenceStatsResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { control_stub_->async()->PresenceStats(std::move(args)...); });
+             [this](auto... args) { stub_->async()->PresenceStats(std::move(args)...); });
 }
 
 void ControlLink::Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
@@ -463,6 +518,7 @@ void ControlLink::RunWriter(Stream* stream, uint64_t generation, std::vector<Edg
 void ControlLink::RunReader() {
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = options_.initial_backoff;
+  FailureLog failures(options_.failure_log_interval);
   while (true) {
     grpc::ClientContext context;
     uint64_t generation;
@@ -504,7 +560,9 @@ void ControlLink::RunReader() {
       if (!attached && ack >= snapshot_seq) {
         attached = true;
         backoff = options_.initial_backoff;
-        WH_LOG(INFO) << "attached to control at " << options_.control_address;
+        failures.Reset();
+        WH_LOG(INFO) << "attached to control at " << options_.control_address
+                     << (options_.tls.enabled() ? " over TLS" : "");
         on_state_(true);
       }
     }
@@ -519,10 +577,11 @@ void ControlLink::RunReader() {
     context.TryCancel();
     writer.join();
     grpc::Status status = stream->Finish();
-    if (!stopping && (attached || !status.ok())) {
-      WH_LOG(WARNING) << (attached ? "control link lost: " : "control link attach failed: ")
-                      << status.error_message() << " (" << static_cast<int>(status.error_code())
-                      << ")";
+    if (!stopping && attached) {
+      WH_LOG(WARNING) << "control link lost: " << status.error_message() << " ("
+                      << static_cast<int>(status.error_code()) << ")";
+    } else if (!stopping && !status.ok()) {
+      failures.Record(options_.control_address, status);
     }
     if (attached) on_state_(false);
     // Jitter in [backoff/2, backoff] spreads the reconnects of many edges.

@@ -1,5 +1,6 @@
 // ControlLink: the edge's end of the Attach stream to wirehub-control, and
-// the unary calls the edge makes to control on behalf of its clients.
+// the unary calls the edge makes to control on behalf of its clients, all on
+// control's EdgeLinkService (the edge link), never its public API.
 #ifndef WIREHUB_EDGE_CONTROL_LINK_H_
 #define WIREHUB_EDGE_CONTROL_LINK_H_
 
@@ -21,18 +22,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "edge/control_api.h"
-#include "wirehub/control/v1/control.grpc.pb.h"
+#include "edge/control_link_tls.h"
+#include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
 
 namespace wirehub::edge {
 
 struct ControlLinkOptions {
-  std::string control_address;  // HOST:PORT of wirehub-control.
+  // HOST:PORT of control's edge link listener (EdgeLinkService).
+  std::string control_address;
+  // TLS on the link; plaintext when tls.ca_file is empty. Check it with
+  // CheckControlLinkTls() first.
+  ControlLinkTlsOptions tls;
   std::string edge_id;
   std::string version;
   std::string public_address;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // A failed attach is logged with gRPC's reason (a refused TLS handshake,
+  // control unreachable); the same reason again is logged at most once per
+  // this interval, with the count of attempts that failed meanwhile.
+  absl::Duration failure_log_interval = absl::Seconds(5);
   // Upper bound of one serialized EdgeMessage carrying interest or stats.
   // Must stay well under control's receive limit (1,179,648 bytes with
   // default flags). A single presence entry larger than this still goes, in
@@ -155,7 +165,6 @@ class ControlLink final : public ControlApi {
   const int64_t started_at_unix_ms_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<edge::v1::EdgeLinkService::Stub> stub_;
-  std::unique_ptr<control::v1::ControlService::Stub> control_stub_;
   // Shared with every call in flight, so the last callback can finish with
   // it after Stop() returned and the link is gone.
   const std::shared_ptr<UnaryCalls> calls_;

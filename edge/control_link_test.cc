@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -456,6 +457,124 @@ TEST_F(ControlLinkTest, UnaryCallsCarryResponsesAndGrpcStatusAsAbslStatus) {
   EXPECT_EQ(results.stats->status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Starts a call through `start(callback)` and waits for its answer. The
+// state is shared with the callback, so a late answer after a timeout
+// touches nothing gone.
+template <typename Response, typename StartFn>
+absl::StatusOr<Response> CallAndWait(StartFn start) {
+  struct State {
+    absl::Mutex mu;
+    std::optional<absl::StatusOr<Response>> result ABSL_GUARDED_BY(mu);
+  };
+  auto state = std::make_shared<State>();
+  start([state](absl::StatusOr<Response> response) {
+    absl::MutexLock lock(&state->mu);
+    state->result = std::move(response);
+  });
+  absl::MutexLock lock(&state->mu);
+  auto arrived = [&]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) { return state->result.has_value(); };
+  if (!state->mu.AwaitWithTimeout(absl::Condition(&arrived), kWait)) {
+    return absl::DeadlineExceededError("no answer from the link");
+  }
+  return *std::move(state->result);
+}
+
+TEST_F(ControlLinkTest, HistoryOverTheEdgeLinkPagesByMaxBytesWithinTheClientsTenant) {
+  ControlLink& link = MakeLink();
+  absl::Cleanup stop_link = [&link] { link.Stop(); };
+  const std::string data = absl::StrCat(R"({"pad":")", std::string(100, 'x'), R"("})");
+  for (int i = 0; i < 3; ++i) {
+    v1::ClientPublishRequest publish;
+    publish.set_channel("acme|chat:1");
+    publish.set_data(data);
+    publish.mutable_info()->set_client(absl::StrCat("c", i));
+    absl::StatusOr<control::v1::PublishResponse> published =
+        CallAndWait<control::v1::PublishResponse>(
+            [&](auto done) { link.Publish(publish, kWait, std::move(done)); });
+    ASSERT_TRUE(published.ok()) << published.status();
+  }
+
+  // One publication per page: max_bytes is below two of them.
+  control::v1::HistoryRequest request;
+  request.set_tenant("acme");
+  request.set_channel("chat:1");
+  request.set_limit(-1);
+  request.set_max_bytes(static_cast<uint32_t>(data.size() + 50));
+  std::vector<std::string> clients;
+  std::string epoch;
+  for (int page = 0; page < 3; ++page) {
+    absl::StatusOr<control::v1::HistoryResponse> history =
+        CallAndWait<control::v1::HistoryResponse>(
+            [&](auto done) { link.FetchHistory(request, kWait, std::move(done)); });
+    ASSERT_TRUE(history.ok()) << history.status();
+    ASSERT_EQ(history->publications_size(), 1) << "page " << page;
+    EXPECT_EQ(history->offset(), 3u);
+    EXPECT_EQ(history->more(), page < 2) << "page " << page;
+    clients.push_back(history->publications(0).info().client());
+    epoch = history->epoch();
+    request.mutable_since()->set_offset(history->publications(0).offset());
+    request.mutable_since()->set_epoch(epoch);
+  }
+  EXPECT_EQ(clients, (std::vector<std::string>{"c0", "c1", "c2"}));
+
+  // The same channel name in the default space is another stream.
+  control::v1::HistoryRequest other;
+  other.set_channel("chat:1");
+  other.set_limit(-1);
+  absl::StatusOr<control::v1::HistoryResponse> history = CallAndWait<control::v1::HistoryResponse>(
+      [&](auto done) { link.FetchHistory(other, kWait, std::move(done)); });
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(history->publications_size(), 0);
+  EXPECT_EQ(history->offset(), 0u);
+}
+
+TEST_F(ControlLinkTest, PresenceOverTheEdgeLinkSeesTheEdgesEntriesWithinTheClientsTenant) {
+  ControlLink& link = MakeLink(256 << 10, /*probed_channels=*/0);
+  absl::Cleanup stop_link = [&link] { link.Stop(); };
+  link.Start();
+  link.AddChannel("acme|room:1");
+  control::v1::ClientInfo info;
+  info.set_client("c1");
+  info.set_user("u1");
+  link.AddPresence("acme|room:1", info);
+  // Acknowledged after the presence entry queued with it is applied.
+  ASSERT_TRUE(events().WaitForAck(link.AddChannel("acme|room:2")));
+
+  control::v1::PresenceRequest presence;
+  presence.set_tenant("acme");
+  presence.set_channel("room:1");
+  absl::StatusOr<control::v1::PresenceResponse> clients =
+      CallAndWait<control::v1::PresenceResponse>(
+          [&](auto done) { link.FetchPresence(presence, kWait, std::move(done)); });
+  ASSERT_TRUE(clients.ok()) << clients.status();
+  ASSERT_EQ(clients->clients_size(), 1);
+  EXPECT_EQ(clients->clients(0).user(), "u1");
+
+  control::v1::PresenceStatsRequest stats;
+  stats.set_tenant("acme");
+  stats.set_channel("room:1");
+  absl::StatusOr<control::v1::PresenceStatsResponse> counts =
+      CallAndWait<control::v1::PresenceStatsResponse>(
+          [&](auto done) { link.FetchPresenceStats(stats, kWait, std::move(done)); });
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->num_clients(), 1u);
+  EXPECT_EQ(counts->num_users(), 1u);
+
+  presence.clear_tenant();
+  clients = CallAndWait<control::v1::PresenceResponse>(
+      [&](auto done) { link.FetchPresence(presence, kWait, std::move(done)); });
+  ASSERT_TRUE(clients.ok()) << clients.status();
+  EXPECT_EQ(clients->clients_size(), 0);
+
+  presence.set_page_size(-1);
+  presence.set_tenant("acme");
+  clients = CallAndWait<control::v1::PresenceResponse>(
+      [&](auto done) { link.FetchPresence(presence, kWait, std::move(done)); });
+  EXPECT_EQ(clients.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(clients.status().message(), "page_size is negative: -1");
+}
+
 // ---------------------------------------------------------------------------
 // Stop() and calls in flight, against a server that answers no call until
 // the client cancels it.
@@ -486,9 +605,17 @@ class Arrivals {
   int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class HangingControlService final : public control::v1::ControlService::CallbackService {
+// Every call the link makes goes to the EdgeLinkService; the public
+// ControlService is not served here, so a call made there would fail at
+// once with UNIMPLEMENTED instead of hanging. Attach stays unimplemented:
+// the link keeps retrying meanwhile.
+class HangingEdgeLinkService final : public v1::EdgeLinkService::CallbackService {
  public:
-  explicit HangingControlService(Arrivals* arrivals) : arrivals_(arrivals) {}
+  explicit HangingEdgeLinkService(Arrivals* arrivals) : arrivals_(arrivals) {}
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext*, const v1::ClientPublishRequest*,
+                                    control::v1::PublishResponse*) override {
+    return arrivals_->Hang();
+  }
   grpc::ServerUnaryReactor* History(grpc::CallbackServerContext*,
                                     const control::v1::HistoryRequest*,
                                     control::v1::HistoryResponse*) override {
@@ -502,19 +629,6 @@ class HangingControlService final : public control::v1::ControlService::Callback
   grpc::ServerUnaryReactor* PresenceStats(grpc::CallbackServerContext*,
                                           const control::v1::PresenceStatsRequest*,
                                           control::v1::PresenceStatsResponse*) override {
-    return arrivals_->Hang();
-  }
-
- private:
-  Arrivals* const arrivals_;
-};
-
-// Attach stays unimplemented: the link keeps retrying meanwhile.
-class HangingEdgeLinkService final : public v1::EdgeLinkService::CallbackService {
- public:
-  explicit HangingEdgeLinkService(Arrivals* arrivals) : arrivals_(arrivals) {}
-  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext*, const v1::ClientPublishRequest*,
-                                    control::v1::PublishResponse*) override {
     return arrivals_->Hang();
   }
 
@@ -601,12 +715,10 @@ ControlLinkOptions OptionsFor(const std::string& address) {
 
 TEST(ControlLinkStopTest, StopCancelsCallsInFlightAndWaitsForEveryCallback) {
   Arrivals arrivals;
-  HangingControlService control_service(&arrivals);
   HangingEdgeLinkService link_service(&arrivals);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&control_service);
   builder.RegisterService(&link_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);

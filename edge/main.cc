@@ -39,6 +39,17 @@ ABSL_FLAG(std::string, tls_cert_file, "",
           "when its directory changes; default: plain ws (TLS terminated in front)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 ABSL_FLAG(std::string, control, "127.0.0.1:7100", "HOST:PORT of wirehub-control");
+ABSL_FLAG(std::string, control_tls_ca_file, "",
+          "PEM CA bundle that verifies control's certificate; setting it turns TLS on for the "
+          "link to --control (default: plaintext)");
+ABSL_FLAG(std::string, control_tls_cert_file, "",
+          "PEM certificate chain the edge presents to control (mutual TLS); needs "
+          "--control_tls_ca_file and --control_tls_key_file; re-read when it changes");
+ABSL_FLAG(std::string, control_tls_key_file, "",
+          "PEM private key of --control_tls_cert_file; re-read when it changes");
+ABSL_FLAG(std::string, control_tls_server_name, "",
+          "Name control's certificate must hold, when it is not the host of --control (an IP, "
+          "a Kubernetes service name); default: that host");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
           "accepted, no history");
@@ -148,6 +159,16 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   return absl::SimpleAtoi(address.substr(colon + 1), port) && *port >= 0 && *port <= 65535;
 }
 
+// The --control_tls_* flags.
+wirehub::edge::ControlLinkTlsOptions ControlTlsFromFlags() {
+  wirehub::edge::ControlLinkTlsOptions tls;
+  tls.ca_file = absl::GetFlag(FLAGS_control_tls_ca_file);
+  tls.cert_file = absl::GetFlag(FLAGS_control_tls_cert_file);
+  tls.key_file = absl::GetFlag(FLAGS_control_tls_key_file);
+  tls.server_name = absl::GetFlag(FLAGS_control_tls_server_name);
+  return tls;
+}
+
 // The token verification keys: the HS256 secret (may be "") with the
 // config's token_keys and token_jwks_file, whose files are read now. An empty
 // set is an error: the edge would refuse every client.
@@ -185,6 +206,11 @@ int main(int argc, char** argv) {
   if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &transport_options.listen_host,
                      &transport_options.listen_port)) {
     WH_LOG(ERROR) << "--listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_listen) << "'";
+    return 2;
+  }
+  const wirehub::edge::ControlLinkTlsOptions control_tls = ControlTlsFromFlags();
+  if (absl::Status tls = wirehub::edge::CheckControlLinkTls(control_tls); !tls.ok()) {
+    WH_LOG(ERROR) << "control link TLS: " << tls.message();
     return 2;
   }
   std::optional<wirehub::config::v1::Config> config;
@@ -306,6 +332,7 @@ int main(int argc, char** argv) {
 
   wirehub::edge::ControlLinkOptions link_options;
   link_options.control_address = absl::GetFlag(FLAGS_control);
+  link_options.tls = control_tls;
   link_options.edge_id = options.edge_id;
   link_options.version = wirehub::kVersion;
   link_options.public_address = url;

@@ -1,0 +1,69 @@
+#include "control/channel_reads.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "control/request_validation.h"
+
+namespace wirehub::control {
+
+absl::Status ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_reply_bytes,
+                         v1::HistoryResponse* response) {
+  absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
+  if (!key.ok()) return key.status();
+  std::optional<StreamPosition> since;
+  if (request.has_since()) {
+    since = StreamPosition{request.since().offset(), request.since().epoch()};
+  }
+  absl::StatusOr<HistoryRead> read = hub->History(*key, since, request.limit(), request.reverse());
+  if (!read.ok()) return read.status();
+  size_t budget = max_reply_bytes;
+  if (request.max_bytes() > 0) budget = std::min<size_t>(budget, request.max_bytes());
+  size_t bytes = 0;
+  for (const auto& publication : read->publications) {
+    // Data, client info and framing; the first always goes, so a page
+    // makes progress whatever the sizes.
+    bytes += publication->data().size() + publication->info().ByteSizeLong() + 16;
+    if (bytes > budget && response->publications_size() > 0) {
+      response->set_more(true);
+      break;
+    }
+    v1::HistoryPublication* out = response->add_publications();
+    out->set_offset(publication->offset());
+    out->set_data(publication->data());
+    if (publication->has_info()) *out->mutable_info() = publication->info();
+  }
+  response->set_epoch(read->epoch);
+  response->set_offset(read->top_offset);
+  return absl::OkStatus();
+}
+
+absl::Status ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request,
+                          v1::PresenceResponse* response) {
+  absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
+  if (!key.ok()) return key.status();
+  absl::StatusOr<size_t> page_size =
+      PageSizeFor(request.page_size(), kPresenceDefaultPage, kPresenceMaxPage);
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<PresenceTable::Page> page = hub->Presence(*key, *page_size, request.page_token());
+  if (!page.ok()) return page.status();
+  response->mutable_clients()->Reserve(static_cast<int>(page->clients.size()));
+  for (v1::ClientInfo& client : page->clients) *response->add_clients() = std::move(client);
+  response->set_next_page_token(std::move(page->next_page_token));
+  return absl::OkStatus();
+}
+
+absl::Status ReadPresenceStats(EdgeHub* hub, const v1::PresenceStatsRequest& request,
+                               v1::PresenceStatsResponse* response) {
+  absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
+  if (!key.ok()) return key.status();
+  absl::StatusOr<PresenceTable::Counts> counts = hub->PresenceStats(*key);
+  if (!counts.ok()) return counts.status();
+  response->set_num_clients(counts->clients);
+  response->set_num_users(counts->users);
+  return absl::OkStatus();
+}
+
+}  // namespace wirehub::control
