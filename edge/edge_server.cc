@@ -84,6 +84,24 @@ void EdgeServer::Start() {
   absl::Duration sweep_period = std::clamp(shortest / 4, absl::Milliseconds(50), absl::Seconds(1));
   timers_.push_back(transport_->StartTimer(sweep_period, [this] { Sweep(); }));
   timers_.push_back(transport_->StartTimer(options_.stats_interval, [this] { ReportStats(); }));
+  timers_.push_back(
+      transport_->StartTimer(options_.refusal_log_interval, [this] { LogRefusals(); }));
+}
+
+void EdgeServer::LogRefusals() {
+  if (commands_refused_ > commands_refused_logged_) {
+    WH_LOG(WARNING) << "refused " << commands_refused_ - commands_refused_logged_
+                    << " commands over command_rate in the last "
+                    << absl::FormatDuration(options_.refusal_log_interval) << " (111, or 3013 "
+                    << "after command_burst refusals in a row)";
+    commands_refused_logged_ = commands_refused_;
+  }
+  if (user_limit_refused_ > user_limit_refused_logged_) {
+    WH_LOG(WARNING) << "refused " << user_limit_refused_ - user_limit_refused_logged_
+                    << " connections over max_connections_per_user in the last "
+                    << absl::FormatDuration(options_.refusal_log_interval) << " (3504)";
+    user_limit_refused_logged_ = user_limit_refused_;
+  }
 }
 
 void EdgeServer::RequestStop() {
@@ -146,6 +164,7 @@ bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
     session->command_strikes = 0;
     return true;
   }
+  ++commands_refused_;
   if (++session->command_strikes > options_.command_burst) {
     Disconnect(session, kCloseTooManyRequests, "too many requests");
   } else if (command.id != 0) {
@@ -235,6 +254,7 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   if (options_.max_connections_per_user > 0 && !claims->subject.empty()) {
     auto held = users_.find(MakeChannelKey(claims->tenant, claims->subject));
     if (held != users_.end() && held->second >= options_.max_connections_per_user) {
+      ++user_limit_refused_;
       Disconnect(session, kCloseConnectionLimit, "connection limit");
       return;
     }

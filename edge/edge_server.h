@@ -72,6 +72,8 @@ struct EdgeServerOptions {
   // Connections one user (tenant-scoped, anonymous aside) may hold on this
   // edge; the next connect is closed with 3504. 0: unlimited.
   uint32_t max_connections_per_user = 0;
+  // Refusals above are logged once per interval, with counts.
+  absl::Duration refusal_log_interval = absl::Seconds(10);
   // Bound of the edge's calls to control for a client (publish, presence).
   absl::Duration control_call_timeout = absl::Seconds(5);
   // How long clients get to complete the close handshake on shutdown.
@@ -140,6 +142,7 @@ class EdgeServer final : public TransportHandler {
   }
 
   void Sweep();
+  void LogRefusals();
   void ReportStats();
   void BeginShutdown();
   std::string NewClientId();
@@ -159,6 +162,10 @@ class EdgeServer final : public TransportHandler {
   absl::flat_hash_map<std::string, uint32_t> users_;
   std::vector<Transport::TimerId> timers_;
   bool shutting_down_ = false;
+  uint64_t commands_refused_ = 0;
+  uint64_t commands_refused_logged_ = 0;
+  uint64_t user_limit_refused_ = 0;
+  uint64_t user_limit_refused_logged_ = 0;
   CommandParser parser_;
   std::vector<Command> commands_;
   std::mt19937_64 rng_;

@@ -447,5 +447,52 @@ TEST_F(EdgeServerTest, ReattachRepairsPositionedChannels) {
   EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("offset":6)")));
 }
 
+TEST_F(EdgeServerTest, CommandsOverTheRateAnswer111ThenClose3013) {
+  options_.command_rate = 0.001;  // No refill within the test.
+  options_.command_burst = 3;
+  Start();
+  uint64_t id = Connect();  // The connect took one token.
+  transport_.Receive(id, R"({"id":2,"ping":{}})");
+  transport_.Receive(id, R"({"id":3,"ping":{}})");
+  EXPECT_THAT(transport_.Take(id), SizeIs(2));
+  // Out of tokens: refused, each with 111, and the connection stays...
+  for (int i = 0; i < 3; ++i) {
+    transport_.Receive(id, absl::StrCat(R"({"id":)", 10 + i, R"(,"ping":{}})"));
+  }
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("code":111)"), HasSubstr(R"("code":111)"),
+                          HasSubstr(R"("code":111)")));
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+  // ...until more than command_burst refusals in a row.
+  transport_.Receive(id, R"({"id":20,"ping":{}})");
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseTooManyRequests);
+}
+
+TEST_F(EdgeServerTest, PongsAreNotCounted) {
+  options_.command_rate = 0.001;
+  options_.command_burst = 1;
+  Start();
+  uint64_t id = Connect();
+  for (int i = 0; i < 10; ++i) transport_.Receive(id, "{}");
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+}
+
+TEST_F(EdgeServerTest, ConnectionsPerUserAreBounded) {
+  options_.max_connections_per_user = 2;
+  Start();
+  uint64_t first = Connect("alice");
+  Connect("alice");
+  uint64_t third = transport_.Open();
+  transport_.Receive(third,
+                     absl::StrCat(R"({"id":1,"connect":{"token":")", Token("alice"), R"("}})"));
+  EXPECT_EQ(transport_.peer(third).close_code, kCloseConnectionLimit);
+  // Another user is not affected, and a slot frees when alice leaves.
+  Connect("bob");
+  transport_.Drop(first);
+  transport_.Drop(third);
+  Connect("alice");
+}
+
 }  // namespace
 }  // namespace wirehub::edge
