@@ -144,6 +144,8 @@ test('Chromium loads a page that connects over wss with the SDK, subscribes and 
 
 test('the same page from an origin not in allowed_origins cannot connect', { skip: missing }, async () => {
   const page = await context.newPage();
+  const consoleLines = [];
+  page.on('console', (m) => consoleLines.push(m.text()));
   try {
     // localhost resolves to loopback in Chromium; the origin differs from 127.0.0.1's.
     await page.goto(`http://localhost:${pagePort}/`, { timeout: BROWSER_TIMEOUT_MS });
@@ -151,6 +153,10 @@ test('the same page from an origin not in allowed_origins cannot connect', { ski
     await sleep(2000);
     const wh = await page.evaluate(() => window.wh);
     assert.ok(!wh.events.some((e) => e.name === 'connected'), `a page from http://localhost:${pagePort} must not connect: ${JSON.stringify(wh.events)}`);
+    assert.ok(
+      consoleLines.some((l) => /\b403\b/.test(l)),
+      `Chromium reports the edge's 403 for the handshake; console: ${JSON.stringify(consoleLines)}`,
+    );
   } finally {
     await page.close();
   }
