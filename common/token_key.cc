@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ struct MdCtxFree {
 };
 struct EcdsaSigFree {
   void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
+};
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
 };
 
 // OpenSSL leaves errors on the calling thread's queue when a parse or a
@@ -128,6 +132,68 @@ std::optional<std::string> RawEcdsaToDer(std::string_view raw, size_t coordinate
   unsigned char* out = reinterpret_cast<unsigned char*>(der.data());
   if (i2d_ECDSA_SIG(sig.get(), &out) != length) return std::nullopt;
   return der;
+}
+
+// Ed25519 public keys (y, little-endian, sign bit cleared) of small order:
+// with one of them anybody can make signatures that verify. The identity
+// (y = 1), the point of order 2 (y = p - 1), those of order 4 (y = 0) and of
+// order 8 (y = Y8 and p - Y8). Encodings with y >= p are not canonical
+// (RFC 8032 section 5.1.3) and refused as well.
+constexpr unsigned char kEd25519P[32] = {
+    0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+constexpr unsigned char kEd25519SmallOrder[][32] = {
+    {0x00},
+    {0x01},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+     0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+     0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+     0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+};
+
+// True when the little-endian `a` is at least the little-endian `b`.
+bool LittleEndianAtLeast(const unsigned char* a, const unsigned char* b, size_t size) {
+  for (size_t i = size; i-- > 0;) {
+    if (a[i] != b[i]) return a[i] > b[i];
+  }
+  return true;
+}
+
+// Checks what CheckKeyFitsAlgorithm() does not: that the key itself is
+// sound. RSA and EC keys go through OpenSSL's public key check (an RSA
+// exponent of 65537 or more and odd, an odd modulus without small factors;
+// an EC point on its curve); Ed25519 keys must not be of small order.
+absl::Status CheckPublicKey(EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "ED25519")) {
+    unsigned char y[32];
+    size_t length = sizeof(y);
+    if (EVP_PKEY_get_raw_public_key(key, y, &length) != 1 || length != sizeof(y)) {
+      return absl::InvalidArgumentError("cannot read the Ed25519 public key");
+    }
+    y[31] &= 0x7f;  // The sign of x.
+    bool weak = LittleEndianAtLeast(y, kEd25519P, sizeof(y));
+    for (const auto& small : kEd25519SmallOrder) {
+      weak = weak || std::memcmp(y, small, sizeof(y)) == 0;
+    }
+    if (weak) {
+      return absl::InvalidArgumentError(
+          "the Ed25519 public key is of small order or not canonical: it would verify forged "
+          "signatures");
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (ctx == nullptr || EVP_PKEY_public_check(ctx.get()) != 1) {
+    return absl::InvalidArgumentError(
+        "the public key fails OpenSSL's checks (an RSA exponent below 65537 or even, a modulus "
+        "with small factors, an EC point off its curve)");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -216,6 +282,7 @@ absl::StatusOr<TokenKey> TokenKey::FromPublicKey(std::string kid, JwsAlgorithm a
                                                  EVP_PKEY* key) {
   ClearOpenSslErrors clear_errors;
   if (absl::Status fits = CheckKeyFitsAlgorithm(algorithm, key); !fits.ok()) return fits;
+  if (absl::Status sound = CheckPublicKey(key); !sound.ok()) return sound;
   if (EVP_PKEY_up_ref(key) != 1) return absl::InternalError("EVP_PKEY_up_ref failed");
   return TokenKey(std::move(kid), algorithm, std::string(), SharePkey(key));
 }
@@ -243,6 +310,7 @@ absl::StatusOr<TokenKey> TokenKey::FromPublicKeyPem(std::string kid, JwsAlgorith
   }
   std::shared_ptr<EVP_PKEY> key = SharePkey(raw);
   if (absl::Status fits = CheckKeyFitsAlgorithm(algorithm, key.get()); !fits.ok()) return fits;
+  if (absl::Status sound = CheckPublicKey(key.get()); !sound.ok()) return sound;
   return TokenKey(std::move(kid), algorithm, std::string(), std::move(key));
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/jwt.h"
 #include "common/testing/test_keys.h"
 #include "common/token_signer.h"
 
@@ -162,6 +163,57 @@ TEST(TokenKeyTest, RefusesKeysThatDoNotFitTheAlgorithm) {
   key = TokenKey::FromPublicKeyPem("k", JwsAlgorithm::kRs256, rsa.PrivatePem());
   EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ERR_peek_error(), 0u);
+}
+
+// The small-order Ed25519 points, as a test states them: with such a public
+// key the signature R = identity, S = 0 verifies whenever the point's order
+// divides the challenge, so some of a few hundred messages verify.
+TEST(TokenKeyTest, RefusesSmallOrderEd25519Keys) {
+  const std::vector<std::string> small_order = {
+      std::string(32, '\0'),
+      std::string("\x01") + std::string(31, '\0'),
+      std::string("\xec") + std::string(30, '\xff') + "\x7f",
+      "\xc7\x17\x6a\x70\x3d\x4d\xd8\x4f\xba\x3c\x0b\x76\x0d\x10\x67\x0f"
+      "\x2a\x20\x53\xfa\x2c\x39\xcc\xc6\x4e\xc7\xfd\x77\x92\xac\x03\x7a",
+      "\x26\xe8\x95\x8f\xc2\xb2\x27\xb0\x45\xc3\xf4\x89\xf2\xef\x98\xf0"
+      "\xd5\xdf\xac\x05\xd3\xc6\x33\x39\xb1\x38\x02\x88\x6d\x53\xfc\x05",
+  };
+  std::string forged_signature = std::string("\x01") + std::string(63, '\0');
+  for (std::string y : small_order) {
+    ASSERT_EQ(y.size(), 32u);
+    for (bool sign : {false, true}) {
+      if (sign) y[31] = static_cast<char>(y[31] | 0x80);
+      SCOPED_TRACE(Base64UrlEncode(y));
+      EVP_PKEY* raw = EVP_PKEY_new_raw_public_key(
+          EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(y.data()), y.size());
+      ASSERT_NE(raw, nullptr);
+      // The point is indeed weak: OpenSSL accepts a forged signature.
+      bool forged = false;
+      for (int i = 0; i < 256 && !forged; ++i) {
+        const std::string message = "m" + std::to_string(i);
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        forged = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, raw) == 1 &&
+                 EVP_DigestVerify(
+                     ctx, reinterpret_cast<const unsigned char*>(forged_signature.data()), 64,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+        EVP_MD_CTX_free(ctx);
+      }
+      ERR_clear_error();
+      EXPECT_TRUE(forged);
+      absl::StatusOr<TokenKey> key = TokenKey::FromPublicKey("k", JwsAlgorithm::kEdDsa, raw);
+      EVP_PKEY_free(raw);
+      EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(key.status().message(), HasSubstr("small order"));
+    }
+  }
+  // A non-canonical encoding (y = p + 1) is refused too.
+  std::string non_canonical = std::string("\xee") + std::string(30, '\xff') + "\x7f";
+  EVP_PKEY* raw = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(non_canonical.data()), 32);
+  ASSERT_NE(raw, nullptr);
+  EXPECT_EQ(TokenKey::FromPublicKey("k", JwsAlgorithm::kEdDsa, raw).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EVP_PKEY_free(raw);
 }
 
 }  // namespace
