@@ -51,6 +51,8 @@ std::string ToJsonLine(const CaseResult& r) {
   f.Str("scenario", r.scenario);
   f.Str("case", r.case_name);
   f.Str("server", r.server);
+  f.Str("transport", r.transport);
+  f.Str("tls", r.tls);
   f.Num("clients", static_cast<double>(r.clients));
   f.Num("channels", static_cast<double>(r.channels));
   f.Opt("publish_rate", r.publish_rate);
@@ -100,7 +102,8 @@ std::string ToJsonLine(const CaseResult& r) {
 }
 
 std::string ToSummary(const CaseResult& r) {
-  std::string out = absl::StrCat("[", r.scenario, "] ", r.case_name, " on ", r.server, ": ",
+  std::string out = absl::StrCat("[", r.scenario, "] ", r.case_name, " on ", r.server,
+                                 r.tls.empty() ? "" : absl::StrCat(" (", r.tls, ")"), ": ",
                                  r.clients, " clients");
   if (r.connects_per_s) absl::StrAppendFormat(&out, ", %.0f connects/s", *r.connects_per_s);
   if (r.rss_per_client_bytes) {
@@ -114,6 +117,16 @@ std::string ToSummary(const CaseResult& r) {
   if (r.deliveries_per_s) absl::StrAppendFormat(&out, ", %.0f deliveries/s", *r.deliveries_per_s);
   if (r.server_cpu_us_per_delivery) {
     absl::StrAppendFormat(&out, ", %.2f us server CPU/delivery", *r.server_cpu_us_per_delivery);
+  }
+  if (r.server_cpu_s) {
+    absl::StrAppendFormat(&out, "\n  server CPU %.2f s", *r.server_cpu_s);
+    for (const ProcessFigures& p : r.processes) {
+      absl::StrAppendFormat(&out, ", %s %.2f s", p.name, p.cpu_s);
+    }
+    if (r.server_rss_bytes) {
+      absl::StrAppendFormat(&out, ", server RSS %.1f MiB",
+                            static_cast<double>(*r.server_rss_bytes) / (1 << 20));
+    }
   }
   if (r.latency.has_value() && r.latency->Count() > 0) {
     const LatencyHistogram& h = *r.latency;

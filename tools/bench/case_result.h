@@ -27,6 +27,10 @@ struct CaseResult {
   std::string scenario;
   std::string case_name;
   std::string server;
+  // How the clients reached the server: "ws" or "wss"; for wss, the
+  // negotiated protocol and cipher (e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384").
+  std::string transport;
+  std::string tls;
   uint64_t clients = 0;
   uint64_t channels = 0;
   std::optional<double> publish_rate;

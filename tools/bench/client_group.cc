@@ -164,6 +164,7 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
   options.source_addresses = spec.source_addresses;
   options.clients = WorkerClients(spec, worker);
   options.slow_every = spec.slow_every;
+  options.tls_ca_file = spec.tls_ca_file;
   const size_t channels = std::max<size_t>(1, spec.channels);
   options.channel = [global, channels](size_t local) {
     return BenchChannelName(global(local) % channels);
@@ -253,6 +254,7 @@ absl::Status ClientGroup::StartChild(size_t process, const std::string& self_bin
       absl::StrCat("--process=", process),
       absl::StrCat("--issued=", absl::ToUnixSeconds(spec_.token_issued_at)),
       absl::StrCat("--expires=", absl::ToUnixSeconds(spec_.token_expires_at)),
+      absl::StrCat("--tls_ca_file=", spec_.tls_ca_file),
   };
   absl::StatusOr<pid_t> pid = SpawnChild(args, from_child[1], STDERR_FILENO, to_child[0]);
   close(to_child[0]);
@@ -350,6 +352,14 @@ std::string ClientGroup::first_error() const {
     absl::MutexLock lock(&child->mu);
     if (!child->error.empty()) return child->error;
     if (child->ended && !child->has_result) return "a client process exited early";
+  }
+  return {};
+}
+
+std::string ClientGroup::tls_description() const {
+  for (const auto& pool : pools_) {
+    std::string description = pool->tls_description();
+    if (!description.empty()) return description;
   }
   return {};
 }
@@ -521,6 +531,8 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
       ok = absl::SimpleAtoi(value, &issued);
     } else if (name == "--expires") {
       ok = absl::SimpleAtoi(value, &expires);
+    } else if (name == "--tls_ca_file") {
+      spec.tls_ca_file = std::string(value);
     } else {
       ok = false;
     }

@@ -52,6 +52,9 @@ struct ClientGroupSpec {
   size_t slow_every = 0;
   size_t threads = 1;
   size_t processes = 1;
+  // Non-empty: the clients speak wss, verifying the server against this CA
+  // file (ClientPoolOptions::tls_ca_file).
+  std::string tls_ca_file;
 };
 
 // What the group's clients received, once they are stopped.
@@ -92,6 +95,9 @@ class ClientGroup {
   absl::Duration subscribe_phase() const;
   // The first error any worker reported, or a child's failure.
   std::string first_error() const;
+  // With tls_ca_file: the TLS protocol and cipher this process's clients
+  // negotiated first; empty before that or without TLS.
+  std::string tls_description() const;
 
   // Expected()
   //

@@ -9,6 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <climits>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -30,11 +35,12 @@ constexpr size_t kMaxFramePayload = 4 << 20;
 constexpr uint64_t kWakeToken = ~uint64_t{0};
 
 enum class State {
-  kIdle,         // Not started, or closed.
-  kConnecting,   // TCP connect in progress.
-  kHandshaking,  // Upgrade request sent, waiting for 101.
-  kOpen,         // WebSocket open, protocol set-up in progress.
-  kSubscribed,   // Receiving publications.
+  kIdle,            // Not started, or closed.
+  kConnecting,      // TCP connect in progress.
+  kTlsHandshaking,  // TLS handshake in progress (wss).
+  kHandshaking,     // Upgrade request sent, waiting for 101.
+  kOpen,            // WebSocket open, protocol set-up in progress.
+  kSubscribed,      // Receiving publications.
 };
 
 }  // namespace
@@ -54,6 +60,7 @@ struct ClientPool::Conn {
   WebSocketFrameDecoder decoder{
       {.role = WebSocketRole::kClient, .max_frame_payload = kMaxFramePayload}};
   std::unique_ptr<NatsStreamParser> nats;
+  SslPtr ssl;  // Set for wss once TCP is connected.
 };
 
 ClientPool::ClientPool(ClientPoolOptions options)
@@ -100,6 +107,10 @@ std::string ClientPool::first_error() const {
   return error_set_.load(std::memory_order_acquire) ? first_error_ : std::string();
 }
 
+std::string ClientPool::tls_description() const {
+  return tls_description_set_.load(std::memory_order_acquire) ? tls_description_ : std::string();
+}
+
 void ClientPool::Wake() {
   uint64_t one = 1;
   // A full eventfd counter still wakes the loop; nothing to handle.
@@ -125,6 +136,18 @@ absl::Status ClientPool::Run() {
   wake.data.u64 = kWakeToken;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) {
     return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
+  }
+  if (!options_.tls_ca_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TlsClientContext>> tls =
+        TlsClientContext::Create(options_.tls_ca_file, options_.server_host);
+    if (!tls.ok()) {
+      // Every client fails, so whoever waits for them learns why.
+      first_error_ = std::string(tls.status().message());
+      error_set_.store(true, std::memory_order_release);
+      failed_.store(options_.clients, std::memory_order_relaxed);
+      return tls.status();
+    }
+    tls_ = *std::move(tls);
   }
   started_ = absl::Now();
   StartConnects();
@@ -239,25 +262,74 @@ void ClientPool::HandleEvent(Conn& conn, uint32_t events) {
       Fail(conn, absl::StrCat("connect: ", std::strerror(error)));
       return;
     }
-    absl::StatusOr<std::string> key = RandomWsKey();
-    if (!key.ok()) {
-      Fail(conn, key.status().ToString());
+    if (tls_ != nullptr) {
+      conn.ssl = tls_->NewSession(conn.fd);
+      if (conn.ssl == nullptr) {
+        Fail(conn, "cannot create a TLS session");
+        return;
+      }
+      conn.state = State::kTlsHandshaking;
+      ContinueTlsHandshake(conn);
       return;
     }
-    conn.ws_key = *std::move(key);
-    conn.state = State::kHandshaking;
-    conn.want_write = false;
-    UpdateInterest(conn);
-    std::string host = absl::StrCat(options_.server_host, ":", options_.server_port);
-    Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key));
+    StartUpgrade(conn);
+    return;
+  }
+  if (conn.state == State::kTlsHandshaking) {
+    ContinueTlsHandshake(conn);
     return;
   }
   if ((events & EPOLLOUT) != 0) OnWritable(conn);
   if (conn.fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) OnReadable(conn);
 }
 
+void ClientPool::StartUpgrade(Conn& conn) {
+  absl::StatusOr<std::string> key = RandomWsKey();
+  if (!key.ok()) {
+    Fail(conn, key.status().ToString());
+    return;
+  }
+  conn.ws_key = *std::move(key);
+  conn.state = State::kHandshaking;
+  conn.want_write = false;
+  UpdateInterest(conn);
+  std::string host = absl::StrCat(options_.server_host, ":", options_.server_port);
+  Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key));
+}
+
+void ClientPool::ContinueTlsHandshake(Conn& conn) {
+  int result = SSL_connect(conn.ssl.get());
+  if (result == 1) {
+    if (!tls_description_set_.load(std::memory_order_relaxed)) {
+      tls_description_ = TlsDescription(conn.ssl.get());
+      tls_description_set_.store(true, std::memory_order_release);
+    }
+    StartUpgrade(conn);
+    return;
+  }
+  int error = SSL_get_error(conn.ssl.get(), result);
+  bool want_write;
+  if (error == SSL_ERROR_WANT_READ) {
+    want_write = false;
+  } else if (error == SSL_ERROR_WANT_WRITE) {
+    want_write = true;
+  } else {
+    Fail(conn, absl::StrCat("tls handshake: ", TlsErrorText(conn.ssl.get(), error)));
+    return;
+  }
+  // EPOLLIN stays registered; EPOLLOUT only while OpenSSL waits to write.
+  if (want_write != conn.want_write) {
+    conn.want_write = want_write;
+    UpdateInterest(conn);
+  }
+}
+
 void ClientPool::Send(Conn& conn, std::string_view bytes) {
   if (conn.fd < 0) return;
+  if (conn.ssl != nullptr) {
+    TlsSend(conn, bytes);
+    return;
+  }
   if (conn.out.empty()) {
     ssize_t n = send(conn.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -278,6 +350,10 @@ void ClientPool::Send(Conn& conn, std::string_view bytes) {
 }
 
 void ClientPool::OnWritable(Conn& conn) {
+  if (conn.ssl != nullptr) {
+    TlsOnWritable(conn);
+    return;
+  }
   while (!conn.out.empty()) {
     ssize_t n = send(conn.fd, conn.out.data(), conn.out.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -304,6 +380,10 @@ void ClientPool::SendFrame(Conn& conn, std::string_view payload, WebSocketOpcode
 }
 
 void ClientPool::OnReadable(Conn& conn) {
+  if (conn.ssl != nullptr) {
+    TlsOnReadable(conn);
+    return;
+  }
   // Carried input goes first in the read buffer so frames are parsed from
   // one contiguous span.
   size_t carried = conn.in.size();
@@ -321,6 +401,92 @@ void ClientPool::OnReadable(Conn& conn) {
   }
   conn.in.clear();
   ProcessInput(conn, read_buffer_.data(), carried + static_cast<size_t>(n));
+}
+
+// OpenSSL's rule for a write that returned WANT_WRITE: retry with the same
+// bytes, at least as many. conn.out only grows at its end between retries
+// and SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows its address to change.
+void ClientPool::TlsSend(Conn& conn, std::string_view bytes) {
+  if (conn.out.empty()) {
+    while (!bytes.empty()) {
+      int n = SSL_write(conn.ssl.get(), bytes.data(),
+                        static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+      if (n <= 0) {
+        int error = SSL_get_error(conn.ssl.get(), n);
+        if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
+          Fail(conn, absl::StrCat("tls write: ", TlsErrorText(conn.ssl.get(), error)));
+          return;
+        }
+        break;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    if (bytes.empty()) return;
+  }
+  conn.out.append(bytes.data(), bytes.size());
+  if (!conn.want_write) {
+    conn.want_write = true;
+    UpdateInterest(conn);
+  }
+}
+
+void ClientPool::TlsOnWritable(Conn& conn) {
+  size_t written = 0;
+  while (written < conn.out.size()) {
+    int n = SSL_write(conn.ssl.get(), conn.out.data() + written,
+                      static_cast<int>(std::min<size_t>(conn.out.size() - written, INT_MAX)));
+    if (n <= 0) {
+      int error = SSL_get_error(conn.ssl.get(), n);
+      if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) break;
+      Fail(conn, absl::StrCat("tls write: ", TlsErrorText(conn.ssl.get(), error)));
+      return;
+    }
+    written += static_cast<size_t>(n);
+  }
+  conn.out.erase(0, written);
+  if (!conn.out.empty()) return;
+  conn.want_write = false;
+  UpdateInterest(conn);
+}
+
+void ClientPool::TlsOnReadable(Conn& conn) {
+  size_t carried = conn.in.size();
+  if (carried + 4096 > read_buffer_.size()) read_buffer_.resize(carried + kReadBufferBytes);
+  std::memcpy(read_buffer_.data(), conn.in.data(), carried);
+  size_t size = carried;
+  std::string failure;
+  // Records OpenSSL already read ahead are invisible to epoll: read until
+  // its buffer is empty (or ours is full).
+  while (size < read_buffer_.size()) {
+    int n = SSL_read(conn.ssl.get(), read_buffer_.data() + size,
+                     static_cast<int>(std::min<size_t>(read_buffer_.size() - size, INT_MAX)));
+    if (n > 0) {
+      size += static_cast<size_t>(n);
+      if (SSL_has_pending(conn.ssl.get()) == 0) break;
+      continue;
+    }
+    int error = SSL_get_error(conn.ssl.get(), n);
+    if (error == SSL_ERROR_WANT_READ) break;
+    if (error == SSL_ERROR_WANT_WRITE) {
+      // A post-handshake message wants out; EPOLLOUT until the socket
+      // takes it (the next SSL call sends it).
+      if (!conn.want_write) {
+        conn.want_write = true;
+        UpdateInterest(conn);
+      }
+      break;
+    }
+    failure = error == SSL_ERROR_ZERO_RETURN ||
+                      (error == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0)
+                  ? std::string("server closed the connection")
+                  : absl::StrCat("tls read: ", TlsErrorText(conn.ssl.get(), error));
+    break;
+  }
+  if (size > carried) {
+    conn.in.clear();
+    ProcessInput(conn, read_buffer_.data(), size);
+  }
+  if (!failure.empty() && conn.fd >= 0) Fail(conn, failure);
 }
 
 void ClientPool::ProcessInput(Conn& conn, char* data, size_t size) {
@@ -534,6 +700,7 @@ void ClientPool::Fail(Conn& conn, std::string_view why) {
 }
 
 void ClientPool::Close(Conn& conn) {
+  conn.ssl.reset();  // No close_notify: the bench only drops connections.
   if (conn.fd >= 0) {
     close(conn.fd);  // Also removes it from the epoll set.
     conn.fd = -1;

@@ -18,6 +18,7 @@
 #include "common/websocket_frame.h"
 #include "tools/bench/latency_histogram.h"
 #include "tools/bench/sequence_tracker.h"
+#include "tools/bench/tls_client_context.h"
 
 namespace wirehub::bench {
 
@@ -58,6 +59,9 @@ struct ClientPoolOptions {
   int slow_receive_buffer_bytes = 4096;
   // Sequence numbers the publisher starts each channel at.
   uint64_t first_seq = 1;
+  // Non-empty: connections speak TLS (wss), verifying the server's
+  // certificate against this CA file and server_host. Empty: plain ws.
+  std::string tls_ca_file;
 };
 
 // ClientPool sets up options.clients connections, keeps them subscribed and
@@ -105,6 +109,9 @@ class ClientPool {
   absl::Duration subscribe_phase() const;
   // The first error a connection saw, for the report.
   std::string first_error() const;
+  // With tls_ca_file: the protocol and cipher of the first TLS session
+  // established (TlsDescription()); empty until then.
+  std::string tls_description() const;
 
   // After Run(): latency of every received bench publication, and per-client
   // sequence accounting (stream i is client i).
@@ -119,8 +126,15 @@ class ClientPool {
   void StartConnects();
   void StartConnect(size_t index);
   void HandleEvent(Conn& conn, uint32_t events);
+  void StartUpgrade(Conn& conn);
   void OnWritable(Conn& conn);
   void OnReadable(Conn& conn);
+  // The TLS path of the above: SSL_connect() until done, then SSL_read()
+  // and SSL_write() with WANT_READ / WANT_WRITE turned into epoll interest.
+  void ContinueTlsHandshake(Conn& conn);
+  void TlsSend(Conn& conn, std::string_view bytes);
+  void TlsOnWritable(Conn& conn);
+  void TlsOnReadable(Conn& conn);
   void ProcessInput(Conn& conn, char* data, size_t size);
   void HandleMessage(Conn& conn, std::string_view message);
   void HandleWirehubLine(Conn& conn, std::string_view line);
@@ -138,6 +152,8 @@ class ClientPool {
   void Wake();
 
   ClientPoolOptions options_;
+  // Set by Run() when options_.tls_ca_file is given.
+  std::unique_ptr<TlsClientContext> tls_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::vector<std::unique_ptr<Conn>> conns_;
@@ -158,6 +174,8 @@ class ClientPool {
   std::atomic<int64_t> subscribe_phase_ns_{0};
   mutable std::atomic<bool> error_set_{false};
   std::string first_error_;  // Written once, before error_set_ is released.
+  std::atomic<bool> tls_description_set_{false};
+  std::string tls_description_;  // Written once, before the flag is released.
 
   // Scratch for reads and frame writes, reused for every connection.
   std::vector<char> read_buffer_;

@@ -65,6 +65,12 @@ Flags of the scenarios:
   --work_dir=DIR                 configs and server logs (default: a new
                                  directory under $TMPDIR)
   --edge_flag=--name=value       extra wirehub-edge flag (repeatable)
+  --tls[=true|both|false]        wirehub over wss: the bench makes a CA and
+                                 an ECDSA P-256 server certificate for
+                                 127.0.0.1, the edges serve it and the
+                                 clients verify it; "both" measures ws and
+                                 then wss ("wirehub-wss") in one run. The
+                                 peers (nchan, nats) stay on plain ws.
 )";
 
 bool ParseSizeFlag(std::string_view arg, std::string_view name, size_t* value) {
@@ -176,6 +182,12 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
       options.work_dir = std::string(value);
     } else if (ok && name == "edge_flag" && !value.empty()) {
       options.edge_flags.emplace_back(value);
+    } else if (ok && name == "tls" && (value.empty() || value == "true")) {
+      options.wirehub_tls = {true};
+    } else if (ok && name == "tls" && value == "both") {
+      options.wirehub_tls = {false, true};
+    } else if (ok && name == "tls" && value == "false") {
+      options.wirehub_tls = {false};
     } else {
       std::fprintf(stderr, "wirehub-bench %s: bad flag %s\n%s", scenario.c_str(), argv[i], kUsage);
       return 2;

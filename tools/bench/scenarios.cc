@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/jwt.h"
+#include "tools/bench/bench_certificates.h"
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/case_result.h"
 #include "tools/bench/child_process.h"
@@ -50,7 +51,8 @@ struct BenchServer {
   std::vector<int> ws_ports;
   PublishApi publish_api = PublishApi::kUnary;
   std::string publish_target;
-  std::string secret;  // wirehub's token secret
+  std::string secret;       // wirehub's token secret
+  std::string tls_ca_file;  // wirehub over wss: the CA its clients verify against
   std::vector<WatchedPid> pids;
   std::unique_ptr<ServerProcess> control;
   std::vector<std::unique_ptr<ServerProcess>> edges;
@@ -76,10 +78,10 @@ std::string RandomHex(size_t bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
-    const BenchOptions& options, const std::vector<std::string>& edge_flags) {
+    const BenchOptions& options, const std::vector<std::string>& edge_flags, bool tls) {
   auto server = std::make_unique<BenchServer>();
-  server->name = "wirehub";
-  std::string dir = absl::StrCat(options.work_dir, "/wirehub");
+  server->name = tls ? "wirehub-wss" : "wirehub";
+  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
   if (absl::Status s = MakeDir(dir); !s.ok()) return s;
   server->secret = RandomHex(32);
   std::string secret_file = dir + "/token-secret";
@@ -92,16 +94,41 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
       !s.ok()) {
     return s;
   }
+  // A control with a separate edge link (--edge_listen) prints its port on
+  // a second line; the edges attach there. An older one serves both on
+  // its gRPC port.
+  const std::string control_binary = options.bin_dir + "/wirehub-control";
+  absl::StatusOr<bool> edge_link = HelpMentions(control_binary, "--edge_listen");
+  if (!edge_link.ok()) return edge_link.status();
+  std::vector<std::string> control_args = {absl::StrCat("--grpc_listen=", kHost, ":0")};
+  if (*edge_link) control_args.push_back(absl::StrCat("--edge_listen=", kHost, ":0"));
   absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
-      "wirehub-control", options.bin_dir + "/wirehub-control",
-      {absl::StrCat("--grpc_listen=", kHost, ":0")}, "wirehub-control: grpc listening on",
+      "wirehub-control", control_binary, control_args, "wirehub-control: grpc listening on",
       dir + "/control.log", absl::Seconds(15));
   if (!control.ok()) return control.status();
   server->control = *std::move(control);
   server->publish_target = absl::StrCat(kHost, ":", server->control->port());
-  std::vector<std::string> args = {
-      absl::StrCat("--listen=", kHost, ":0"), absl::StrCat("--control=", server->publish_target),
-      "--token_hmac_secret_file=" + secret_file, "--config=" + config_file};
+  int edge_link_port = server->control->port();
+  if (*edge_link) {
+    absl::StatusOr<int> port =
+        server->control->WaitForLine("wirehub-control: edge link listening on", absl::Seconds(15));
+    if (!port.ok()) return port.status();
+    edge_link_port = *port;
+  }
+  std::vector<std::string> args = {absl::StrCat("--listen=", kHost, ":0"),
+                                   absl::StrCat("--control=", kHost, ":", edge_link_port),
+                                   "--token_hmac_secret_file=" + secret_file,
+                                   "--config=" + config_file};
+  if (tls) {
+    // A fresh CA per run: nothing to keep, nothing committed.
+    std::string tls_dir = dir + "/tls";
+    if (absl::Status s = MakeDir(tls_dir); !s.ok()) return s;
+    absl::StatusOr<BenchCertificates> certificates = GenerateBenchCertificates(tls_dir);
+    if (!certificates.ok()) return certificates.status();
+    server->tls_ca_file = certificates->ca_file;
+    args.push_back("--tls_cert_file=" + certificates->cert_file);
+    args.push_back("--tls_key_file=" + certificates->key_file);
+  }
   args.insert(args.end(), edge_flags.begin(), edge_flags.end());
   server->pids = {{"control", server->control->pid(), false}};
   // Past one process's open-files limit (~20k clients) a case needs
@@ -112,6 +139,10 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
         ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", args,
                              "wirehub-edge: websocket listening on", log, absl::Seconds(15));
     if (!edge.ok()) return edge.status();
+    if (tls && (*edge)->ready_line().find("wss://") == std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "wirehub-edge was given a certificate but does not serve wss: ", (*edge)->ready_line()));
+    }
     server->ws_ports.push_back((*edge)->port());
     server->pids.push_back({e == 0 ? "edge" : absl::StrCat("edge", e), (*edge)->pid(), true});
     server->edges.push_back(*std::move(edge));
@@ -159,10 +190,11 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
 
 // StartServer() starts `name`; a missing peer package is FailedPrecondition
 // naming the packages.
-absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(
-    const std::string& name, const BenchOptions& options,
-    const std::vector<std::string>& edge_flags) {
-  if (name == "wirehub") return StartWirehub(options, edge_flags);
+absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(const std::string& name,
+                                                         const BenchOptions& options,
+                                                         const std::vector<std::string>& edge_flags,
+                                                         bool tls) {
+  if (name == "wirehub") return StartWirehub(options, edge_flags, tls);
   PeerKind kind;
   if (name == "nchan") {
     kind = PeerKind::kNchan;
@@ -251,6 +283,7 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& ser
   group.source_addresses = options.source_addresses;
   group.resource = server.Resource("{channel}");
   group.token_secret = server.secret;
+  group.tls_ca_file = server.tls_ca_file;
   group.token_issued_at = absl::Now();
   group.token_expires_at = group.token_issued_at + absl::Hours(2);
   group.clients = spec.clients;
@@ -290,6 +323,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   result.scenario = spec.scenario;
   result.case_name = spec.name;
   result.server = server.name;
+  result.transport = server.tls_ca_file.empty() ? "ws" : "wss";
   result.clients = spec.clients;
   result.channels = spec.channels;
 
@@ -305,6 +339,10 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
                      "; first error: ", clients.first_error()));
   }
   result.failed_clients = clients.failed();
+  if (!server.tls_ca_file.empty()) {
+    result.tls = clients.tls_description();
+    if (!result.tls.empty()) absl::StrAppend(&result.tls, ", ECDSA P-256 server certificate");
+  }
   if (result.failed_clients > 0) {
     result.notes = absl::StrCat(result.failed_clients, " clients failed: ", clients.first_error());
     if (result.failed_clients * 100 > spec.clients) {
@@ -439,12 +477,27 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
 absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& cases,
                       bool with_peers, const std::vector<std::string>& edge_flags) {
   absl::Status first_failure;
+  // wirehub once per transport asked for; a peer once, over ws.
+  std::vector<std::pair<std::string, bool>> runs;
+  const bool any_tls = std::find(options.wirehub_tls.begin(), options.wirehub_tls.end(), true) !=
+                       options.wirehub_tls.end();
   for (const std::string& name : options.servers) {
+    if (name != "wirehub") {
+      runs.emplace_back(name, false);
+      continue;
+    }
+    for (bool tls : options.wirehub_tls) runs.emplace_back(name, tls);
+  }
+  for (const auto& [name, tls] : runs) {
     if (name != "wirehub" && !with_peers) {
       std::printf("(%s is not measured in this scenario)\n", name.c_str());
       continue;
     }
-    absl::StatusOr<std::unique_ptr<BenchServer>> server = StartServer(name, options, edge_flags);
+    if (name != "wirehub" && any_tls) {
+      std::printf("(%s is measured over plain ws: --tls applies to wirehub only)\n", name.c_str());
+    }
+    absl::StatusOr<std::unique_ptr<BenchServer>> server =
+        StartServer(name, options, edge_flags, tls);
     if (!server.ok()) {
       if (options.skip_missing_peers && absl::IsFailedPrecondition(server.status())) {
         std::printf("skipping %s: %s\n", name.c_str(),
@@ -462,7 +515,7 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
       absl::StatusOr<CaseResult> result = RunCase(**server, options, spec);
       if (!result.ok()) {
         std::fprintf(stderr, "[%s] %s on %s failed: %s\n", spec.scenario.c_str(), spec.name.c_str(),
-                     name.c_str(), result.status().ToString().c_str());
+                     (*server)->name.c_str(), result.status().ToString().c_str());
         if (first_failure.ok()) first_failure = result.status();
         continue;
       }
@@ -470,10 +523,11 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
       if (spec.strict && (result->failed_clients > 0 || result->missing.value_or(0) > 0 ||
                           result->duplicated.value_or(0) > 0 ||
                           result->delivered.value_or(0) != result->expected.value_or(0))) {
-        absl::Status lost = absl::DataLossError(absl::StrCat(
-            spec.name, " on ", name, ": ", result->failed_clients, " clients failed, delivered ",
-            result->delivered.value_or(0), " of ", result->expected.value_or(0), ", missing ",
-            result->missing.value_or(0), ", duplicated ", result->duplicated.value_or(0)));
+        absl::Status lost = absl::DataLossError(
+            absl::StrCat(spec.name, " on ", (*server)->name, ": ", result->failed_clients,
+                         " clients failed, delivered ", result->delivered.value_or(0), " of ",
+                         result->expected.value_or(0), ", missing ", result->missing.value_or(0),
+                         ", duplicated ", result->duplicated.value_or(0)));
         std::fprintf(stderr, "[%s] %s\n", spec.scenario.c_str(), lost.ToString().c_str());
         if (first_failure.ok()) first_failure = lost;
       }

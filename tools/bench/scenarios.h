@@ -46,6 +46,11 @@ struct BenchOptions {
   size_t broadcast_batch = 100;
   // Extra flags for wirehub-edge, e.g. "--client_queue_max_bytes=65536".
   std::vector<std::string> edge_flags;
+  // The transports wirehub is measured over, in this order: false is ws,
+  // true is wss (the bench makes a CA and a server certificate, the edges
+  // serve them and the clients verify them). {false, true} measures both
+  // in one run, server "wirehub" then "wirehub-wss". The peers stay ws.
+  std::vector<bool> wirehub_tls = {false};
 };
 
 // RunScenario()

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/absl_compat.h"
 #include "tools/bench/child_process.h"
 
 namespace wirehub::bench {
@@ -32,6 +33,45 @@ int ParseReadyPort(std::string_view line, std::string_view prefix) {
     }
     search = colon + 1;
   }
+}
+
+absl::StatusOr<bool> HelpMentions(const std::string& binary, std::string_view text,
+                                  absl::Duration timeout) {
+  int out_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  absl::StatusOr<pid_t> pid = SpawnChild({binary, "--help"}, out_pipe[1], out_pipe[1]);
+  close(out_pipe[1]);
+  if (!pid.ok()) {
+    close(out_pipe[0]);
+    return absl::UnavailableError(absl::StrCat(binary, " --help: ", pid.status().message()));
+  }
+  std::string output;
+  absl::Time deadline = absl::Now() + timeout;
+  bool finished = false;
+  char buffer[4096];
+  while (absl::Now() < deadline) {
+    pollfd poll_fd{out_pipe[0], POLLIN, 0};
+    int ready = poll(&poll_fd, 1, 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    ssize_t n = read(out_pipe[0], buffer, sizeof(buffer));
+    if (n <= 0) {
+      finished = true;
+      break;
+    }
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  close(out_pipe[0]);
+  if (!finished) kill(*pid, SIGKILL);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  if (!finished) {
+    return absl::UnavailableError(
+        absl::StrCat(binary, " --help did not finish within ", absl::FormatDuration(timeout)));
+  }
+  return output.find(text) != std::string::npos;
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
@@ -56,41 +96,47 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     close(out_pipe[0]);
     return pid.status();
   }
-  std::unique_ptr<ServerProcess> process(new ServerProcess(std::move(name), *pid, out_pipe[0]));
+  std::unique_ptr<ServerProcess> process(
+      new ServerProcess(std::move(name), *pid, out_pipe[0], log_path));
+  absl::StatusOr<int> port = process->WaitForLine(ready_prefix, timeout);
+  if (!port.ok()) return port.status();
+  process->port_ = *port;
+  return process;
+}
+
+absl::StatusOr<int> ServerProcess::WaitForLine(std::string_view prefix, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
-  std::string pending;
   char buffer[4096];
   while (true) {
-    size_t newline = pending.find('\n');
+    size_t newline = pending_.find('\n');
     while (newline != std::string::npos) {
-      std::string line = pending.substr(0, newline);
-      pending.erase(0, newline + 1);
-      int port = ParseReadyPort(line, ready_prefix);
+      std::string line = pending_.substr(0, newline);
+      pending_.erase(0, newline + 1);
+      int port = ParseReadyPort(line, prefix);
       if (port > 0) {
-        process->port_ = port;
-        process->ready_line_ = line;
-        return process;
+        if (ready_line_.empty()) ready_line_ = line;
+        return port;
       }
-      newline = pending.find('\n');
+      newline = pending_.find('\n');
     }
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::UnavailableError(absl::StrCat(process->name_, " printed no ready line within ",
-                                                 absl::FormatDuration(timeout), "; log:\n",
-                                                 FileTail(log_path)));
+      return absl::UnavailableError(
+          absl::StrCat(name_, " printed no '", AsAbsl(prefix), " HOST:PORT' line within ",
+                       absl::FormatDuration(timeout), "; log:\n", FileTail(log_path_)));
     }
-    pollfd poll_fd{process->stdout_fd_, POLLIN, 0};
+    pollfd poll_fd{stdout_fd_, POLLIN, 0};
     int ready = poll(&poll_fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (ready < 0 && errno != EINTR) {
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
     }
     if (ready <= 0) continue;
-    ssize_t n = read(process->stdout_fd_, buffer, sizeof(buffer));
+    ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
     if (n <= 0) {
       return absl::UnavailableError(
-          absl::StrCat(process->name_, " exited before listening; log:\n", FileTail(log_path)));
+          absl::StrCat(name_, " exited before listening; log:\n", FileTail(log_path_)));
     }
-    pending.append(buffer, static_cast<size_t>(n));
+    pending_.append(buffer, static_cast<size_t>(n));
   }
 }
 

@@ -41,21 +41,41 @@ class ServerProcess {
   int port() const { return port_; }
   const std::string& ready_line() const { return ready_line_; }
 
+  // WaitForLine()
+  //
+  // Reads on from the process's stdout, past the ready line, to the first
+  // line that starts with `prefix` and holds a HOST:PORT (e.g. control's
+  // "wirehub-control: edge link listening on 127.0.0.1:7101" after its
+  // grpc line), and returns that port. Lines before it are dropped.
+  // Errors: Unavailable when the process exits or prints no such line
+  // within `timeout` (with the log's tail), Internal when poll fails.
+  absl::StatusOr<int> WaitForLine(std::string_view prefix, absl::Duration timeout);
+
   // Stop()
   //
   // Terminates the process now (as the destructor does).
   void Stop();
 
  private:
-  ServerProcess(std::string name, pid_t pid, int stdout_fd)
-      : name_(std::move(name)), pid_(pid), stdout_fd_(stdout_fd) {}
+  ServerProcess(std::string name, pid_t pid, int stdout_fd, std::string log_path)
+      : name_(std::move(name)), pid_(pid), stdout_fd_(stdout_fd), log_path_(std::move(log_path)) {}
 
   std::string name_;
   pid_t pid_;
   int stdout_fd_;
+  std::string log_path_;
+  std::string pending_;  // stdout read past the last line returned
   int port_ = 0;
   std::string ready_line_;
 };
+
+// HelpMentions()
+//
+// Whether `binary --help` prints `text` (on stdout or stderr), e.g. whether
+// this wirehub-control knows --edge_listen. Errors: Unavailable when it
+// cannot be run or does not finish within `timeout`.
+absl::StatusOr<bool> HelpMentions(const std::string& binary, std::string_view text,
+                                  absl::Duration timeout = absl::Seconds(10));
 
 // ParseReadyPort()
 //

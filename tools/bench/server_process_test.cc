@@ -45,6 +45,35 @@ TEST(ServerProcessTest, WaitsForTheReadyLineAndStops) {
   EXPECT_THAT(FileTail(log), HasSubstr("starting"));
 }
 
+TEST(ServerProcessTest, WaitForLineReadsPastTheReadyLine) {
+  // wirehub-control with its edge link prints two lines, in this order.
+  std::string log = TempPath("two-lines.log");
+  absl::StatusOr<std::unique_ptr<ServerProcess>> process =
+      ServerProcess::Start("fake", "/bin/sh",
+                           {"-c",
+                            "echo 'fake: grpc listening on 127.0.0.1:4321'; echo noise; "
+                            "echo 'fake: edge link listening on 127.0.0.1:4322'; exec sleep 30"},
+                           "fake: grpc listening on", log, absl::Seconds(10));
+  ASSERT_TRUE(process.ok()) << process.status();
+  EXPECT_EQ((*process)->port(), 4321);
+  absl::StatusOr<int> edge_link =
+      (*process)->WaitForLine("fake: edge link listening on", absl::Seconds(10));
+  ASSERT_TRUE(edge_link.ok()) << edge_link.status();
+  EXPECT_EQ(*edge_link, 4322);
+  EXPECT_EQ((*process)->ready_line(), "fake: grpc listening on 127.0.0.1:4321");
+  absl::StatusOr<int> absent = (*process)->WaitForLine("fake: other", absl::Milliseconds(200));
+  EXPECT_TRUE(absl::IsUnavailable(absent.status())) << absent.status();
+}
+
+TEST(ServerProcessTest, HelpMentionsFindsAFlag) {
+  absl::StatusOr<bool> yes = HelpMentions("/bin/echo", "--help");
+  ASSERT_TRUE(yes.ok()) << yes.status();
+  EXPECT_TRUE(*yes);
+  absl::StatusOr<bool> no = HelpMentions("/bin/echo", "--edge_listen");
+  ASSERT_TRUE(no.ok()) << no.status();
+  EXPECT_FALSE(*no);
+}
+
 TEST(ServerProcessTest, ExitBeforeReadyIsUnavailableWithTheLog) {
   std::string log = TempPath("exit.log");
   absl::StatusOr<std::unique_ptr<ServerProcess>> process =
