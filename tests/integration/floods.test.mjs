@@ -9,6 +9,11 @@
 // to the channel so that every flood subscribe asks control for a position; the last sends 100 subscribes to
 // channels the edge has not seen before their unsubscribes, so the bound on
 // control calls in flight (111) is reached.
+//
+// The edge's per-connection command rate (limits.command_rate, 100/s by
+// default) would end these floods after a few hundred commands with 111 and
+// then 3013; the config lifts it so that the paths behind it are what is
+// flooded. edge_limits.test.mjs checks the rate limit itself.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +29,7 @@ const RSS_GROWTH_LIMIT = 50 * MB;
 const QUIET_MS = 5000;
 
 const configFile = env.writeConfig('config.json', {
+  limits: { command_rate: 1e9, command_burst: 1000000000 },
   namespaces: [
     {
       name: 'flood',
