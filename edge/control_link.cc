@@ -127,42 +127,53 @@ void FitStats(size_t max_bytes, edge::v1::EdgeStats* stats) {
 
 // Thread-compatible (the reader thread's).
 //
-// FailureLog logs failed attaches: a new reason at once, the same reason
-// again at most once per interval, saying how many attempts failed the
-// same way meanwhile. So an edge whose link is refused (a bad CA, no client
-// certificate) says why without flooding the log while it keeps retrying.
+// FailureLog logs failed attaches with gRPC's reason, at most one line per
+// interval: the first failure at once, later ones with the count of
+// attempts that failed since the previous line. So an edge whose link is
+// refused (a bad CA, no client certificate) says why without flooding the
+// log while it keeps retrying. With TLS each line names the files in use: a
+// client certificate control refuses shows on the edge only as a closed
+// socket.
 class FailureLog {
  public:
-  explicit FailureLog(absl::Duration interval) : interval_(interval) {}
+  FailureLog(absl::Duration interval, const std::string& address, const ControlLinkTlsOptions& tls)
+      : interval_(interval),
+        prefix_(absl::StrCat("control link attach to ", address, " failed: ")) {
+    if (tls.enabled()) {
+      suffix_ =
+          absl::StrCat(" [TLS: control verified with ", tls.ca_file, ", ",
+                       tls.cert_file.empty() ? std::string("no client certificate")
+                                             : absl::StrCat("client certificate ", tls.cert_file),
+                       "]");
+    }
+  }
 
-  void Record(const std::string& address, const grpc::Status& status) {
-    std::string reason =
-        absl::StrCat(status.error_message(), " (", static_cast<int>(status.error_code()), ")");
+  void Record(const grpc::Status& status) {
     const absl::Time now = absl::Now();
-    if (reason == last_reason_ && now - last_logged_ < interval_) {
+    if (now - last_logged_ < interval_) {
       ++suppressed_;
       return;
     }
-    if (reason == last_reason_ && suppressed_ > 0) {
-      WH_LOG(WARNING) << "control link attach to " << address << " failed: " << reason << "; "
-                      << suppressed_ << " more attempts failed the same way since the last report";
-    } else {
-      WH_LOG(WARNING) << "control link attach to " << address << " failed: " << reason;
+    std::string more;
+    if (suppressed_ > 0) {
+      more = absl::StrCat("; ", suppressed_, " more attempts failed since the last report");
     }
-    last_reason_ = std::move(reason);
+    WH_LOG(WARNING) << prefix_ << status.error_message() << " ("
+                    << static_cast<int>(status.error_code()) << ")" << suffix_ << more;
     last_logged_ = now;
     suppressed_ = 0;
   }
 
-  // Reset() after a successful attach: the next failure is news.
+  // Reset() after a successful attach: the next failure is logged at once.
   void Reset() {
-    last_reason_.clear();
+    last_logged_ = absl::InfinitePast();
     suppressed_ = 0;
   }
 
  private:
   const absl::Duration interval_;
-  std::string last_reason_;
+  const std::string prefix_;
+  std::string suffix_;
   absl::Time last_logged_ = absl::InfinitePast();
   uint64_t suppressed_ = 0;
 };
@@ -518,7 +529,7 @@ void ControlLink::RunWriter(Stream* stream, uint64_t generation, std::vector<Edg
 void ControlLink::RunReader() {
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = options_.initial_backoff;
-  FailureLog failures(options_.failure_log_interval);
+  FailureLog failures(options_.failure_log_interval, options_.control_address, options_.tls);
   while (true) {
     grpc::ClientContext context;
     uint64_t generation;
@@ -581,7 +592,7 @@ void ControlLink::RunReader() {
       WH_LOG(WARNING) << "control link lost: " << status.error_message() << " ("
                       << static_cast<int>(status.error_code()) << ")";
     } else if (!stopping && !status.ok()) {
-      failures.Record(options_.control_address, status);
+      failures.Record(status);
     }
     if (attached) on_state_(false);
     // Jitter in [backoff/2, backoff] spreads the reconnects of many edges.

@@ -40,8 +40,8 @@ struct ControlLinkOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   // A failed attach is logged with gRPC's reason (a refused TLS handshake,
-  // control unreachable); the same reason again is logged at most once per
-  // this interval, with the count of attempts that failed meanwhile.
+  // control unreachable), at most once per this interval; the next line
+  // counts the attempts that failed meanwhile.
   absl::Duration failure_log_interval = absl::Seconds(5);
   // Upper bound of one serialized EdgeMessage carrying interest or stats.
   // Must stay well under control's receive limit (1,179,648 bytes with

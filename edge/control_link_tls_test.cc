@@ -426,6 +426,10 @@ TEST_F(ControlLinkTlsTest, ARefusedAttachIsLoggedWithItsReasonOncePerInterval) {
   EXPECT_THAT(ours[0], HasSubstr(server_->address()));
   // gRPC's status: UNAVAILABLE (14) with the transport's reason.
   EXPECT_THAT(ours[0], HasSubstr("(14)"));
+  // A refused client certificate shows only as a closed socket, so the line
+  // says what the edge presented.
+  EXPECT_THAT(ours[0], HasSubstr(absl::StrCat("[TLS: control verified with ", tls_.ca_file,
+                                              ", no client certificate]")));
 }
 
 }  // namespace
