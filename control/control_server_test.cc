@@ -3,12 +3,16 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "control/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -25,7 +29,9 @@ struct HealthAnswer {
   int serving_status = -1;
 };
 
-HealthAnswer CheckHealth(const std::string& address, const std::string& service) {
+HealthAnswer CheckHealth(
+    const std::string& address, const std::string& service,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials()) {
   std::string request;
   request.push_back(0x0a);
   request.push_back(static_cast<char>(service.size()));
@@ -33,7 +39,7 @@ HealthAnswer CheckHealth(const std::string& address, const std::string& service)
   grpc::Slice slice(request);
   grpc::ByteBuffer request_buffer(&slice, 1);
   grpc::ByteBuffer response_buffer;
-  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::GenericStub stub(grpc::CreateChannel(address, credentials));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   absl::Notification done;
@@ -57,8 +63,106 @@ HealthAnswer CheckHealth(const std::string& address, const std::string& service)
 ControlServerOptions Options(int port = 0) {
   ControlServerOptions options;
   options.grpc_listen = absl::StrCat("127.0.0.1:", port);
+  options.edge_listen = "127.0.0.1:0";
   return options;
 }
+
+std::string HexSha256(std::string_view key) {
+  std::array<uint8_t, 32> digest = Sha256(key);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+// Keys: "wh_ops" full, "wh_pub" publish-only, "wh_acme" full for tenant acme.
+ApiKeySet TestKeys() {
+  config::v1::Config config;
+  auto add = [&](const char* name, const char* key, const char* scope, const char* tenant) {
+    config::v1::ApiKey* entry = config.add_api_keys();
+    entry->set_name(name);
+    entry->set_sha256(HexSha256(key));
+    entry->set_scope(scope);
+    entry->set_tenant(tenant);
+  };
+  add("ops", "wh_ops", "full", "");
+  add("publisher", "wh_pub", "publish", "");
+  add("acme", "wh_acme", "full", "acme");
+  absl::StatusOr<ApiKeySet> keys = ApiKeySet::FromConfig(config.api_keys(), "test");
+  EXPECT_TRUE(keys.ok()) << keys.status();
+  return *std::move(keys);
+}
+
+// A ControlService stub; `key` (if any) goes in the authorization metadata.
+class Api {
+ public:
+  explicit Api(const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials =
+                                               grpc::InsecureChannelCredentials())
+      : channel_(grpc::CreateChannel(address, std::move(credentials))),
+        stub_(v1::ControlService::NewStub(channel_)) {}
+
+  void Prepare(grpc::ClientContext* context, const std::string& key) const {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!key.empty()) context->AddMetadata("authorization", absl::StrCat("apikey ", key));
+  }
+
+  grpc::Status Stats(const std::string& key) {
+    grpc::ClientContext context;
+    Prepare(&context, key);
+    v1::StatsResponse response;
+    return stub_->Stats(&context, v1::StatsRequest(), &response);
+  }
+
+  grpc::Status Publish(const std::string& key, const std::string& tenant) {
+    grpc::ClientContext context;
+    Prepare(&context, key);
+    v1::PublishRequest request;
+    request.set_channel("news");
+    request.set_data("{}");
+    request.set_tenant(tenant);
+    v1::PublishResponse response;
+    return stub_->Publish(&context, request, &response);
+  }
+
+  grpc::Status Disconnect(const std::string& key, const std::string& tenant) {
+    grpc::ClientContext context;
+    Prepare(&context, key);
+    v1::DisconnectRequest request;
+    request.set_user("42");
+    request.set_tenant(tenant);
+    v1::DisconnectResponse response;
+    return stub_->Disconnect(&context, request, &response);
+  }
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ControlService::Stub> stub_;
+};
+
+// Certificates written to files, as the flags name them.
+struct TestTls {
+  testing::TestCa ca = testing::TestCa::Create("wirehub test CA");
+  testing::TestCa other_ca = testing::TestCa::Create("another CA");
+  testing::TestPair server = ca.IssueServer();
+  TlsFiles ServerFiles(bool verify_clients) {
+    static int counter = 0;
+    const std::string prefix = absl::StrCat("server", ++counter);
+    return TlsFiles{
+        testing::WriteTestFile(prefix + ".crt", server.cert_pem),
+        testing::WriteTestFile(prefix + ".key", server.key_pem),
+        verify_clients ? testing::WriteTestFile(prefix + "-ca.crt", ca.cert_pem()) : ""};
+  }
+  // Channel credentials trusting `ca`, presenting `client` when given.
+  std::shared_ptr<grpc::ChannelCredentials> Client(const testing::TestPair* client = nullptr) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ca.cert_pem();
+    if (client != nullptr) {
+      options.pem_cert_chain = client->cert_pem;
+      options.pem_private_key = client->key_pem;
+    }
+    return grpc::SslCredentials(options);
+  }
+};
 
 TEST(ControlServerTest, HealthAnswersForTheServerAndEachService) {
   ControlServer server(Options());
@@ -83,6 +187,164 @@ TEST(ControlServerTest, SecondServerOnATakenPortRefusesToStart) {
   // The first one still serves.
   EXPECT_EQ(CheckHealth(absl::StrCat("127.0.0.1:", *port), "").serving_status, 1);
   first.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, EdgeLinkIsServedOnItsOwnListenerOnly) {
+  ControlServerOptions options = Options();
+  options.api_keys = TestKeys();
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_NE(server.edge_link_port(), 0);
+  ASSERT_NE(server.edge_link_port(), *port);
+  const std::string api = absl::StrCat("127.0.0.1:", *port);
+  const std::string edge = absl::StrCat("127.0.0.1:", server.edge_link_port());
+  EXPECT_EQ(CheckHealth(edge, "wirehub.edge.v1.EdgeLinkService").serving_status, 1);
+  EXPECT_EQ(CheckHealth(edge, "wirehub.control.v1.ControlService").status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CheckHealth(api, "wirehub.edge.v1.EdgeLinkService").status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // EdgeLinkService is not there on the API port, whatever the key.
+  auto stub = edge::v1::EdgeLinkService::NewStub(
+      grpc::CreateChannel(api, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context.AddMetadata("authorization", "apikey wh_ops");
+  edge::v1::ClientPublishRequest request;
+  control::v1::PublishResponse response;
+  EXPECT_EQ(stub->Publish(&context, request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  // Nor ControlService on the edge link.
+  Api on_edge_port(edge);
+  EXPECT_EQ(on_edge_port.Stats("wh_ops").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, ApiKeysAreCheckedOnEveryCall) {
+  ControlServerOptions options = Options();
+  options.api_keys = TestKeys();
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string address = absl::StrCat("127.0.0.1:", *port);
+  Api api(address);
+
+  grpc::Status none = api.Stats("");
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(none.error_message(), HasSubstr("apikey"));
+  grpc::Status wrong = api.Publish("wh_wrong", "");
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(wrong.error_message(), "unknown API key");
+
+  EXPECT_TRUE(api.Stats("wh_ops").ok());
+  EXPECT_TRUE(api.Publish("wh_ops", "globex").ok());
+
+  // Publish-only key: publishes, may not disconnect.
+  EXPECT_TRUE(api.Publish("wh_pub", "").ok());
+  grpc::Status disconnect = api.Disconnect("wh_pub", "");
+  EXPECT_EQ(disconnect.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(disconnect.error_message(), HasSubstr("Disconnect"));
+
+  // Tenant key: its tenant only, no server-wide calls.
+  EXPECT_TRUE(api.Publish("wh_acme", "acme").ok());
+  EXPECT_TRUE(api.Disconnect("wh_acme", "acme").ok());
+  grpc::Status other = api.Publish("wh_acme", "globex");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(other.error_message(), HasSubstr("tenant 'globex'"));
+  EXPECT_EQ(api.Disconnect("wh_acme", "").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(api.Stats("wh_acme").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Health needs no key.
+  EXPECT_EQ(CheckHealth(address, "").serving_status, 1);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, PublishStreamRefusesItemsOfAnotherTenant) {
+  ControlServerOptions options = Options();
+  options.api_keys = TestKeys();
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  auto stub = v1::ControlService::NewStub(api.channel());
+
+  {
+    grpc::ClientContext context;
+    api.Prepare(&context, "");
+    auto stream = stub->PublishStream(&context);
+    stream->WritesDone();
+    v1::PublishStreamResponse response;
+    EXPECT_FALSE(stream->Read(&response));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  grpc::ClientContext context;
+  api.Prepare(&context, "wh_acme");
+  auto stream = stub->PublishStream(&context);
+  for (const char* tenant : {"acme", "globex"}) {
+    v1::PublishStreamRequest request;
+    request.set_channel("news");
+    request.set_data("{}");
+    request.set_tenant(tenant);
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  std::vector<int> codes;
+  v1::PublishStreamResponse response;
+  while (stream->Read(&response)) codes.push_back(response.error_code());
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_THAT(codes, ::testing::ElementsAre(0, grpc::StatusCode::PERMISSION_DENIED));
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, ApiOverTlsWithATrustingClient) {
+  TestTls tls;
+  ControlServerOptions options = Options();
+  options.api_tls = tls.ServerFiles(/*verify_clients=*/false);
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api trusting(absl::StrCat("127.0.0.1:", *port), tls.Client());
+  EXPECT_TRUE(trusting.Stats("").ok());
+  // A plaintext client gets no answer from a TLS listener.
+  Api plaintext(absl::StrCat("127.0.0.1:", *port));
+  EXPECT_EQ(plaintext.Stats("").error_code(), grpc::StatusCode::UNAVAILABLE);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, EdgeLinkWithMutualTlsNeedsAClientCertificateFromItsCa) {
+  TestTls tls;
+  ControlServerOptions options = Options();
+  options.edge_tls = tls.ServerFiles(/*verify_clients=*/true);
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string edge = absl::StrCat("127.0.0.1:", server.edge_link_port());
+  const std::string service = "wirehub.edge.v1.EdgeLinkService";
+
+  HealthAnswer no_certificate = CheckHealth(edge, service, tls.Client());
+  EXPECT_EQ(no_certificate.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  testing::TestPair stranger = tls.other_ca.IssueClient("stranger");
+  HealthAnswer other_ca = CheckHealth(edge, service, tls.Client(&stranger));
+  EXPECT_EQ(other_ca.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  testing::TestPair edge_certificate = tls.ca.IssueClient("edge-1");
+  HealthAnswer valid = CheckHealth(edge, service, tls.Client(&edge_certificate));
+  EXPECT_TRUE(valid.status.ok()) << valid.status.error_message();
+  EXPECT_EQ(valid.serving_status, 1);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, StartRefusesAMismatchedTlsPair) {
+  TestTls tls;
+  ControlServerOptions options = Options();
+  TlsFiles files = tls.ServerFiles(false);
+  files.key_file = testing::WriteTestFile("stranger.key", tls.ca.IssueServer().key_pem);
+  options.api_tls = files;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_FALSE(port.ok());
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("does not match"));
 }
 
 }  // namespace

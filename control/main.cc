@@ -1,7 +1,10 @@
 // wirehub-control: parses flags, starts ControlServer, waits for a signal.
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -16,10 +19,40 @@
 #include "common/namespace_registry.h"
 #include "common/signals.h"
 #include "common/version.h"
+#include "control/api_key_set.h"
 #include "control/control_server.h"
+#include "control/listen_policy.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7100",
-          "HOST:PORT for the gRPC API and the edge link; port 0 picks a free port");
+          "HOST:PORT of the public gRPC API (ControlService, health, reflection) for backends; "
+          "port 0 picks a free port. Beyond loopback it needs api_keys in --config or "
+          "--insecure_api");
+ABSL_FLAG(std::string, edge_listen, "127.0.0.1:7101",
+          "HOST:PORT of the edge link (EdgeLinkService, health) for wirehub-edge processes; "
+          "port 0 picks a free port. Beyond loopback it needs --edge_tls_client_ca_file or "
+          "--insecure_edge_link");
+ABSL_FLAG(std::string, grpc_tls_cert_file, "",
+          "PEM certificate chain (leaf first) of the API listener; with --grpc_tls_key_file it "
+          "serves TLS 1.2/1.3. Re-read every second and on SIGHUP; a bad pair is refused");
+ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc_tls_cert_file");
+ABSL_FLAG(std::string, edge_tls_cert_file, "",
+          "PEM certificate chain (leaf first) of the edge link; with --edge_tls_key_file it "
+          "serves TLS 1.2/1.3. Re-read every second and on SIGHUP; a bad pair is refused");
+ABSL_FLAG(std::string, edge_tls_key_file, "", "PEM private key of --edge_tls_cert_file");
+ABSL_FLAG(std::string, edge_tls_client_ca_file, "",
+          "PEM CA bundle: the edge link then requires a client certificate issued by it "
+          "(mutual TLS); needs --edge_tls_cert_file and --edge_tls_key_file");
+ABSL_FLAG(bool, insecure_api, false,
+          "Start even though --grpc_listen is beyond loopback and no api_keys are configured "
+          "(logged as a WARNING)");
+ABSL_FLAG(bool, insecure_edge_link, false,
+          "Start even though --edge_listen is beyond loopback without "
+          "--edge_tls_client_ca_file (logged as a WARNING)");
+ABSL_FLAG(int, max_concurrent_streams, 1000,
+          "Most concurrent gRPC streams (calls) per client connection, on each listener; a "
+          "backend keeps one PublishStream per conversation");
+ABSL_FLAG(absl::Duration, api_call_timeout, absl::Seconds(30),
+          "Unary calls that bring no deadline are cancelled after this long (streams are exempt)");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
           "accepted, no history");
@@ -50,7 +83,8 @@ constexpr absl::string_view kFlagsFile = "control/main.cc";
 void SetUsage() {
   absl::SetProgramUsageMessage(
       "sequences publications and streams them to wirehub-edge processes.\n"
-      "Usage: wirehub-control [--grpc_listen=HOST:PORT] [--config=FILE] [flags]");
+      "Usage: wirehub-control [--grpc_listen=HOST:PORT] [--edge_listen=HOST:PORT] "
+      "[--config=FILE] [flags]");
   absl::FlagsUsageConfig usage;
   usage.normalize_filename = [](absl::string_view file) {
     return std::string(file == __FILE__ ? kFlagsFile : absl::StripPrefix(file, "/"));
@@ -60,6 +94,30 @@ void SetUsage() {
   usage.version_string = [] { return absl::StrCat("wirehub-control ", wirehub::kVersion, "\n"); };
   absl::SetFlagsUsageConfig(usage);
 }
+
+// The TLS files of one listener from its flags; nullopt without them.
+// InvalidArgument naming the flags for an incomplete set.
+absl::StatusOr<std::optional<wirehub::control::TlsFiles>> TlsFlags(const std::string& prefix,
+                                                                   const std::string& cert,
+                                                                   const std::string& key,
+                                                                   const std::string& client_ca) {
+  if (cert.empty() && key.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", prefix, "_tls_client_ca_file needs --",
+                                                     prefix, "_tls_cert_file and --", prefix,
+                                                     "_tls_key_file"));
+    }
+    return std::optional<wirehub::control::TlsFiles>();
+  }
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", prefix, "_tls_cert_file and --", prefix, "_tls_key_file go together"));
+  }
+  return std::optional<wirehub::control::TlsFiles>(
+      wirehub::control::TlsFiles{cert, key, client_ca});
+}
+
+std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
 
 }  // namespace
 
@@ -73,6 +131,34 @@ int main(int argc, char** argv) {
 
   wirehub::control::ControlServerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.edge_listen = absl::GetFlag(FLAGS_edge_listen);
+  if (options.edge_listen.empty()) {
+    WH_LOG(ERROR) << "--edge_listen must not be empty: the edge link has its own listener";
+    return 2;
+  }
+  absl::StatusOr<std::optional<wirehub::control::TlsFiles>> api_tls = TlsFlags(
+      "grpc", absl::GetFlag(FLAGS_grpc_tls_cert_file), absl::GetFlag(FLAGS_grpc_tls_key_file), "");
+  absl::StatusOr<std::optional<wirehub::control::TlsFiles>> edge_tls = TlsFlags(
+      "edge", absl::GetFlag(FLAGS_edge_tls_cert_file), absl::GetFlag(FLAGS_edge_tls_key_file),
+      absl::GetFlag(FLAGS_edge_tls_client_ca_file));
+  for (const auto* tls : {&api_tls, &edge_tls}) {
+    if (!tls->ok()) {
+      WH_LOG(ERROR) << tls->status().message();
+      return 2;
+    }
+  }
+  options.api_tls = *std::move(api_tls);
+  options.edge_tls = *std::move(edge_tls);
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  if (options.max_concurrent_streams < 1) {
+    WH_LOG(ERROR) << "--max_concurrent_streams must be at least 1";
+    return 2;
+  }
+  options.api_call_timeout = absl::GetFlag(FLAGS_api_call_timeout);
+  if (options.api_call_timeout <= absl::ZeroDuration()) {
+    WH_LOG(ERROR) << "--api_call_timeout must be positive";
+    return 2;
+  }
   options.service.version = wirehub::kVersion;
   options.service.max_payload_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes));
   options.edge_session.max_queued_publications =
@@ -91,23 +177,52 @@ int main(int argc, char** argv) {
       WH_LOG(ERROR) << config.status().message();
       return 2;
     }
+    absl::StatusOr<wirehub::control::ApiKeySet> api_keys =
+        wirehub::control::ApiKeySet::FromConfig(config->api_keys(), absl::GetFlag(FLAGS_config));
+    if (!api_keys.ok()) {
+      WH_LOG(ERROR) << api_keys.status().message();
+      return 2;
+    }
+    options.api_keys = *std::move(api_keys);
     options.namespaces = wirehub::NamespaceRegistry(*config);
     options.hub.idempotency_window = absl::Seconds(config->idempotency_window().seconds()) +
                                      absl::Nanoseconds(config->idempotency_window().nanos());
   }
 
-  wirehub::control::ControlServer server(options);
+  std::vector<std::string> warnings;
+  absl::Status policy = wirehub::control::CheckListenPolicy(
+      {options.grpc_listen, options.edge_listen, !options.api_keys.empty(),
+       options.edge_tls.has_value() && !options.edge_tls->client_ca_file.empty(),
+       absl::GetFlag(FLAGS_insecure_api), absl::GetFlag(FLAGS_insecure_edge_link)},
+      &warnings);
+  if (!policy.ok()) {
+    WH_LOG(ERROR) << policy.message();
+    return 2;
+  }
+  for (const std::string& warning : warnings) WH_LOG(WARNING) << warning;
+  if (options.api_keys.empty()) {
+    WH_LOG(INFO) << "no api_keys configured: API calls need no key";
+  } else {
+    WH_LOG(INFO) << options.api_keys.size() << " API key(s) configured: every API call needs one";
+  }
+
+  const std::string grpc_host = HostOf(options.grpc_listen);
+  const std::string edge_host = HostOf(options.edge_listen);
+  wirehub::control::ControlServer server(std::move(options));
   absl::StatusOr<int> port = server.Start();
   if (!port.ok()) {
     WH_LOG(ERROR) << port.status().message();
     return 1;
   }
-  std::string host = options.grpc_listen.substr(0, options.grpc_listen.rfind(':'));
-  std::printf("wirehub-control: grpc listening on %s:%d\n", host.c_str(), *port);
+  std::printf("wirehub-control: grpc listening on %s:%d\n", grpc_host.c_str(), *port);
+  std::printf("wirehub-control: edge link listening on %s:%d\n", edge_host.c_str(),
+              server.edge_link_port());
   std::fflush(stdout);
 
-  int signal_number = wirehub::WaitForStopSignal(
-      signals, [] { WH_LOG(INFO) << "SIGHUP: nothing to reload yet, still running"; });
+  int signal_number = wirehub::WaitForStopSignal(signals, [&server] {
+    WH_LOG(INFO) << "SIGHUP: re-reading the TLS certificates, if any; still running";
+    server.ReloadCertificates();
+  });
   WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
   server.Shutdown(absl::Seconds(2));
   return 0;

@@ -20,7 +20,7 @@ const dataOf = (rec) => rec.publications.map((p) => p.data.n);
 
 test('a broken and restored control link: clients see no gap, no duplicate and no unsubscribe', async () => {
   const control = await env.startControl([`--config=${configFile}`]);
-  const proxy = await env.tcpProxy(control.port);
+  const proxy = await env.tcpProxy(control.edgePort);
   const edge = await env.startEdge({ address: proxy.address }, { config: configFile, edge_id: 'edge-proxied' });
   const client = env.sdk(edge.url, { token: await env.token('gap-user') });
   await client.connectAndWait();

@@ -710,12 +710,31 @@ export class Env {
     return proc;
   }
 
-  /** Starts wirehub-control on an ephemeral port; resolves when it is listening. */
+  /**
+   * Starts wirehub-control with its API and its edge link on ephemeral ports;
+   * resolves when both listen. The process gets `address`/`port` (the API,
+   * for wirehubctl and backends) and `edgeAddress`/`edgePort` (the edge link,
+   * for startEdge). A control started with `--grpc_listen=127.0.0.1:P` where
+   * P is the API port of an earlier control of this env (a restart on the
+   * same address) also takes that control's edge link port, unless
+   * `extraArgs` give `--edge_listen`.
+   */
   async startControl(extraArgs = []) {
-    const proc = this._spawn('wirehub-control', 'wirehub-control', ['--grpc_listen=127.0.0.1:0', ...extraArgs]);
-    const m = await proc.waitForLine(/^wirehub-control: grpc listening on (127\.0\.0\.1:(\d+))$/, READY_TIMEOUT_MS);
-    proc.address = m[1];
-    proc.port = Number(m[2]);
+    const args = ['--grpc_listen=127.0.0.1:0'];
+    if (!extraArgs.some((a) => a.startsWith('--edge_listen='))) {
+      const api = extraArgs.find((a) => a.startsWith('--grpc_listen='));
+      const earlier = api && this.processes.find((p) => p.edgePort && `--grpc_listen=${p.address}` === api);
+      args.push(`--edge_listen=127.0.0.1:${earlier ? earlier.edgePort : 0}`);
+    }
+    const proc = this._spawn('wirehub-control', 'wirehub-control', [...args, ...extraArgs]);
+    // Both lines are printed together; the edge link's comes second.
+    const m = await proc.waitForLine(/^wirehub-control: edge link listening on (127\.0\.0\.1:(\d+))$/, READY_TIMEOUT_MS);
+    proc.edgeAddress = m[1];
+    proc.edgePort = Number(m[2]);
+    const api = proc.stdoutLines.map((l) => /^wirehub-control: grpc listening on (127\.0\.0\.1:(\d+))$/.exec(l)).find(Boolean);
+    if (!api) throw new Error(`wirehub-control printed no grpc line before its edge link line: ${JSON.stringify(proc.stdoutLines)}`);
+    proc.address = api[1];
+    proc.port = Number(api[2]);
     if (!this.control) this.control = proc;
     return proc;
   }
@@ -729,7 +748,8 @@ export class Env {
   async startEdge(control = this.control, flags = {}, { wrapper } = {}) {
     const args = [
       '--listen=127.0.0.1:0',
-      `--control=${control.address}`,
+      // The edge link; a stand-in such as a proxy has only `address`.
+      `--control=${control.edgeAddress ?? control.address}`,
       `--token_hmac_secret_file=${this.secretFile}`,
       `--stats_interval=${TEST_STATS_INTERVAL}`,
     ];

@@ -186,7 +186,7 @@ test('gap repair on a channel with ~10 MB of history: every publication missed w
   const control = capped.control;
   const positions = await fill(channel, control);
   const top = positions.at(-1).offset;
-  const proxy = await env.tcpProxy(control.port);
+  const proxy = await env.tcpProxy(control.edgePort);
   const edge = await env.startEdge({ address: proxy.address }, { config: capped.file, edge_id: 'edge-big-proxied' });
   const edgeListed = (s) => (s.edges ?? []).some((e) => e.id === 'edge-big-proxied');
   await env.waitStats(edgeListed, 10_000, 'the proxied edge to attach');
