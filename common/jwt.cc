@@ -1,6 +1,5 @@
 #include "common/jwt.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -9,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +26,8 @@
 #include "common/json_writer.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/token_key.h"
+#include "common/token_keys.h"
 #include "simdjson.h"
 
 namespace wirehub {
