@@ -301,7 +301,7 @@ test('an edge with token_keys alone starts without a secret; a key that does not
   });
   const keysOnly = env.spawnBinary('wirehub-edge[keys-only]', 'wirehub-edge', [
     '--listen=127.0.0.1:0',
-    `--control=${control.address}`,
+    `--control=${control.edgeAddress ?? control.address}`,
     `--config=${config}`,
   ]);
   const m = await keysOnly.waitForLine(/^wirehub-edge: websocket listening on (ws:\/\/\S+)$/, 10_000);
@@ -328,7 +328,7 @@ test('an edge with token_keys alone starts without a secret; a key that does not
   ]) {
     const bad = env.spawnBinary('wirehub-edge[bad-keys]', 'wirehub-edge', [
       '--listen=127.0.0.1:0',
-      `--control=${control.address}`,
+      `--control=${control.edgeAddress ?? control.address}`,
       `--config=${file}`,
     ]);
     bad.expectExit({ code: 2 });
