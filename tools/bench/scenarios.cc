@@ -506,6 +506,10 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
       }
       return server.status();
     }
+    // The generator's own CPU (this process; children with
+    // --client_processes are not in it): it shares the cores, and TLS
+    // costs it too.
+    (*server)->pids.push_back({"generator", getpid(), false});
     for (CaseSpec spec : cases) {
       if (options.payload_bytes != 0) spec.payload_bytes = options.payload_bytes;
       bool grpc_api = spec.api.has_value() &&
