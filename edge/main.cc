@@ -38,10 +38,12 @@ ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for wss on --listen (with --tls_key_file); re-read on SIGHUP and "
           "when its directory changes; default: plain ws (TLS terminated in front)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
-ABSL_FLAG(std::string, control, "127.0.0.1:7100", "HOST:PORT of wirehub-control");
+ABSL_FLAG(std::string, control, "127.0.0.1:7101",
+          "HOST:PORT of wirehub-control's edge link listener (its --edge_listen), not its "
+          "public API");
 ABSL_FLAG(std::string, control_tls_ca_file, "",
           "PEM CA bundle that verifies control's certificate; setting it turns TLS on for the "
-          "link to --control (default: plaintext)");
+          "link to --control, which is plaintext without it");
 ABSL_FLAG(std::string, control_tls_cert_file, "",
           "PEM certificate chain the edge presents to control (mutual TLS); needs "
           "--control_tls_ca_file and --control_tls_key_file; re-read when it changes");
@@ -49,7 +51,7 @@ ABSL_FLAG(std::string, control_tls_key_file, "",
           "PEM private key of --control_tls_cert_file; re-read when it changes");
 ABSL_FLAG(std::string, control_tls_server_name, "",
           "Name control's certificate must hold, when it is not the host of --control (an IP, "
-          "a Kubernetes service name); default: that host");
+          "a Kubernetes service name); empty: that host");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
           "accepted, no history");
