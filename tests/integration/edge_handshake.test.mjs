@@ -257,7 +257,7 @@ test('an unmasked client frame closes the connection with 1002', {
       const id = connectFirst ? 2 : 1;
       const command = connectFirst ? { id, subscribe: { channel: 'unmasked' } } : { id, connect: { token } };
       conn.sendText(JSON.stringify(command), { mask: false });
-      const closed = await conn.waitClosed(5000);
+      const closed = await conn.waitClosed(2000);
       const close = conn.closeFrame();
       const seen = JSON.stringify({ closed, close: close && { code: close.code, reason: close.reason }, messages: conn.messages() });
       assert.ok(

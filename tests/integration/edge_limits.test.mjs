@@ -303,8 +303,8 @@ test('command rate: every kind counts; over command_rate error 111, after more t
   const refusals = r.messages.filter((m) => m.id >= 10 && m.error && m.error.code === 111).length;
   assert.ok(
     refusals >= COMMAND_BURST && refusals <= COMMAND_BURST + 1,
-    `closed after more than command_burst (${COMMAND_BURST}) refusals in a row; 111 replies seen: ${refusals}; ` +
-      `replies: ${JSON.stringify(r.messages.filter((m) => m.id >= 10))}`,
+    `the 3013 close must follow more than command_burst (${COMMAND_BURST}) refusals in a row, each answered 111 ` +
+      `before the close; 111 replies seen: ${refusals}; replies to the flood: ${JSON.stringify(r.messages.filter((m) => m.id >= 10))}`,
   );
   assert.ok(!r.messages.some((m) => m.id === 29), 'the rest of the flood was not answered');
   await neighbourStillReceives('commands', 'command rate close');
