@@ -4,6 +4,8 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "control/publish_stream_reactor.h"
 
@@ -40,15 +42,32 @@ AuthenticatedControlService::AuthenticatedControlService(const ApiKeySet* keys,
 
 absl::Status AuthenticatedControlService::Check(grpc::CallbackServerContext* context,
                                                 const char* call, ApiScope scope,
-                                                const std::string* tenant) const {
+                                                const std::string* tenant) {
   if (keys_->empty()) return absl::OkStatus();
   absl::StatusOr<const ApiKey*> key = keys_->Authorize(AuthorizationOf(context), call, scope);
   absl::Status status = key.ok() ? ApiKeySet::CheckTenant(*key, call, tenant) : key.status();
-  if (!status.ok()) {
-    WH_LOG(WARNING) << "API call " << call << " from " << context->peer()
-                    << " refused: " << status.message();
-  }
+  if (!status.ok()) LogRefusal(call, context->peer(), status);
   return status;
+}
+
+void AuthenticatedControlService::LogRefusal(const char* call, const std::string& peer,
+                                             const absl::Status& status) {
+  uint64_t unlogged = 0;
+  {
+    absl::MutexLock lock(&log_mu_);
+    const absl::Time now = absl::Now();
+    if (now - last_logged_ < absl::Seconds(1)) {
+      ++unlogged_;
+      return;
+    }
+    last_logged_ = now;
+    unlogged = unlogged_;
+    unlogged_ = 0;
+  }
+  std::string more;
+  if (unlogged > 0) more = absl::StrCat(" (", unlogged, " more refused since the last line)");
+  WH_LOG(WARNING) << "API call " << call << " from " << peer << " refused: " << status.message()
+                  << more;
 }
 
 // Each handler: the check, then the implementation.
@@ -84,8 +103,7 @@ AuthenticatedControlService::PublishStream(grpc::CallbackServerContext* context)
   absl::StatusOr<const ApiKey*> key =
       keys_->Authorize(AuthorizationOf(context), "PublishStream", ApiScope::kPublish);
   if (!key.ok()) {
-    WH_LOG(WARNING) << "API call PublishStream from " << context->peer()
-                    << " refused: " << key.status().message();
+    LogRefusal("PublishStream", context->peer(), key.status());
     return new RefusedStream(key.status());
   }
   // The key is one of keys_, which outlives every call.

@@ -4,11 +4,15 @@
 #ifndef WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
 #define WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
 
+#include <cstdint>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "control/api_key_set.h"
 #include "control/control_service.h"
 #include "wirehub/control/v1/control.grpc.pb.h"
@@ -83,10 +87,18 @@ class AuthenticatedControlService final : public v1::ControlService::CallbackSer
   // OK when the call may run: the key covers `scope` and `tenant` (nullptr:
   // a call spanning every tenant).
   absl::Status Check(grpc::CallbackServerContext* context, const char* call, ApiScope scope,
-                     const std::string* tenant) const;
+                     const std::string* tenant);
+
+  // Logs a refusal: at most one line per second, with the details of the
+  // refusal that opens the second and the count of those not logged since,
+  // so a client hammering with a bad key cannot flood the log.
+  void LogRefusal(const char* call, const std::string& peer, const absl::Status& status);
 
   const ApiKeySet* const keys_;
   ControlServiceImpl* const service_;
+  absl::Mutex log_mu_;
+  absl::Time last_logged_ ABSL_GUARDED_BY(log_mu_) = absl::InfinitePast();
+  uint64_t unlogged_ ABSL_GUARDED_BY(log_mu_) = 0;
 };
 
 }  // namespace wirehub::control
