@@ -23,8 +23,14 @@ import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
 
 // Servers in column order; anything else the bench reports comes after them.
-export const SERVER_ORDER = ['wirehub', 'nchan', 'nats'];
-const SERVER_LABELS = {wirehub: 'wirehub', nchan: 'nchan', nats: 'NATS'};
+// "wirehub-wss" is wirehub measured over wss (wirehub-bench --tls).
+export const SERVER_ORDER = ['wirehub', 'wirehub-wss', 'nchan', 'nats'];
+const SERVER_LABELS = {
+  'wirehub': 'wirehub',
+  'wirehub-wss': 'wirehub (wss)',
+  'nchan': 'nchan',
+  'nats': 'NATS',
+};
 
 // The peers and the Debian packages each needs (what run-all checks).
 export const PEER_PACKAGES = {
