@@ -243,6 +243,15 @@ test('max_connections_per_user: the next connect is answered by closing with 350
   assert.equal(close.code, 3504, `close code ${JSON.stringify(close)}`);
   assert.equal(close.reason, 'connection limit');
   assert.deepEqual(over.messages.filter((m) => m.connect), [], 'no connect result before the close');
+  // The SDK takes 3504 as final: disconnected, no reconnect.
+  const sdk = env.sdk(url, { token });
+  sdk.connect();
+  const ctx = await sdk.waitEvent('disconnected', () => true, 5000, 'the SDK over the per-user limit to be disconnected');
+  assert.equal(ctx.code, 3504, JSON.stringify(ctx));
+  assert.equal(ctx.reason, 'connection limit');
+  await sleep(1500);
+  assert.equal(sdk.sockets.length, 1, 'the SDK does not reconnect after 3504');
+  assert.equal(sdk.state, 'disconnected');
   const otherUser = await env.raw(url);
   await otherUser.connect(await env.token('another-user'));
   mine[0].close();
