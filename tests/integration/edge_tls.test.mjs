@@ -2,8 +2,8 @@
 // the listener speaks TLS (banner wss://...), the npm centrifuge SDK connects
 // over wss with the test CA, subscribes and receives; the TLS profile is
 // Mozilla's intermediate one (TLS 1.0/1.1, a CBC cipher and non-ECDHE key
-// exchange refused, 1.2 with ECDHE+AEAD and 1.3 accepted, no client-initiated
-// renegotiation); a client that never finishes the TLS handshake is cut at
+// exchange refused, 1.2 with ECDHE+AEAD and 1.3 accepted, with an RSA and an
+// ECDSA certificate; no client-initiated renegotiation); a client that never finishes the TLS handshake is cut at
 // handshake_timeout; certificates rotate without dropping connections, by a
 // Kubernetes-style `..data` symlink swap in the watched directory and on
 // SIGHUP, and a bad pair is refused with a log line while the old one stays.
@@ -174,6 +174,22 @@ test('TLS profile: 1.0, 1.1, CBC ciphers and non-ECDHE key exchange refused; 1.2
     assert.ok(r.verified, `${what}: the chain verifies against the test CA`);
   }
   await clientStillReceives('TLS probes');
+});
+
+test('an ECDSA certificate: ECDHE-ECDSA with AEAD accepted, CBC refused, the SDK connects', async () => {
+  const pki = path.join(env.dir, 'pki');
+  const ec = await makeServerCert(pki, ca, { name: 'ec', serial: 0x5a17ec01n, keyType: 'ec' });
+  const ecEdge = await env.startEdge(env.control, { edge_id: 'edge-tls-ecdsa', tls_cert_file: ec.cert, tls_key_file: ec.key });
+  for (const cipher of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+    const r = await sClient(ecEdge.port, ['-tls1_2', '-cipher', cipher], { caFile: ca.cert });
+    assert.ok(r.ok && r.cipher === cipher, `${cipher} must be accepted: ${r.output.slice(0, 2000)}`);
+  }
+  for (const cipher of ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA384']) {
+    const r = await sClient(ecEdge.port, ['-tls1_2', '-cipher', cipher], { caFile: ca.cert });
+    assert.ok(!r.ok, `${cipher} must be refused; negotiated ${r.protocol} ${r.cipher}`);
+  }
+  assert.equal(await servedSerial(ecEdge.port, { caFile: ca.cert }), ec.serialHex);
+  await newClientWorks('ecdsa', ecEdge.url);
 });
 
 test('no client-initiated renegotiation (TLS 1.2)', async () => {

@@ -79,13 +79,14 @@ export async function makeCa(dir, name = 'wirehub test CA') {
 }
 
 /**
- * Makes an RSA server certificate signed by `ca` for IP:127.0.0.1 and
- * DNS:localhost with serial `serial` (a BigInt or a number). Writes
+ * Makes a server certificate (RSA 2048, or ECDSA P-256 with `keyType: 'ec'`)
+ * signed by `ca` for IP:127.0.0.1 and DNS:localhost with serial `serial` (a
+ * BigInt or a number). Writes
  * `${name}.crt` (the certificate followed by the CA's, a chain) and
  * `${name}.key` in `dir`. Resolves {cert, key, serialHex} with serialHex as
  * `openssl x509 -serial` prints it (upper case).
  */
-export async function makeServerCert(dir, ca, { name = 'server', serial }) {
+export async function makeServerCert(dir, ca, { name = 'server', serial, keyType = 'rsa' }) {
   fs.mkdirSync(dir, { recursive: true });
   const key = path.join(dir, `${name}.key`);
   const csr = path.join(dir, `${name}.csr`);
@@ -96,7 +97,7 @@ export async function makeServerCert(dir, ca, { name = 'server', serial }) {
     ext,
     [
       'basicConstraints = CA:FALSE',
-      'keyUsage = critical,digitalSignature,keyEncipherment',
+      `keyUsage = critical,digitalSignature${keyType === 'ec' ? '' : ',keyEncipherment'}`,
       'extendedKeyUsage = serverAuth',
       'subjectAltName = IP:127.0.0.1,DNS:localhost',
       'authorityKeyIdentifier = keyid,issuer',
@@ -104,7 +105,8 @@ export async function makeServerCert(dir, ca, { name = 'server', serial }) {
     ].join('\n'),
   );
   const serialHex = BigInt(serial).toString(16).toUpperCase();
-  await mustOpenssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=localhost']);
+  const newKey = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
+  await mustOpenssl(['req', '-new', ...newKey, '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=localhost']);
   await mustOpenssl([
     'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${serialHex}`,
     '-days', '2', '-extfile', ext, '-out', leaf,
