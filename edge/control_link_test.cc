@@ -136,14 +136,14 @@ class LinkEvents {
   std::vector<std::string> publication_channels_ ABSL_GUARDED_BY(mu_);
 };
 
-// A real control in process, restartable on the same port, and a link to it.
+// A real control in process, restartable on the same ports, and a link to
+// its edge link listener.
 class ControlLinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(StartControl(0));
-    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(StartControl(0, 0));
+    channel_ = grpc::CreateChannel(api_address_, grpc::InsecureChannelCredentials());
     stub_ = control::v1::ControlService::NewStub(channel_);
-    link_stub_ = v1::EdgeLinkService::NewStub(channel_);
   }
 
   void TearDown() override {
@@ -153,16 +153,20 @@ class ControlLinkTest : public ::testing::Test {
 
   LinkEvents& events() { return *events_; }
 
-  bool StartControl(int port) {
+  // Ports 0 pick free ones; a restart passes the previous ones.
+  bool StartControl(int api_port, int edge_port) {
     control::ControlServerOptions options;
-    options.grpc_listen = absl::StrCat("127.0.0.1:", port);
+    options.grpc_listen = absl::StrCat("127.0.0.1:", api_port);
+    options.edge_listen = absl::StrCat("127.0.0.1:", edge_port);
     options.namespaces = NamespaceRegistry(TestConfig());
     auto server = std::make_unique<control::ControlServer>(std::move(options));
     absl::StatusOr<int> bound = server->Start();
     EXPECT_TRUE(bound.ok()) << bound.status().message();
     if (!bound.ok()) return false;
-    port_ = *bound;
-    address_ = absl::StrCat("127.0.0.1:", port_);
+    api_port_ = *bound;
+    api_address_ = absl::StrCat("127.0.0.1:", api_port_);
+    edge_port_ = server->edge_link_port();
+    edge_address_ = absl::StrCat("127.0.0.1:", edge_port_);
     absl::MutexLock lock(&control_mu_);
     control_ = std::move(server);
     return true;
@@ -214,7 +218,7 @@ class ControlLinkTest : public ::testing::Test {
         [this, probed_channels] { return PresenceHeld(probed_channels); });
     LinkEvents* events = events_.get();
     ControlLinkOptions options;
-    options.control_address = address_;
+    options.control_address = edge_address_;
     options.edge_id = "edge-1";
     options.version = "test";
     options.initial_backoff = absl::Milliseconds(20);
@@ -241,11 +245,13 @@ class ControlLinkTest : public ::testing::Test {
 
   absl::Mutex control_mu_;
   std::unique_ptr<control::ControlServer> control_ ABSL_GUARDED_BY(control_mu_);
-  int port_ = 0;
-  std::string address_;
+  // The public API (backends' calls) and the edge link (the link's).
+  int api_port_ = 0;
+  std::string api_address_;
+  int edge_port_ = 0;
+  std::string edge_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<control::v1::ControlService::Stub> stub_;
-  std::unique_ptr<v1::EdgeLinkService::Stub> link_stub_;
   // The link reports to events_, so it goes first.
   std::unique_ptr<LinkEvents> events_;
   std::unique_ptr<ControlLink> link_;
@@ -306,7 +312,7 @@ TEST_F(ControlLinkTest, ReattachesToRestartedControlWithTheWholeSnapshot) {
   // Changes while detached are part of the next snapshot.
   for (int i = 0; i < 100; ++i) link.RemovePresence(RoomKey(i), ClientFor(i).client());
   AddRooms(link, kChannels, 100);
-  ASSERT_TRUE(StartControl(port_));
+  ASSERT_TRUE(StartControl(api_port_, edge_port_));
 
   ASSERT_TRUE(events().WaitForStates(3)) << "never re-attached to the restarted control";
   EXPECT_EQ(events().states(), (std::vector<bool>{true, false, true}));
