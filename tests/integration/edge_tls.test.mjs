@@ -266,6 +266,15 @@ test('rotation by ..data symlink swap: the new pair is installed without droppin
   assert.equal(await servedSerial(edge.port, { caFile: ca.cert }), certs.v2.serialHex, 'the old pair stays after an unparsable one');
   await clientStillReceives('an unparsable pair');
 
+  // An unparsable key: refused, v2 stays.
+  kept = linesWith(edge, KEPT).length;
+  const junkKey = path.join(env.dir, 'pki', 'junk.key');
+  fs.writeFileSync(junkKey, '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n');
+  secret.install('junkkey', { cert: certs.v1.cert, key: junkKey }).activate('junkkey');
+  await waitLog(edge, () => linesWith(edge, KEPT).length > kept, `"${KEPT}" for an unparsable key`);
+  assert.equal(await servedSerial(edge.port, { caFile: ca.cert }), certs.v2.serialHex, 'the old pair stays after an unparsable key');
+  await clientStillReceives('an unparsable key');
+
   // Back to a good pair after the bad ones.
   secret.install('v1again', certs.v1).activate('v1again');
   await waitLog(edge, (l) => l.includes(INSTALLED) && mentionsSerial(l, certs.v1.serialHex), `"${INSTALLED}" naming serial ${certs.v1.serialHex}`);
