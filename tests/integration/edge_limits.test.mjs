@@ -362,6 +362,7 @@ test('max_connections: at the limit the next client waits in the backlog and com
 async function fdExhaustion(proc, label) {
   const sockets = [];
   let stderrBytes = 0;
+  let upgraded = 0;
   const count = (chunk) => (stderrBytes += Buffer.byteLength(chunk));
   proc.child.stderr.on('data', count);
   try {
@@ -369,6 +370,9 @@ async function fdExhaustion(proc, label) {
       const s = net.connect({ host: '127.0.0.1', port: proc.port });
       s.on('error', () => {});
       s.once('connect', () => s.write(upgradeRequest(proc.port)));
+      s.once('data', (d) => {
+        if (d.toString('latin1').startsWith('HTTP/1.1 101')) upgraded += 1;
+      });
       sockets.push(s);
     }
     await sleep(1000);
@@ -386,6 +390,7 @@ async function fdExhaustion(proc, label) {
       `${label}: edge used ${(cpu * 100).toFixed(1)} % CPU over ${seconds.toFixed(1)} s with 400 connections offered ` +
         `(${connected} TCP-connected) and logged ${logged} bytes; stderr tail:\n${proc.stderrText.slice(-2000)}`,
     );
+    assert.ok(upgraded > 0 && upgraded < 200, `${label}: the edge upgraded ${upgraded} of 400 (some, and fewer than its 200 descriptors)`);
     assert.ok(logged < 64 * 1024, `${label}: ${logged} bytes of log in ${seconds.toFixed(1)} s; tail:\n${proc.stderrText.slice(-2000)}`);
   } finally {
     for (const s of sockets) s.destroy();
