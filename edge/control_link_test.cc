@@ -419,12 +419,17 @@ TEST_F(ControlLinkTest, UnaryCallsCarryResponsesAndGrpcStatusAsAbslStatus) {
     control::v1::HistoryRequest request;
     request.set_channel(channel);
     request.set_limit(-1);
+    size_t want;
+    {
+      // Counted before the call: its answer may arrive before it returns.
+      absl::MutexLock lock(&results.mu);
+      want = results.history.size() + 1;
+    }
     link.FetchHistory(request, kWait, [&](absl::StatusOr<control::v1::HistoryResponse> response) {
       absl::MutexLock lock(&results.mu);
       results.history.push_back(std::move(response));
     });
     absl::MutexLock lock(&results.mu);
-    const size_t want = results.history.size() + 1;
     auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(results.mu) {
       return results.history.size() >= want;
     };
