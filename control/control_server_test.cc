@@ -335,6 +335,33 @@ TEST(ControlServerTest, EdgeLinkWithMutualTlsNeedsAClientCertificateFromItsCa) {
   server.Shutdown(absl::Seconds(1));
 }
 
+TEST(ControlServerTest, MessagesOverTheReceiveLimitAreRefused) {
+  ControlServerOptions options = Options();
+  options.service.max_payload_bytes = 1024;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto stub = v1::ControlService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
+  // The limit is 2 * 1024 + 1 MiB.
+  v1::PublishRequest request;
+  request.set_channel("news");
+  request.set_data(std::string(2 * 1024 + (1 << 20) + 1, 'x'));
+  v1::PublishResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(stub->Publish(&context, request, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Under it, the payload limit answers.
+  request.set_data("\"" + std::string(2000, 'x') + "\"");
+  grpc::ClientContext small;
+  small.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Status status = stub->Publish(&small, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("over the limit"));
+  server.Shutdown(absl::Seconds(1));
+}
+
 TEST(ControlServerTest, StartRefusesAMismatchedTlsPair) {
   TestTls tls;
   ControlServerOptions options = Options();
