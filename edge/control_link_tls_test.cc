@@ -198,6 +198,45 @@ class MutualTlsServer {
   std::unique_ptr<grpc::Server> server_;
 };
 
+// Thread-safe. The answer to one PresenceStats call; shared with the call's
+// callback, so an answer arriving after the test gave up touches nothing
+// gone.
+class StatsAnswer {
+ public:
+  using Result = absl::StatusOr<control::v1::PresenceStatsResponse>;
+
+  static ControlApi::Callback<control::v1::PresenceStatsResponse> CallbackFor(
+      std::shared_ptr<StatsAnswer> answer) {
+    return [answer = std::move(answer)](Result result) {
+      absl::MutexLock lock(&answer->mu_);
+      answer->result_ = std::move(result);
+    };
+  }
+
+  // Wait() returns the answer, or DeadlineExceeded after `timeout`.
+  Result Wait(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return result_.has_value(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&arrived), timeout)) {
+      return absl::DeadlineExceededError("no answer");
+    }
+    return *result_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::optional<Result> result_ ABSL_GUARDED_BY(mu_);
+};
+
+// One PresenceStats call through `link`.
+absl::StatusOr<control::v1::PresenceStatsResponse> CallOnce(ControlLink& link) {
+  auto answer = std::make_shared<StatsAnswer>();
+  control::v1::PresenceStatsRequest request;
+  request.set_channel("room:1");
+  link.FetchPresenceStats(request, absl::Seconds(3), StatsAnswer::CallbackFor(answer));
+  return answer->Wait(kWait);
+}
+
 // One PresenceStats call through a link configured with `tls`.
 absl::StatusOr<control::v1::PresenceStatsResponse> CallThroughLink(
     const std::string& address, const ControlLinkTlsOptions& tls) {
@@ -207,23 +246,9 @@ absl::StatusOr<control::v1::PresenceStatsResponse> CallThroughLink(
   options.tls = tls;
   ControlLink link(
       options, [](v1::ControlMessage&&) {}, [](bool) {});
-  absl::Mutex mu;
-  std::optional<absl::StatusOr<control::v1::PresenceStatsResponse>> result ABSL_GUARDED_BY(mu);
-  control::v1::PresenceStatsRequest request;
-  request.set_channel("room:1");
-  link.FetchPresenceStats(request, absl::Seconds(3),
-                          [&](absl::StatusOr<control::v1::PresenceStatsResponse> response) {
-                            absl::MutexLock lock(&mu);
-                            result = std::move(response);
-                          });
-  {
-    absl::MutexLock lock(&mu);
-    auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return result.has_value(); };
-    mu.AwaitWithTimeout(absl::Condition(&arrived), kWait);
-  }
-  link.Stop();  // Runs the callback now if it had not run yet.
-  absl::MutexLock lock(&mu);
-  return *std::move(result);
+  absl::StatusOr<control::v1::PresenceStatsResponse> result = CallOnce(link);
+  link.Stop();
+  return result;
 }
 
 class ControlLinkTlsTest : public ::testing::Test {
@@ -348,21 +373,7 @@ TEST_F(ControlLinkTlsTest, ARotatedClientCertificateIsPickedUpWithoutARestart) {
   ControlLink link(
       options, [](v1::ControlMessage&&) {}, [](bool) {});
 
-  auto call = [&link]() {
-    auto state = std::make_shared<std::pair<
-        absl::Mutex, std::optional<absl::StatusOr<control::v1::PresenceStatsResponse>>>>();
-    control::v1::PresenceStatsRequest request;
-    request.set_channel("room:1");
-    link.FetchPresenceStats(request, absl::Seconds(2),
-                            [state](absl::StatusOr<control::v1::PresenceStatsResponse> response) {
-                              absl::MutexLock lock(&state->first);
-                              state->second = std::move(response);
-                            });
-    absl::MutexLock lock(&state->first);
-    auto arrived = [&] { return state->second.has_value(); };
-    state->first.Await(absl::Condition(&arrived));
-    return *state->second;
-  };
+  auto call = [&link] { return CallOnce(link); };
   EXPECT_EQ(call().status().code(), absl::StatusCode::kUnavailable);
 
   // The key first, then the certificate: a provider reading in between sees
