@@ -109,6 +109,15 @@ absl::StatusOr<int> ControlServer::Start() {
     if (!tls.ok()) return tls.status();
     edge_tls_ = *std::move(tls);
   }
+  for (const auto& [what, tls] :
+       {std::pair{"API", &options_.api_tls}, std::pair{"edge link", &options_.edge_tls}}) {
+    if (!tls->has_value()) continue;
+    WH_LOG(INFO) << what << " TLS: serving " << (*tls)->cert_file << " and " << (*tls)->key_file
+                 << ((*tls)->client_ca_file.empty()
+                         ? std::string()
+                         : absl::StrCat("; client certificates required, from the CAs in ",
+                                        (*tls)->client_ca_file));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   int api_port = 0;

@@ -40,6 +40,12 @@ absl::Status CheckListenPolicy(const ListenPolicyInput& input, std::vector<std::
         "WARNING: --insecure_api: the API on ", input.grpc_listen,
         " is beyond loopback WITHOUT API keys; anyone who can reach it can call everything"));
   }
+  if (!IsLoopbackAddress(input.grpc_listen) && input.has_api_keys && !input.api_tls) {
+    warnings->push_back(absl::StrCat(
+        "WARNING: the API on ", input.grpc_listen,
+        " is beyond loopback without TLS: API keys cross the network in clear (give "
+        "--grpc_tls_cert_file and --grpc_tls_key_file, or terminate TLS in front of it)"));
+  }
   if (!IsLoopbackAddress(input.edge_listen) && !input.edge_mutual_tls) {
     if (!input.insecure_edge_link) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -26,6 +26,8 @@ struct ListenPolicyInput {
   bool edge_mutual_tls = false;
   bool insecure_api = false;
   bool insecure_edge_link = false;
+  // --grpc_tls_cert_file given.
+  bool api_tls = false;
 };
 
 // CheckListenPolicy()
@@ -38,7 +40,8 @@ struct ListenPolicyInput {
 //     and --insecure_edge_link is not given (anyone reaching it could pose
 //     as an edge).
 // An override that lets a listener through appends a WARNING line to
-// `warnings`.
+// `warnings`, and so does an API beyond loopback with keys but without TLS
+// (the keys would cross the network in clear).
 absl::Status CheckListenPolicy(const ListenPolicyInput& input, std::vector<std::string>* warnings);
 
 }  // namespace wirehub::control

@@ -32,8 +32,15 @@ TEST(CheckListenPolicyTest, PublicApiNeedsKeysOrTheOverride) {
   EXPECT_THAT(std::string(refused.message()), HasSubstr("--grpc_listen=0.0.0.0:7100"));
   EXPECT_THAT(std::string(refused.message()), HasSubstr("--insecure_api"));
   input.has_api_keys = true;
+  input.api_tls = true;
   EXPECT_TRUE(CheckListenPolicy(input, &warnings).ok());
   EXPECT_TRUE(warnings.empty());
+  // Keys over plaintext beyond loopback start, with a warning.
+  input.api_tls = false;
+  EXPECT_TRUE(CheckListenPolicy(input, &warnings).ok());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("API keys cross the network in clear"));
+  warnings.clear();
   input.has_api_keys = false;
   input.insecure_api = true;
   EXPECT_TRUE(CheckListenPolicy(input, &warnings).ok());

@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   absl::Status policy = wirehub::control::CheckListenPolicy(
       {options.grpc_listen, options.edge_listen, !options.api_keys.empty(),
        options.edge_tls.has_value() && !options.edge_tls->client_ca_file.empty(),
-       absl::GetFlag(FLAGS_insecure_api), absl::GetFlag(FLAGS_insecure_edge_link)},
+       absl::GetFlag(FLAGS_insecure_api), absl::GetFlag(FLAGS_insecure_edge_link),
+       options.api_tls.has_value()},
       &warnings);
   if (!policy.ok()) {
     WH_LOG(ERROR) << policy.message();
