@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include <cerrno>
@@ -91,7 +92,12 @@ std::string TlsErrorText(const SSL* ssl, int error) {
 }
 
 std::string TlsDescription(const SSL* ssl) {
-  return absl::StrCat(SSL_get_version(ssl), " ", SSL_get_cipher_name(ssl));
+  std::string description = absl::StrCat(SSL_get_version(ssl), " ", SSL_get_cipher_name(ssl));
+  // SSL_ctrl takes a non-const SSL for every query, this one included.
+  int group = static_cast<int>(SSL_get_negotiated_group(const_cast<SSL*>(ssl)));
+  const char* name = group > 0 ? OBJ_nid2sn(group) : nullptr;
+  if (name != nullptr) absl::StrAppend(&description, " ", name);
+  return description;
 }
 
 }  // namespace wirehub::bench

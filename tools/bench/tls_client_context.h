@@ -61,8 +61,8 @@ std::string TlsErrorText(const SSL* ssl, int error);
 
 // TlsDescription()
 //
-// The negotiated protocol and cipher of an established `ssl`, e.g.
-// "TLSv1.3 TLS_AES_256_GCM_SHA384".
+// The negotiated protocol, cipher and key-exchange group of an established
+// `ssl`, e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519".
 std::string TlsDescription(const SSL* ssl);
 
 }  // namespace wirehub::bench
