@@ -362,6 +362,31 @@ TEST(ControlServerTest, MessagesOverTheReceiveLimitAreRefused) {
   server.Shutdown(absl::Seconds(1));
 }
 
+TEST(ControlServerTest, AClientPingingTooOftenIsDisconnected) {
+  ControlServer server(Options());
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  // Pings every 100 ms with no call in flight: far under the 5 s allowed.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 100);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials(), args);
+  ASSERT_TRUE(
+      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5)));
+  // After two strikes control sends GOAWAY (too_many_pings) and the channel
+  // leaves READY.
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  grpc_connectivity_state state = channel->GetState(false);
+  while (state == GRPC_CHANNEL_READY && channel->WaitForStateChange(state, deadline)) {
+    state = channel->GetState(false);
+  }
+  EXPECT_NE(state, GRPC_CHANNEL_READY) << "control tolerated a ping every 100 ms";
+  server.Shutdown(absl::Seconds(1));
+}
+
 TEST(ControlServerTest, StartRefusesAMismatchedTlsPair) {
   TestTls tls;
   ControlServerOptions options = Options();
