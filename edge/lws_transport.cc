@@ -4,6 +4,8 @@
 
 #include <libwebsockets.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -35,6 +37,9 @@ constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 // Connections accepted per wake-up of the listener, so a connect flood
 // cannot hold the loop from serving the connections it already has.
 constexpr int kAcceptsPerWake = 64;
+
+// Close() still sends a queue up to this size before the close frame.
+constexpr size_t kCloseFlushMaxBytes = 64 * 1024;
 
 // Descriptors kept for everything but client sockets (gRPC, logs, inotify)
 // when max_connections comes from the open-files limit.
@@ -458,6 +463,11 @@ void LwsTransport::AcceptPending() {
       }
       continue;  // ECONNABORTED and the like: that client is gone.
     }
+    // Writes are already coalesced per loop turn; Nagle would only hold a
+    // handshake's last bytes (over TLS 1.3, the 101 behind the session
+    // ticket) until the client's delayed ACK, about 40 ms per connect.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (options_.send_buffer_bytes > 0) {
       int size = options_.send_buffer_bytes;
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
@@ -582,6 +592,17 @@ int LwsTransport::OnReceive(LwsConnection* connection, const char* data, size_t 
 
 int LwsTransport::OnWritable(LwsConnection* connection) {
   connection->writable_requested = false;
+  if (connection->close_code != 0 &&
+      (!connection->queue.empty() || lws_partial_buffered(connection->wsi))) {
+    // What was queued before Close() leaves first; the close frame follows
+    // on the next writable callback.
+    if (!connection->queue.empty() && !lws_partial_buffered(connection->wsi) &&
+        !WriteQueued(connection)) {
+      return -1;
+    }
+    RequestWritable(connection);
+    return 0;
+  }
   if (connection->close_code != 0) {
     // Returning -1 from WRITEABLE makes lws 4.1.6 drop the socket without
     // the close frame prepared by lws_close_reason(), so the client would
@@ -674,7 +695,10 @@ void LwsTransport::Close(Connection* base, int code, std::string_view reason) {
   // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
   // it must stay valid UTF-8.
   connection->close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
-  connection->queue.Clear();
+  // A client that reads gets the replies queued before the close (a 111
+  // before 3013, say); one with a large backlog is likely not reading, and
+  // waiting for it would hold the socket.
+  if (connection->queue.bytes() > kCloseFlushMaxBytes) connection->queue.Clear();
   RequestWritable(connection);
 }
 

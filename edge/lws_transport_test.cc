@@ -55,6 +55,11 @@ class EchoHandler : public TransportHandler {
       transport_->Close(connection, 3001, "shutdown");
       return;
     }
+    if (message == "reply-then-close") {
+      transport_->Send(connection, std::make_shared<const std::string>("last words"));
+      transport_->Close(connection, 3013, "too many requests");
+      return;
+    }
     transport_->Send(connection,
                      std::make_shared<const std::string>("echo:" + std::string(message)));
   }
@@ -223,6 +228,21 @@ TEST_F(LwsTransportLoopTest, EchoesMessagesAndClosesWithTheGivenCode) {
                 static_cast<unsigned char>(close_payload[1]),
             3001);
   EXPECT_EQ(close_payload.substr(2), "shutdown");
+}
+
+TEST_F(LwsTransportLoopTest, WhatWasQueuedBeforeACloseIsSentFirst) {
+  RawClient client(port_);
+  ASSERT_THAT(client.Upgrade("/connection/websocket"), HasSubstr("101"));
+  client.SendText("reply-then-close");
+  auto [opcode, payload] = client.Read();
+  EXPECT_EQ(opcode, 1);
+  EXPECT_EQ(payload, "last words");
+  auto [close_opcode, close_payload] = client.Read();
+  EXPECT_EQ(close_opcode, 8);
+  ASSERT_GE(close_payload.size(), 2u);
+  EXPECT_EQ((static_cast<unsigned char>(close_payload[0]) << 8) |
+                static_cast<unsigned char>(close_payload[1]),
+            3013);
 }
 
 TEST_F(LwsTransportLoopTest, OversizedMessageClosesWith1009) {

@@ -83,9 +83,12 @@ bool OriginPolicy::Allows(std::string_view origin_std, std::string_view host_std
   for (const Entry& entry : entries_) {
     if (entry.scheme != scheme) continue;
     if (entry.wildcard) {
-      // At least one label before the suffix: "*.example.com" is not
-      // "example.com".
-      if (authority.size() > entry.authority.size() && absl::EndsWith(authority, entry.authority)) {
+      // Exactly one label before the suffix, as in a certificate's
+      // wildcard: "*.example.com" is neither "example.com" nor
+      // "a.b.example.com".
+      if (authority.size() > entry.authority.size() && absl::EndsWith(authority, entry.authority) &&
+          authority.substr(0, authority.size() - entry.authority.size()).find('.') ==
+              absl::string_view::npos) {
         return true;
       }
     } else if (authority == entry.authority) {

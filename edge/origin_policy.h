@@ -14,8 +14,9 @@ namespace wirehub::edge {
 // `allowed_origins` (RFC 6454 origins: "scheme://host[:port]").
 //
 // Entries are exact origins ("https://app.example.com"), a leading wildcard
-// label ("https://*.example.com", which matches any non-empty subdomain but
-// not example.com itself) or "*" (any origin). Comparison ignores case. With
+// label ("https://*.example.com", which matches one more label as a
+// certificate's wildcard does: a.example.com, not example.com nor
+// a.b.example.com) or "*" (any origin). Comparison ignores case. With
 // no entries only same-origin handshakes pass: the Origin's host[:port]
 // equal to the Host header. A handshake without Origin (native apps and
 // backends send none) always passes: Origin protects browsers' users from

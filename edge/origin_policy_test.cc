@@ -40,10 +40,10 @@ TEST(OriginPolicyTest, ExactEntries) {
   EXPECT_FALSE(policy.Allows("https://edge.example.com", "edge.example.com"));
 }
 
-TEST(OriginPolicyTest, WildcardMatchesSubdomainsOnly) {
+TEST(OriginPolicyTest, WildcardMatchesOneLabel) {
   OriginPolicy policy = Make({"https://*.example.com"});
   EXPECT_TRUE(policy.Allows("https://a.example.com", "edge"));
-  EXPECT_TRUE(policy.Allows("https://a.b.example.com", "edge"));
+  EXPECT_FALSE(policy.Allows("https://a.b.example.com", "edge"));
   EXPECT_FALSE(policy.Allows("https://example.com", "edge"));
   EXPECT_FALSE(policy.Allows("https://evilexample.com", "edge"));
   EXPECT_FALSE(policy.Allows("http://a.example.com", "edge"));

@@ -53,7 +53,10 @@ class Transport {
   // it as slow). Frames queued in one loop turn leave in one write.
   virtual bool Send(Connection* connection, Frame frame) = 0;
   // Closes with a close frame carrying `code` and `reason` (cut to what a
-  // close frame holds); what is still queued is dropped. Idempotent.
+  // close frame holds). What is already queued goes out first when it is
+  // small (replies to the commands that led to the close); a large queue
+  // (the client is not reading) is dropped. Nothing queued after the call
+  // is sent. Idempotent.
   virtual void Close(Connection* connection, int code, std::string_view reason) = 0;
   // Bytes queued and not yet written.
   virtual size_t QueuedBytes(const Connection* connection) const = 0;
