@@ -5,7 +5,8 @@
 // clients' history and presence over the link; an edge with no client
 // certificate, with one from another CA, or that does not trust control's CA
 // does not attach, keeps running and retrying, and logs why (gRPC's status)
-// without flooding its log.
+// without flooding its log. After a control restart the edge attaches again
+// over TLS.
 //
 // Every certificate is made here with the `openssl` CLI in the env's temp
 // directory: a CA, control's server certificate (SAN IP:127.0.0.1), an edge
@@ -202,4 +203,19 @@ test('a bad --control_tls_* set stops the edge at start-up with a message', asyn
 
 test('the valid edge is still the only one attached', async () => {
   assert.deepEqual(await edgeIds(), ['edge-tls']);
+});
+
+test('after a control restart the edge attaches again over TLS and delivers', async () => {
+  const controlArgs = control.args.filter((a) => !a.startsWith('--grpc_listen=') && !a.startsWith('--edge_listen='));
+  await control.stop();
+  control = await env.startControl([...controlArgs, `--grpc_listen=${control.address}`, `--edge_listen=${control.edgeAddress}`]);
+  env.control = control;
+  await env.waitStats((s) => (s.edges ?? []).some((e) => e.id === 'edge-tls'), 15_000, 'edge-tls attached again');
+  assert.equal((edge.stderrText.match(/attached to control at \S+ over TLS/g) ?? []).length, 2, edge.stderrText);
+
+  const carol = env.sdk(edge.url, { token: env.connToken({ sub: 'carol' }) });
+  await carol.connectAndWait();
+  await carol.subscribeAndWait('chat:again');
+  await env.publish('chat:again', { n: 1 }, control);
+  await carol.waitPublication('chat:again', (d) => d?.n === 1, 5000, 'a publication after the restart');
 });
