@@ -65,7 +65,6 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> ControlServer::StartListener(
   builder.AddListeningPort(
       address, tls != nullptr ? tls->ServerCredentials() : grpc::InsecureServerCredentials(), port);
   builder.RegisterService(service);
-  if (single_listener()) builder.RegisterService(&edge_link_service_);
   // Room for a full ControlMessage batch or an edge's 256 KiB page plus a
   // maximal publication, and no more.
   builder.SetMaxReceiveMessageSize(
@@ -125,26 +124,21 @@ absl::StatusOr<int> ControlServer::Start() {
       StartListener(options_.grpc_listen, "API", api_tls_.get(), /*with_reflection=*/true,
                     &authenticated_service_, &api_port);
   if (!api.ok()) return api.status();
-  api_server_ = *std::move(api);
-  edge_link_port_ = api_port;
-  if (!single_listener()) {
-    absl::StatusOr<std::unique_ptr<grpc::Server>> edge =
-        StartListener(options_.edge_listen, "edge link", edge_tls_.get(),
-                      /*with_reflection=*/false, &edge_link_service_, &edge_link_port_);
-    if (!edge.ok()) {
-      api_server_->Shutdown();
-      api_server_.reset();
-      return edge.status();
-    }
-    edge_server_ = *std::move(edge);
+  absl::StatusOr<std::unique_ptr<grpc::Server>> edge =
+      StartListener(options_.edge_listen, "edge link", edge_tls_.get(),
+                    /*with_reflection=*/false, &edge_link_service_, &edge_link_port_);
+  if (!edge.ok()) {
+    (*api)->Shutdown();
+    return edge.status();
   }
+  api_server_ = *std::move(api);
+  edge_server_ = *std::move(edge);
   // The health service answers for the whole server ("") and per service.
   if (grpc::HealthCheckServiceInterface* health = api_server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus(v1::ControlService::service_full_name(), true);
   }
-  grpc::Server* edge_server = single_listener() ? api_server_.get() : edge_server_.get();
-  if (grpc::HealthCheckServiceInterface* health = edge_server->GetHealthCheckService()) {
+  if (grpc::HealthCheckServiceInterface* health = edge_server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus(edge::v1::EdgeLinkService::service_full_name(), true);
   }
@@ -185,7 +179,6 @@ void ControlServer::Shutdown(absl::Duration grace) {
   }
   // Health checkers see NOT_SERVING while the servers drain.
   for (grpc::Server* server : {api_server_.get(), edge_server_.get()}) {
-    if (server == nullptr) continue;  // No edge server with a single listener.
     if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
       health->Shutdown();
     }
@@ -195,9 +188,9 @@ void ControlServer::Shutdown(absl::Duration grace) {
   // Both drain at once; the API first so no backend call starts a command
   // for an edge that is going away.
   api_server_->Shutdown(deadline);
-  if (edge_server_ != nullptr) edge_server_->Shutdown(deadline);
+  edge_server_->Shutdown(deadline);
   api_server_->Wait();
-  if (edge_server_ != nullptr) edge_server_->Wait();
+  edge_server_->Wait();
   api_server_.reset();
   edge_server_.reset();
   // After the servers: no handler can start a command any more.

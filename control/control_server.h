@@ -28,10 +28,8 @@ struct ControlServerOptions {
   // picks a free port (read it back from Start()).
   std::string grpc_listen = "127.0.0.1:7100";
   // The edge link (EdgeLinkService, health): HOST:PORT; port 0 picks a free
-  // port (edge_link_port()). Empty: EdgeLinkService is served on the API
-  // listener too, without its own TLS. Only in-process tests and benchmarks
-  // use that; wirehub-control always has a separate edge link.
-  std::string edge_listen;
+  // port (edge_link_port()).
+  std::string edge_listen = "127.0.0.1:7101";
   // TLS of each listener; none: plaintext. `edge_tls.client_ca_file` makes
   // the edge link require a client certificate from that CA.
   std::optional<TlsFiles> api_tls;
@@ -65,8 +63,7 @@ class ControlServer {
   // Shutdown() stops accepting, cancels streams and waits up to `grace`.
   void Shutdown(absl::Duration grace);
 
-  // The edge link's bound port, once Start() succeeded (the API's with an
-  // empty edge_listen).
+  // The edge link's bound port, once Start() succeeded.
   int edge_link_port() const { return edge_link_port_; }
 
   // ReloadCertificates() re-reads both listeners' TLS files now (SIGHUP);
@@ -78,7 +75,6 @@ class ControlServer {
 
  private:
   void RunMaintenance();
-  bool single_listener() const { return options_.edge_listen.empty(); }
   // Builds and starts one listener; `port` receives the bound port.
   absl::StatusOr<std::unique_ptr<grpc::Server>> StartListener(const std::string& address,
                                                               const char* what,

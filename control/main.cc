@@ -132,10 +132,6 @@ int main(int argc, char** argv) {
   wirehub::control::ControlServerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   options.edge_listen = absl::GetFlag(FLAGS_edge_listen);
-  if (options.edge_listen.empty()) {
-    WH_LOG(ERROR) << "--edge_listen must not be empty: the edge link has its own listener";
-    return 2;
-  }
   absl::StatusOr<std::optional<wirehub::control::TlsFiles>> api_tls = TlsFlags(
       "grpc", absl::GetFlag(FLAGS_grpc_tls_cert_file), absl::GetFlag(FLAGS_grpc_tls_key_file), "");
   absl::StatusOr<std::optional<wirehub::control::TlsFiles>> edge_tls = TlsFlags(

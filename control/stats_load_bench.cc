@@ -125,14 +125,18 @@ void Print(const char* name, Phase phase) {
 int Main() {
   ControlServerOptions options;
   options.grpc_listen = "127.0.0.1:0";
+  options.edge_listen = "127.0.0.1:0";
   ControlServer server(options);
   absl::StatusOr<int> port = server.Start();
   if (!port.ok()) {
     std::fprintf(stderr, "%s\n", std::string(port.status().message()).c_str());
     return 1;
   }
+  // Publish and Stats go to the API, the fake edges to the edge link.
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials());
+  auto edge_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.edge_link_port()),
+                                          grpc::InsecureChannelCredentials());
   std::vector<std::unique_ptr<testing::FakeEdge>> edges;
   for (int e = 0; e < absl::GetFlag(FLAGS_edges); ++e) {
     edge::v1::Hello hello;
@@ -141,7 +145,7 @@ int Main() {
     // its channels, as real edges do every few seconds.
     if (e == 0) hello.add_channels("hot");
     hello.set_seq(1);
-    edges.push_back(std::make_unique<testing::FakeEdge>(channel, hello));
+    edges.push_back(std::make_unique<testing::FakeEdge>(edge_channel, hello));
     if (!edges.back()->WaitForAck(1)) {
       std::fprintf(stderr, "edge %d not attached\n", e);
       return 1;
