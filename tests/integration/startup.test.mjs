@@ -5,11 +5,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { Centrifuge } from 'centrifuge';
+import WebSocket from 'ws';
 
 import { BIN_DIR, Env, binPath, sleep, waitFor, withTimeout } from './harness.mjs';
 
@@ -125,7 +128,7 @@ test('wirehub-edge on a taken port exits with status 1 and names the address on 
  * process group with the given ports; returns a handle with its output,
  * `exited` and kill() (the whole group).
  */
-function runLocal({ grpcPort, wsPort }) {
+function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
   for (const name of ['wirehub-control', 'wirehub-edge', 'wirehubctl']) binPath(name);
   const child = spawn(runLocalPath, [], {
     cwd: repoRoot,
@@ -136,7 +139,9 @@ function runLocal({ grpcPort, wsPort }) {
       WIREHUB_RUN_LOCAL_SKIP_BUILD: '1',
       WIREHUB_BIN_DIR: BIN_DIR,
       WIREHUB_GRPC_PORT: String(grpcPort),
+      WIREHUB_EDGE_LINK_PORT: String(edgeLinkPort),
       WIREHUB_WS_PORT: String(wsPort),
+      WIREHUB_TLS: tls ? '1' : '0',
     },
   });
   const handle = {
@@ -170,11 +175,11 @@ function runLocal({ grpcPort, wsPort }) {
   return handle;
 }
 
-/** Fails (after killing them, by pid) if servers started for grpcPort are still running. */
-function assertNoServersLeft(grpcPort) {
+/** Fails (after killing them, by pid) if servers started for these ports are still running. */
+function assertNoServersLeft(grpcPort, edgeLinkPort) {
   const leftovers = [
     ...pidsWithArg(`--grpc_listen=127.0.0.1:${grpcPort}`),
-    ...pidsWithArg(`--control=127.0.0.1:${grpcPort}`),
+    ...pidsWithArg(`--control=127.0.0.1:${edgeLinkPort}`),
   ];
   for (const pid of leftovers) {
     try {
@@ -189,7 +194,8 @@ function assertNoServersLeft(grpcPort) {
 test('run-local with a taken WebSocket port exits 1, says the edge failed, and stops control', async () => {
   const wsPort = await holdPort();
   const grpcPort = await freePort();
-  const run = runLocal({ grpcPort, wsPort });
+  const edgeLinkPort = await freePort();
+  const run = runLocal({ grpcPort, wsPort, edgeLinkPort });
   const info = await withTimeout(run.exited, RUN_LOCAL_BOUND_MS, 'run-local to give up').catch(async (err) => {
     await run.kill();
     err.message += `; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
@@ -200,13 +206,14 @@ test('run-local with a taken WebSocket port exits 1, says the edge failed, and s
   assert.match(run.stderr, /run-local: wirehub-edge .*(exited with status|not ready)/, `stderr says the edge failed; ${output}`);
   assert.ok(!run.stdout.includes('wirehub is running'), `no "running" banner; ${output}`);
   assert.ok(await canListen(grpcPort), `control's port ${grpcPort} is free again; ${output}`);
-  assertNoServersLeft(grpcPort);
+  assertNoServersLeft(grpcPort, edgeLinkPort);
 });
 
 test('run-local with free ports prints its banner once the edge accepts connections; SIGTERM stops both', async () => {
   const wsPort = await freePort();
   const grpcPort = await freePort();
-  const run = runLocal({ grpcPort, wsPort });
+  const edgeLinkPort = await freePort();
+  const run = runLocal({ grpcPort, wsPort, edgeLinkPort });
   try {
     await waitFor(
       () => {
@@ -231,5 +238,71 @@ test('run-local with free ports prints its banner once the edge accepts connecti
   assert.equal(info.code, 143, `run-local's status after SIGTERM; stderr:\n${run.stderr}`);
   assert.ok(await canListen(grpcPort), 'control stopped');
   assert.ok(await canListen(wsPort), 'the edge stopped');
-  assertNoServersLeft(grpcPort);
+  assertNoServersLeft(grpcPort, edgeLinkPort);
+});
+
+test('run-local with WIREHUB_TLS=1 serves wss with a development CA, and the SDK trusting that CA receives a publication', async () => {
+  const wsPort = await freePort();
+  const grpcPort = await freePort();
+  const edgeLinkPort = await freePort();
+  const run = runLocal({ grpcPort, wsPort, edgeLinkPort, tls: true });
+  try {
+    await waitFor(
+      () => {
+        if (run.exitInfo) throw new Error(`run-local exited ${JSON.stringify(run.exitInfo)}`);
+        return run.stdout.includes('wirehub is running');
+      },
+      RUN_LOCAL_BOUND_MS,
+      'the run-local banner',
+    );
+    const url = `wss://127.0.0.1:${wsPort}/connection/websocket`;
+    assert.ok(run.stdout.includes(url), run.stdout);
+    const caFile = path.join(repoRoot, 'build/dev/tls/ca.crt');
+    const ca = fs.readFileSync(caFile);
+    const ctl = (args) =>
+      new Promise((resolve, reject) =>
+        execFile(binPath('wirehubctl'), args, { timeout: 10_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`wirehubctl ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout),
+        ),
+      );
+    const token = (
+      await ctl(['token', '--user=alice', `--token_hmac_secret_file=${path.join(repoRoot, 'build/dev/secret')}`])
+    )
+      .trim()
+      .split('\n')
+      .pop();
+    class TrustingWebSocket extends WebSocket {
+      constructor(address, protocols) {
+        super(address, protocols, { ca });
+      }
+    }
+    const client = new Centrifuge(url, { websocket: TrustingWebSocket, token });
+    try {
+      const received = new Promise((resolve) => {
+        const sub = client.newSubscription('news');
+        sub.on('publication', (ctx) => resolve(ctx.data));
+        sub.on('subscribed', () => {
+          ctl([`--control=127.0.0.1:${grpcPort}`, `--tls_ca_file=${caFile}`, 'publish', 'news', '{"over":"wss"}']).catch(
+            () => {},
+          );
+        });
+        sub.subscribe();
+      });
+      client.connect();
+      assert.deepEqual(await withTimeout(received, 10_000, 'the publication over wss'), { over: 'wss' });
+    } finally {
+      client.disconnect();
+    }
+    // Without the CA a client is refused by its own TLS check.
+    const untrusting = new WebSocket(url);
+    const error = await withTimeout(
+      new Promise((resolve) => untrusting.once('error', resolve)),
+      5_000,
+      'an untrusting client to fail',
+    );
+    assert.match(String(error.message), /self[- ]signed|unable to verify|certificate/i);
+  } finally {
+    await run.kill();
+  }
+  assertNoServersLeft(grpcPort, edgeLinkPort);
 });
