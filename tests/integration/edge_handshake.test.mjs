@@ -200,7 +200,7 @@ test('Origin against a list of exact and *. entries: listed or absent passes, an
 });
 
 // `https://*.example.com` is one leading label, like a certificate's
-// wildcard (docs/security-edge.md).
+// wildcard (docs/security.md).
 test('a *. pattern matches exactly one leading label', async () => {
   for (const origin of ['https://a.b.example.org', 'https://x.y.z.example.org']) {
     assertRefusal(await exchange(edge.port, upgradeRequest(edge.port, { headers: { Origin: origin } })), 403, `Origin ${origin}`);
@@ -241,10 +241,10 @@ test('allowed_origins ["*"] lets any Origin through', async () => {
 // RFC 6455 5.1 wants 1002. Observed with lws 4.1.6: the unmasked frame is
 // processed like a masked one (the connect in it is answered) and the
 // connection stays open; lws reads the socket itself and tells the
-// application nothing about the mask bit (docs/security-edge.md). Kept as a
+// application nothing about the mask bit (docs/security.md). Kept as a
 // todo so that it turns green the day the edge can do it.
 test('an unmasked client frame closes the connection with 1002', {
-  todo: 'lws 4.1.6 accepts unmasked client frames and does not expose the mask bit (docs/security-edge.md)',
+  todo: 'lws 4.1.6 accepts unmasked client frames and does not expose the mask bit (docs/security.md)',
 }, async () => {
   const token = await env.token('unmasked');
   for (const connectFirst of [false, true]) {
