@@ -351,9 +351,9 @@ int main(int argc, char** argv) {
   server.Start();
   link.Start();
 
-  // SIGHUP re-reads the token key files (token_keys, token_jwks_file); on
-  // an error the keys in use stay.
-  auto reload_token_keys = [&transport, &server, &config, &hmac_secret] {
+  // SIGHUP re-reads the TLS certificate pair (on the loop) and the token key
+  // files (token_keys, token_jwks_file); on an error what is in use stays.
+  auto reload = [&transport, &server, &config, &hmac_secret] {
     transport.Post([&transport] { transport.ReloadCertificate(); });
     absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> keys =
         LoadTokenKeys(config, hmac_secret);
@@ -366,8 +366,8 @@ int main(int argc, char** argv) {
     transport.Post(
         [&server, keys = *std::move(keys)]() mutable { server.SetTokenKeys(std::move(keys)); });
   };
-  std::thread signal_thread([&server, &signals, &reload_token_keys] {
-    int signal_number = wirehub::WaitForStopSignal(signals, reload_token_keys);
+  std::thread signal_thread([&server, &signals, &reload] {
+    int signal_number = wirehub::WaitForStopSignal(signals, reload);
     WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
     server.RequestStop();
   });

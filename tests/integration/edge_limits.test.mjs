@@ -410,7 +410,18 @@ test('started with 200 file descriptors and offered 400 connections: under 5 % C
   await fdExhaustion(proc, 'started with nofile 200');
 });
 
-test('cut to 200 file descriptors while running (accept fails with EMFILE): under 5 % CPU, and a client connects after', async () => {
+// Under the sanitizers (tools/dev/test-all's second run) an edge that is out
+// of descriptors gets false reports: UBSan's vptr check probes memory through
+// a pipe (sanitizer_common's IsAccessibleMemoryRange), and when the pipe
+// cannot be made it reports a valid object as having an "invalid vptr" and
+// halts. This case runs out of descriptors on purpose, so it runs in the GCC
+// build only; the case above (started at 200, never out of descriptors
+// because max_connections follows the limit) runs in both.
+const sanitized = Boolean(process.env.UBSAN_OPTIONS || process.env.ASAN_OPTIONS);
+
+test('cut to 200 file descriptors while running (accept fails with EMFILE): under 5 % CPU, and a client connects after', {
+  skip: sanitized && 'out of descriptors, UBSan cannot probe memory (it needs a pipe) and reports false "invalid vptr" errors',
+}, async () => {
   const proc = await env.startEdge(env.control, { edge_id: 'edge-emfile' });
   await new Promise((resolve, reject) => {
     execFile('prlimit', [`--pid=${proc.pid}`, '--nofile=200:200'], { timeout: 5000 }, (err, _out, stderr) =>
