@@ -127,19 +127,12 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
         session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
     return;
   }
-  // Token bucket: client_publish_rate per second, up to the burst.
-  absl::Time now = absl::Now();
-  session->publish_tokens =
-      std::min(options_.client_publish_burst,
-               session->publish_tokens + absl::ToDoubleSeconds(now - session->publish_refilled_at) *
-                                             options_.client_publish_rate);
-  session->publish_refilled_at = now;
-  if (session->publish_tokens < 1) {
+  if (!session->publish_bucket.Take(options_.client_publish_rate, options_.client_publish_burst,
+                                    absl::Now())) {
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
     return;
   }
-  session->publish_tokens -= 1;
   ReplySequencer::Ticket ticket;
   if (!BeginCall(session, command, &ticket)) return;
   auto request = std::make_shared<edge::v1::ClientPublishRequest>();

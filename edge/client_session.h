@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "edge/reply_sequencer.h"
+#include "edge/token_bucket.h"
 #include "edge/transport.h"
 #include "wirehub/edge/v1/edge.pb.h"
 
@@ -65,13 +66,11 @@ struct ClientSession {
 
   // Command token bucket (every command but pong), and the refusals since
   // the last admitted command.
-  double command_tokens = 0;
-  absl::Time command_refilled_at;
+  TokenBucket command_bucket;
   uint32_t command_strikes = 0;
 
   // Client publish token bucket.
-  double publish_tokens = 0;
-  absl::Time publish_refilled_at;
+  TokenBucket publish_bucket;
   // Client publications waiting for control, one in flight at a time so
   // control sequences them in the order the client sent them, each with
   // the place its reply takes. Bounded by the calls-in-flight limit.

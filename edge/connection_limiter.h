@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "edge/token_bucket.h"
 
 namespace wirehub::edge {
 
@@ -43,12 +44,12 @@ class ConnectionLimiter {
  private:
   struct Address {
     uint32_t open = 0;
-    double tokens = 0;
-    absl::Time refilled;
+    TokenBucket bucket;
   };
-  void Refill(Address& address, absl::Time now) const;
 
   const ConnectionLimiterOptions options_;
+  // The bucket's size: burst_per_address, at least one.
+  const double burst_;
   absl::flat_hash_map<std::string, Address> addresses_;
 };
 

@@ -111,8 +111,7 @@ void EdgeServer::RequestStop() {
 void EdgeServer::OnOpen(Connection* connection) {
   ClientSession* session = sessions_.Open(connection);
   session->connect_deadline = absl::Now() + options_.connect_timeout;
-  session->command_tokens = options_.command_burst;
-  session->command_refilled_at = absl::Now();
+  session->command_bucket.Fill(options_.command_burst, absl::Now());
   if (shutting_down_) Disconnect(session, kCloseShutdown, "shutdown");
 }
 
@@ -153,14 +152,7 @@ void EdgeServer::OnMessage(Connection* connection, std::string_view message, boo
 }
 
 bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
-  absl::Time now = absl::Now();
-  session->command_tokens =
-      std::min(options_.command_burst,
-               session->command_tokens + absl::ToDoubleSeconds(now - session->command_refilled_at) *
-                                             options_.command_rate);
-  session->command_refilled_at = now;
-  if (session->command_tokens >= 1) {
-    session->command_tokens -= 1;
+  if (session->command_bucket.Take(options_.command_rate, options_.command_burst, absl::Now())) {
     session->command_strikes = 0;
     return true;
   }
@@ -269,8 +261,7 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   session->client_id = NewClientId();
   session->connect_deadline = absl::InfiniteFuture();
   session->next_ping = now + options_.ping_interval;
-  session->publish_tokens = options_.client_publish_burst;
-  session->publish_refilled_at = now;
+  session->publish_bucket.Fill(options_.client_publish_burst, now);
   std::string user = MakeChannelKey(session->tenant, session->user);
   if (++users_[user] == 1 && link_ != nullptr && !session->user.empty()) link_->AddUser(user);
   int ping_seconds = static_cast<int>(absl::ToInt64Seconds(options_.ping_interval));
