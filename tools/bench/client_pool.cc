@@ -53,6 +53,9 @@ struct ClientPool::Conn {
   bool paused = false;      // Slow client not reading.
   bool want_write = false;  // EPOLLOUT registered.
   bool counted_connected = false;
+  // Set when it connects again after a close (reconnect_port).
+  bool reconnecting = false;
+  int port = 0;  // 0: options_.server_port.
   std::string ws_key;
   std::string out;      // Bytes not yet accepted by the socket.
   std::string in;       // Unparsed input carried to the next read.
@@ -224,7 +227,7 @@ void ClientPool::StartConnect(size_t index) {
   }
   sockaddr_in remote{};
   remote.sin_family = AF_INET;
-  remote.sin_port = htons(static_cast<uint16_t>(options_.server_port));
+  remote.sin_port = htons(static_cast<uint16_t>(conn.port != 0 ? conn.port : options_.server_port));
   if (inet_pton(AF_INET, options_.server_host.c_str(), &remote.sin_addr) != 1) {
     Fail(conn, absl::StrCat("bad server address ", options_.server_host));
     return;
@@ -293,7 +296,8 @@ void ClientPool::StartUpgrade(Conn& conn) {
   conn.state = State::kHandshaking;
   conn.want_write = false;
   UpdateInterest(conn);
-  std::string host = absl::StrCat(options_.server_host, ":", options_.server_port);
+  std::string host =
+      absl::StrCat(options_.server_host, ":", conn.port != 0 ? conn.port : options_.server_port);
   Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key));
 }
 
@@ -582,6 +586,12 @@ void ClientPool::MarkSubscribed(Conn& conn) {
   if (conn.state == State::kSubscribed) return;
   conn.state = State::kSubscribed;
   --in_flight_;
+  if (conn.reconnecting) {
+    conn.reconnecting = false;
+    reconnect_times_.push_back(absl::Now() - started_);
+    reconnected_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (subscribed_.fetch_add(1, std::memory_order_relaxed) + 1 == options_.clients) {
     subscribe_phase_ns_.store(absl::ToInt64Nanoseconds(absl::Now() - started_),
                               std::memory_order_release);
@@ -697,6 +707,11 @@ void ClientPool::Fail(Conn& conn, std::string_view why) {
     if (conn.slow) slow_closed_.fetch_add(1, std::memory_order_relaxed);
   }
   Close(conn);
+  if (was_subscribed && options_.reconnect_port != 0 && !stop_.load(std::memory_order_relaxed)) {
+    conn.port = options_.reconnect_port;
+    conn.reconnecting = true;
+    StartConnect(conn.index);
+  }
 }
 
 void ClientPool::Close(Conn& conn) {

@@ -59,6 +59,11 @@ struct ClientPoolOptions {
   int slow_receive_buffer_bytes = 4096;
   // Sequence numbers the publisher starts each channel at.
   uint64_t first_seq = 1;
+  // Non-zero: a subscribed connection the server closes connects again at
+  // once to this port of server_host and subscribes again (a client
+  // leaving a draining edge for another one). Counted in reconnected(),
+  // not in subscribed(); reconnect_times() says when each finished.
+  int reconnect_port = 0;
   // Non-empty: connections speak TLS (wss), verifying the server's
   // certificate against this CA file and server_host. Empty: plain ws.
   std::string tls_ca_file;
@@ -103,6 +108,8 @@ class ClientPool {
   size_t slow_closed() const { return slow_closed_.load(std::memory_order_relaxed); }
   size_t slow_clients() const;
   uint64_t received() const { return received_.load(std::memory_order_relaxed); }
+  // With reconnect_port: connections subscribed again after a close.
+  size_t reconnected() const { return reconnected_.load(std::memory_order_relaxed); }
   // Time from Run() until the last connect reply (kWirehub) or open
   // connection, and until the last subscription; zero until all are done.
   absl::Duration connect_phase() const;
@@ -117,6 +124,9 @@ class ClientPool {
   // sequence accounting (stream i is client i).
   const LatencyHistogram& histogram() const { return histogram_; }
   SequenceTracker& tracker() { return tracker_; }
+  // After Run(), with reconnect_port: when each reconnection was subscribed
+  // again, as time since Run() started, in order.
+  const std::vector<absl::Duration>& reconnect_times() const { return reconnect_times_; }
   // Whether client i is a slow one.
   bool IsSlow(size_t i) const;
 
@@ -170,6 +180,8 @@ class ClientPool {
   std::atomic<size_t> closed_{0};
   std::atomic<size_t> slow_closed_{0};
   std::atomic<uint64_t> received_{0};
+  std::atomic<size_t> reconnected_{0};
+  std::vector<absl::Duration> reconnect_times_;  // Pool thread.
   std::atomic<int64_t> connect_phase_ns_{0};
   std::atomic<int64_t> subscribe_phase_ns_{0};
   mutable std::atomic<bool> error_set_{false};

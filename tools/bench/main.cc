@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/absl_compat.h"
 #include "tools/bench/client_group.h"
+#include "tools/bench/drain_scenario.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/selftest.h"
 
@@ -40,6 +41,10 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
   scale       g. past one process's open-files limit: N clients (30000)
                  from --client_processes (2) generator processes over
                  --edges (2) edges, idle and then 1 -> N at 10/s. wirehub only.
+  drain       An edge holding N subscribers (10000) drains on SIGTERM while
+                 its clients reconnect to a second edge at once: peak and
+                 mean reconnects per second, closing all at once and in
+                 waves over --duration (10). wirehub only.
   smoke       Every path above once with small numbers, in a few seconds.
   selftest    The receive path on a synthetic in-memory stream: no network.
                 --messages=N (200000) --payload_bytes=N (100)
@@ -205,7 +210,8 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
     }
     options.work_dir = pattern;
   }
-  absl::Status status = wirehub::bench::RunScenario(scenario, options);
+  absl::Status status = scenario == "drain" ? wirehub::bench::RunDrainScenario(options)
+                                            : wirehub::bench::RunScenario(scenario, options);
   if (own_work_dir && status.ok()) {
     std::filesystem::remove_all(options.work_dir);
   } else if (!status.ok()) {
@@ -230,7 +236,8 @@ int main(int argc, char** argv) {
     // Started by a scenario with --client_processes; not for direct use.
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
-  for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "scale", "smoke"}) {
+  for (const char* scenario :
+       {"idle", "fanout", "latency", "channels", "slow", "scale", "drain", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

@@ -102,6 +102,15 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
   if (!edge_link.ok()) return edge_link.status();
   std::vector<std::string> control_args = {absl::StrCat("--grpc_listen=", kHost, ":0")};
   if (*edge_link) control_args.push_back(absl::StrCat("--edge_listen=", kHost, ":0"));
+  // Servers with an admin listener take a free port for it (several edges
+  // run at once) and stop without a drain delay (nothing balances them).
+  absl::StatusOr<bool> admin = HelpMentions(control_binary, "--admin_listen");
+  if (!admin.ok()) return admin.status();
+  std::vector<std::string> admin_args;
+  if (*admin) {
+    admin_args = {absl::StrCat("--admin_listen=", kHost, ":0"), "--drain_delay=0s"};
+    control_args.insert(control_args.end(), admin_args.begin(), admin_args.end());
+  }
   absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
       "wirehub-control", control_binary, control_args, "wirehub-control: grpc listening on",
       dir + "/control.log", absl::Seconds(15));
@@ -119,6 +128,8 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
                                    absl::StrCat("--control=", kHost, ":", edge_link_port),
                                    "--token_hmac_secret_file=" + secret_file,
                                    "--config=" + config_file};
+  args.insert(args.end(), admin_args.begin(), admin_args.end());
+  if (*admin) args.push_back("--drain_duration=0s");
   if (tls) {
     // A fresh CA per run: nothing to keep, nothing committed.
     std::string tls_dir = dir + "/tls";
