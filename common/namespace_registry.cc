@@ -1,5 +1,6 @@
 #include "common/namespace_registry.h"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,11 +15,14 @@ namespace wirehub {
 using ::wirehub::config::v1::Config;
 using ::wirehub::config::v1::NamespaceOptions;
 
-NamespaceRegistry::NamespaceRegistry() : accept_unknown_namespaces_(true) {}
+NamespaceRegistry::NamespaceRegistry()
+    : defaults_(std::make_shared<const NamespaceOptions>()), accept_unknown_namespaces_(true) {}
 
-NamespaceRegistry::NamespaceRegistry(const Config& config) : defaults_(config.defaults()) {
+NamespaceRegistry::NamespaceRegistry(const Config& config)
+    : defaults_(std::make_shared<const NamespaceOptions>(config.defaults())) {
   for (const wirehub::config::v1::Namespace& ns : config.namespaces()) {
-    namespaces_.emplace(ns.name(), ns.options());  // Keeps the first of duplicates.
+    if (namespaces_.contains(ns.name())) continue;  // Keeps the first of duplicates.
+    namespaces_.emplace(ns.name(), std::make_shared<const NamespaceOptions>(ns.options()));
   }
 }
 
@@ -37,10 +41,20 @@ absl::StatusOr<std::string_view> NamespaceRegistry::NamespaceOf(std::string_view
 const NamespaceOptions* NamespaceRegistry::Find(std::string_view channel) const {
   const absl::StatusOr<std::string_view> name = NamespaceOf(channel);
   if (!name.ok()) return nullptr;
-  if (name->empty()) return &defaults_;
+  if (name->empty()) return defaults_.get();
   const auto it = namespaces_.find(*name);
-  if (it != namespaces_.end()) return &it->second;
-  return accept_unknown_namespaces_ ? &defaults_ : nullptr;
+  if (it != namespaces_.end()) return it->second.get();
+  return accept_unknown_namespaces_ ? defaults_.get() : nullptr;
+}
+
+std::shared_ptr<const NamespaceOptions> NamespaceRegistry::FindShared(
+    std::string_view channel) const {
+  const absl::StatusOr<std::string_view> name = NamespaceOf(channel);
+  if (!name.ok()) return nullptr;
+  if (name->empty()) return defaults_;
+  const auto it = namespaces_.find(*name);
+  if (it != namespaces_.end()) return it->second;
+  return accept_unknown_namespaces_ ? defaults_ : nullptr;
 }
 
 absl::Duration HistoryTtl(const NamespaceOptions& options) {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,11 @@ namespace wirehub {
 //
 // Find() does not check the rest of the channel name: callers validate it
 // with ValidateChannelName() first.
+//
+// Each namespace's options are held by a shared_ptr: copies of a registry
+// share them, and FindShared() lets a user (a live subscription) keep the
+// options it was made under after the registry it came from is replaced by
+// a reloaded one.
 class NamespaceRegistry {
  public:
   // The registry used when no configuration file is given; see above.
@@ -47,8 +53,10 @@ class NamespaceRegistry {
   // Same as NamespaceRegistry(): every namespace accepted, default options.
   static NamespaceRegistry Default();
 
-  // Copyable and movable; pointers returned by Find() point into the object
-  // they came from and die with it.
+  // Copyable and movable (a moved-from registry may only be assigned to or
+  // destroyed). Pointers returned by Find() live as long as the registry
+  // they came from or a copy of it; FindShared() keeps the options alive
+  // on its own.
   NamespaceRegistry(const NamespaceRegistry&) = default;
   NamespaceRegistry& operator=(const NamespaceRegistry&) = default;
   NamespaceRegistry(NamespaceRegistry&&) = default;
@@ -60,6 +68,11 @@ class NamespaceRegistry {
   // one with a non-empty namespace.
   const wirehub::config::v1::NamespaceOptions* Find(std::string_view channel) const;
 
+  // Find() as a shared owner: the options stay valid however long it is
+  // held, whatever happens to this registry.
+  std::shared_ptr<const wirehub::config::v1::NamespaceOptions> FindShared(
+      std::string_view channel) const;
+
   // The namespace part of `channel`: "" for a channel without ':' (it uses
   // `defaults`), "a" for "a:b:c". InvalidArgument for an empty namespace
   // (":x") or an empty channel. The view points into `channel`.
@@ -67,7 +80,7 @@ class NamespaceRegistry {
 
   // Options of channels without ':' (and, when accept_unknown_namespaces(),
   // of every namespace).
-  const wirehub::config::v1::NamespaceOptions& defaults() const { return defaults_; }
+  const wirehub::config::v1::NamespaceOptions& defaults() const { return *defaults_; }
 
   // True only for the registry used without a configuration file.
   bool accept_unknown_namespaces() const { return accept_unknown_namespaces_; }
@@ -76,8 +89,10 @@ class NamespaceRegistry {
   size_t namespace_count() const { return namespaces_.size(); }
 
  private:
-  wirehub::config::v1::NamespaceOptions defaults_;
-  std::map<std::string, wirehub::config::v1::NamespaceOptions, std::less<>> namespaces_;
+  using Options = std::shared_ptr<const wirehub::config::v1::NamespaceOptions>;
+  // Never null (but in a moved-from registry).
+  Options defaults_;
+  std::map<std::string, Options, std::less<>> namespaces_;
   bool accept_unknown_namespaces_ = false;
 };
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -136,6 +137,36 @@ TEST(NamespaceRegistryTest, MovedRegistryStillFinds) {
   ASSERT_NE(moved.Find("chat:1"), nullptr);
   EXPECT_EQ(moved.Find("chat:1")->history_size(), 100u);
   EXPECT_EQ(moved.Find("news"), &moved.defaults());
+}
+
+TEST(NamespaceRegistryTest, FindSharedMatchesFind) {
+  const NamespaceRegistry registry = MakeRegistry();
+  for (std::string_view channel : {"news", "chat:1", "a:b:c", "typing:x", "nope:1", ":x", ""}) {
+    EXPECT_EQ(registry.FindShared(channel).get(), registry.Find(channel)) << channel;
+  }
+  const NamespaceRegistry open = NamespaceRegistry::Default();
+  EXPECT_EQ(open.FindShared("anything:1").get(), &open.defaults());
+}
+
+TEST(NamespaceRegistryTest, SharedOptionsOutliveTheRegistry) {
+  std::shared_ptr<const NamespaceOptions> chat;
+  {
+    NamespaceRegistry registry = MakeRegistry();
+    chat = registry.FindShared("chat:1");
+    // A reload replaces the registry the options came from.
+    registry = NamespaceRegistry(Config());
+    EXPECT_EQ(registry.Find("chat:1"), nullptr);
+  }
+  ASSERT_NE(chat, nullptr);
+  EXPECT_EQ(chat->history_size(), 100u);
+  EXPECT_TRUE(chat->allow_recovery());
+}
+
+TEST(NamespaceRegistryTest, CopiesShareTheOptions) {
+  const NamespaceRegistry registry = MakeRegistry();
+  const NamespaceRegistry copy = registry;  // NOLINT(performance-unnecessary-copy-initialization)
+  EXPECT_EQ(copy.Find("chat:1"), registry.Find("chat:1"));
+  EXPECT_EQ(&copy.defaults(), &registry.defaults());
 }
 
 TEST(NamespaceOfTest, SplitsAtFirstColon) {

@@ -36,15 +36,31 @@ class RefusedStream
 
 }  // namespace
 
-AuthenticatedControlService::AuthenticatedControlService(const ApiKeySet* keys,
+AuthenticatedControlService::AuthenticatedControlService(std::shared_ptr<const ApiKeySet> keys,
                                                          ControlServiceImpl* service)
-    : keys_(keys), service_(service) {}
+    : keys_(keys != nullptr ? std::move(keys) : std::make_shared<const ApiKeySet>()),
+      service_(service) {}
+
+void AuthenticatedControlService::CountRefusal(const v1::PublishRequest& request,
+                                               const absl::Status& status) const {
+  service_->hub()->CountRefusal(request.channel(), status);
+}
+
+void AuthenticatedControlService::CountRefusal(const v1::BroadcastRequest& request,
+                                               const absl::Status& status) const {
+  for (const std::string& channel : request.channels()) {
+    service_->hub()->CountRefusal(channel, status);
+  }
+}
 
 absl::Status AuthenticatedControlService::Check(grpc::CallbackServerContext* context,
                                                 const char* call, ApiScope scope,
                                                 const std::string* tenant) {
-  if (keys_->empty()) return absl::OkStatus();
-  absl::StatusOr<const ApiKey*> key = keys_->Authorize(AuthorizationOf(context), call, scope);
+  if (service_->refusing()) return ControlServiceImpl::DrainingError();
+  // The set stays alive for the check; the key found is not kept.
+  std::shared_ptr<const ApiKeySet> keys = keys_.load();
+  if (keys->empty()) return absl::OkStatus();
+  absl::StatusOr<const ApiKey*> key = keys->Authorize(AuthorizationOf(context), call, scope);
   absl::Status status = key.ok() ? ApiKeySet::CheckTenant(*key, call, tenant) : key.status();
   if (!status.ok()) LogRefusal(call, context->peer(), status);
   return status;
@@ -76,7 +92,10 @@ void AuthenticatedControlService::LogRefusal(const char* call, const std::string
       grpc::CallbackServerContext* context, const v1::Method##Request* request, \
       v1::Method##Response* response) {                                         \
     absl::Status allowed = Check(context, #Method, scope, tenant_expr);         \
-    if (!allowed.ok()) return Refuse(context, allowed);                         \
+    if (!allowed.ok()) {                                                        \
+      CountRefusal(*request, allowed);                                          \
+      return Refuse(context, allowed);                                          \
+    }                                                                           \
     return service_->Method(context, request, response);                        \
   }
 
@@ -99,30 +118,34 @@ WIREHUB_CHECKED_UNARY(Info, ApiScope::kFull, nullptr)
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
 AuthenticatedControlService::PublishStream(grpc::CallbackServerContext* context) {
-  if (keys_->empty()) return service_->PublishStream(context);
+  if (service_->refusing()) return new RefusedStream(ControlServiceImpl::DrainingError());
+  std::shared_ptr<const ApiKeySet> keys = keys_.load();
+  if (keys->empty()) return service_->PublishStream(context);
   absl::StatusOr<const ApiKey*> key =
-      keys_->Authorize(AuthorizationOf(context), "PublishStream", ApiScope::kPublish);
+      keys->Authorize(AuthorizationOf(context), "PublishStream", ApiScope::kPublish);
   if (!key.ok()) {
     LogRefusal("PublishStream", context->peer(), key.status());
     return new RefusedStream(key.status());
   }
-  // The key is one of keys_, which outlives every call.
   const ApiKey* confined = (*key)->tenant.empty() ? nullptr : *key;
   if (confined == nullptr) return service_->PublishStream(context);
-  return new PublishStreamReactor(
-      [service = service_, confined](const v1::PublishStreamRequest& request,
-                                     std::function<void(v1::PublishStreamResponse)> done) {
-        absl::Status allowed = ApiKeySet::CheckTenant(confined, "PublishStream", &request.tenant());
-        if (allowed.ok()) {
-          service->PublishOne(request, std::move(done));
-          return;
-        }
-        v1::PublishStreamResponse response;
-        response.set_request_id(request.request_id());
-        response.set_error_code(static_cast<int32_t>(allowed.code()));
-        response.set_error_message(std::string(allowed.message()));
-        done(std::move(response));
-      });
+  // The stream holds the set its key lives in, whatever reloads do.
+  return new PublishStreamReactor([service = service_, keys = std::move(keys), confined](
+                                      const v1::PublishStreamRequest& request,
+                                      std::function<void(v1::PublishStreamResponse)> done) {
+    absl::Status allowed = ApiKeySet::CheckTenant(confined, "PublishStream", &request.tenant());
+    if (allowed.ok()) {
+      service->PublishOne(request, std::move(done));
+      return;
+    }
+    service->hub()->metrics().publish_stream_items().Increment();
+    service->hub()->CountRefusal(request.channel(), allowed);
+    v1::PublishStreamResponse response;
+    response.set_request_id(request.request_id());
+    response.set_error_code(static_cast<int32_t>(allowed.code()));
+    response.set_error_message(std::string(allowed.message()));
+    done(std::move(response));
+  });
 }
 
 }  // namespace wirehub::control

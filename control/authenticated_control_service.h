@@ -4,7 +4,9 @@
 #ifndef WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
 #define WIREHUB_CONTROL_AUTHENTICATED_CONTROL_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -33,10 +35,19 @@ namespace wirehub::control {
 //     Connections and Channels name their tenant, so they are allowed for
 //     the key's own tenant. In a PublishStream each item naming another
 //     tenant is answered with PERMISSION_DENIED and the stream goes on.
+//
+// The keys are replaced whole by SetKeys() (a configuration reload): calls
+// that begin afterwards are checked against the new set; a PublishStream
+// keeps the key it was opened with (and the set holding it) until it ends.
+// While the service refuses (ControlServiceImpl::refusing(), a drain), every
+// new call is answered UNAVAILABLE "draining" before any key check.
 class AuthenticatedControlService final : public v1::ControlService::CallbackService {
  public:
-  // Both must outlive this service.
-  AuthenticatedControlService(const ApiKeySet* keys, ControlServiceImpl* service);
+  // `service` must outlive this service.
+  AuthenticatedControlService(std::shared_ptr<const ApiKeySet> keys, ControlServiceImpl* service);
+
+  void SetKeys(std::shared_ptr<const ApiKeySet> keys) { keys_.store(std::move(keys)); }
+  std::shared_ptr<const ApiKeySet> keys() const { return keys_.load(); }
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -88,13 +99,18 @@ class AuthenticatedControlService final : public v1::ControlService::CallbackSer
   // a call spanning every tenant).
   absl::Status Check(grpc::CallbackServerContext* context, const char* call, ApiScope scope,
                      const std::string* tenant);
+  // Counts a refused publish call (Publish, Broadcast) by its channels.
+  void CountRefusal(const v1::PublishRequest& request, const absl::Status& status) const;
+  void CountRefusal(const v1::BroadcastRequest& request, const absl::Status& status) const;
+  template <typename Request>
+  void CountRefusal(const Request& /*request*/, const absl::Status& /*status*/) const {}
 
   // Logs a refusal: at most one line per second, with the details of the
   // refusal that opens the second and the count of those not logged since,
   // so a client hammering with a bad key cannot flood the log.
   void LogRefusal(const char* call, const std::string& peer, const absl::Status& status);
 
-  const ApiKeySet* const keys_;
+  std::atomic<std::shared_ptr<const ApiKeySet>> keys_;
   ControlServiceImpl* const service_;
   absl::Mutex log_mu_;
   absl::Time last_logged_ ABSL_GUARDED_BY(log_mu_) = absl::InfinitePast();

@@ -1,17 +1,27 @@
 #include "control/control_server.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "control/control_config.h"
+#include "control/testing/fake_edge.h"
 #include "control/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,7 +29,9 @@
 namespace wirehub::control {
 namespace {
 
+using testing::FakeEdge;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // grpc.health.v1.Health/Check through a generic stub: the request is
 // HealthCheckRequest{service = 1}, the answer HealthCheckResponse{status =
@@ -118,6 +130,16 @@ class Api {
     request.set_channel("news");
     request.set_data("{}");
     request.set_tenant(tenant);
+    v1::PublishResponse response;
+    return stub_->Publish(&context, request, &response);
+  }
+
+  grpc::Status PublishTo(const std::string& key, const std::string& channel) {
+    grpc::ClientContext context;
+    Prepare(&context, key);
+    v1::PublishRequest request;
+    request.set_channel(channel);
+    request.set_data("{}");
     v1::PublishResponse response;
     return stub_->Publish(&context, request, &response);
   }
@@ -397,6 +419,302 @@ TEST(ControlServerTest, StartRefusesAMismatchedTlsPair) {
   absl::StatusOr<int> port = server.Start();
   ASSERT_FALSE(port.ok());
   EXPECT_THAT(std::string(port.status().message()), HasSubstr("does not match"));
+}
+
+// GET of `path` on 127.0.0.1:`port`: "STATUS BODY", or "" when it fails.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" -> "200 body"
+  const size_t body = response.find("\r\n\r\n");
+  if (response.size() < 12 || body == std::string::npos) return "";
+  return absl::StrCat(response.substr(9, 3), " ", response.substr(body + 4));
+}
+
+edge::v1::Hello HelloFrom(const std::string& edge_id) {
+  edge::v1::Hello hello;
+  hello.set_edge_id(edge_id);
+  return hello;
+}
+
+TEST(ControlServerTest, AdminListenerServesMetricsHealthAndReadiness) {
+  ControlServerOptions options = Options();
+  options.admin_listen = "127.0.0.1:0";
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_NE(server.admin_port(), 0);
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  ASSERT_TRUE(api.PublishTo("", "news:1").ok());
+  EXPECT_EQ(api.PublishTo("", "news:1 bad").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_EQ(HttpGet(server.admin_port(), "/healthz"), "200 ok\n");
+  EXPECT_EQ(HttpGet(server.admin_port(), "/readyz"), "200 ready\n");
+  const std::string metrics = HttpGet(server.admin_port(), "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_publications_total{namespace=\"news\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("wirehub_control_api_calls_total{method=\"Publish\",code=\"OK\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_api_calls_total{method=\"Publish\","
+                                 "code=\"INVALID_ARGUMENT\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_api_call_duration_seconds_count{method="
+                                 "\"Publish\"} 2"));
+  // The channel is invalid, its namespace known: counted there.
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_publication_refusals_total{namespace=\"news\","
+                                 "reason=\"invalid_argument\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_ready 1"));
+  EXPECT_THAT(metrics, HasSubstr("wirehub_control_engine_up{engine=\"memory\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("process_resident_memory_bytes"));
+  // Health checks are not API calls.
+  EXPECT_EQ(CheckHealth(absl::StrCat("127.0.0.1:", *port), "").serving_status, 1);
+  EXPECT_THAT(server.RenderMetrics(), Not(HasSubstr("Check")));
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, EdgeQueuesAndAttachesAreCounted) {
+  ControlServer server(Options());
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.edge_link_port()),
+                                     grpc::InsecureChannelCredentials());
+  {
+    FakeEdge edge(channel, HelloFrom("edge-7"));
+    edge::v1::InterestChange interest;
+    interest.set_seq(1);
+    interest.add_channels_added("news:1");
+    ASSERT_TRUE(edge.SendInterest(interest));
+    ASSERT_TRUE(server.hub().PublishAndWait("news:1", "{}").ok());
+    ASSERT_TRUE(edge.WaitForPublications(1));
+    ASSERT_EQ(edge.publications()[0].accepted_unix_micros() > 0, true);
+    const std::string text = server.RenderMetrics();
+    EXPECT_THAT(text, HasSubstr("wirehub_control_edges 1"));
+    EXPECT_THAT(text, HasSubstr("wirehub_control_edge_attaches_total 1"));
+    EXPECT_THAT(text, HasSubstr("wirehub_control_edge_queue_publications{edge=\"edge-7\"} 0"));
+    EXPECT_THAT(text, HasSubstr("wirehub_control_streams 1"));
+    edge.Cancel();
+  }
+  // Detached: its queue series go.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::StrContains(server.RenderMetrics(), "edge-7") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(server.RenderMetrics(), Not(HasSubstr("edge-7")));
+  EXPECT_THAT(server.RenderMetrics(), HasSubstr("wirehub_control_edges 0"));
+  server.Shutdown(absl::Seconds(1));
+}
+
+// The drain: unready and NOT_SERVING at once while calls are still served;
+// then new calls are refused UNAVAILABLE while one in flight finishes; then
+// the edges' streams end UNAVAILABLE.
+TEST(ControlServerTest, DrainRefusesNewCallsFinishesInFlightOnesThenClosesEdges) {
+  ControlServerOptions options = Options();
+  options.admin_listen = "127.0.0.1:0";
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string api_address = absl::StrCat("127.0.0.1:", *port);
+  const std::string edge_address = absl::StrCat("127.0.0.1:", server.edge_link_port());
+  Api api(api_address);
+  FakeEdge edge(grpc::CreateChannel(edge_address, grpc::InsecureChannelCredentials()),
+                HelloFrom("edge-1"));
+  // The edge holds the Disconnect below in flight until the test answers.
+  ASSERT_TRUE(api.PublishTo("", "news:1").ok());
+
+  server.BeginDrain();
+  EXPECT_EQ(HttpGet(server.admin_port(), "/readyz"), "503 draining\n");
+  EXPECT_EQ(HttpGet(server.admin_port(), "/healthz"), "200 ok\n");
+  for (const char* service : {"", "wirehub.control.v1.ControlService"}) {
+    EXPECT_EQ(CheckHealth(api_address, service).serving_status, 2) << service;
+  }
+  for (const char* service : {"", "wirehub.edge.v1.EdgeLinkService"}) {
+    EXPECT_EQ(CheckHealth(edge_address, service).serving_status, 2) << service;
+  }
+  EXPECT_THAT(server.RenderMetrics(), HasSubstr("wirehub_control_draining 1"));
+  EXPECT_THAT(server.RenderMetrics(), HasSubstr("wirehub_control_ready 0"));
+  // The drain delay: still served.
+  EXPECT_TRUE(api.PublishTo("", "news:1").ok());
+
+  grpc::Status in_flight;
+  absl::Notification in_flight_done;
+  std::thread caller([&] {
+    in_flight = api.Disconnect("", "");
+    in_flight_done.Notify();
+  });
+  ASSERT_TRUE(edge.WaitForCommands(1));
+  absl::Notification drained;
+  std::thread finisher([&] {
+    server.FinishDrain(absl::Seconds(10));
+    drained.Notify();
+  });
+  // New calls are refused while the one in flight waits.
+  grpc::Status refused;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    refused = api.PublishTo("", "news:1");
+  } while (refused.ok() && absl::Now() < deadline);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(refused.error_message(), "draining");
+  EXPECT_FALSE(drained.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  EXPECT_FALSE(in_flight_done.HasBeenNotified());
+  EXPECT_THAT(
+      server.RenderMetrics(),
+      HasSubstr("wirehub_control_api_calls_total{method=\"Publish\",code=\"UNAVAILABLE\"}"));
+
+  // The edge answers: the call completes, then the edge is closed.
+  edge::v1::EdgeMessage answer;
+  answer.mutable_result()->set_id(edge.commands()[0].id());
+  answer.mutable_result()->set_connections(2);
+  ASSERT_TRUE(edge.Send(answer));
+  ASSERT_TRUE(in_flight_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  grpc::Status edge_end;
+  ASSERT_TRUE(edge.WaitForEnd(&edge_end));
+  EXPECT_EQ(edge_end.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(drained.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  caller.join();
+  finisher.join();
+}
+
+TEST(ControlServerTest, HurryEndsTheWaitForCallsInFlight) {
+  ControlServer server(Options());
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  FakeEdge edge(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.edge_link_port()),
+                                    grpc::InsecureChannelCredentials()),
+                HelloFrom("edge-1"));
+  absl::Notification in_flight_done;
+  std::thread caller([&] {
+    (void)api.Disconnect("", "");  // Never answered: cancelled by the drain.
+    in_flight_done.Notify();
+  });
+  ASSERT_TRUE(edge.WaitForCommands(1));
+  const absl::Time start = absl::Now();
+  absl::Notification drained;
+  std::thread finisher([&] {
+    server.FinishDrain(absl::Seconds(30));
+    drained.Notify();
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  server.Hurry();
+  ASSERT_TRUE(drained.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  ASSERT_TRUE(in_flight_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  caller.join();
+  finisher.join();
+}
+
+std::string ConfigJson(const std::string& namespaces, const std::string& api_keys = "") {
+  std::string json = absl::StrCat("{\"namespaces\": [", namespaces, "]");
+  if (!api_keys.empty()) absl::StrAppend(&json, ", \"api_keys\": [", api_keys, "]");
+  return absl::StrCat(json, "}");
+}
+
+TEST(ControlServerTest, ReloadAppliesAValidConfigAndKeepsTheOldOneOnAnError) {
+  const std::string path =
+      testing::WriteTestFile("reload.json", ConfigJson("{\"name\": \"news\"}"));
+  ControlServerOptions options = Options();
+  absl::StatusOr<ControlConfig> initial = LoadControlConfig(path);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  options.namespaces = initial->namespaces;
+  options.namespace_names = initial->namespace_names;
+  options.config_file = path;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  EXPECT_TRUE(api.PublishTo("", "news:1").ok());
+  EXPECT_EQ(api.PublishTo("", "sports:1").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(server.config_version(), 1u);
+
+  // A namespace added.
+  testing::WriteTestFile("reload.json", ConfigJson("{\"name\": \"news\"}, {\"name\": \"sports\"}"));
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  EXPECT_EQ(server.config_version(), 2u);
+  EXPECT_TRUE(api.PublishTo("", "sports:1").ok());
+  std::string text = server.RenderMetrics();
+  EXPECT_THAT(text, HasSubstr("wirehub_config_version 2"));
+  EXPECT_THAT(text, HasSubstr("wirehub_config_reloads_total{result=\"ok\"} 1"));
+  EXPECT_THAT(text, HasSubstr("wirehub_control_publications_total{namespace=\"sports\"} 1"));
+
+  // An invalid file: refused, version 2 stays.
+  testing::WriteTestFile("reload.json", "{\"namespaces\": [{\"name\": \"news\", \"bogus\": 1}]}");
+  absl::Status refused = server.ReloadConfig();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("bogus"));
+  EXPECT_EQ(server.config_version(), 2u);
+  EXPECT_TRUE(api.PublishTo("", "sports:1").ok());
+  EXPECT_THAT(server.RenderMetrics(),
+              HasSubstr("wirehub_config_reloads_total{result=\"error\"} 1"));
+
+  // A namespace removed.
+  testing::WriteTestFile("reload.json", ConfigJson("{\"name\": \"news\"}"));
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  EXPECT_EQ(api.PublishTo("", "sports:1").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, ReloadAddsAndRemovesApiKeys) {
+  const std::string path = testing::WriteTestFile("keys.json", ConfigJson("{\"name\": \"news\"}"));
+  ControlServerOptions options = Options();
+  options.config_file = path;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  EXPECT_TRUE(api.PublishTo("", "news:1").ok());
+
+  const std::string ops =
+      absl::StrCat(R"({"name": "ops", "sha256": ")", HexSha256("wh_ops"), R"(", "scope": "full"})");
+  const std::string other = absl::StrCat(R"({"name": "other", "sha256": ")", HexSha256("wh_other"),
+                                         R"(", "scope": "full"})");
+  testing::WriteTestFile("keys.json", ConfigJson("{\"name\": \"news\"}", ops));
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  EXPECT_EQ(api.PublishTo("", "news:1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(api.PublishTo("wh_ops", "news:1").ok());
+
+  // ops removed, other added.
+  testing::WriteTestFile("keys.json", ConfigJson("{\"name\": \"news\"}", other));
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  EXPECT_EQ(api.PublishTo("wh_ops", "news:1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(api.PublishTo("wh_other", "news:1").ok());
+  EXPECT_EQ(server.config_version(), 3u);
+  server.Shutdown(absl::Seconds(1));
+}
+
+TEST(ControlServerTest, ReloadMayNotDropTheKeysAnExposedApiNeeds) {
+  const std::string ops =
+      absl::StrCat(R"({"name": "ops", "sha256": ")", HexSha256("wh_ops"), R"(", "scope": "full"})");
+  const std::string path =
+      testing::WriteTestFile("required.json", ConfigJson("{\"name\": \"news\"}", ops));
+  ControlServerOptions options = Options();
+  options.config_file = path;
+  options.api_keys = TestKeys();
+  options.api_keys_required = true;
+  ControlServer server(std::move(options));
+  ASSERT_TRUE(server.Start().ok());
+  testing::WriteTestFile("required.json", ConfigJson("{\"name\": \"news\"}"));
+  absl::Status refused = server.ReloadConfig();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("api_keys"));
+  EXPECT_EQ(server.config_version(), 1u);
+  server.Shutdown(absl::Seconds(1));
 }
 
 }  // namespace

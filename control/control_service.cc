@@ -135,6 +135,7 @@ void ControlServiceImpl::PublishToKey(const std::string& key, const std::string&
                                       EdgeHub::PublishDone done) {
   absl::Status valid = ValidateData(data);
   if (!valid.ok()) {
+    hub_->CountRefusal(key, valid);
     done(valid);
     return;
   }
@@ -154,7 +155,10 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Publish(grpc::CallbackServerContex
                                                       const v1::PublishRequest* request,
                                                       v1::PublishResponse* response) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
-  if (!key.ok()) return FinishNow(context, key.status());
+  if (!key.ok()) {
+    hub_->CountRefusal(request->channel(), key.status());
+    return FinishNow(context, key.status());
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   PublishToKey(*key, request->data(), request->idempotency_key(),
                [reactor, response](absl::StatusOr<StreamPosition> position) {
@@ -184,8 +188,15 @@ void ControlServiceImpl::PublishOne(const v1::PublishStreamRequest& request,
     }
     done(std::move(response));
   };
+  hub_->metrics().publish_stream_items().Increment();
+  if (refusing()) {
+    hub_->CountRefusal(request.channel(), DrainingError());
+    answer(DrainingError());
+    return;
+  }
   absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
   if (!key.ok()) {
+    hub_->CountRefusal(request.channel(), key.status());
     answer(key.status());
     return;
   }
@@ -244,8 +255,10 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerCont
     };
     absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channels(i));
     if (!key.ok()) {
+      hub_->CountRefusal(request->channels(i), key.status());
       fill(key.status());
     } else if (!data_status.ok()) {
+      hub_->CountRefusal(*key, data_status);
       fill(data_status);
     } else {
       hub_->Publish(*key, request->data(), /*idempotency_key=*/"", /*info=*/nullptr,

@@ -2,6 +2,7 @@
 #ifndef WIREHUB_CONTROL_CONTROL_SERVICE_H_
 #define WIREHUB_CONTROL_CONTROL_SERVICE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -102,6 +103,14 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   // set_address() records the address control serves on, for Info.
   void set_address(std::string address);
 
+  // While refusing (a drain stopped taking calls), new calls and each new
+  // PublishStream item are answered UNAVAILABLE "draining".
+  void set_refusing(bool refusing) { refusing_.store(refusing, std::memory_order_relaxed); }
+  bool refusing() const { return refusing_.load(std::memory_order_relaxed); }
+  static absl::Status DrainingError() { return absl::UnavailableError("draining"); }
+
+  EdgeHub* hub() const { return hub_; }
+
  private:
   // The deadline for the edges' answers to a call: max_command_wait, or
   // sooner so that the answer reaches the caller before its own deadline.
@@ -114,6 +123,7 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   EdgeHub* const hub_;
   const ControlServiceOptions options_;
   const absl::Time started_at_;
+  std::atomic<bool> refusing_{false};
   mutable absl::Mutex address_mu_;
   std::string address_ ABSL_GUARDED_BY(address_mu_);
 };

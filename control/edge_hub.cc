@@ -1,6 +1,7 @@
 #include "control/edge_hub.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,13 +17,41 @@
 
 namespace wirehub::control {
 
+namespace {
+
+// Durations of engine operations: a steady clock, read twice per operation.
+class OperationTimer {
+ public:
+  OperationTimer() : start_(std::chrono::steady_clock::now()) {}
+  void ObserveInto(metrics::Histogram& histogram) const {
+    histogram.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
 EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options,
                  std::unique_ptr<StreamStore> streams, std::unique_ptr<PresenceStore> presence)
-    : namespaces_(namespaces != nullptr ? namespaces : &default_namespaces_),
+    : own_registry_(options.metrics == nullptr ? std::make_unique<metrics::Registry>() : nullptr),
+      own_metrics_(options.metrics == nullptr
+                       ? std::make_unique<ControlMetrics>(own_registry_.get())
+                       : nullptr),
+      metrics_(options.metrics != nullptr ? options.metrics : own_metrics_.get()),
       options_(options),
       streams_(streams != nullptr ? std::move(streams) : std::make_unique<MemoryStreamStore>()),
       presence_(presence != nullptr ? std::move(presence)
-                                    : std::make_unique<MemoryPresenceStore>()) {}
+                                    : std::make_unique<MemoryPresenceStore>()) {
+  auto config = std::make_shared<HubConfig>();
+  config->namespaces = std::make_shared<const NamespaceTable>(
+      namespaces != nullptr ? *namespaces : NamespaceRegistry::Default(),
+      std::vector<std::string>(), metrics_);
+  config->idempotency_window = options.idempotency_window;
+  config_.store(std::move(config));
+}
 
 EdgeHub::~EdgeHub() { Stop(); }
 
@@ -38,14 +67,68 @@ HistoryPolicy EdgeHub::PolicyFor(const config::v1::NamespaceOptions& options) co
   return policy;
 }
 
-HistoryPolicy EdgeHub::PolicyForKey(const std::string& key) const {
-  const config::v1::NamespaceOptions* options = OptionsFor(key);
-  return options != nullptr ? PolicyFor(*options) : HistoryPolicy{};
+const config::v1::NamespaceOptions* EdgeHub::OptionsFor(const HubConfig& config,
+                                                        const std::string& key) {
+  // The namespace is that of the channel part: a tenant never changes it.
+  const NamespaceTable::Namespace* ns = config.namespaces->Find(SplitChannelKey(key).channel);
+  return ns != nullptr ? ns->options : nullptr;
 }
 
-const config::v1::NamespaceOptions* EdgeHub::OptionsFor(const std::string& key) const {
-  // The namespace is that of the channel part: a tenant never changes it.
-  return namespaces_->Find(SplitChannelKey(key).channel);
+void EdgeHub::SetConfig(std::shared_ptr<const HubConfig> config) {
+  config_.store(std::move(config));
+}
+
+std::shared_ptr<const HubConfig> EdgeHub::config() const { return config_.load(); }
+
+void EdgeHub::CountRefusal(std::string_view key, const absl::Status& status) const {
+  std::shared_ptr<const HubConfig> config = config_.load();
+  const NamespaceTable& table = *config->namespaces;
+  const NamespaceTable::Namespace* ns = table.Find(SplitChannelKey(key).channel);
+  (ns != nullptr ? table.SeriesOf(*ns) : table.UnknownSeries()).Refused(RefusalReasonOf(status));
+}
+
+absl::Status EdgeHub::EngineReady() const {
+  absl::Status streams = streams_->Ready();
+  if (!streams.ok()) return streams;
+  return presence_->Ready();
+}
+
+size_t EdgeHub::CloseEdges(const grpc::Status& status) {
+  closing_.store(true);
+  Deferred deferred;
+  size_t closed = 0;
+  {
+    absl::MutexLock lifecycle(&lifecycle_mu_);
+    std::vector<EdgeSession*> sessions;
+    registry_.ForEachSession([&](const EdgeSnapshot& edge) { sessions.push_back(edge.session); });
+    for (EdgeSession* session : sessions) {
+      std::string peer;
+      if (!Detach(session, &deferred, &peer)) continue;
+      ++closed;
+      if (session->PrepareFinish(status)) deferred.finish.push_back(session);
+    }
+  }
+  Run(&deferred);
+  return closed;
+}
+
+void EdgeHub::CollectMetrics() {
+  absl::flat_hash_map<std::string, ControlMetrics::QueueDepth> depths;
+  size_t edges = 0;
+  registry_.ForEachSession([&](const EdgeSnapshot& edge) {
+    ++edges;
+    ControlMetrics::QueueDepth& depth = depths[edge.edge_id];
+    depth.publications += static_cast<double>(edge.session->queued_items());
+    depth.bytes += static_cast<double>(edge.session->queued_bytes());
+  });
+  metrics_->SetEdgeQueues(depths);
+  metrics_->edges().Set(static_cast<double>(edges));
+  StreamCounts streams = streams_->Counts();
+  metrics_->streams().Set(static_cast<double>(streams.streams));
+  metrics_->history_publications().Set(static_cast<double>(streams.history_publications));
+  metrics_->history_bytes().Set(static_cast<double>(streams.history_bytes));
+  metrics_->presence_entries().Set(static_cast<double>(presence_->size()));
+  metrics_->engine_up().Set(EngineReady().ok() ? 1 : 0);
 }
 
 absl::Status EdgeHub::NotConfigured(const std::string& key) const {
@@ -54,12 +137,12 @@ absl::Status EdgeHub::NotConfigured(const std::string& key) const {
 }
 
 absl::Status EdgeHub::CheckNamespace(const std::string& key) const {
-  return OptionsFor(key) == nullptr ? NotConfigured(key) : absl::OkStatus();
+  return OptionsFor(*config_.load(), key) == nullptr ? NotConfigured(key) : absl::OkStatus();
 }
 
 absl::StatusOr<const config::v1::NamespaceOptions*> EdgeHub::PresenceOptionsFor(
-    const std::string& key) const {
-  const config::v1::NamespaceOptions* options = OptionsFor(key);
+    const HubConfig& config, const std::string& key) const {
+  const config::v1::NamespaceOptions* options = OptionsFor(config, key);
   if (options == nullptr) return NotConfigured(key);
   if (!options->presence()) {
     std::string_view channel = SplitChannelKey(key).channel;
@@ -73,11 +156,17 @@ absl::StatusOr<const config::v1::NamespaceOptions*> EdgeHub::PresenceOptionsFor(
 
 void EdgeHub::Publish(const std::string& key, std::string data, const std::string& idempotency_key,
                       const v1::ClientInfo* info, PublishDone done) {
-  const config::v1::NamespaceOptions* namespace_options = OptionsFor(key);
-  if (namespace_options == nullptr) {
+  // Held until `done`: the namespace's options and series live in it.
+  std::shared_ptr<const HubConfig> config = config_.load();
+  const NamespaceTable& table = *config->namespaces;
+  const NamespaceTable::Namespace* ns = table.Find(SplitChannelKey(key).channel);
+  if (ns == nullptr) {
+    table.UnknownSeries().Refused(RefusalReason::kUnknownNamespace);
     done(NotConfigured(key));
     return;
   }
+  const config::v1::NamespaceOptions* namespace_options = ns->options;
+  const NamespaceSeries* series = &table.SeriesOf(*ns);
   // Clients split received frames into messages at '\n'. In a valid JSON
   // document a line break can only be whitespace between tokens (inside a
   // string it must be escaped), so making it a space changes no value.
@@ -89,18 +178,23 @@ void EdgeHub::Publish(const std::string& key, std::string data, const std::strin
   item.idempotency_key = idempotency_key;
   if (info != nullptr) item.info = *info;
   item.policy = PolicyFor(*namespace_options);
-  item.idempotency_window = options_.idempotency_window;
+  item.idempotency_window = config->idempotency_window;
   auto deferred = std::make_shared<Deferred>();
+  OperationTimer timer;
   streams_->Publish(
       std::move(item),
-      [this, deferred](const std::shared_ptr<const edge::v1::Publication>& publication) {
+      [this, deferred, series](const std::shared_ptr<const edge::v1::Publication>& publication) {
         // In the channel's order: what is enqueued here reaches each edge in
         // offset order. Writes start only in `done`, with no lock held.
         if (publication == nullptr) return;  // An idempotent replay.
         publications_accepted_.fetch_add(1, std::memory_order_relaxed);
+        series->publications->Increment();
         FanOut(publication->channel(), publication, deferred.get());
       },
-      [this, deferred, done = std::move(done)](absl::StatusOr<StreamPosition> position) {
+      [this, deferred, series, timer, config = std::move(config),
+       done = std::move(done)](absl::StatusOr<StreamPosition> position) {
+        timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPublish));
+        if (!position.ok()) series->Refused(RefusalReasonOf(position.status()));
         Run(deferred.get());
         done(std::move(position));
       });
@@ -142,7 +236,7 @@ void EdgeHub::Run(Deferred* deferred) {
       // done (see EdgeSession::Enqueue).
       std::string peer;
       if (!Detach(session, deferred, &peer)) continue;
-      slow_edge_detaches_.fetch_add(1, std::memory_order_relaxed);
+      metrics_->slow_edge_detaches().Increment();
       WH_LOG(WARNING) << "edge " << peer << " outbound queue overflowed; detached (it will "
                       << "re-attach)";
     }
@@ -156,7 +250,8 @@ void EdgeHub::Run(Deferred* deferred) {
 absl::StatusOr<HistoryRead> EdgeHub::History(const std::string& key,
                                              const std::optional<StreamPosition>& since,
                                              int64_t limit, bool reverse) {
-  const config::v1::NamespaceOptions* namespace_options = OptionsFor(key);
+  std::shared_ptr<const HubConfig> config = config_.load();
+  const config::v1::NamespaceOptions* namespace_options = OptionsFor(*config, key);
   if (namespace_options == nullptr) return NotConfigured(key);
   HistoryPolicy policy = PolicyFor(*namespace_options);
   if (policy.max_size == 0) {
@@ -164,26 +259,39 @@ absl::StatusOr<HistoryRead> EdgeHub::History(const std::string& key,
         absl::StrCat("history is not enabled for the namespace of channel ",
                      AsAbsl(SplitChannelKey(key).channel)));
   }
-  return streams_->History(key, since, limit, reverse, policy, options_.idempotency_window);
+  OperationTimer timer;
+  absl::StatusOr<HistoryRead> read =
+      streams_->History(key, since, limit, reverse, policy, config->idempotency_window);
+  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kHistory));
+  return read;
 }
 
 absl::Status EdgeHub::HistoryRemove(const std::string& key) {
-  if (OptionsFor(key) == nullptr) return NotConfigured(key);
-  streams_->RemoveHistory(key, options_.idempotency_window);
+  std::shared_ptr<const HubConfig> config = config_.load();
+  if (OptionsFor(*config, key) == nullptr) return NotConfigured(key);
+  streams_->RemoveHistory(key, config->idempotency_window);
   return absl::OkStatus();
 }
 
 absl::StatusOr<PresenceTable::Page> EdgeHub::Presence(const std::string& key, size_t page_size,
                                                       const std::string& page_token) const {
-  absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(key);
+  std::shared_ptr<const HubConfig> config = config_.load();
+  absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(*config, key);
   if (!options.ok()) return options.status();
-  return presence_->List(key, page_size, page_token);
+  OperationTimer timer;
+  PresenceTable::Page page = presence_->List(key, page_size, page_token);
+  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
+  return page;
 }
 
 absl::StatusOr<PresenceTable::Counts> EdgeHub::PresenceStats(const std::string& key) const {
-  absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(key);
+  std::shared_ptr<const HubConfig> config = config_.load();
+  absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(*config, key);
   if (!options.ok()) return options.status();
-  return presence_->Count(key);
+  OperationTimer timer;
+  PresenceTable::Counts counts = presence_->Count(key);
+  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
+  return counts;
 }
 
 void EdgeHub::SendCommand(edge::v1::EdgeCommand command, absl::Time deadline,
@@ -236,15 +344,38 @@ void EdgeHub::Maintain(absl::Time now) {
   }
   Run(&deferred);
   for (const std::string& line : log) WH_LOG(WARNING) << line;
+  // One version for the whole pass.
+  std::shared_ptr<const HubConfig> config = config_.load();
   streams_->Maintain(
-      now, options_.idempotency_window,
-      [this](const std::string& key) { return PolicyForKey(key); },
+      now, config->idempotency_window,
+      [this, &config](const std::string& key) {
+        const config::v1::NamespaceOptions* options = OptionsFor(*config, key);
+        // A vanished namespace keeps nothing.
+        return options != nullptr ? PolicyFor(*options) : HistoryPolicy{};
+      },
       [this](const std::string& key) { return registry_.HasInterest(key); });
 }
 
 void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer) {
   std::string peer_for_log = peer;
   if (!registry_.Attach(session, hello, std::move(peer))) return;
+  // After Attach: CloseEdges() sets closing_ before it lists the sessions,
+  // so it either finds this one or this sees closing_.
+  if (closing_.load()) {
+    Deferred deferred;
+    std::string ignored;
+    {
+      absl::MutexLock lifecycle(&lifecycle_mu_);
+      if (Detach(session, &deferred, &ignored) &&
+          session->PrepareFinish(
+              grpc::Status(grpc::StatusCode::UNAVAILABLE, "control is draining"))) {
+        deferred.finish.push_back(session);
+      }
+    }
+    Run(&deferred);
+    return;
+  }
+  metrics_->edge_attaches().Increment();
   for (const std::string& key : hello.channels()) registry_.AddInterest(session, key);
   for (const std::string& user : hello.users()) registry_.AddUser(session, user);
   Deferred deferred;
@@ -257,7 +388,7 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
   }
   Run(&deferred);
   // Edges send their interest after the hello, in pages (InterestChange).
-  WH_LOG(INFO) << "edge " << hello.edge_id() << " attached from " << peer_for_log;
+  WH_EVENT(INFO, "edge_attached").Field("edge", hello.edge_id()).Field("peer", peer_for_log);
 }
 
 void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change) {
@@ -287,7 +418,10 @@ void EdgeHub::AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& e
                           Deferred* deferred) {
   // A detached session must not leave entries behind that nothing removes.
   if (entry.info().client().empty() || !registry_.attached(session)) return;
-  if (presence_->Add(session, entry.channel(), entry.info())) {
+  OperationTimer timer;
+  const bool joined = presence_->Add(session, entry.channel(), entry.info());
+  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceAdd));
+  if (joined) {
     EmitJoinLeave(entry.channel(), entry.info(), /*join=*/true, deferred);
   }
   // Detached meanwhile (its RemoveOwner may have run before the Add).
@@ -296,8 +430,10 @@ void EdgeHub::AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& e
 
 void EdgeHub::RemovePresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,
                              Deferred* deferred) {
+  OperationTimer timer;
   std::optional<v1::ClientInfo> removed =
       presence_->Remove(session, entry.channel(), entry.info().client());
+  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRemove));
   // The leave carries the info the client joined with; the edge sends only
   // the client id.
   if (removed.has_value()) EmitJoinLeave(entry.channel(), *removed, /*join=*/false, deferred);
@@ -305,7 +441,8 @@ void EdgeHub::RemovePresence(EdgeSession* session, const edge::v1::PresenceEntry
 
 void EdgeHub::EmitJoinLeave(const std::string& key, const v1::ClientInfo& info, bool join,
                             Deferred* deferred) {
-  const config::v1::NamespaceOptions* options = OptionsFor(key);
+  std::shared_ptr<const HubConfig> config = config_.load();
+  const config::v1::NamespaceOptions* options = OptionsFor(*config, key);
   if (options == nullptr || !options->join_leave()) return;
   auto event = std::make_shared<edge::v1::Publication>();
   event->set_channel(key);
@@ -388,7 +525,7 @@ void EdgeHub::FillStats(int top_channels, v1::StatsResponse* out) const {
   StreamCounts streams = streams_->Counts();
   out->set_publications_accepted(publications_accepted_.load(std::memory_order_relaxed));
   out->set_deliveries(deliveries_.load(std::memory_order_relaxed));
-  out->set_slow_edge_detaches(slow_edge_detaches_.load(std::memory_order_relaxed));
+  out->set_slow_edge_detaches(metrics_->slow_edge_detaches().value());
   out->set_channels_tracked(streams.streams);
   out->set_history_publications(streams.history_publications);
   out->set_history_bytes(streams.history_bytes);

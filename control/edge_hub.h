@@ -9,15 +9,21 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "common/namespace_registry.h"
 #include "control/command_router.h"
+#include "control/control_metrics.h"
 #include "control/edge_registry.h"
+#include "control/namespace_table.h"
 #include "control/presence_store.h"
 #include "control/stream_store.h"
 #include "wirehub/control/v1/control.pb.h"
@@ -28,12 +34,23 @@ namespace wirehub::control {
 class EdgeSession;
 
 struct EdgeHubOptions {
-  // How long Publish remembers an idempotency key.
+  // How long Publish remembers an idempotency key (until SetConfig()).
   absl::Duration idempotency_window = absl::Minutes(5);
+  // Where the hub counts; must outlive it. Null: the hub keeps its own
+  // (tests).
+  ControlMetrics* metrics = nullptr;
   // An attached edge that sends nothing (stats, interest, results) for
   // longer than this is detached by Maintain(): its stream is finished with
   // UNAVAILABLE and its interest and presence are dropped.
   absl::Duration edge_timeout = absl::Seconds(15);
+};
+
+// One version of what the hub takes from the configuration file. Immutable;
+// the hub swaps whole versions (SetConfig), and each operation works with
+// the version it loaded when it began.
+struct HubConfig {
+  std::shared_ptr<const NamespaceTable> namespaces;
+  absl::Duration idempotency_window = absl::Minutes(5);
 };
 
 // Counts for the Info RPC.
@@ -62,9 +79,8 @@ struct HubCounts {
 // runs under any of them: such work is collected and done after.
 class EdgeHub {
  public:
-  // `namespaces` is borrowed and must outlive the hub; null means the
-  // default registry (every namespace, no history). Null stores mean the
-  // in-memory ones.
+  // `namespaces` is copied; null means the default registry (every
+  // namespace, no history). Null stores mean the in-memory ones.
   explicit EdgeHub(const NamespaceRegistry* namespaces = nullptr, EdgeHubOptions options = {},
                    std::unique_ptr<StreamStore> streams = nullptr,
                    std::unique_ptr<PresenceStore> presence = nullptr);
@@ -111,6 +127,42 @@ class EdgeHub {
   // CheckNamespace() is InvalidArgument when `key`'s namespace is not
   // configured.
   absl::Status CheckNamespace(const std::string& key) const;
+
+  // SetConfig() puts a new configuration version in force (SIGHUP reload):
+  // calls that begin afterwards use it, calls in progress finish with the
+  // one they began with (each holds its version).
+  //
+  // A stream whose namespace changed keeps its epoch, offset and kept
+  // publications; the new history_size and history_ttl apply from its next
+  // publish and from the next maintenance pass (within a second), which
+  // trims what the new policy no longer keeps. When its namespace lost
+  // history or vanished, History answers FailedPrecondition (or
+  // InvalidArgument, unknown namespace) at once and the kept publications
+  // are dropped by that pass; the stream itself is forgotten once idle for
+  // the idempotency window, so a namespace that comes back before then
+  // continues the same epoch.
+  void SetConfig(std::shared_ptr<const HubConfig> config);
+  std::shared_ptr<const HubConfig> config() const;
+
+  // CountRefusal() counts a publication to `key` (a key or a channel name,
+  // possibly invalid) refused before it reached the hub.
+  void CountRefusal(std::string_view key, const absl::Status& status) const;
+
+  // CloseEdges() ends every attached edge's stream with `status` and
+  // refuses edges that attach afterwards (a drain: edges re-attach to
+  // another control). Returns the number of edges closed.
+  size_t CloseEdges(const grpc::Status& status);
+
+  // EngineReady() is OK when the stream and presence engine can serve; the
+  // memory engine always can (a networked one reports its link).
+  absl::Status EngineReady() const;
+
+  // CollectMetrics() sets the gauges computed at scrape time (edges, queue
+  // depths, streams, history, presence, engine_up); O(edges) under the
+  // registry's shared lock plus the stores' counters.
+  void CollectMetrics();
+
+  ControlMetrics& metrics() { return *metrics_; }
 
   // Presence()
   //
@@ -164,12 +216,12 @@ class EdgeHub {
     std::vector<EdgeSession*> finish;
   };
 
-  const config::v1::NamespaceOptions* OptionsFor(const std::string& key) const;
+  static const config::v1::NamespaceOptions* OptionsFor(const HubConfig& config,
+                                                        const std::string& key);
   absl::Status NotConfigured(const std::string& key) const;
   absl::StatusOr<const config::v1::NamespaceOptions*> PresenceOptionsFor(
-      const std::string& key) const;
+      const HubConfig& config, const std::string& key) const;
   HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
-  HistoryPolicy PolicyForKey(const std::string& key) const;
   // Enqueues `publication` on every edge interested in `key`.
   void FanOut(const std::string& key,
               const std::shared_ptr<const edge::v1::Publication>& publication, Deferred* deferred);
@@ -186,9 +238,15 @@ class EdgeHub {
   // leave events, commands awaiting it); false if it was not attached.
   bool Detach(EdgeSession* session, Deferred* deferred, std::string* peer);
 
-  const NamespaceRegistry default_namespaces_ = NamespaceRegistry::Default();
-  const NamespaceRegistry* const namespaces_;
+  // Null unless the hub keeps its own metrics (options.metrics null).
+  std::unique_ptr<metrics::Registry> own_registry_;
+  std::unique_ptr<ControlMetrics> own_metrics_;
+  ControlMetrics* const metrics_;
   const EdgeHubOptions options_;
+  // The configuration version in force (SetConfig).
+  std::atomic<std::shared_ptr<const HubConfig>> config_;
+  // Set by CloseEdges(): edges attaching afterwards are turned away.
+  std::atomic<bool> closing_{false};
   const std::unique_ptr<StreamStore> streams_;
   const std::unique_ptr<PresenceStore> presence_;
   EdgeRegistry registry_;
@@ -201,7 +259,6 @@ class EdgeHub {
   absl::Mutex lifecycle_mu_;
   std::atomic<uint64_t> publications_accepted_{0};
   std::atomic<uint64_t> deliveries_{0};
-  std::atomic<uint64_t> slow_edge_detaches_{0};
 };
 
 }  // namespace wirehub::control

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/namespace_registry.h"
@@ -570,6 +571,100 @@ TEST_F(EdgeHubWithEdgesTest, LineBreaksInDataBecomeSpaces) {
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->publications.size(), 1u);
   EXPECT_EQ(history->publications[0]->data(), "{   \"t\": \"a\\nb\"  }");
+}
+
+// A reload (SetConfig) changes a live stream's retention from its next
+// maintenance pass; a vanished namespace refuses at once and drops what was
+// kept; the stream's epoch and offsets survive while it is remembered.
+TEST(EdgeHubTest, ReloadedHistorySettingsApplyToLiveStreams) {
+  auto version = [](uint32_t history_size, bool with_news) {
+    config::v1::Config config;
+    if (with_news) {
+      config::v1::Namespace* news = config.add_namespaces();
+      news->set_name("news");
+      news->mutable_options()->set_history_size(history_size);
+      news->mutable_options()->mutable_history_ttl()->set_seconds(3600);
+    }
+    return config;
+  };
+  metrics::Registry registry;
+  ControlMetrics metrics(&registry);
+  auto hub_config = [&](const config::v1::Config& config) {
+    auto out = std::make_shared<HubConfig>();
+    out->namespaces = std::make_shared<const NamespaceTable>(
+        NamespaceRegistry(config), std::vector<std::string>{"news"}, &metrics);
+    return out;
+  };
+  EdgeHub hub(nullptr, EdgeHubOptions{.metrics = &metrics});
+  hub.SetConfig(hub_config(version(10, true)));
+  std::string epoch;
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<StreamPosition> position = hub.PublishAndWait("news:1", "{}");
+    ASSERT_TRUE(position.ok()) << position.status();
+    epoch = position->epoch;
+  }
+  ASSERT_EQ(hub.History("news:1", std::nullopt, -1, false)->publications.size(), 5u);
+
+  // Smaller history: trimmed by the next pass.
+  hub.SetConfig(hub_config(version(2, true)));
+  hub.Maintain(absl::Now());
+  absl::StatusOr<HistoryRead> trimmed = hub.History("news:1", std::nullopt, -1, false);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  ASSERT_EQ(trimmed->publications.size(), 2u);
+  EXPECT_EQ(trimmed->publications[1]->offset(), 5u);
+
+  // The namespace vanished: refused at once, history dropped by the pass.
+  hub.SetConfig(hub_config(version(0, false)));
+  EXPECT_EQ(hub.History("news:1", std::nullopt, -1, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(hub.PublishAndWait("news:1", "{}").status().code(), absl::StatusCode::kInvalidArgument);
+  hub.Maintain(absl::Now());
+
+  // Back within the idempotency window: same epoch, the next offset, nothing kept.
+  hub.SetConfig(hub_config(version(10, true)));
+  absl::StatusOr<HistoryRead> empty = hub.History("news:1", std::nullopt, -1, false);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->publications.empty());
+  absl::StatusOr<StreamPosition> next = hub.PublishAndWait("news:1", "{}");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->epoch, epoch);
+  EXPECT_EQ(next->offset, 6u);
+  EXPECT_THAT(registry.Render(),
+              ::testing::HasSubstr("wirehub_control_publications_total{namespace=\"news\"} 6"));
+  EXPECT_THAT(registry.Render(),
+              ::testing::HasSubstr("wirehub_control_publication_refusals_total{namespace=\"\","
+                                   "reason=\"unknown_namespace\"} 1"));
+}
+
+TEST(EdgeHubTest, CloseEdgesEndsStreamsAndTurnsLaterEdgesAway) {
+  EdgeHub hub;
+  EdgeLinkServiceImpl service(&hub, EdgeLinkServiceOptions{});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  hub.Start();
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  edge::v1::Hello hello;
+  hello.set_edge_id("edge-1");
+  testing::FakeEdge first(channel, hello);
+  edge::v1::InterestChange interest;
+  interest.set_seq(1);
+  ASSERT_TRUE(first.SendInterest(interest));
+  EXPECT_EQ(hub.CloseEdges(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control is draining")), 1u);
+  grpc::Status status;
+  ASSERT_TRUE(first.WaitForEnd(&status));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  hello.set_edge_id("edge-2");
+  testing::FakeEdge later(channel, hello);
+  ASSERT_TRUE(later.WaitForEnd(&status));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(hub.Counts().edges, 0u);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  hub.Stop();
 }
 
 }  // namespace

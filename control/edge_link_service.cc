@@ -20,6 +20,7 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
   absl::Status valid = ValidateChannelKey(request->channel());
   if (valid.ok()) valid = ValidatePublicationData(request->data(), options_.max_payload_bytes);
   if (!valid.ok()) {
+    hub_->CountRefusal(request->channel(), valid);
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }

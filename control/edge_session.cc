@@ -61,11 +61,13 @@ bool EdgeSession::EnqueueItem(Item item, bool* kick) {
       finish_requested_ = true;
       finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                     "edge outbound queue overflow: edge too slow");
+      PublishDepthLocked();
       return false;
     }
     queued_bytes_ += bytes;
     queue_.push_back(std::move(item));
     *kick = PrepareWriteLocked();
+    PublishDepthLocked();
   }
   return true;
 }
@@ -76,7 +78,9 @@ bool EdgeSession::EnqueueAck(uint64_t seq) {
   Item item;
   item.ack = seq;
   queue_.push_back(std::move(item));
-  return PrepareWriteLocked();
+  const bool kick = PrepareWriteLocked();
+  PublishDepthLocked();
+  return kick;
 }
 
 bool EdgeSession::PrepareWriteLocked() {
@@ -140,6 +144,7 @@ bool EdgeSession::PrepareFinish(const grpc::Status& status) {
     finish_status_ = status;
     queue_.clear();
     queued_bytes_ = 0;
+    PublishDepthLocked();
   }
   if (write_in_flight_ || finish_called_) return false;
   finish_called_ = true;
@@ -215,6 +220,7 @@ void EdgeSession::OnWriteDone(bool ok) {
     } else {
       start_write = PrepareWriteLocked();
     }
+    PublishDepthLocked();
   }
   if (finish) {
     if (final_status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {

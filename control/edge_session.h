@@ -83,6 +83,11 @@ class EdgeSession
 
   const std::string& peer() const { return peer_; }
 
+  // The outbound queue's depth as of its last change (for metrics; any
+  // thread, no lock).
+  size_t queued_items() const { return queued_items_.load(std::memory_order_relaxed); }
+  size_t queued_bytes() const { return queued_bytes_gauge_.load(std::memory_order_relaxed); }
+
  private:
   // One queued item: exactly one of the three is set.
   struct Item {
@@ -107,12 +112,19 @@ class EdgeSession
   void StartPreparedWrite();
   // Ends the stream with `status` now or after the write in flight.
   void RequestFinish(const grpc::Status& status);
+  // Mirrors the queue's depth into the atomics metrics read.
+  void PublishDepthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queued_items_.store(queue_.size(), std::memory_order_relaxed);
+    queued_bytes_gauge_.store(queued_bytes_, std::memory_order_relaxed);
+  }
 
   EdgeHub* const hub_;
   CommandRouter* const router_;
   const EdgeSessionOptions options_;
   const std::string peer_;
   std::atomic<int64_t> last_read_unix_nanos_;
+  std::atomic<size_t> queued_items_{0};
+  std::atomic<size_t> queued_bytes_gauge_{0};
 
   // Owned by the read side: only one read is in flight.
   edge::v1::EdgeMessage in_;

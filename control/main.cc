@@ -1,8 +1,10 @@
 // wirehub-control: parses flags, starts ControlServer, waits for a signal.
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -13,13 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/config_loader.h"
+#include "common/log_flags.h"
 #include "common/logging.h"
-#include "common/namespace_registry.h"
 #include "common/signals.h"
 #include "common/version.h"
-#include "control/api_key_set.h"
+#include "control/control_config.h"
 #include "control/control_server.h"
 #include "control/listen_policy.h"
 
@@ -70,6 +72,12 @@ ABSL_FLAG(int, edge_queue_max_bytes, 128 << 20,
 // connection loses its presence at most edge_timeout + 1s after the last
 // message it sent (16s by default). Keep edge_timeout well above the edges'
 // stats interval (3x by default) so a busy edge is never detached.
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7102",
+          "HOST:PORT of the operators' HTTP listener (/metrics, /healthz, /readyz); port 0 "
+          "picks a free port. It stays up while the server drains");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
+          "On SIGTERM, time spent unready (readiness and gRPC health failing) while still "
+          "serving, so load balancers take the process out before it stops accepting calls");
 ABSL_FLAG(absl::Duration, edge_timeout, absl::Seconds(15),
           "Detach an edge that has sent nothing (stats, interest, results) for this long; its "
           "presence goes with it");
@@ -119,11 +127,32 @@ absl::StatusOr<std::optional<wirehub::control::TlsFiles>> TlsFlags(const std::st
 
 std::string HostOf(const std::string& address) { return address.substr(0, address.rfind(':')); }
 
+// Waits up to `timeout` for a signal of `signals`: SIGHUP runs `on_hangup`
+// and the wait goes on; returns true at SIGINT or SIGTERM, false at the
+// timeout.
+template <typename OnHangup>
+bool WaitForSignalFor(const sigset_t& signals, absl::Duration timeout, OnHangup on_hangup) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    const timespec wait = absl::ToTimespec(left);
+    const int signal_number = sigtimedwait(&signals, nullptr, &wait);
+    if (signal_number < 0) continue;  // EAGAIN at the timeout, or EINTR.
+    if (signal_number != SIGHUP) return true;
+    on_hangup();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   SetUsage();
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status logs = wirehub::ApplyLogFlags(); !logs.ok()) {
+    WH_LOG(ERROR) << logs.message();
+    return 2;
+  }
 
   // Signals are taken synchronously by this thread; block them before gRPC
   // starts its threads so none of those receives them.
@@ -166,23 +195,24 @@ int main(int argc, char** argv) {
     WH_LOG(ERROR) << "--edge_timeout must be positive";
     return 2;
   }
-  if (!absl::GetFlag(FLAGS_config).empty()) {
-    absl::StatusOr<wirehub::config::v1::Config> config =
-        wirehub::LoadConfigFile(absl::GetFlag(FLAGS_config));
+  options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  const absl::Duration drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (drain_delay < absl::ZeroDuration()) {
+    WH_LOG(ERROR) << "--drain_delay must not be negative";
+    return 2;
+  }
+  options.config_file = absl::GetFlag(FLAGS_config);
+  if (!options.config_file.empty()) {
+    absl::StatusOr<wirehub::control::ControlConfig> config =
+        wirehub::control::LoadControlConfig(options.config_file);
     if (!config.ok()) {
       WH_LOG(ERROR) << config.status().message();
       return 2;
     }
-    absl::StatusOr<wirehub::control::ApiKeySet> api_keys =
-        wirehub::control::ApiKeySet::FromConfig(config->api_keys(), absl::GetFlag(FLAGS_config));
-    if (!api_keys.ok()) {
-      WH_LOG(ERROR) << api_keys.status().message();
-      return 2;
-    }
-    options.api_keys = *std::move(api_keys);
-    options.namespaces = wirehub::NamespaceRegistry(*config);
-    options.hub.idempotency_window = absl::Seconds(config->idempotency_window().seconds()) +
-                                     absl::Nanoseconds(config->idempotency_window().nanos());
+    options.api_keys = std::move(config->api_keys);
+    options.namespaces = std::move(config->namespaces);
+    options.namespace_names = std::move(config->namespace_names);
+    options.hub.idempotency_window = config->idempotency_window;
   }
 
   std::vector<std::string> warnings;
@@ -197,6 +227,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const std::string& warning : warnings) WH_LOG(WARNING) << warning;
+  // A reload may not take the keys away when start-up needed them.
+  std::vector<std::string> ignored;
+  options.api_keys_required =
+      !absl::GetFlag(FLAGS_insecure_api) &&
+      !wirehub::control::CheckListenPolicy(
+           {options.grpc_listen, options.edge_listen, /*has_api_keys=*/false, true,
+            /*insecure_api=*/false, /*insecure_edge_link=*/true, options.api_tls.has_value()},
+           &ignored)
+           .ok();
   if (options.api_keys.empty()) {
     WH_LOG(INFO) << "no api_keys configured: API calls need no key";
   } else {
@@ -211,16 +250,34 @@ int main(int argc, char** argv) {
     WH_LOG(ERROR) << port.status().message();
     return 1;
   }
+  std::printf("wirehub-control: admin listening on %s:%d\n",
+              HostOf(absl::GetFlag(FLAGS_admin_listen)).c_str(), server.admin_port());
   std::printf("wirehub-control: grpc listening on %s:%d\n", grpc_host.c_str(), *port);
   std::printf("wirehub-control: edge link listening on %s:%d\n", edge_host.c_str(),
               server.edge_link_port());
   std::fflush(stdout);
 
-  int signal_number = wirehub::WaitForStopSignal(signals, [&server] {
-    WH_LOG(INFO) << "SIGHUP: re-reading the TLS certificates, if any; still running";
+  auto on_hangup = [&server] {
+    WH_LOG(INFO) << "SIGHUP: re-reading the TLS certificates and the configuration file, if "
+                    "any; still running";
     server.ReloadCertificates();
+    (void)server.ReloadConfig();  // Logged and counted by ReloadConfig().
+  };
+  int signal_number = wirehub::WaitForStopSignal(signals, on_hangup);
+  WH_LOG(INFO) << "signal " << signal_number << ": draining (a second signal hurries)";
+  // Unready at once; serving on for --drain_delay so load balancers move
+  // away first. A second SIGTERM or SIGINT cuts every wait short.
+  server.BeginDrain();
+  bool hurried = WaitForSignalFor(signals, drain_delay, on_hangup);
+  if (hurried) server.Hurry();
+  absl::Notification finished;
+  std::thread finisher([&server, &finished] {
+    server.FinishDrain(absl::Seconds(2));
+    finished.Notify();
   });
-  WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
-  server.Shutdown(absl::Seconds(2));
+  while (!finished.HasBeenNotified()) {
+    if (WaitForSignalFor(signals, absl::Milliseconds(100), on_hangup)) server.Hurry();
+  }
+  finisher.join();
   return 0;
 }

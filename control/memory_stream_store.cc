@@ -61,6 +61,7 @@ void MemoryStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done
       publication->set_data(std::move(item.data));
       publication->set_offset(position.offset);
       publication->set_epoch(position.epoch);
+      publication->set_accepted_unix_micros(absl::ToUnixMicros(now));
       if (item.info.has_value()) *publication->mutable_info() = std::move(*item.info);
       std::shared_ptr<const edge::v1::Publication> shared = std::move(publication);
       if (item.policy.max_size > 0) stream.Remember(shared, now, item.policy);

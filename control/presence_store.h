@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "control/presence_table.h"
 #include "wirehub/control/v1/control.pb.h"
 
@@ -35,6 +36,8 @@ class PresenceStore {
                                    const std::string& page_token) const = 0;
   virtual PresenceTable::Counts Count(const std::string& key) const = 0;
   virtual size_t size() const = 0;
+  // OK when the store can serve (see StreamStore::Ready()).
+  virtual absl::Status Ready() const { return absl::OkStatus(); }
 };
 
 }  // namespace wirehub::control

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control/channel_stream.h"
@@ -94,6 +95,10 @@ class StreamStore {
                         const PolicyFor& policy_for, const Wanted& wanted) = 0;
 
   virtual StreamCounts Counts() const = 0;
+
+  // OK when the store can serve; a networked store reports its link here
+  // (readiness and wirehub_control_engine_up). The memory store always can.
+  virtual absl::Status Ready() const { return absl::OkStatus(); }
 };
 
 }  // namespace wirehub::control

@@ -32,7 +32,8 @@ struct SubscribeGrant {
 // ChannelAuthorizer applies the namespace permission options (config.proto)
 // to one request. It never says whether a channel exists or has
 // subscribers: every refusal is the same PermissionDenied.
-// Thread-safe: immutable after construction.
+// Thread-compatible: const methods may run concurrently; assigning a new
+// authorizer (a config reload) needs the owner's exclusion.
 class ChannelAuthorizer {
  public:
   // `verifier` is borrowed and must outlive the authorizer. `audience` and
@@ -81,9 +82,10 @@ class ChannelAuthorizer {
   static bool UserLimitedAllows(std::string_view channel, std::string_view user);
 
  private:
-  const JwtVerifier* const verifier_;
-  const std::string audience_;
-  const std::string issuer_;
+  // Not const: an owner reloading its config assigns a new authorizer.
+  const JwtVerifier* verifier_;
+  std::string audience_;
+  std::string issuer_;
 };
 
 }  // namespace wirehub::edge

@@ -9,12 +9,12 @@ ChannelEntry* ChannelTable::Find(const std::string& key) {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-ChannelEntry* ChannelTable::FindOrCreate(const std::string& key,
-                                         const config::v1::NamespaceOptions* options,
-                                         bool* created) {
+ChannelEntry* ChannelTable::FindOrCreate(
+    const std::string& key, std::shared_ptr<const config::v1::NamespaceOptions> options,
+    bool* created) {
   auto [it, inserted] = entries_.try_emplace(key);
   *created = inserted;
-  if (inserted) it->second.options = options;
+  if (inserted) it->second.options = std::move(options);
   return &it->second;
 }
 

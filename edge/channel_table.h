@@ -49,8 +49,10 @@ struct PositioningRun {
 };
 
 struct ChannelEntry {
-  // Namespace options (history, recovery, presence); never null.
-  const config::v1::NamespaceOptions* options = nullptr;
+  // Namespace options (history, recovery, presence) the channel was created
+  // under; never null. Shared, so a config reload that changes them leaves
+  // this channel on the ones it started with until its last subscriber goes.
+  std::shared_ptr<const config::v1::NamespaceOptions> options;
   // Subscriber -> offset of the last publication delivered to it (0 for
   // channels without history). Sessions join at different positions, so
   // repair and live delivery skip, per subscriber, what it already has.
@@ -74,7 +76,8 @@ class ChannelTable {
   ChannelEntry* Find(const std::string& key);
   // The entry of `key`, created (with `options`) if absent; `created` says
   // which. Entry addresses stay valid until the entry is erased.
-  ChannelEntry* FindOrCreate(const std::string& key, const config::v1::NamespaceOptions* options,
+  ChannelEntry* FindOrCreate(const std::string& key,
+                             std::shared_ptr<const config::v1::NamespaceOptions> options,
                              bool* created);
   // `key` waits for the acknowledgement of interest `seq`.
   void AwaitAck(uint64_t seq, const std::string& key);

@@ -25,15 +25,17 @@ class ChannelTableTest : public ::testing::Test {
   // as Subscriptions makes it for a channel's first subscriber.
   ChannelEntry* AddAwaiting(const std::string& key, uint64_t seq) {
     bool created = false;
-    ChannelEntry* entry = table_.FindOrCreate(key, &history_, &created);
+    ChannelEntry* entry = table_.FindOrCreate(key, history_, &created);
     EXPECT_TRUE(created) << key;
     entry->interest_seq = seq;
     table_.AwaitAck(seq, key);
     return entry;
   }
 
-  config::v1::NamespaceOptions history_;
-  config::v1::NamespaceOptions plain_;
+  std::shared_ptr<const config::v1::NamespaceOptions> history_ =
+      std::make_shared<config::v1::NamespaceOptions>();
+  std::shared_ptr<const config::v1::NamespaceOptions> plain_ =
+      std::make_shared<config::v1::NamespaceOptions>();
   Connection connection_{1, "127.0.0.1:1"};
   ClientSession session_{&connection_};
   ChannelTable table_;
@@ -48,28 +50,28 @@ TEST_F(ChannelTableTest, FindOfAnAbsentKeyIsNull) {
 // its channel; later subscribers share the first one's entry.
 TEST_F(ChannelTableTest, FindOrCreateCreatesOnceAndKeepsTheFirstOptions) {
   bool created = false;
-  ChannelEntry* entry = table_.FindOrCreate("chat:x", &history_, &created);
+  ChannelEntry* entry = table_.FindOrCreate("chat:x", history_, &created);
   ASSERT_NE(entry, nullptr);
   EXPECT_TRUE(created);
-  EXPECT_EQ(entry->options, &history_);
+  EXPECT_EQ(entry->options, history_);
   EXPECT_FALSE(entry->confirmed);
   EXPECT_EQ(entry->interest_seq, 0u);
   EXPECT_FALSE(entry->tracker.has_value());
   EXPECT_TRUE(entry->unused());
 
-  EXPECT_EQ(table_.FindOrCreate("chat:x", &plain_, &created), entry);
+  EXPECT_EQ(table_.FindOrCreate("chat:x", plain_, &created), entry);
   EXPECT_FALSE(created);
-  EXPECT_EQ(entry->options, &history_);
+  EXPECT_EQ(entry->options, history_);
   EXPECT_EQ(table_.Find("chat:x"), entry);
   EXPECT_EQ(table_.size(), 1u);
 }
 
 TEST_F(ChannelTableTest, EntryAddressesStayValidWhileOthersAreAdded) {
   bool created = false;
-  ChannelEntry* first = table_.FindOrCreate("chat:first", &history_, &created);
+  ChannelEntry* first = table_.FindOrCreate("chat:first", history_, &created);
   first->subscribers[&session_] = 7;
   for (int i = 0; i < 1000; ++i) {
-    table_.FindOrCreate(absl::StrCat("chat:", i), &plain_, &created);
+    table_.FindOrCreate(absl::StrCat("chat:", i), plain_, &created);
   }
   EXPECT_EQ(table_.Find("chat:first"), first);
   EXPECT_EQ(first->subscribers.at(&session_), 7u);
@@ -113,7 +115,7 @@ TEST_F(ChannelTableTest, EraseIfUnusedOfAnAbsentKeyIsFalse) {
 // unsubscribe": a channel with a subscriber stays.
 TEST_F(ChannelTableTest, ChannelWithASubscriberIsNotErased) {
   bool created = false;
-  ChannelEntry* entry = table_.FindOrCreate("chat:x", &history_, &created);
+  ChannelEntry* entry = table_.FindOrCreate("chat:x", history_, &created);
   entry->confirmed = true;
   entry->subscribers[&session_] = 0;
   EXPECT_FALSE(entry->unused());
@@ -144,7 +146,7 @@ TEST_F(ChannelTableTest, ChannelWithAPendingSubscribeIsNotErased) {
 // still positioning keep the channel.
 TEST_F(ChannelTableTest, ChannelWithAPositioningSubscriberIsNotErased) {
   bool created = false;
-  ChannelEntry* entry = table_.FindOrCreate("chat:x", &history_, &created);
+  ChannelEntry* entry = table_.FindOrCreate("chat:x", history_, &created);
   entry->confirmed = true;
   entry->positioning[&session_] =
       std::make_unique<PositioningRun>(PendingSubscribe{}, PositioningLimits{}, 1);
@@ -188,7 +190,7 @@ TEST_F(ChannelTableTest, ChannelMadeAgainAfterEraseWaitsForItsNewAck) {
   ASSERT_TRUE(table_.EraseIfUnused("chat:x"));
 
   bool created = false;
-  ChannelEntry* entry = table_.FindOrCreate("chat:x", &history_, &created);
+  ChannelEntry* entry = table_.FindOrCreate("chat:x", history_, &created);
   EXPECT_TRUE(created);
   EXPECT_FALSE(entry->confirmed);
   EXPECT_FALSE(entry->tracker.has_value());
@@ -200,8 +202,8 @@ TEST_F(ChannelTableTest, ChannelMadeAgainAfterEraseWaitsForItsNewAck) {
 
 TEST_F(ChannelTableTest, IteratesEveryEntry) {
   bool created = false;
-  table_.FindOrCreate("chat:a", &history_, &created);
-  table_.FindOrCreate("plain:b", &plain_, &created);
+  table_.FindOrCreate("chat:a", history_, &created);
+  table_.FindOrCreate("plain:b", plain_, &created);
   std::vector<std::string> keys;
   for (auto& [key, entry] : table_) keys.push_back(key);
   EXPECT_THAT(keys, UnorderedElementsAre("chat:a", "plain:b"));

@@ -21,14 +21,16 @@ std::string InternalError(uint32_t id) {
 
 }  // namespace
 
-bool ClientCalls::BeginCall(ClientSession* session, const Command& command,
+bool ClientCalls::BeginCall(ClientSession* session, const Command& command, CommandMethod method,
                             ReplySequencer::Ticket* ticket) {
   if (link_ == nullptr) {
+    metrics_->CountCommand(method, CommandOutcome::kError);
     sessions_->SendText(session,
                         EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
     return false;
   }
   if (!sessions_->TryAcquireCall(session)) {
+    metrics_->CountCommand(method, CommandOutcome::kRefused);
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
     return false;
@@ -58,6 +60,7 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
     // are told "not available" only when there is no history at all; any
     // other refusal is 103 and says nothing about the channel.
     bool no_history = options != nullptr && subscribed && options->history_size() == 0;
+    metrics_->CountCommand(CommandMethod::kHistory, CommandOutcome::kError);
     sessions_->SendText(session, no_history ? EncodeErrorReply(command.id, kErrorNotAvailable,
                                                                "not available", false)
                                             : EncodeErrorReply(command.id, kErrorPermissionDenied,
@@ -65,7 +68,7 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
     return;
   }
   ReplySequencer::Ticket ticket;
-  if (!BeginCall(session, command, &ticket)) return;
+  if (!BeginCall(session, command, CommandMethod::kHistory, &ticket)) return;
   control::v1::HistoryRequest request;
   request.set_tenant(session->tenant);
   request.set_channel(command.channel);
@@ -84,6 +87,8 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
       ToLoop<control::v1::HistoryResponse>(
           session, [this, ticket, command_id](ClientSession* target,
                                               absl::StatusOr<control::v1::HistoryResponse> answer) {
+            metrics_->CountCommand(CommandMethod::kHistory,
+                                   answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (absl::IsFailedPrecondition(answer.status())) {
               sessions_->AnswerText(target, ticket,
                                     EncodeErrorReply(command_id, kErrorUnrecoverablePosition,
@@ -115,6 +120,7 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
 void ClientCalls::HandlePublish(ClientSession* session, const Command& command) {
   absl::Status valid = ValidateChannelName(command.channel);
   if (!valid.ok()) {
+    metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kError);
     sessions_->SendText(session,
                         EncodeErrorReply(command.id, kErrorBadRequest,
                                          absl::StrCat("bad request: ", valid.message()), false));
@@ -123,18 +129,20 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
   const config::v1::NamespaceOptions* options = namespaces_->Find(command.channel);
   bool subscribed = session->channels.contains(command.channel);
   if (options == nullptr || !ChannelAuthorizer::CanPublish(*options, subscribed)) {
+    metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kError);
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
     return;
   }
   if (!session->publish_bucket.Take(options_.client_publish_rate, options_.client_publish_burst,
                                     absl::Now())) {
+    metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kRefused);
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
     return;
   }
   ReplySequencer::Ticket ticket;
-  if (!BeginCall(session, command, &ticket)) return;
+  if (!BeginCall(session, command, CommandMethod::kPublish, &ticket)) return;
   auto request = std::make_shared<edge::v1::ClientPublishRequest>();
   request->set_channel(Subscriptions::KeyOf(*session, command.channel));
   request->set_data(command.data_json);
@@ -155,6 +163,8 @@ void ClientCalls::SendNextPublish(ClientSession* session) {
                        ClientSession* target, absl::StatusOr<control::v1::PublishResponse> answer) {
             target->publish_in_flight = false;
             if (!target->publishes.empty()) target->publishes.pop_front();
+            metrics_->CountCommand(CommandMethod::kPublish,
+                                   answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (answer.ok()) {
               sessions_->AnswerText(target, ticket, EncodeEmptyResult(command_id, "publish"));
             } else if (absl::IsInvalidArgument(answer.status())) {
@@ -171,15 +181,19 @@ void ClientCalls::SendNextPublish(ClientSession* session) {
 }
 
 void ClientCalls::HandlePresence(ClientSession* session, const Command& command) {
+  const CommandMethod method = command.kind == Command::Kind::kPresenceStats
+                                   ? CommandMethod::kPresenceStats
+                                   : CommandMethod::kPresence;
   const config::v1::NamespaceOptions* options = namespaces_->Find(command.channel);
   bool subscribed = session->channels.contains(command.channel);
   if (options == nullptr || !ChannelAuthorizer::CanReadPresence(*options, subscribed)) {
+    metrics_->CountCommand(method, CommandOutcome::kError);
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
     return;
   }
   ReplySequencer::Ticket ticket;
-  if (!BeginCall(session, command, &ticket)) return;
+  if (!BeginCall(session, command, method, &ticket)) return;
   uint32_t command_id = command.id;
   if (command.kind == Command::Kind::kPresenceStats) {
     control::v1::PresenceStatsRequest request;
@@ -191,6 +205,8 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
             session,
             [this, ticket, command_id](ClientSession* target,
                                        absl::StatusOr<control::v1::PresenceStatsResponse> answer) {
+              metrics_->CountCommand(CommandMethod::kPresenceStats,
+                                     answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
               sessions_->AnswerText(
                   target, ticket,
                   answer.ok() ? EncodePresenceStatsReply(command_id, answer->num_clients(),
@@ -209,6 +225,8 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
           session,
           [this, ticket, command_id](ClientSession* target,
                                      absl::StatusOr<control::v1::PresenceResponse> answer) {
+            metrics_->CountCommand(CommandMethod::kPresence,
+                                   answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (!answer.ok()) {
               sessions_->AnswerText(target, ticket, InternalError(command_id));
               return;

@@ -12,6 +12,7 @@
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/control_api.h"
+#include "edge/edge_metrics.h"
 #include "edge/reply_sequencer.h"
 #include "edge/session_registry.h"
 #include "edge/transport.h"
@@ -28,6 +29,8 @@ struct ClientCallOptions {
   // burst. Beyond it a publish answers 111 (too many requests).
   double client_publish_rate = 20;
   double client_publish_burst = 40;
+  // Borrowed; null counts into EdgeMetrics::Discard().
+  EdgeMetrics* metrics = nullptr;
 };
 
 // ClientCalls checks a command's permission, starts its call to control
@@ -39,7 +42,11 @@ class ClientCalls {
  public:
   ClientCalls(ClientCallOptions options, const NamespaceRegistry* namespaces,
               SessionRegistry* sessions, Transport* transport)
-      : options_(options), namespaces_(namespaces), sessions_(sessions), transport_(transport) {}
+      : options_(options),
+        metrics_(options.metrics != nullptr ? options.metrics : &EdgeMetrics::Discard()),
+        namespaces_(namespaces),
+        sessions_(sessions),
+        transport_(transport) {}
 
   // Borrowed; null answers 108 (not available). Set before serving.
   void set_link(ControlApi* link) { link_ = link; }
@@ -49,9 +56,10 @@ class ClientCalls {
   void HandlePublish(ClientSession* session, const Command& command);
 
  private:
-  // Reserves the reply's place and one call in flight; false (answered)
-  // without a link or past the bounds.
-  bool BeginCall(ClientSession* session, const Command& command, ReplySequencer::Ticket* ticket);
+  // Reserves the reply's place and one call in flight; false (answered and
+  // counted as `method`) without a link or past the bounds.
+  bool BeginCall(ClientSession* session, const Command& command, CommandMethod method,
+                 ReplySequencer::Ticket* ticket);
   // Runs `on_loop` on the loop with the answer of a call BeginCall()
   // allowed, releasing the call; not when the session is gone.
   template <typename Response>
@@ -63,6 +71,7 @@ class ClientCalls {
   void SendNextPublish(ClientSession* session);
 
   const ClientCallOptions options_;
+  EdgeMetrics* const metrics_;
   const NamespaceRegistry* const namespaces_;
   SessionRegistry* const sessions_;
   Transport* const transport_;

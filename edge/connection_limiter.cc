@@ -9,6 +9,11 @@ namespace wirehub::edge {
 ConnectionLimiter::ConnectionLimiter(ConnectionLimiterOptions options)
     : options_(options), burst_(std::max<double>(1, options.burst_per_address)) {}
 
+void ConnectionLimiter::Reconfigure(ConnectionLimiterOptions options) {
+  options_ = options;
+  burst_ = std::max<double>(1, options.burst_per_address);
+}
+
 ConnectionLimiter::Verdict ConnectionLimiter::Admit(std::string_view key, absl::Time now) {
   if (options_.max_per_address == 0 && options_.rate_per_address <= 0) return Verdict::kAdmit;
   auto [it, inserted] = addresses_.try_emplace(AsAbsl(key));

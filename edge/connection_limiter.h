@@ -32,6 +32,10 @@ class ConnectionLimiter {
 
   explicit ConnectionLimiter(ConnectionLimiterOptions options);
 
+  // New limits (a config reload) for the handshakes to come; the open
+  // connections counted so far stay counted.
+  void Reconfigure(ConnectionLimiterOptions options);
+
   // A handshake from `key` at `now`. kAdmit counts one open connection,
   // to be returned with Release() when it closes.
   Verdict Admit(std::string_view key, absl::Time now);
@@ -47,9 +51,9 @@ class ConnectionLimiter {
     TokenBucket bucket;
   };
 
-  const ConnectionLimiterOptions options_;
+  ConnectionLimiterOptions options_;
   // The bucket's size: burst_per_address, at least one.
-  const double burst_;
+  double burst_;
   absl::flat_hash_map<std::string, Address> addresses_;
 };
 

@@ -259,6 +259,7 @@ class ControlLink::UnaryCalls {
 ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
                          StateCallback on_state)
     : options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &EdgeMetrics::Discard()),
       on_message_(std::move(on_message)),
       on_state_(std::move(on_state)),
       started_at_unix_ms_(absl::ToUnixMillis(absl::Now())),
@@ -574,6 +575,8 @@ void ControlLink::RunReader() {
         failures.Reset();
         WH_LOG(INFO) << "attached to control at " << options_.control_address
                      << (options_.tls.enabled() ? " over TLS" : "");
+        metrics_->control_link_attaches.Increment();
+        metrics_->control_link_up.Set(1);
         on_state_(true);
       }
     }
@@ -594,7 +597,10 @@ void ControlLink::RunReader() {
     } else if (!stopping && !status.ok()) {
       failures.Record(status);
     }
-    if (attached) on_state_(false);
+    if (attached) {
+      metrics_->control_link_up.Set(0);
+      on_state_(false);
+    }
     // Jitter in [backoff/2, backoff] spreads the reconnects of many edges.
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     absl::Duration delay = backoff * jitter(rng);

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "edge/control_api.h"
 #include "edge/control_link_tls.h"
+#include "edge/edge_metrics.h"
 #include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
 
@@ -48,6 +49,9 @@ struct ControlLinkOptions {
   // default flags). A single presence entry larger than this still goes, in
   // a page of its own.
   size_t max_message_bytes = 256 << 10;
+  // control_link_up and control_link_attaches_total, set by the reader
+  // thread. Borrowed; null counts into EdgeMetrics::Discard().
+  EdgeMetrics* metrics = nullptr;
 };
 
 // ControlLink
@@ -160,6 +164,7 @@ class ControlLink final : public ControlApi {
   std::vector<edge::v1::EdgeMessage> ChangeMessages(PendingInterest pending, uint64_t seq) const;
 
   const ControlLinkOptions options_;
+  EdgeMetrics* const metrics_;
   const MessageCallback on_message_;
   const StateCallback on_state_;
   const int64_t started_at_unix_ms_;

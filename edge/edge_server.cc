@@ -4,6 +4,7 @@
 #include <cassert>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,7 +30,47 @@ SubscriptionOptions SubscriptionOptionsOf(const EdgeServerOptions& options) {
   out.client_queue_max_bytes = options.client_queue_max_bytes;
   out.subscribe_timeout = options.subscribe_timeout;
   out.history_timeout = options.history_timeout;
+  out.metrics = options.metrics;
   return out;
+}
+
+// The `method` label of `command`'s count (a pong is not a command).
+CommandMethod MethodOf(const Command& command) {
+  switch (command.kind) {
+    case Command::Kind::kConnect:
+      return CommandMethod::kConnect;
+    case Command::Kind::kSubscribe:
+      return CommandMethod::kSubscribe;
+    case Command::Kind::kUnsubscribe:
+      return CommandMethod::kUnsubscribe;
+    case Command::Kind::kPong:
+    case Command::Kind::kPing:
+      return CommandMethod::kPing;
+    case Command::Kind::kHistory:
+      return CommandMethod::kHistory;
+    case Command::Kind::kPublish:
+      return CommandMethod::kPublish;
+    case Command::Kind::kPresence:
+      return CommandMethod::kPresence;
+    case Command::Kind::kPresenceStats:
+      return CommandMethod::kPresenceStats;
+    case Command::Kind::kRefresh:
+      return CommandMethod::kRefresh;
+    case Command::Kind::kSubRefresh:
+      return CommandMethod::kSubRefresh;
+    case Command::Kind::kUnknown:
+      return CommandMethod::kUnknown;
+    case Command::Kind::kNotAvailable:
+    case Command::Kind::kInvalidParams:
+      break;
+  }
+  return CommandMethodNamed(command.method);
+}
+
+// A connect refused: both the command and the connection count.
+void CountConnectRefused(EdgeMetrics& metrics, RefusalReason reason) {
+  metrics.CountCommand(CommandMethod::kConnect, CommandOutcome::kError);
+  metrics.CountRefusal(reason);
 }
 
 ClientCallOptions ClientCallOptionsOf(const EdgeServerOptions& options) {
@@ -39,6 +80,7 @@ ClientCallOptions ClientCallOptionsOf(const EdgeServerOptions& options) {
   out.control_call_timeout = options.control_call_timeout;
   out.client_publish_rate = options.client_publish_rate;
   out.client_publish_burst = options.client_publish_burst;
+  out.metrics = options.metrics;
   return out;
 }
 
@@ -51,6 +93,7 @@ EdgeServer::EdgeServer(EdgeServerOptions options, std::shared_ptr<const TokenKey
       authorizer_(&verifier_, options_.token_audience, options_.token_issuer),
       connection_tokens_{TokenKind::kConnection, options_.token_audience, options_.token_issuer},
       transport_(transport),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &EdgeMetrics::Discard()),
       sessions_(transport,
                 SessionLimits{options_.client_queue_max_bytes, options_.max_calls_per_connection,
                               options_.max_calls_per_edge}),
@@ -105,14 +148,25 @@ void EdgeServer::LogRefusals() {
 }
 
 void EdgeServer::RequestStop() {
-  transport_->Post([this] { BeginShutdown(); });
+  transport_->Post([this] { BeginDrain(); });
+}
+
+void EdgeServer::RequestStopNow() {
+  transport_->Post([this] {
+    BeginDrain();
+    CloseAllNow();
+  });
 }
 
 void EdgeServer::OnOpen(Connection* connection) {
   ClientSession* session = sessions_.Open(connection);
   session->connect_deadline = absl::Now() + options_.connect_timeout;
   session->command_bucket.Fill(options_.command_burst, absl::Now());
-  if (shutting_down_) Disconnect(session, kCloseShutdown, "shutdown");
+  // A handshake that was under way when accepting stopped.
+  if (accepting_stopped_) {
+    ++drain_closed_;
+    Disconnect(session, kCloseShutdown, "shutdown");
+  }
 }
 
 void EdgeServer::OnClose(Connection* connection) {
@@ -128,7 +182,7 @@ void EdgeServer::OnClose(Connection* connection) {
     }
   }
   sessions_.Remove(session);
-  if (shutting_down_ && sessions_.size() == 0) transport_->StopLoop();
+  if (accepting_stopped_ && sessions_.size() == 0) FinishDrain();
 }
 
 void EdgeServer::OnMessage(Connection* connection, std::string_view message, bool binary) {
@@ -157,6 +211,7 @@ bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
     return true;
   }
   ++commands_refused_;
+  metrics_->CountCommand(MethodOf(command), CommandOutcome::kRefused);
   if (++session->command_strikes > options_.command_burst) {
     Disconnect(session, kCloseTooManyRequests, "too many requests");
   } else if (command.id != 0) {
@@ -169,6 +224,9 @@ bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
 void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
   if (command.kind != Command::Kind::kPong && !AdmitCommand(session, command)) return;
   if (!session->connected && command.kind != Command::Kind::kConnect) {
+    if (command.kind != Command::Kind::kPong) {
+      metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
+    }
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
   }
@@ -204,18 +262,22 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
     case Command::Kind::kPing:
       // A client ping also proves the client alive.
       session->pong_deadline = absl::InfiniteFuture();
+      metrics_->CountCommand(CommandMethod::kPing, CommandOutcome::kOk);
       SendText(session, EncodeEmptyResult(command.id, "ping"));
       return;
     case Command::Kind::kNotAvailable:
+      metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
       if (command.id != 0) {
         SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
       }
       return;
     case Command::Kind::kUnknown:
+      metrics_->CountCommand(CommandMethod::kUnknown, CommandOutcome::kError);
       SendText(session,
                EncodeErrorReply(command.id, kErrorMethodNotFound, "method not found", false));
       return;
     case Command::Kind::kInvalidParams:
+      metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
       SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
                                          absl::StrCat("bad request: ", command.problem), false));
       return;
@@ -224,16 +286,19 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
 
 void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   if (session->connected) {
+    metrics_->CountCommand(CommandMethod::kConnect, CommandOutcome::kError);
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
   }
   if (!command.has_token) {
+    CountConnectRefused(*metrics_, RefusalReason::kToken);
     Disconnect(session, kCloseInvalidToken, "invalid token");
     return;
   }
   absl::Time now = absl::Now();
   absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, connection_tokens_);
   if (!claims.ok()) {
+    CountConnectRefused(*metrics_, RefusalReason::kToken);
     if (absl::IsDeadlineExceeded(claims.status())) {
       // The SDK answers 109 by fetching a fresh token and connecting again;
       // one that cannot is still bound by the connect deadline.
@@ -247,11 +312,14 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     auto held = users_.find(MakeChannelKey(claims->tenant, claims->subject));
     if (held != users_.end() && held->second >= options_.max_connections_per_user) {
       ++user_limit_refused_;
+      CountConnectRefused(*metrics_, RefusalReason::kUserLimit);
       Disconnect(session, kCloseConnectionLimit, "connection limit");
       return;
     }
   }
   session->connected = true;
+  metrics_->CountCommand(CommandMethod::kConnect, CommandOutcome::kOk);
+  metrics_->connects.Increment();
   session->user = std::move(claims->subject);
   session->tenant = std::move(claims->tenant);
   session->conn_info = std::move(claims->info_json);
@@ -292,21 +360,26 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   const std::string& channel = command.channel;
   absl::Status valid = ValidateChannelName(channel);
   if (!valid.ok()) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
                                        absl::StrCat("bad request: ", valid.message()), false));
     return;
   }
-  const config::v1::NamespaceOptions* namespace_options = options_.namespaces.Find(channel);
+  std::shared_ptr<const config::v1::NamespaceOptions> namespace_options =
+      options_.namespaces.FindShared(channel);
   if (namespace_options == nullptr) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session, EncodeErrorReply(command.id, kErrorUnknownChannel, "unknown channel", false));
     return;
   }
   if (session->channels.contains(channel)) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session,
              EncodeErrorReply(command.id, kErrorAlreadySubscribed, "already subscribed", false));
     return;
   }
   if (session->channels.size() >= options_.max_subscriptions_per_client) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session, EncodeErrorReply(command.id, kErrorLimitExceeded, "limit exceeded", false));
     return;
   }
@@ -314,6 +387,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   absl::StatusOr<SubscribeGrant> grant = authorizer_.AuthorizeSubscribe(
       who, channel, *namespace_options, command.has_token ? command.token : "", absl::Now());
   if (!grant.ok()) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session, RefusalReply(command.id, grant.status()));
     return;
   }
@@ -328,8 +402,9 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   Subscription subscription;
   subscription.chan_info = std::move(grant->chan_info);
   subscription.expires_at = grant->expires_at;
-  if (!subscriptions_.Subscribe(session, channel, namespace_options, std::move(request),
+  if (!subscriptions_.Subscribe(session, channel, std::move(namespace_options), std::move(request),
                                 std::move(subscription))) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kRefused);
     SendText(session,
              EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
   }
@@ -339,7 +414,8 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
                                  const SubscribeSpec* recovery) {
   if (session->close_code != 0 || !session->connected) return false;
   if (!ValidateChannelName(channel).ok()) return false;
-  const config::v1::NamespaceOptions* namespace_options = options_.namespaces.Find(channel);
+  std::shared_ptr<const config::v1::NamespaceOptions> namespace_options =
+      options_.namespaces.FindShared(channel);
   if (namespace_options == nullptr || session->channels.contains(channel) ||
       session->channels.size() >= options_.max_subscriptions_per_client) {
     return false;
@@ -352,13 +428,14 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
     request.position.epoch = recovery->epoch;
     request.position.offset = recovery->offset;
   }
-  return subscriptions_.Subscribe(session, channel, namespace_options, std::move(request),
-                                  Subscription{});
+  return subscriptions_.Subscribe(session, channel, std::move(namespace_options),
+                                  std::move(request), Subscription{});
 }
 
 void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& command) {
   subscriptions_.Unsubscribe(session, command.channel);
   // Unsubscribing from a channel one is not subscribed to succeeds.
+  metrics_->CountCommand(CommandMethod::kUnsubscribe, CommandOutcome::kOk);
   SendText(session, EncodeEmptyResult(command.id, "unsubscribe"));
 }
 
@@ -366,6 +443,7 @@ void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
   absl::Time now = absl::Now();
   absl::StatusOr<TokenClaims> claims = verifier_.Verify(command.token, now, connection_tokens_);
   if (!claims.ok()) {
+    metrics_->CountCommand(CommandMethod::kRefresh, CommandOutcome::kError);
     // Reconnecting makes the SDK fetch a token again.
     if (absl::IsDeadlineExceeded(claims.status())) {
       Disconnect(session, kCloseConnectionExpired, "connection expired");
@@ -376,11 +454,13 @@ void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
   }
   // A refresh extends this identity; it cannot become someone else.
   if (claims->subject != session->user || claims->tenant != session->tenant) {
+    metrics_->CountCommand(CommandMethod::kRefresh, CommandOutcome::kError);
     Disconnect(session, kCloseInvalidToken, "invalid token");
     return;
   }
   session->expires_at = claims->expires_at;
   session->conn_info = std::move(claims->info_json);
+  metrics_->CountCommand(CommandMethod::kRefresh, CommandOutcome::kOk);
   SendText(session, EncodeRefreshReply(command.id, session->client_id, options_.version, true,
                                        TtlSeconds(session->expires_at, now)));
 }
@@ -388,6 +468,7 @@ void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
 void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command) {
   auto it = session->channels.find(command.channel);
   if (it == session->channels.end()) {
+    metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kError);
     SendText(session,
              EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
     return;
@@ -397,11 +478,13 @@ void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command
   absl::StatusOr<SubscribeGrant> grant =
       authorizer_.VerifySubscriptionToken(who, command.channel, command.token, now);
   if (!grant.ok()) {
+    metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kError);
     SendText(session, RefusalReply(command.id, grant.status()));
     return;
   }
   it->second.expires_at = grant->expires_at;
   bool expiring = grant->expires_at != absl::InfiniteFuture();
+  metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kOk);
   SendText(session, EncodeSubRefreshReply(command.id, expiring,
                                           expiring ? TtlSeconds(grant->expires_at, now) : 0));
 }
@@ -422,7 +505,10 @@ void EdgeServer::Sweep() {
   for (ClientSession* session : sessions) {
     if (session->close_code != 0) continue;
     if (!session->connected) {
-      if (now >= session->connect_deadline) Disconnect(session, kCloseStale, "stale");
+      if (now >= session->connect_deadline) {
+        metrics_->CountRefusal(RefusalReason::kConnectTimeout);
+        Disconnect(session, kCloseStale, "stale");
+      }
       continue;
     }
     if (now >= session->pong_deadline) {
@@ -472,19 +558,130 @@ void EdgeServer::ReportStats() {
   link_->SendStats(std::move(stats));
 }
 
-void EdgeServer::BeginShutdown() {
-  if (shutting_down_) return;
-  shutting_down_ = true;
-  for (Transport::TimerId timer : timers_) transport_->CancelTimer(timer);
-  timers_.clear();
-  for (ClientSession* session : sessions_.all()) Disconnect(session, kCloseShutdown, "shutdown");
-  if (sessions_.size() == 0) {
-    transport_->StopLoop();
+size_t EdgeServer::ApplyConfig(const EdgeServerOptions& reloaded) {
+  assert(transport_->OnLoopThread());
+  options_.namespaces = reloaded.namespaces;
+  options_.token_audience = reloaded.token_audience;
+  options_.token_issuer = reloaded.token_issuer;
+  options_.command_rate = reloaded.command_rate;
+  options_.command_burst = reloaded.command_burst;
+  options_.max_connections_per_user = reloaded.max_connections_per_user;
+  authorizer_ = ChannelAuthorizer(&verifier_, options_.token_audience, options_.token_issuer);
+  connection_tokens_ =
+      VerifyOptions{TokenKind::kConnection, options_.token_audience, options_.token_issuer};
+  // A subscription whose namespace changed keeps the options it was made
+  // under: its channel entry holds them (shared) until its last subscriber
+  // leaves. One whose namespace is gone ends here: 2000 tells the SDK to
+  // stay unsubscribed, since subscribing again would be refused (102).
+  size_t ended = 0;
+  std::vector<std::string> vanished;
+  std::vector<ClientSession*> sessions(sessions_.all().begin(), sessions_.all().end());
+  for (ClientSession* session : sessions) {
+    if (session->close_code != 0) continue;
+    vanished.clear();
+    for (const auto& [channel, subscription] : session->channels) {
+      if (options_.namespaces.Find(channel) == nullptr) vanished.push_back(channel);
+    }
+    for (const std::string& channel : vanished) {
+      subscriptions_.Unsubscribe(session, channel);
+      SendText(session, EncodeUnsubscribePush(channel, kUnsubscribeServer, "namespace removed"));
+      ++ended;
+    }
+  }
+  return ended;
+}
+
+void EdgeServer::BeginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  drain_started_ = absl::Now();
+  drain_deadline_ =
+      drain_started_ + options_.drain_delay + options_.drain_duration + options_.shutdown_grace;
+  WH_EVENT(INFO, "drain_started")
+      .Field("clients", sessions_.size())
+      .Field("delay", absl::FormatDuration(options_.drain_delay))
+      .Field("duration", absl::FormatDuration(options_.drain_duration));
+  // One tick drives the whole drain; the sweep, ping and stats timers go on
+  // meanwhile, as clients that are still served need their pings.
+  absl::Duration tick = options_.drain_duration > absl::ZeroDuration()
+                            ? std::clamp(options_.drain_duration / 20, absl::Milliseconds(10),
+                                         absl::Milliseconds(100))
+                            : absl::Milliseconds(100);
+  timers_.push_back(transport_->StartTimer(tick, [this] { DrainTick(); }));
+  if (options_.drain_delay <= absl::ZeroDuration()) StopAccepting();
+}
+
+void EdgeServer::DrainTick() {
+  if (drain_finished_) return;
+  absl::Time now = absl::Now();
+  if (now >= drain_deadline_) {
+    // Clients that did not complete the close handshake in time are dropped.
+    FinishDrain();
     return;
   }
-  // Clients that do not complete the close handshake in time are dropped.
-  timers_.push_back(
-      transport_->StartTimer(options_.shutdown_grace, [this] { transport_->StopLoop(); }));
+  if (!accepting_stopped_) {
+    if (now - drain_started_ < options_.drain_delay) return;
+    StopAccepting();
+    if (drain_finished_) return;
+  }
+  if (!drain_plan_.has_value()) return;
+  size_t open = 0;
+  for (ClientSession* session : sessions_.all()) {
+    if (session->close_code == 0) ++open;
+  }
+  size_t wave = drain_plan_->WaveSize(now, open);
+  if (wave > 0) CloseForDrain(wave);
+  if (open == wave) drain_plan_.reset();
+}
+
+void EdgeServer::StopAccepting() {
+  if (accepting_stopped_) return;
+  accepting_stopped_ = true;
+  if (options_.stop_accepting) options_.stop_accepting();
+  WH_EVENT(INFO, "accepting_stopped").Field("clients", sessions_.size());
+  if (options_.drain_duration > absl::ZeroDuration()) {
+    drain_plan_.emplace(absl::Now(), options_.drain_duration);
+  } else {
+    CloseForDrain(sessions_.size());
+  }
+  if (sessions_.size() == 0) FinishDrain();
+}
+
+void EdgeServer::CloseForDrain(size_t count) {
+  // Which clients go in a wave is random, so that no group of them (the
+  // oldest, one tenant's) always reconnects first.
+  std::vector<ClientSession*> open;
+  open.reserve(sessions_.size());
+  for (ClientSession* session : sessions_.all()) {
+    if (session->close_code == 0) open.push_back(session);
+  }
+  count = std::min(count, open.size());
+  for (size_t i = 0; i < count; ++i) {
+    std::uniform_int_distribution<size_t> pick(i, open.size() - 1);
+    std::swap(open[i], open[pick(rng_)]);
+    ++drain_closed_;
+    Disconnect(open[i], kCloseShutdown, "shutdown");
+  }
+}
+
+void EdgeServer::CloseAllNow() {
+  if (drain_finished_) return;
+  StopAccepting();
+  drain_plan_.reset();
+  CloseForDrain(sessions_.size());
+  drain_deadline_ = std::min(drain_deadline_, absl::Now() + options_.shutdown_grace);
+  if (sessions_.size() == 0) FinishDrain();
+}
+
+void EdgeServer::FinishDrain() {
+  if (drain_finished_) return;
+  drain_finished_ = true;
+  WH_EVENT(INFO, "drain_finished")
+      .Field("closed", drain_closed_)
+      .Field("elapsed", absl::FormatDuration(absl::Now() - drain_started_))
+      .Field("left", sessions_.size());
+  // The timers end with the loop.
+  transport_->StopLoop();
 }
 
 std::string EdgeServer::NewClientId() {

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -20,6 +22,8 @@
 #include "edge/client_protocol.h"
 #include "edge/client_session.h"
 #include "edge/control_api.h"
+#include "edge/drain_plan.h"
+#include "edge/edge_metrics.h"
 #include "edge/server_commands.h"
 #include "edge/session_registry.h"
 #include "edge/subscriptions.h"
@@ -78,8 +82,19 @@ struct EdgeServerOptions {
   absl::Duration control_call_timeout = absl::Seconds(5);
   // How long clients get to complete the close handshake on shutdown.
   absl::Duration shutdown_grace = absl::Seconds(2);
+  // The drain RequestStop() starts: accepting goes on for `drain_delay`
+  // (load balancers take the edge out meanwhile), then stops
+  // (`stop_accepting`), and the clients are closed with 3001 in waves spread
+  // over `drain_duration` (DrainPlan). Zero: at once.
+  absl::Duration drain_delay = absl::ZeroDuration();
+  absl::Duration drain_duration = absl::ZeroDuration();
+  // Loop thread: stops taking new connections (LwsTransport::StopAccepting).
+  std::function<void()> stop_accepting;
   // Reported in Info and Connections.
   std::string edge_id;
+  // Borrowed; must outlive the server. Null counts into
+  // EdgeMetrics::Discard().
+  EdgeMetrics* metrics = nullptr;
 };
 
 // EdgeServer speaks the client protocol: it authenticates connections,
@@ -102,10 +117,26 @@ class EdgeServer final : public TransportHandler {
   // connections keep what they were granted; their next refresh or
   // subscribe uses the new keys.
   void SetTokenKeys(std::shared_ptr<const TokenKeySet> keys);
+  // ApplyConfig()
+  //
+  // Loop thread: a config reload. Takes from `reloaded` what a reload may
+  // change: the namespaces, token_audience / token_issuer, command_rate /
+  // command_burst and max_connections_per_user (the rest of the options
+  // need a restart). New rules apply to new commands; established
+  // connections stay. A live subscription whose namespace changed keeps
+  // the options it was made under until it ends (its channel holds them); one
+  // whose namespace is gone is ended with an unsubscribe push 2000 ("server
+  // unsubscribe": the SDK stays unsubscribed, as a resubscribe would be
+  // refused with 102). Returns how many subscriptions it ended.
+  size_t ApplyConfig(const EdgeServerOptions& reloaded);
   // Starts the timers; the loop runs afterwards.
   void Start();
-  // Thread-safe: closes every client with 3001, then ends the loop.
+  // Thread-safe: drains (see drain_delay / drain_duration): clients are
+  // closed with 3001, then the loop ends.
   void RequestStop();
+  // Thread-safe: a drain cut short (a second SIGTERM): stops accepting and
+  // closes every client now.
+  void RequestStopNow();
 
   // From the control link (posted to the loop).
   void OnControlMessage(const edge::v1::ControlMessage& message);
@@ -117,6 +148,7 @@ class EdgeServer final : public TransportHandler {
   void OnClose(Connection* connection) override;
 
   size_t connections() const { return sessions_.size(); }
+  EdgeMetrics& metrics() const { return *metrics_; }
   // The bound HOST:PORT, reported in Info.
   void set_listen_address(std::string address) { server_commands_.set_address(std::move(address)); }
 
@@ -144,15 +176,25 @@ class EdgeServer final : public TransportHandler {
   void Sweep();
   void LogRefusals();
   void ReportStats();
-  void BeginShutdown();
+  // The drain: BeginDrain() on RequestStop(); DrainTick() every drain tick
+  // stops accepting once drain_delay passed, then closes a wave.
+  void BeginDrain();
+  void DrainTick();
+  void StopAccepting();
+  void CloseForDrain(size_t count);
+  void CloseAllNow();
+  void FinishDrain();
   std::string NewClientId();
 
-  const EdgeServerOptions options_;
+  // Not const: ApplyConfig() replaces its reloadable fields. ClientCalls
+  // borrows `options_.namespaces`, which is assigned, never moved.
+  EdgeServerOptions options_;
   // Not const: SetTokenKeys() swaps its key set; authorizer_ borrows it.
   JwtVerifier verifier_;
-  const ChannelAuthorizer authorizer_;
-  const VerifyOptions connection_tokens_;
+  ChannelAuthorizer authorizer_;
+  VerifyOptions connection_tokens_;
   Transport* const transport_;
+  EdgeMetrics* const metrics_;
   ControlApi* link_ = nullptr;
   SessionRegistry sessions_;
   Subscriptions subscriptions_;
@@ -161,7 +203,17 @@ class EdgeServer final : public TransportHandler {
   // Connected users (tenant-scoped keys) -> local connection count.
   absl::flat_hash_map<std::string, uint32_t> users_;
   std::vector<Transport::TimerId> timers_;
-  bool shutting_down_ = false;
+  // The drain: started, past its delay (accepting stopped, closing in
+  // waves), and over (the loop is ending).
+  bool draining_ = false;
+  bool accepting_stopped_ = false;
+  bool drain_finished_ = false;
+  absl::Time drain_started_;
+  // When the loop ends whatever is left: delay + duration + shutdown_grace.
+  absl::Time drain_deadline_;
+  std::optional<DrainPlan> drain_plan_;
+  // Clients closed with 3001 by the drain.
+  uint64_t drain_closed_ = 0;
   uint64_t commands_refused_ = 0;
   uint64_t commands_refused_logged_ = 0;
   uint64_t user_limit_refused_ = 0;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/jwt.h"
+#include "common/metrics.h"
+#include "edge/edge_metrics.h"
 #include "edge/testing/fake_control_api.h"
 #include "edge/testing/fake_transport.h"
 
@@ -64,6 +66,7 @@ class EdgeServerTest : public ::testing::Test {
     options_.edge_id = "edge-test";
     options_.max_calls_per_connection = 4;
     options_.recovery_max_publications = 50;
+    options_.metrics = &metrics_;
   }
 
   void Start() {
@@ -126,6 +129,8 @@ class EdgeServerTest : public ::testing::Test {
     return id;
   }
 
+  metrics::Registry registry_;
+  EdgeMetrics metrics_{&registry_};
   EdgeServerOptions options_;
   FakeTransport transport_;
   FakeControlApi control_;
@@ -157,6 +162,13 @@ TEST_F(EdgeServerTest, RefusedTokensCloseOrAnswer109) {
   uint64_t early = transport_.Open();
   transport_.Receive(early, R"({"id":1,"subscribe":{"channel":"news"}})");
   EXPECT_EQ(transport_.peer(early).close_code, kCloseBadRequest);
+
+  std::string text = registry_.Render();
+  EXPECT_THAT(text, HasSubstr(R"(wirehub_edge_connection_refusals_total{reason="token"} 2)"));
+  EXPECT_THAT(text, HasSubstr(R"(wirehub_edge_commands_total{method="connect",result="error"} 2)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(wirehub_edge_commands_total{method="subscribe",result="error"} 1)"));
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_connects_total 0"));
 }
 
 TEST_F(EdgeServerTest, SubscribeWithoutHistoryWaitsForTheInterestAck) {
@@ -170,6 +182,17 @@ TEST_F(EdgeServerTest, SubscribeWithoutHistoryWaitsForTheInterestAck) {
   Publish("news", 0);
   EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("channel":"news")")));
   EXPECT_TRUE(control_.history.empty()) << "no history read for a channel without history";
+
+  std::string text = registry_.Render();
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_connects_total 1"));
+  EXPECT_THAT(text, HasSubstr(R"(wirehub_edge_commands_total{method="subscribe",result="ok"} 1)"));
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_subscriptions 1"));
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_channels 1"));
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_deliveries_total 1"));
+  transport_.Receive(id, R"({"id":3,"unsubscribe":{"channel":"news"}})");
+  text = registry_.Render();
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_subscriptions 0"));
+  EXPECT_THAT(text, HasSubstr("wirehub_edge_channels 0"));
 }
 
 TEST_F(EdgeServerTest, PlainSubscribeLearnsThePositionWithoutReadingHistory) {
@@ -259,6 +282,10 @@ TEST_F(EdgeServerTest, GapIsRepairedFromHistoryBeforeAnythingNewer) {
   for (size_t i = 0; i < sent.size(); ++i) {
     EXPECT_THAT(sent[i], HasSubstr(absl::StrCat(R"("offset":)", 11 + i)));
   }
+  EXPECT_EQ(metrics_.gap_repairs.value(), 1u);
+  EXPECT_EQ(metrics_.gap_repair_publications.count(), 1u);
+  EXPECT_EQ(metrics_.gap_repair_publications.sum(), 3);  // 12, 13 and 14 from history.
+  EXPECT_EQ(metrics_.deliveries.value(), 5u);
 }
 
 TEST_F(EdgeServerTest, UnrepairableGapUnsubscribesWith2500) {
@@ -492,6 +519,113 @@ TEST_F(EdgeServerTest, ConnectionsPerUserAreBounded) {
   transport_.Drop(first);
   transport_.Drop(third);
   Connect("alice");
+}
+
+// A config reload (ApplyConfig): a subscription whose namespace vanished
+// ends with unsubscribe push 2000, and a new subscribe there answers 102.
+TEST_F(EdgeServerTest, ReloadEndsSubscriptionsOfAVanishedNamespace) {
+  config::v1::Config with_gone = TestConfig();
+  config::v1::Namespace* gone = with_gone.add_namespaces();
+  gone->set_name("gone");
+  gone->mutable_options()->set_allow_subscribe_for_client(true);
+  options_.namespaces = NamespaceRegistry(with_gone);
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"gone:1"}})");
+  transport_.Receive(id, R"({"id":3,"subscribe":{"channel":"news"}})");
+  Ack();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("id":2,"subscribe")"), HasSubstr(R"("id":3,"subscribe")")));
+  EdgeServerOptions reloaded;
+  reloaded.namespaces = NamespaceRegistry(TestConfig());
+  EXPECT_EQ(server_->ApplyConfig(reloaded), 1u);
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(AllOf(HasSubstr(R"("channel":"gone:1")"), HasSubstr(R"("code":2000)"))));
+  EXPECT_THAT(control_.channels, ElementsAre("news"));
+  transport_.Receive(id, R"({"id":4,"subscribe":{"channel":"gone:2"}})");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("code":102)")));
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+}
+
+// A subscription whose namespace changed keeps the options it was made
+// under: chat:room keeps its history positions after chat lost its history.
+TEST_F(EdgeServerTest, ReloadKeepsTheOptionsALiveChannelWasMadeUnder) {
+  Start();
+  uint64_t id = PositionedSubscriber(5);
+  config::v1::Config changed = TestConfig();
+  config::v1::NamespaceOptions* chat = changed.mutable_namespaces(0)->mutable_options();
+  chat->set_history_size(0);
+  chat->set_allow_recovery(false);
+  chat->set_presence(false);
+  EdgeServerOptions reloaded;
+  reloaded.namespaces = NamespaceRegistry(changed);
+  EXPECT_EQ(server_->ApplyConfig(reloaded), 0u);
+  Publish("chat:room", 6);
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(AllOf(HasSubstr(R"("n":6)"), HasSubstr(R"("offset":6)"))));
+  // New commands follow the new options: no history to read any more.
+  transport_.Receive(id, R"({"id":7,"history":{"channel":"chat:room","limit":1}})");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("code":108)")));
+}
+
+TEST_F(EdgeServerTest, ReloadAppliesNewLimitsToNewConnects) {
+  Start();
+  Connect("alice");
+  EdgeServerOptions reloaded = options_;
+  reloaded.max_connections_per_user = 1;
+  server_->ApplyConfig(reloaded);
+  uint64_t second = transport_.Open();
+  transport_.Receive(second,
+                     absl::StrCat(R"({"id":1,"connect":{"token":")", Token("alice"), R"("}})"));
+  EXPECT_EQ(transport_.peer(second).close_code, kCloseConnectionLimit);
+}
+
+// A drain with a delay stops nothing until the delay passed; a second stop
+// request cuts it short.
+TEST_F(EdgeServerTest, DrainWaitsForItsDelayUnlessCutShort) {
+  int stopped_accepting = 0;
+  options_.drain_delay = absl::Hours(1);
+  options_.drain_duration = absl::Hours(1);
+  options_.stop_accepting = [&stopped_accepting] { ++stopped_accepting; };
+  Start();
+  uint64_t a = Connect("a");
+  server_->RequestStop();
+  transport_.RunPosted();
+  transport_.Tick();
+  EXPECT_EQ(stopped_accepting, 0);
+  EXPECT_EQ(transport_.peer(a).close_code, 0);
+  // Still accepting during the delay.
+  uint64_t b = Connect("b");
+  server_->RequestStopNow();
+  transport_.RunPosted();
+  EXPECT_EQ(stopped_accepting, 1);
+  EXPECT_EQ(transport_.peer(a).close_code, kCloseShutdown);
+  EXPECT_EQ(transport_.peer(b).close_code, kCloseShutdown);
+  // A handshake that was under way is closed as it opens.
+  uint64_t late = transport_.Open();
+  EXPECT_EQ(transport_.peer(late).close_code, kCloseShutdown);
+  transport_.Drop(a);
+  transport_.Drop(b);
+  EXPECT_FALSE(transport_.stopped());
+  transport_.Drop(late);
+  EXPECT_TRUE(transport_.stopped());
+}
+
+TEST_F(EdgeServerTest, DrainClosesInWavesAfterTheDelay) {
+  int stopped_accepting = 0;
+  options_.drain_duration = absl::Hours(1);
+  options_.stop_accepting = [&stopped_accepting] { ++stopped_accepting; };
+  Start();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Connect(absl::StrCat("user", i)));
+  server_->RequestStop();
+  transport_.RunPosted();
+  // No delay: accepting stopped at once, but an hour-long drain closes
+  // nobody in its first moments.
+  EXPECT_EQ(stopped_accepting, 1);
+  transport_.Tick();
+  for (uint64_t id : ids) EXPECT_EQ(transport_.peer(id).close_code, 0);
+  EXPECT_FALSE(transport_.stopped());
 }
 
 }  // namespace

@@ -72,10 +72,36 @@ const char* RefusalName(Refusal reason) {
       return "no complete handshake within handshake_timeout";
     case Refusal::kEdgeFull:
       return "times max_connections was reached (accepting paused until a socket closed)";
+    case Refusal::kDraining:
+      return "handshakes after accepting stopped for the drain (503)";
     case Refusal::kCount:
       break;
   }
   return "?";
+}
+
+// The label of wirehub_edge_connection_refusals_total.
+RefusalReason MetricReason(Refusal reason) {
+  switch (reason) {
+    case Refusal::kOrigin:
+      return RefusalReason::kOrigin;
+    case Refusal::kAddressLimit:
+      return RefusalReason::kPerAddressLimit;
+    case Refusal::kAddressRate:
+      return RefusalReason::kRateLimit;
+    case Refusal::kHandshakeTimeout:
+      return RefusalReason::kHandshakeTimeout;
+    case Refusal::kEdgeFull:
+      return RefusalReason::kConnectionLimit;
+    case Refusal::kDraining:
+      return RefusalReason::kDraining;
+    case Refusal::kBadRequest:
+    case Refusal::kWrongPath:
+    case Refusal::kVersion:
+    case Refusal::kCount:
+      break;
+  }
+  return RefusalReason::kBadHandshake;
 }
 
 // lws logs a line per malformed request or failed TLS handshake, which a
@@ -93,9 +119,9 @@ void EmitLwsLog(int level, const char* line) {
   int64_t now_ms = absl::ToUnixMillis(absl::Now());
   if (now_ms - window_start_ms >= kLwsLogWindowMs) {
     if (suppressed > 0) {
-      std::fprintf(stderr, "W libwebsockets: %llu more log lines in the last %llds not shown\n",
-                   static_cast<unsigned long long>(suppressed),
-                   static_cast<long long>(kLwsLogWindowMs / 1000));
+      LogMessage(LogSeverity::kWarning, "libwebsockets", 0).stream()
+          << suppressed << " more log lines in the last " << kLwsLogWindowMs / 1000
+          << "s not shown";
     }
     window_start_ms = now_ms;
     lines = 0;
@@ -105,7 +131,9 @@ void EmitLwsLog(int level, const char* line) {
     ++suppressed;
     return;
   }
-  std::fputs(line, stderr);
+  // Through LogMessage for --log_format and --log_level; src "libwebsockets".
+  const LogSeverity severity = (level & LLL_ERR) != 0 ? LogSeverity::kError : LogSeverity::kWarning;
+  LogMessage(severity, "libwebsockets", 0).stream() << line;
 }
 
 size_t DefaultMaxConnections() {
@@ -199,6 +227,9 @@ struct LwsTransport::Impl {
   struct lws_context* context = nullptr;
   struct lws_vhost* vhost = nullptr;
   std::vector<struct lws_protocols> protocols;
+  // uv_hrtime() and uv_metrics_idle_time() when the last turn ended.
+  uint64_t turn_end_ns = 0;
+  uint64_t idle_ns_at_turn_end = 0;
 
   static LwsTransport* Of(uv_handle_t* handle) { return static_cast<LwsTransport*>(handle->data); }
 
@@ -211,13 +242,31 @@ struct LwsTransport::Impl {
     Of(reinterpret_cast<uv_handle_t*>(handle))->inbox_.Drain();
   }
   static void OnPrepare(uv_prepare_t* handle) {
-    Of(reinterpret_cast<uv_handle_t*>(handle))->FlushDirty();
+    LwsTransport* transport = Of(reinterpret_cast<uv_handle_t*>(handle));
+    transport->FlushDirty();
+    transport->impl_->EndTurn(*transport->metrics_);
+  }
+  // Once per loop turn, after its writes, before the loop waits: the turn's
+  // work is the time since the previous turn ended less the time the loop
+  // spent waiting for events in between (libuv's idle time).
+  void EndTurn(EdgeMetrics& metrics) {
+    if (metrics.publications_waiting()) metrics.PublicationsWritten(absl::Now());
+    uint64_t now_ns = uv_hrtime();
+    uint64_t idle_ns = uv_metrics_idle_time(&loop);
+    if (turn_end_ns != 0) {
+      uint64_t elapsed = now_ns - turn_end_ns;
+      uint64_t waited = std::min(elapsed, idle_ns - idle_ns_at_turn_end);
+      metrics.loop_turn_seconds.Observe(static_cast<double>(elapsed - waited) * 1e-9);
+    }
+    turn_end_ns = now_ns;
+    idle_ns_at_turn_end = idle_ns;
   }
   static void OnAcceptable(uv_poll_t* handle, int status, int events) {
     Of(reinterpret_cast<uv_handle_t*>(handle))->AcceptPending();
   }
   static void OnAcceptResume(uv_timer_t* handle) {
     LwsTransport* transport = Of(reinterpret_cast<uv_handle_t*>(handle));
+    if (transport->accepting_stopped_) return;
     uv_poll_start(&transport->impl_->accept_poll, UV_READABLE, &Impl::OnAcceptable);
   }
   static void OnTimer(uv_timer_t* handle) { reinterpret_cast<LwsTimer*>(handle)->task(); }
@@ -226,6 +275,7 @@ struct LwsTransport::Impl {
 
 LwsTransport::LwsTransport(LwsTransportOptions options)
     : options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &EdgeMetrics::Discard()),
       impl_(std::make_unique<Impl>()),
       inbox_([this] {
         if (wake_ready_.load(std::memory_order_acquire)) uv_async_send(&impl_->wake);
@@ -302,6 +352,8 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   Impl& impl = *impl_;
   if (uv_loop_init(&impl.loop) != 0) return absl::InternalError("uv_loop_init failed");
   impl.loop_initialized = true;
+  // For wirehub_edge_loop_turn_seconds: the time spent waiting for events.
+  uv_loop_configure(&impl.loop, UV_METRICS_IDLE_TIME);
   uv_async_init(&impl.loop, &impl.wake, &Impl::OnWake);
   uv_prepare_init(&impl.loop, &impl.flush);
   uv_poll_init(&impl.loop, &impl.accept_poll, listen_fd_);
@@ -559,6 +611,7 @@ void LwsTransport::OnEstablished(struct lws* wsi, void** slot) {
   }
   *slot = connection;
   connections_.insert(connection);
+  metrics_->connections.Set(static_cast<double>(connections_.size()));
   if (handler_ != nullptr) handler_->OnOpen(connection);
 }
 
@@ -572,6 +625,7 @@ int LwsTransport::OnReceive(LwsConnection* connection, const char* data, size_t 
                      reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
                      sizeof(kReason) - 1);
     connection->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+    metrics_->CountDisconnect(LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
     return -1;
   }
   bool binary = lws_frame_is_binary(connection->wsi);
@@ -624,6 +678,7 @@ bool LwsTransport::WriteQueued(LwsConnection* connection) {
   // Everything queued goes out in one frame (newline-joined): one send()
   // per connection per turn instead of one per message.
   write_buffer_.assign(LWS_PRE, '\0');
+  metrics_->client_queue_bytes.Observe(static_cast<double>(connection->queue.bytes()));
   connection->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
   size_t payload = write_buffer_.size() - LWS_PRE;
   // lws_write() sends what the socket takes and keeps the rest, asking for
@@ -632,6 +687,7 @@ bool LwsTransport::WriteQueued(LwsConnection* connection) {
       lws_write(connection->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
                 payload, LWS_WRITE_TEXT);
   if (written < 0) return false;
+  metrics_->written_bytes.Increment(payload);
   if (!connection->queue.empty() || lws_partial_buffered(connection->wsi)) {
     RequestWritable(connection);
   }
@@ -675,6 +731,7 @@ void LwsTransport::OnClosed(LwsConnection* connection) {
   if (!connection->limit_key.empty()) limiter_.Release(connection->limit_key);
   if (handler_ != nullptr) handler_->OnClose(connection);
   connections_.erase(connection);
+  metrics_->connections.Set(static_cast<double>(connections_.size()));
   delete connection;
 }
 
@@ -692,6 +749,7 @@ void LwsTransport::Close(Connection* base, int code, std::string_view reason) {
   auto* connection = static_cast<LwsConnection*>(base);
   if (connection->close_code != 0) return;
   connection->close_code = code;
+  metrics_->CountDisconnect(code);
   // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
   // it must stay valid UTF-8.
   connection->close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
@@ -796,8 +854,41 @@ void LwsTransport::OnSocketDestroyed(struct lws* wsi) {
   ResumeAcceptingIfBelowLimit();
 }
 
+void LwsTransport::StopAccepting() {
+  assert(OnLoopThread());
+  if (accepting_stopped_) return;
+  accepting_stopped_ = true;
+  paused_at_limit_ = false;
+  if (impl_->handles_initialized && !impl_->shut_down) {
+    uv_poll_stop(&impl_->accept_poll);
+    uv_timer_stop(&impl_->accept_resume);
+  }
+  // On Linux, shutdown() of a listening socket ends its listening while the
+  // descriptor stays ours (closing it could hand its number to a client
+  // socket while libuv still knows the old one).
+  if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RD);
+}
+
+void LwsTransport::ApplyAdmission(const LwsTransportOptions& reloaded) {
+  assert(OnLoopThread());
+  options_.origins = reloaded.origins;
+  options_.trusted_proxies = reloaded.trusted_proxies;
+  options_.per_address = reloaded.per_address;
+  limiter_.Reconfigure(reloaded.per_address);
+  // Sockets accepted from now on get the new deadline; the sweep keeps
+  // the period it started with (at most 1 s).
+  options_.handshake_timeout = reloaded.handshake_timeout;
+  options_.max_connections = reloaded.max_connections;
+  max_connections_ =
+      options_.max_connections > 0 ? options_.max_connections : DefaultMaxConnections();
+  ResumeAcceptingIfBelowLimit();
+}
+
 void LwsTransport::ResumeAcceptingIfBelowLimit() {
-  if (!paused_at_limit_ || impl_->shut_down || open_sockets_ >= max_connections_) return;
+  if (!paused_at_limit_ || accepting_stopped_ || impl_->shut_down ||
+      open_sockets_ >= max_connections_) {
+    return;
+  }
   paused_at_limit_ = false;
   uv_poll_start(&impl_->accept_poll, UV_READABLE, &Impl::OnAcceptable);
 }
@@ -825,6 +916,10 @@ void LwsTransport::ExpireHandshakes() {
 }
 
 int LwsTransport::ConfirmUpgrade(struct lws* wsi, std::string_view upgrade) {
+  if (accepting_stopped_) {
+    return RefuseHandshake(wsi, Refusal::kDraining,
+                           HandshakeRefusal{503, "this edge is shutting down; connect again"});
+  }
   // Long enough for any real header; longer ones are refused.
   constexpr size_t kMaxHeaderBytes = 2048;
   std::string path, upgrade_header, connection, version, key, protocol, origin, host, forwarded;
@@ -892,7 +987,10 @@ int LwsTransport::RefuseHandshake(struct lws* wsi, Refusal reason, const Handsha
   return -1;
 }
 
-void LwsTransport::CountRefusal(Refusal reason) { ++refusals_[static_cast<int>(reason)]; }
+void LwsTransport::CountRefusal(Refusal reason) {
+  ++refusals_[static_cast<int>(reason)];
+  metrics_->CountRefusal(MetricReason(reason));
+}
 
 void LwsTransport::LogRefusals() {
   for (int i = 0; i < static_cast<int>(Refusal::kCount); ++i) {

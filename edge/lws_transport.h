@@ -20,6 +20,7 @@
 #include "common/tls_key_pair.h"
 #include "edge/client_address.h"
 #include "edge/connection_limiter.h"
+#include "edge/edge_metrics.h"
 #include "edge/handshake_check.h"
 #include "edge/loop_inbox.h"
 #include "edge/origin_policy.h"
@@ -61,6 +62,9 @@ struct LwsTransportOptions {
   absl::Duration handshake_timeout = absl::Seconds(10);
   // Refusals are logged once per interval per reason, with a count.
   absl::Duration refusal_log_interval = absl::Seconds(10);
+  // Borrowed; must outlive the transport. Null counts into
+  // EdgeMetrics::Discard().
+  EdgeMetrics* metrics = nullptr;
 };
 
 // Why the transport turned a connection away (counted and logged).
@@ -73,6 +77,7 @@ enum class Refusal {
   kAddressRate,       // 429: connection_rate_per_ip.
   kHandshakeTimeout,  // No complete handshake in time.
   kEdgeFull,          // max_connections reached: accepting paused.
+  kDraining,          // 503: a handshake after accepting stopped.
   kCount,
 };
 
@@ -115,6 +120,24 @@ class LwsTransport final : public Transport {
   // Sockets held now, handshakes included.
   size_t open_sockets() const { return open_sockets_; }
   uint64_t refusals(Refusal reason) const { return refusals_[static_cast<int>(reason)]; }
+  EdgeMetrics& metrics() const { return *metrics_; }
+
+  // StopAccepting()
+  //
+  // The drain: no new connection from now on. The listener stops listening
+  // (connections still in its backlog are reset, new ones refused, so
+  // clients try another edge at once) and handshakes under way are refused
+  // with 503. Connections already open stay. Idempotent.
+  void StopAccepting();
+  bool accepting_stopped() const { return accepting_stopped_; }
+
+  // ApplyAdmission()
+  //
+  // A config reload: takes origins, trusted_proxies, per_address,
+  // max_connections and handshake_timeout from `reloaded` for the
+  // handshakes to come. Open connections stay, even above a lowered
+  // max_connections (accepting pauses until they are below it).
+  void ApplyAdmission(const LwsTransportOptions& reloaded);
 
   // Re-reads the certificate and key files; installs them for new
   // handshakes when they form a valid pair that differs from the one in
@@ -147,7 +170,9 @@ class LwsTransport final : public Transport {
   void LogRefusals();
   absl::Status InitTls(void* ssl_ctx);
 
-  const LwsTransportOptions options_;
+  // Not const: ApplyAdmission() replaces the admission options.
+  LwsTransportOptions options_;
+  EdgeMetrics* const metrics_;
   TransportHandler* handler_ = nullptr;
   std::unique_ptr<Impl> impl_;
   LoopInbox inbox_;
@@ -180,6 +205,7 @@ class LwsTransport final : public Transport {
   size_t max_connections_ = 0;
   size_t open_sockets_ = 0;
   bool paused_at_limit_ = false;
+  bool accepting_stopped_ = false;
   uint64_t next_pending_serial_ = 1;
   absl::flat_hash_map<struct lws*, Pending> pending_;
   // In creation order, so in deadline order.

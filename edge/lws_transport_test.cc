@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,8 +17,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/metrics.h"
 #include "common/websocket_key.h"
+#include "edge/edge_metrics.h"
 
 namespace wirehub::edge {
 namespace {
@@ -190,6 +194,7 @@ class LwsTransportLoopTest : public ::testing::Test {
     LwsTransportOptions options;
     options.listen_port = 0;
     options.max_message_bytes = 1000;
+    options.metrics = &metrics_;
     transport_ = std::make_unique<LwsTransport>(options);
     handler_ = std::make_unique<EchoHandler>(transport_.get());
     absl::StatusOr<int> port = transport_->Init(handler_.get());
@@ -203,6 +208,8 @@ class LwsTransportLoopTest : public ::testing::Test {
     transport_->Shutdown();
   }
 
+  metrics::Registry registry_;
+  EdgeMetrics metrics_{&registry_};
   std::unique_ptr<LwsTransport> transport_;
   std::unique_ptr<EchoHandler> handler_;
   std::thread loop_;
@@ -228,6 +235,11 @@ TEST_F(LwsTransportLoopTest, EchoesMessagesAndClosesWithTheGivenCode) {
                 static_cast<unsigned char>(close_payload[1]),
             3001);
   EXPECT_EQ(close_payload.substr(2), "shutdown");
+  // Counted on the loop before the bytes left.
+  EXPECT_GE(metrics_.written_bytes.value(), 10u + 305u);
+  EXPECT_GE(metrics_.client_queue_bytes.count(), 2u);
+  EXPECT_GT(metrics_.loop_turn_seconds.count(), 0u);
+  EXPECT_THAT(registry_.Render(), HasSubstr(R"(wirehub_edge_disconnects_total{code="3001"} 1)"));
 }
 
 TEST_F(LwsTransportLoopTest, WhatWasQueuedBeforeACloseIsSentFirst) {
@@ -258,6 +270,7 @@ TEST_F(LwsTransportLoopTest, OversizedMessageClosesWith1009) {
   } else {
     EXPECT_EQ(opcode, -1) << "expected a close, got opcode " << opcode;
   }
+  EXPECT_THAT(registry_.Render(), HasSubstr(R"(wirehub_edge_disconnects_total{code="1009"} 1)"));
 }
 
 TEST_F(LwsTransportLoopTest, OtherPathsAre404) {
@@ -284,6 +297,15 @@ class RunningTransport {
   }
   int port() const { return port_; }
   EchoHandler& handler() { return *handler_; }
+  // Runs `task` on the loop and waits for it.
+  void OnLoop(std::function<void(LwsTransport&)> task) {
+    absl::Notification done;
+    transport_->Post([&] {
+      task(*transport_);
+      done.Notify();
+    });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  }
 
  private:
   std::unique_ptr<LwsTransport> transport_;
@@ -338,8 +360,11 @@ TEST(LwsTransportLimitsTest, AHandshakeThatDripsIsClosedAtTheDeadline) {
 }
 
 TEST(LwsTransportLimitsTest, ConnectionsPerAddressAnswer429) {
+  metrics::Registry registry;
+  EdgeMetrics edge_metrics(&registry);
   LwsTransportOptions options;
   options.per_address.max_per_address = 1;
+  options.metrics = &edge_metrics;
   RunningTransport running(options);
   RawClient first(running.port());
   ASSERT_THAT(first.Upgrade("/connection/websocket"), HasSubstr("101"));
@@ -347,6 +372,11 @@ TEST(LwsTransportLimitsTest, ConnectionsPerAddressAnswer429) {
     RawClient second(running.port());
     EXPECT_THAT(second.Upgrade("/connection/websocket"), HasSubstr(" 429 "));
   }
+  std::string text = registry.Render();
+  EXPECT_THAT(text,
+              HasSubstr(R"(wirehub_edge_connection_refusals_total{reason="per_address_limit"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(wirehub_edge_connections{transport="websocket",protocol="json"} 1)"));
   // The refused one held nothing: after the first closes, a new one fits.
 }
 
@@ -370,6 +400,33 @@ TEST_F(LwsTransportLoopTest, TimersRunOnTheLoopUntilCancelled) {
                           +[](int* n) { return *n > 3; }, &ticks),
                       absl::Milliseconds(50));
   EXPECT_EQ(ticks, 3);
+}
+
+// The drain: once accepting stopped, new connections are refused at once
+// while the open ones keep working.
+TEST(LwsTransportDrainTest, StopAcceptingRefusesNewConnectionsAndKeepsOpenOnes) {
+  RunningTransport running(LwsTransportOptions{});
+  RawClient open(running.port());
+  ASSERT_THAT(open.Upgrade("/connection/websocket"), HasSubstr("101"));
+  running.OnLoop([](LwsTransport& transport) { transport.StopAccepting(); });
+  RawClient refused(running.port());
+  EXPECT_FALSE(refused.connected());
+  open.SendText("still here");
+  EXPECT_EQ(open.Read().second, "echo:still here");
+}
+
+// A reload's admission options apply to the next handshakes.
+TEST(LwsTransportReloadTest, ApplyAdmissionLimitsTheNextHandshakes) {
+  RunningTransport running(LwsTransportOptions{});
+  RawClient first(running.port());
+  ASSERT_THAT(first.Upgrade("/connection/websocket"), HasSubstr("101"));
+  LwsTransportOptions reloaded;
+  reloaded.per_address.max_per_address = 1;
+  running.OnLoop([&reloaded](LwsTransport& transport) { transport.ApplyAdmission(reloaded); });
+  RawClient second(running.port());
+  EXPECT_THAT(second.Upgrade("/connection/websocket"), HasSubstr("101"));
+  RawClient third(running.port());
+  EXPECT_THAT(third.Upgrade("/connection/websocket"), HasSubstr(" 429 "));
 }
 
 }  // namespace

@@ -2,13 +2,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,18 +22,24 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "common/admin_http_server.h"
 #include "common/config_loader.h"
 #include "common/directory_watcher.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/namespace_registry.h"
 #include "common/signals.h"
+#include "common/status_macros.h"
 #include "common/token_keys.h"
 #include "common/token_secret.h"
 #include "common/version.h"
 #include "edge/control_link.h"
+#include "edge/edge_metrics.h"
 #include "edge/edge_server.h"
 #include "edge/lws_transport.h"
 #include "edge/origin_policy.h"
+#include "edge/readiness.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8000",
           "HOST:PORT for WebSocket clients; port 0 picks a free port");
@@ -38,6 +47,19 @@ ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for wss on --listen (with --tls_key_file); re-read on SIGHUP and "
           "when its directory changes; default: plain ws (TLS terminated in front)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:8001",
+          "HOST:PORT of the operators' HTTP listener: /metrics (Prometheus), /healthz and "
+          "/readyz; port 0 picks a free port. It keeps answering while the edge drains");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
+          "On SIGTERM: how long the edge stays unready but still accepting (for load balancers "
+          "to take it out) before it stops accepting and closes its clients");
+ABSL_FLAG(absl::Duration, drain_duration, absl::Seconds(20),
+          "On SIGTERM, after --drain_delay: the clients are closed with 3001 (reconnect) in "
+          "waves spread over this time, about N / drain_duration per second; 0: all at once. "
+          "A second SIGTERM closes them all at once");
+ABSL_FLAG(absl::Duration, link_ready_timeout, absl::Seconds(10),
+          "/readyz answers 503 once the control link has been detached for longer than this "
+          "(and, at start, until it first attaches once this time has passed)");
 ABSL_FLAG(std::string, control, "127.0.0.1:7101",
           "HOST:PORT of wirehub-control's edge link listener (its --edge_listen), not its "
           "public API");
@@ -54,7 +76,9 @@ ABSL_FLAG(std::string, control_tls_server_name, "",
           "a Kubernetes service name); empty: that host");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
-          "accepted, no history");
+          "accepted, no history. SIGHUP re-reads it (namespaces, limits, allowed_origins, "
+          "trusted_proxies, token keys) and applies it to new handshakes and commands; an "
+          "invalid file is refused and the config in force stays");
 ABSL_FLAG(std::string, token_hmac_secret_file, "",
           "File holding the HS256 connection-token secret; default: the environment variable "
           "WIREHUB_TOKEN_HMAC_SECRET, then the config's token_hmac_secret. Optional when the "
@@ -151,6 +175,19 @@ absl::Status ApplyAdmissionConfig(const wirehub::config::v1::Config& config,
   return absl::OkStatus();
 }
 
+// Everything the edge takes from a config file: namespaces, token checks
+// and admission. What a SIGHUP reload may change is taken from the same
+// function, applied to default options.
+absl::Status ApplyConfig(const wirehub::config::v1::Config& config,
+                         wirehub::edge::LwsTransportOptions* transport,
+                         wirehub::edge::EdgeServerOptions* server) {
+  server->namespaces = wirehub::NamespaceRegistry(config);
+  server->recovery_max_publications = config.recovery_max_publications();
+  server->token_audience = config.token_audience();
+  server->token_issuer = config.token_issuer();
+  return ApplyAdmissionConfig(config, transport, server);
+}
+
 bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return false;
@@ -186,6 +223,26 @@ absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> LoadTokenKeys(
   return keys;
 }
 
+// The HS256 secret: --token_hmac_secret_file, then the environment variable
+// WIREHUB_TOKEN_HMAC_SECRET, then the config's token_hmac_secret; "" when
+// none is configured (token_keys or token_jwks_file may still give keys). A
+// configured secret that cannot be read is an error.
+absl::StatusOr<std::string> ResolveHmacSecret(
+    const std::optional<wirehub::config::v1::Config>& config) {
+  absl::StatusOr<std::string> secret =
+      wirehub::LoadTokenSecret(absl::GetFlag(FLAGS_token_hmac_secret_file));
+  if (!secret.ok() && absl::GetFlag(FLAGS_token_hmac_secret_file).empty() && config.has_value() &&
+      !config->token_hmac_secret().empty()) {
+    secret = wirehub::ResolveSecretReference(config->token_hmac_secret());
+  }
+  const bool secret_configured = !absl::GetFlag(FLAGS_token_hmac_secret_file).empty() ||
+                                 (config.has_value() && !config->token_hmac_secret().empty());
+  if (!secret.ok() && (secret_configured || !absl::IsFailedPrecondition(secret.status()))) {
+    return secret.status();
+  }
+  return secret.ok() ? *std::move(secret) : std::string();
+}
+
 std::string DefaultEdgeId() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -202,6 +259,22 @@ int main(int argc, char** argv) {
   // Signals are taken by a dedicated thread; block them everywhere else
   // (gRPC's and libuv's threads inherit this mask).
   sigset_t signals = wirehub::BlockServerSignals();
+
+  // Every metric of the process registers here; /metrics renders it.
+  wirehub::metrics::Registry registry;
+  // wirehub_edge_*: counted by the loop and the control link.
+  wirehub::edge::EdgeMetrics edge_metrics(&registry);
+  wirehub::metrics::AddProcessMetrics(&registry, "wirehub-edge", wirehub::kVersion);
+  wirehub::metrics::CounterFamily& config_reloads = registry.AddCounter(
+      "wirehub_config_reloads_total", "Config reloads (SIGHUP) by result: ok or error", {"result"});
+  wirehub::metrics::Counter& config_reloads_ok = config_reloads.Get({"ok"});
+  wirehub::metrics::Counter& config_reloads_error = config_reloads.Get({"error"});
+  wirehub::metrics::Gauge& config_version_gauge =
+      registry
+          .AddGauge("wirehub_config_version",
+                    "Version of the config in force: 1 at start, +1 per applied reload")
+          .Get({});
+  config_version_gauge.Set(1);
 
   wirehub::edge::EdgeServerOptions options;
   wirehub::edge::LwsTransportOptions transport_options;
@@ -224,11 +297,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     config = *std::move(loaded);
-    options.namespaces = wirehub::NamespaceRegistry(*config);
-    options.recovery_max_publications = config->recovery_max_publications();
-    options.token_audience = config->token_audience();
-    options.token_issuer = config->token_issuer();
-    absl::Status admission = ApplyAdmissionConfig(*config, &transport_options, &options);
+    absl::Status admission = ApplyConfig(*config, &transport_options, &options);
     if (!admission.ok()) {
       WH_LOG(ERROR) << absl::GetFlag(FLAGS_config) << ": " << admission.message();
       return 2;
@@ -241,21 +310,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   // The flag and the environment variable win over the config file.
-  absl::StatusOr<std::string> secret =
-      wirehub::LoadTokenSecret(absl::GetFlag(FLAGS_token_hmac_secret_file));
-  if (!secret.ok() && absl::GetFlag(FLAGS_token_hmac_secret_file).empty() && config.has_value() &&
-      !config->token_hmac_secret().empty()) {
-    secret = wirehub::ResolveSecretReference(config->token_hmac_secret());
-  }
-  // Without any secret configured, token_keys or token_jwks_file may still
-  // provide keys; a configured secret that cannot be read is an error.
-  const bool secret_configured = !absl::GetFlag(FLAGS_token_hmac_secret_file).empty() ||
-                                 (config.has_value() && !config->token_hmac_secret().empty());
-  if (!secret.ok() && (secret_configured || !absl::IsFailedPrecondition(secret.status()))) {
+  absl::StatusOr<std::string> secret = ResolveHmacSecret(config);
+  if (!secret.ok()) {
     WH_LOG(ERROR) << "token secret: " << secret.status().message();
     return 2;
   }
-  const std::string hmac_secret = secret.ok() ? *std::move(secret) : std::string();
+  const std::string hmac_secret = *std::move(secret);
   absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> token_keys =
       LoadTokenKeys(config, hmac_secret);
   if (!token_keys.ok()) {
@@ -291,6 +351,21 @@ int main(int argc, char** argv) {
                      "positive and --client_publish_burst at least 1";
     return 2;
   }
+  options.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  options.drain_duration = absl::GetFlag(FLAGS_drain_duration);
+  if (options.drain_delay < absl::ZeroDuration() || options.drain_duration < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_link_ready_timeout) <= absl::ZeroDuration()) {
+    WH_LOG(ERROR) << "--drain_delay and --drain_duration must not be negative and "
+                     "--link_ready_timeout must be positive";
+    return 2;
+  }
+  std::string admin_host;
+  int admin_port = 0;
+  if (!SplitHostPort(absl::GetFlag(FLAGS_admin_listen), &admin_host, &admin_port)) {
+    WH_LOG(ERROR) << "--admin_listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_admin_listen)
+                  << "'";
+    return 2;
+  }
   options.edge_id =
       absl::GetFlag(FLAGS_edge_id).empty() ? DefaultEdgeId() : absl::GetFlag(FLAGS_edge_id);
   if (options.ping_interval < absl::Seconds(1) || options.pong_timeout <= absl::ZeroDuration() ||
@@ -300,11 +375,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  options.metrics = &edge_metrics;
+  transport_options.metrics = &edge_metrics;
   // The transport first: it is destroyed last, after Shutdown() closed
   // whatever the server still holds.
   wirehub::edge::LwsTransport transport(transport_options);
   options.listen_address =
       absl::StrCat(transport_options.listen_host, ":", transport_options.listen_port);
+  options.stop_accepting = [&transport] { transport.StopAccepting(); };
+  // A reload may change recovery_max_publications in the file; it applies
+  // after a restart only.
+  const uint64_t recovery_max_publications = options.recovery_max_publications;
   wirehub::edge::EdgeServer server(options, *std::move(token_keys), &transport);
   absl::StatusOr<int> port = transport.Init(&server);
   if (!port.ok()) {
@@ -312,6 +393,52 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string address = absl::StrCat(transport_options.listen_host, ":", *port);
+
+  // /readyz's facts: the link state (from the link's callback), draining
+  // (the signal thread) and the socket count, sampled on the loop.
+  wirehub::edge::EdgeReadiness readiness(absl::GetFlag(FLAGS_link_ready_timeout), absl::Now());
+  // wirehub_edge_ready and wirehub_edge_draining, as /readyz would answer.
+  registry.AddCollector([&readiness, &edge_metrics] {
+    edge_metrics.ready.Set(readiness.Ready(absl::Now()) ? 1 : 0);
+    edge_metrics.draining.Set(readiness.draining() ? 1 : 0);
+  });
+  readiness.SetConnections(transport.open_sockets(), transport.max_connections());
+  transport.StartTimer(absl::Milliseconds(250), [&transport, &readiness] {
+    readiness.SetConnections(transport.open_sockets(), transport.max_connections());
+  });
+
+  // The admin listener runs its own thread, so it answers while the loop
+  // drains; it stops after the loop ended.
+  wirehub::AdminHttpServerOptions admin_options;
+  admin_options.listen = absl::GetFlag(FLAGS_admin_listen);
+  std::map<std::string, wirehub::AdminHttpServer::Handler> admin_routes;
+  admin_routes["/metrics"] = [&registry] {
+    return wirehub::AdminResponse{200, std::string(wirehub::metrics::kTextContentType),
+                                  registry.Render()};
+  };
+  // Answered by the loop itself: a wedged loop fails it.
+  admin_routes["/healthz"] = [&transport] {
+    auto answered = std::make_shared<absl::Notification>();
+    transport.Post([answered] { answered->Notify(); });
+    if (answered->WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      return wirehub::AdminResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    return wirehub::AdminResponse{503, "text/plain; charset=utf-8",
+                                  "loop did not answer within 1s\n"};
+  };
+  admin_routes["/readyz"] = [&readiness] {
+    std::vector<std::string> reasons = readiness.NotReadyReasons(absl::Now());
+    if (reasons.empty()) return wirehub::AdminResponse{200, "text/plain; charset=utf-8", "ready\n"};
+    std::string body;
+    for (const std::string& reason : reasons) absl::StrAppend(&body, reason, "\n");
+    return wirehub::AdminResponse{503, "text/plain; charset=utf-8", body};
+  };
+  absl::StatusOr<std::unique_ptr<wirehub::AdminHttpServer>> admin =
+      wirehub::AdminHttpServer::Start(admin_options, std::move(admin_routes));
+  if (!admin.ok()) {
+    WH_LOG(ERROR) << "--admin_listen: " << admin.status().message();
+    return 1;
+  }
   server.set_listen_address(address);
   std::string url =
       absl::StrCat(transport.tls() ? "wss://" : "ws://", address, "/connection/websocket");
@@ -338,40 +465,96 @@ int main(int argc, char** argv) {
   link_options.edge_id = options.edge_id;
   link_options.version = wirehub::kVersion;
   link_options.public_address = url;
+  link_options.metrics = &edge_metrics;
   wirehub::edge::ControlLink link(
       link_options,
       [&transport, &server](wirehub::edge::v1::ControlMessage&& message) {
         auto shared = std::make_shared<wirehub::edge::v1::ControlMessage>(std::move(message));
         transport.Post([&server, shared] { server.OnControlMessage(*shared); });
       },
-      [&transport, &server](bool attached) {
+      [&transport, &server, &readiness](bool attached) {
+        readiness.SetLinkAttached(attached, absl::Now());
         transport.Post([&server, attached] { server.OnLinkState(attached); });
       });
   server.SetControlLink(&link);
   server.Start();
   link.Start();
 
-  // SIGHUP re-reads the TLS certificate pair (on the loop) and the token key
-  // files (token_keys, token_jwks_file); on an error what is in use stays.
-  auto reload = [&transport, &server, &config, &hmac_secret] {
-    transport.Post([&transport] { transport.ReloadCertificate(); });
+  // SIGHUP re-reads the whole config file (namespaces, limits, origins,
+  // proxies, token checks), the token keys and the TLS certificate pair. It
+  // is validated here, on the signal thread, and applied on the loop for new
+  // handshakes and commands; an invalid one is refused with one ERROR line
+  // and what is in force stays.
+  int64_t config_version = 1;  // Loop thread.
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  auto reload = [&] {
+    std::optional<wirehub::config::v1::Config> reloaded_config;
+    auto reloaded_server = std::make_shared<wirehub::edge::EdgeServerOptions>();
+    auto reloaded_transport = std::make_shared<wirehub::edge::LwsTransportOptions>();
+    // What the refusal names (tests and operators grep for it).
+    const char* refused = "config";
     absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> keys =
-        LoadTokenKeys(config, hmac_secret);
+        [&]() -> absl::StatusOr<std::shared_ptr<const wirehub::TokenKeySet>> {
+      if (!config_path.empty()) {
+        ASSIGN_OR_RETURN(reloaded_config, wirehub::LoadConfigFile(config_path));
+        absl::Status applied =
+            ApplyConfig(*reloaded_config, reloaded_transport.get(), reloaded_server.get());
+        if (!applied.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", applied.message()));
+        }
+      }
+      refused = "token keys";
+      absl::StatusOr<std::string> reloaded_secret = ResolveHmacSecret(reloaded_config);
+      if (!reloaded_secret.ok()) {
+        return absl::Status(reloaded_secret.status().code(),
+                            absl::StrCat("token secret: ", reloaded_secret.status().message()));
+      }
+      return LoadTokenKeys(reloaded_config, *reloaded_secret);
+    }();
     if (!keys.ok()) {
-      WH_LOG(ERROR) << "SIGHUP: token keys not reloaded, the previous ones stay: "
-                    << keys.status().message();
+      config_reloads_error.Increment();
+      WH_EVENT(ERROR, "config_reload_refused").stream()
+          << "SIGHUP: " << refused
+          << " not reloaded, the config in force stays: " << keys.status().message();
       return;
     }
-    WH_LOG(INFO) << "SIGHUP: token keys reloaded: " << (*keys)->Describe();
-    transport.Post(
-        [&server, keys = *std::move(keys)]() mutable { server.SetTokenKeys(std::move(keys)); });
+    if (reloaded_server->recovery_max_publications != recovery_max_publications) {
+      WH_LOG(WARNING) << "SIGHUP: recovery_max_publications changes only with a restart";
+    }
+    transport.Post([&, reloaded_server, reloaded_transport, keys = *std::move(keys)]() mutable {
+      transport.ApplyAdmission(*reloaded_transport);
+      size_t ended = server.ApplyConfig(*reloaded_server);
+      std::string described = keys->Describe();
+      server.SetTokenKeys(std::move(keys));
+      transport.ReloadCertificate();
+      ++config_version;
+      config_version_gauge.Set(static_cast<double>(config_version));
+      config_reloads_ok.Increment();
+      WH_EVENT(INFO, "config_reloaded")
+              .Field("version", config_version)
+              .Field("namespaces", reloaded_server->namespaces.namespace_count())
+              .Field("subscriptions_ended", ended)
+              .stream()
+          << "SIGHUP: token keys reloaded: " << described << "; config version " << config_version
+          << " in force";
+    });
   };
-  std::thread signal_thread([&server, &signals, &reload] {
+  std::atomic<bool> loop_ended{false};
+  std::thread signal_thread([&] {
     int signal_number = wirehub::WaitForStopSignal(signals, reload);
-    WH_LOG(INFO) << "signal " << signal_number << ", shutting down";
+    if (loop_ended.load()) return;
+    // Unready at once, whatever the loop is doing.
+    readiness.SetDraining();
+    WH_LOG(INFO) << "signal " << signal_number << ", draining";
     server.RequestStop();
+    // A second one cuts the drain short.
+    signal_number = wirehub::WaitForStopSignal(signals, reload);
+    if (loop_ended.load()) return;
+    WH_LOG(INFO) << "signal " << signal_number << " while draining: closing every client now";
+    server.RequestStopNow();
   });
 
+  std::printf("wirehub-edge: admin listening on %s:%d\n", admin_host.c_str(), (*admin)->port());
   std::printf("wirehub-edge: websocket listening on %s\n", url.c_str());
   std::fflush(stdout);
   transport.Run();
@@ -382,7 +565,10 @@ int main(int argc, char** argv) {
   link.Stop();
   server.SetControlLink(nullptr);
   transport.Shutdown();
-  // The signal thread is still in sigwait when the loop ended another way.
+  // Served until here: probes and scrapes see the whole drain.
+  (*admin)->Stop();
+  // The signal thread is still in sigwait (for a first or a second signal).
+  loop_ended.store(true);
   if (signal_thread.joinable()) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();

@@ -20,6 +20,7 @@ StreamTracker::Live StreamTracker::OnLive(uint64_t offset, const std::string& ep
   }
   if (offset > last_offset_ + 1) {
     repairing_ = true;
+    repaired_ = 0;
     Hold(offset, frame);
     return Live::kRepair;
   }
@@ -30,6 +31,7 @@ StreamTracker::Live StreamTracker::OnLive(uint64_t offset, const std::string& ep
 bool StreamTracker::BeginRepair() {
   if (!positioned() || repairing_) return false;
   repairing_ = true;
+  repaired_ = 0;
   return true;
 }
 
@@ -91,6 +93,7 @@ StreamTracker::RepairStep StreamTracker::OnRepairItems(const absl::Status& statu
     if (item.offset <= last_offset_) continue;
     if (item.offset != last_offset_ + 1) break;  // Not consecutive: fetch again from here.
     last_offset_ = item.offset;
+    ++repaired_;
     step.deliver.push_back(std::move(item));
   }
   if (more && last_offset_ < top) {

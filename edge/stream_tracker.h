@@ -90,6 +90,8 @@ class StreamTracker {
   void Reset();
 
   size_t held_bytes() const { return held_bytes_; }
+  // Publications from history the current (or last) repair delivered.
+  uint64_t repaired() const { return repaired_; }
 
  private:
   void Hold(uint64_t offset, const Frame& frame);
@@ -102,6 +104,7 @@ class StreamTracker {
   std::string epoch_;
   uint64_t last_offset_ = 0;
   bool repairing_ = false;
+  uint64_t repaired_ = 0;
   std::vector<StreamItem> held_;
   size_t held_bytes_ = 0;
 };

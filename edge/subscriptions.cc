@@ -52,11 +52,11 @@ control::v1::ClientInfo Subscriptions::InfoOf(const ClientSession& session,
 }
 
 bool Subscriptions::Subscribe(ClientSession* session, const std::string& channel,
-                              const config::v1::NamespaceOptions* options, PendingSubscribe request,
-                              Subscription subscription) {
+                              std::shared_ptr<const config::v1::NamespaceOptions> options,
+                              PendingSubscribe request, Subscription subscription) {
   std::string key = KeyOf(*session, channel);
   const ChannelEntry* existing = table_.Find(key);
-  bool needs_control = HasHistory(options) || existing == nullptr || !existing->confirmed;
+  bool needs_control = HasHistory(options.get()) || existing == nullptr || !existing->confirmed;
   if (needs_control && link_ != nullptr && !request.server_side) {
     if (!sessions_->TryAcquireCall(session)) return false;
     request.holds_call = true;
@@ -67,10 +67,12 @@ bool Subscriptions::Subscribe(ClientSession* session, const std::string& channel
   if (!request.server_side) request.ticket = sessions_->Reserve(session);
   session->channels.emplace(channel, std::move(subscription));
   ++subscriptions_;
+  metrics_->subscriptions.Set(static_cast<double>(subscriptions_));
   bool created = false;
   ChannelEntry* entry = table_.FindOrCreate(key, options, &created);
   if (created) {
-    if (HasHistory(options)) {
+    metrics_->channels.Set(static_cast<double>(table_.size()));
+    if (HasHistory(options.get())) {
       entry->tracker.emplace(options_.client_queue_max_bytes, options_.recovery_max_publications);
     }
     // First local subscriber: control must learn of the interest before the
@@ -101,6 +103,7 @@ void Subscriptions::Complete(const std::string& key, ChannelEntry& entry,
     if (request.server_side) {
       sessions_->SendText(session, EncodeSubscribePush(name, result));
     } else {
+      metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
       sessions_->AnswerText(session, request.ticket,
                             EncodeSubscribeReply(request.command_id, result));
     }
@@ -214,6 +217,7 @@ void Subscriptions::FinishPositioning(const std::string& key, ChannelEntry& entr
                                                          publication.offset, publication.info));
     }
   } else {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
     sessions_->AnswerText(session, request.ticket,
                           EncodeSubscribeReply(request.command_id, result));
   }
@@ -228,6 +232,7 @@ void Subscriptions::FinishPositioning(const std::string& key, ChannelEntry& entr
 
 void Subscriptions::AnswerFailure(const PendingSubscribe& request) {
   if (request.server_side || request.session == nullptr) return;
+  metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
   sessions_->AnswerText(
       request.session, request.ticket,
       EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
@@ -236,7 +241,7 @@ void Subscriptions::AnswerFailure(const PendingSubscribe& request) {
 void Subscriptions::AddSubscriber(ClientSession* session, const std::string& key,
                                   ChannelEntry& entry, uint64_t delivered) {
   entry.subscribers[session] = delivered;
-  const config::v1::NamespaceOptions* options = entry.options;
+  const config::v1::NamespaceOptions* options = entry.options.get();
   if (link_ == nullptr || !(options->presence() || options->join_leave())) return;
   std::string_view name = SplitChannelKey(key).channel;
   auto it = session->channels.find(AsAbsl(name));
@@ -249,6 +254,7 @@ void Subscriptions::Unsubscribe(ClientSession* session, const std::string& chann
   std::optional<PendingSubscribe> unanswered = Remove(session, channel);
   if (unanswered.has_value() && !unanswered->server_side) {
     // Overtaken by its unsubscribe: it did subscribe, and now it is over.
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
     sessions_->AnswerText(session, unanswered->ticket,
                           EncodeSubscribeReply(unanswered->command_id, SubscribeResult{}));
   }
@@ -271,6 +277,7 @@ std::optional<PendingSubscribe> Subscriptions::Remove(ClientSession* session,
   }
   session->channels.erase(subscription);
   --subscriptions_;
+  metrics_->subscriptions.Set(static_cast<double>(subscriptions_));
   ChannelEntry* entry = table_.Find(key);
   if (entry == nullptr) return std::nullopt;
   std::optional<PendingSubscribe> unanswered;
@@ -288,6 +295,7 @@ std::optional<PendingSubscribe> Subscriptions::Remove(ClientSession* session,
     break;
   }
   if (table_.EraseIfUnused(key)) {
+    metrics_->channels.Set(static_cast<double>(table_.size()));
     repair_fetch_.erase(key);
     if (link_ != nullptr) link_->RemoveChannel(key);
   }
@@ -324,6 +332,7 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
         publication.has_join() ? EncodeJoinPush(name, ViewOf(publication.join()))
                                : EncodeLeavePush(name, ViewOf(publication.leave())));
     for (const auto& [session, unused] : entry->subscribers) sessions_->Send(session, event);
+    metrics_->deliveries.Increment(entry->subscribers.size());
     return;
   }
   // Encoded once; every subscriber's queue shares these bytes.
@@ -334,19 +343,23 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
       entry->tracker.has_value()
           ? entry->tracker->OnLive(publication.offset(), publication.epoch(), frame)
           : StreamTracker::Live::kUntracked;
+  size_t queued = 0;
   switch (live) {
     case StreamTracker::Live::kUntracked:
       for (const auto& [session, unused] : entry->subscribers) {
         ++deliveries_;
         sessions_->Send(session, frame);
       }
+      queued = entry->subscribers.size();
+      metrics_->deliveries.Increment(queued);
       break;
     case StreamTracker::Live::kDeliver:
-      DeliverTracked(*entry, publication.offset(), frame);
+      queued = DeliverTracked(*entry, publication.offset(), frame);
       break;
     case StreamTracker::Live::kHeld:
       break;
     case StreamTracker::Live::kRepair:
+      metrics_->gap_repairs.Increment();
       FetchRepair(key, *entry);
       break;
     case StreamTracker::Live::kReset:
@@ -355,6 +368,8 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
       if (entry == nullptr) return;
       break;
   }
+  // Its latency is observed once the loop wrote this turn's output.
+  if (queued > 0) metrics_->PublicationQueued(publication.accepted_unix_micros());
   std::vector<ClientSession*> too_slow;
   for (auto& [session, run] : entry->positioning) {
     // Positioning sessions merge by offset themselves.
@@ -365,15 +380,19 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
   for (ClientSession* session : too_slow) sessions_->Disconnect(session, kCloseSlow, "slow");
 }
 
-void Subscriptions::DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame) {
+size_t Subscriptions::DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame) {
+  size_t queued = 0;
   for (auto& [session, delivered] : entry.subscribers) {
     // Never twice, never backwards: a subscriber may already hold this
     // offset from its own recovery or from before a repair.
     if (offset <= delivered) continue;
     delivered = offset;
-    ++deliveries_;
+    ++queued;
     sessions_->Send(session, frame);
   }
+  deliveries_ += queued;
+  metrics_->deliveries.Increment(queued);
+  return queued;
 }
 
 void Subscriptions::FetchRepair(const std::string& key, ChannelEntry& entry) {
@@ -412,6 +431,7 @@ void Subscriptions::OnRepairAnswer(const std::string& key, uint64_t fetch_id,
       FetchRepair(key, *entry);
       return;
     case StreamTracker::RepairStep::Kind::kDone:
+      metrics_->gap_repair_publications.Observe(static_cast<double>(entry->tracker->repaired()));
       return;
     case StreamTracker::RepairStep::Kind::kRetryLater:
       WH_LOG(WARNING) << "gap repair of " << key << " failed: " << answer.status();
@@ -448,6 +468,7 @@ void Subscriptions::OnLinkState(bool attached) {
   // every positioned channel from control's history.
   for (auto& [key, entry] : table_) {
     if (entry.tracker.has_value() && !entry.subscribers.empty() && entry.tracker->BeginRepair()) {
+      metrics_->gap_repairs.Increment();
       FetchRepair(key, entry);
     }
   }

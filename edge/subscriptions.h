@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "edge/channel_table.h"
 #include "edge/client_session.h"
 #include "edge/control_api.h"
+#include "edge/edge_metrics.h"
 #include "edge/session_registry.h"
 #include "edge/transport.h"
 #include "wirehub/config/v1/config.pb.h"
@@ -35,6 +37,8 @@ struct SubscriptionOptions {
   // Most publication bytes one history page carries; below gRPC's message
   // limit whatever the publication sizes.
   uint32_t history_page_bytes = 1 << 20;
+  // Borrowed; null counts into EdgeMetrics::Discard().
+  EdgeMetrics* metrics = nullptr;
 };
 
 // Subscriptions owns the channel table. A subscribe first makes control
@@ -46,7 +50,10 @@ struct SubscriptionOptions {
 class Subscriptions {
  public:
   Subscriptions(SubscriptionOptions options, SessionRegistry* sessions, Transport* transport)
-      : options_(options), sessions_(sessions), transport_(transport) {}
+      : options_(options),
+        metrics_(options.metrics != nullptr ? options.metrics : &EdgeMetrics::Discard()),
+        sessions_(sessions),
+        transport_(transport) {}
 
   // Borrowed; null runs without control (tests). Set before serving.
   void set_link(ControlApi* link) { link_ = link; }
@@ -56,9 +63,12 @@ class Subscriptions {
   // its reserved place, or a subscribe push when server-side) once the
   // channel is live for it. False, changing nothing, when a client
   // subscribe would exceed the session's or the edge's calls in flight.
+  // `options` (of the channel's namespace, never null) govern the channel
+  // while it has subscribers on this edge, even after a config reload
+  // changed them: a channel created under them keeps them.
   bool Subscribe(ClientSession* session, const std::string& channel,
-                 const config::v1::NamespaceOptions* options, PendingSubscribe request,
-                 Subscription subscription);
+                 std::shared_ptr<const config::v1::NamespaceOptions> options,
+                 PendingSubscribe request, Subscription subscription);
   // Ends `session`'s subscription to `channel` (name); a subscribe of it
   // still unanswered is answered first, as subscribed.
   void Unsubscribe(ClientSession* session, const std::string& channel);
@@ -97,7 +107,8 @@ class Subscriptions {
   std::optional<PendingSubscribe> Remove(ClientSession* session, const std::string& channel);
   void ConfirmChannels(uint64_t acked_seq);
   void OnPublication(const edge::v1::Publication& publication);
-  void DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame);
+  // Returns the subscribers it was queued to.
+  size_t DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame);
   void FetchRepair(const std::string& key, ChannelEntry& entry);
   void OnRepairAnswer(const std::string& key, uint64_t fetch_id,
                       absl::StatusOr<control::v1::HistoryResponse> answer);
@@ -109,6 +120,7 @@ class Subscriptions {
                     std::function<void(absl::StatusOr<control::v1::HistoryResponse>)> on_loop);
 
   const SubscriptionOptions options_;
+  EdgeMetrics* const metrics_;
   SessionRegistry* const sessions_;
   Transport* const transport_;
   ControlApi* link_ = nullptr;

@@ -134,6 +134,91 @@ export function u64(value) {
 // ---------------------------------------------------------------------------
 // Processes
 
+// Logs and secrets. Every server's stderr (and wirehubctl's) is written whole
+// to a file under LOG_DIR, and every secret and token the tests make or use
+// is recorded there too: log_secrets.test.mjs, run after the whole suite,
+// fails if any log holds one of them.
+
+/** $WIREHUB_TEST_LOG_DIR (ctest sets it), else test-logs beside BIN_DIR. */
+export const LOG_DIR = path.resolve(process.env.WIREHUB_TEST_LOG_DIR ?? path.join(BIN_DIR, '..', 'test-logs'));
+/** Shorter values are not recorded: they cannot be told from ordinary text. */
+export const MIN_SECRET_CHARS = 16;
+/** Most bytes of one log file; the rest is dropped with a note. */
+const LOG_FILE_MAX_BYTES = 256 * 1024 * 1024;
+
+// This test file's files in LOG_DIR start with its name and this process's pid.
+const RUN_PREFIX = `${path.basename(process.argv[1] ?? 'node').replace(/(\.test)?\.m?js$/, '')}.${process.pid}`;
+let logFiles = 0;
+const recordedSecrets = new Set();
+
+/**
+ * Records `value`, a secret, key or token a test made or used, for
+ * log_secrets.test.mjs, which fails naming `what` if any log holds it (or 16
+ * characters of it in a row). Values shorter than MIN_SECRET_CHARS are not
+ * recorded. Returns `value`.
+ */
+export function recordSecret(value, what = 'a secret') {
+  if (typeof value !== 'string' || value.length < MIN_SECRET_CHARS || recordedSecrets.has(value)) return value;
+  recordedSecrets.add(value);
+  appendToLogDir(`${RUN_PREFIX}.secrets`, `${JSON.stringify({ what, value })}\n`);
+  return value;
+}
+
+// A ctest run empties LOG_DIR first (integration.logs_reset): a run beside
+// this one may remove it at any time, so each write makes it again.
+function inLogDir(name, write) {
+  const file = path.join(LOG_DIR, name);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.mkdirSync(LOG_DIR, { recursive: true });
+      return write(file);
+    } catch (err) {
+      if (err.code !== 'ENOENT' || attempt > 0) throw err;
+    }
+  }
+}
+
+function appendToLogDir(name, text) {
+  inLogDir(name, (file) => fs.appendFileSync(file, text));
+}
+
+/**
+ * Writes everything `child` prints on stderr to a new file under LOG_DIR
+ * named after `label`; returns its path. For a process a test spawns itself
+ * (the harness does this for every process it starts).
+ */
+export function captureStderr(label, child) {
+  logFiles += 1;
+  const name = `${RUN_PREFIX}.${logFiles}.${label.replace(/[^A-Za-z0-9_.-]+/g, '_')}.log`;
+  const file = path.join(LOG_DIR, name);
+  let fd = inLogDir(name, (f) => fs.openSync(f, 'a'));
+  let bytes = 0;
+  const close = () => {
+    if (fd === null) return;
+    fs.closeSync(fd);
+    fd = null;
+  };
+  child.stderr.on('data', (chunk) => {
+    if (fd === null) return;
+    bytes += Buffer.byteLength(chunk);
+    if (bytes > LOG_FILE_MAX_BYTES) {
+      fs.writeSync(fd, `\n[harness: log cut at ${LOG_FILE_MAX_BYTES} bytes]\n`);
+      close();
+      return;
+    }
+    fs.writeSync(fd, chunk);
+  });
+  child.once('close', close);
+  return file;
+}
+
+/** Appends the stderr of one wirehubctl run to this test file's wirehubctl log (its arguments stay out: they may hold keys). */
+function logCtlStderr(args, exit, stderr) {
+  if (!stderr) return;
+  const subcommand = args.find((a) => !a.startsWith('-')) ?? '';
+  appendToLogDir(`${RUN_PREFIX}.wirehubctl.log`, `--- wirehubctl ${subcommand} (${exit})\n${stderr}`);
+}
+
 const liveProcesses = new Set();
 
 function killAllNow() {
@@ -176,6 +261,7 @@ export class ServerProcess {
       });
     });
     child.stderr.setEncoding('utf8');
+    this.logFile = captureStderr(`${name}.${child.pid}`, child);
     child.stderr.on('data', (chunk) => {
       if (process.env.WIREHUB_TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
       this.stderrText += chunk;
@@ -301,7 +387,8 @@ function b64url(input) {
 export function signHs256(secret, payload, header = { alg: 'HS256', typ: 'JWT' }) {
   const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
   const signature = createHmac('sha256', secret).update(signingInput).digest('base64url');
-  return `${signingInput}.${signature}`;
+  recordSecret(secret, 'an HMAC secret a token was signed with');
+  return recordSecret(`${signingInput}.${signature}`, 'a token signed by signHs256');
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -640,6 +727,8 @@ export class Env {
     this.secretFile = path.join(this.dir, 'token_secret');
     fs.writeFileSync(this.secretFile, this.secret, { mode: 0o600 });
     this.otherSecret = randomBytes(32).toString('hex');
+    recordSecret(this.secret, 'env.secret (the HMAC secret of the env\'s edges)');
+    recordSecret(this.otherSecret, 'env.otherSecret');
     this.otherSecretFile = path.join(this.dir, 'other_secret');
     fs.writeFileSync(this.otherSecretFile, this.otherSecret, { mode: 0o600 });
     this.processes = [];
@@ -717,10 +806,13 @@ export class Env {
    * for startEdge). A control started with `--grpc_listen=127.0.0.1:P` where
    * P is the API port of an earlier control of this env (a restart on the
    * same address) also takes that control's edge link port, unless
-   * `extraArgs` give `--edge_listen`.
+   * `extraArgs` give `--edge_listen`. Its admin listener (/metrics, /healthz,
+   * /readyz) is on an ephemeral port too: `adminAddress`/`adminPort`; it
+   * drains without delay unless `extraArgs` say otherwise (absl takes a
+   * flag's last occurrence).
    */
   async startControl(extraArgs = []) {
-    const args = ['--grpc_listen=127.0.0.1:0'];
+    const args = ['--admin_listen=127.0.0.1:0', '--drain_delay=0s', '--grpc_listen=127.0.0.1:0'];
     if (!extraArgs.some((a) => a.startsWith('--edge_listen='))) {
       const api = extraArgs.find((a) => a.startsWith('--grpc_listen='));
       const earlier = api && this.processes.find((p) => p.edgePort && `--grpc_listen=${p.address}` === api);
@@ -735,6 +827,10 @@ export class Env {
     if (!api) throw new Error(`wirehub-control printed no grpc line before its edge link line: ${JSON.stringify(proc.stdoutLines)}`);
     proc.address = api[1];
     proc.port = Number(api[2]);
+    const admin = proc.stdoutLines.map((l) => /^wirehub-control: admin listening on (127\.0\.0\.1:(\d+))$/.exec(l)).find(Boolean);
+    if (!admin) throw new Error(`wirehub-control printed no admin line before its edge link line: ${JSON.stringify(proc.stdoutLines)}`);
+    proc.adminAddress = admin[1];
+    proc.adminPort = Number(admin[2]);
     if (!this.control) this.control = proc;
     return proc;
   }
@@ -744,9 +840,16 @@ export class Env {
    * `flags` are extra `--name=value` flags (e.g. {ping_interval: '1s'}; with
    * {tls_cert_file, tls_key_file} it listens on wss://). `wrapper` is a
    * command that execs the edge (e.g. ['prlimit', '--nofile=200:200', '--']).
+   * Its admin listener is on an ephemeral port (`adminAddress`/`adminPort`)
+   * and it drains at once (no delay, every client closed together) unless
+   * `flags` say otherwise: they come after these defaults, and absl takes a
+   * flag's last occurrence.
    */
   async startEdge(control = this.control, flags = {}, { wrapper } = {}) {
     const args = [
+      '--admin_listen=127.0.0.1:0',
+      '--drain_delay=0s',
+      '--drain_duration=0s',
       '--listen=127.0.0.1:0',
       // The edge link; a stand-in such as a proxy has only `address`.
       `--control=${control.edgeAddress ?? control.address}`,
@@ -771,6 +874,11 @@ export class Env {
     );
     proc.url = m[1];
     proc.port = Number(m[2]);
+    // Printed just before the websocket line.
+    const admin = proc.stdoutLines.map((l) => /^wirehub-edge: admin listening on (127\.0\.0\.1:(\d+))$/.exec(l)).find(Boolean);
+    if (!admin) throw new Error(`wirehub-edge printed no admin line before its websocket line: ${JSON.stringify(proc.stdoutLines)}`);
+    proc.adminAddress = admin[1];
+    proc.adminPort = Number(admin[2]);
     return proc;
   }
 
@@ -779,6 +887,7 @@ export class Env {
     const bin = binPath('wirehubctl');
     return new Promise((resolve, reject) => {
       execFile(bin, args, { timeout: timeoutMs, killSignal: 'SIGKILL', cwd: this.dir }, (err, stdout, stderr) => {
+        logCtlStderr(args, err ? `exit ${err.code}, signal ${err.signal}` : 'exit 0', stderr);
         this._checkClientStderr(`wirehubctl ${args.join(' ')}`, stderr);
         if (err) {
           const why = err.killed ? `timed out after ${timeoutMs} ms` : `failed (exit code ${err.code}, signal ${err.signal})`;
@@ -797,7 +906,7 @@ export class Env {
   /** Mints a connection token with wirehubctl (signed with this env's secret unless told). */
   async token(user, { ttl = 3600, secretFile = this.secretFile } = {}) {
     const { stdout } = await this.ctl(['token', `--user=${user}`, `--ttl=${ttl}`, `--token_hmac_secret_file=${secretFile}`]);
-    const token = stdout.trim();
+    const token = recordSecret(stdout.trim(), `a token minted by wirehubctl token for ${user}`);
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
       throw new Error(`wirehubctl token printed no JWT: ${JSON.stringify(stdout)}`);
     }
@@ -854,6 +963,7 @@ export class Env {
       });
       child.once('close', (code, signal) => {
         clearTimeout(timer);
+        logCtlStderr(args, `exit ${code}, signal ${signal}`, stderr);
         this._checkClientStderr(`wirehubctl ${args.join(' ')}`, stderr);
         const positions = new Array(lines.length);
         for (const line of stdout.split('\n')) {

@@ -1,0 +1,76 @@
+#include "control/namespace_table.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
+
+namespace wirehub::control {
+
+NamespaceTable::NamespaceTable(NamespaceRegistry registry, const std::vector<std::string>& names,
+                               ControlMetrics* metrics)
+    : registry_(std::move(registry)), metrics_(metrics) {
+  auto add = [this](const std::string& name, const config::v1::NamespaceOptions* options) {
+    if (options == nullptr || known_.contains(name)) return;
+    auto entry = std::make_unique<Namespace>();
+    entry->name = name;
+    entry->options = options;
+    known_.emplace(name, std::move(entry));
+  };
+  add("", &registry_.defaults());
+  for (const std::string& name : names) {
+    if (!name.empty()) add(name, registry_.Find(absl::StrCat(name, ":")));
+  }
+}
+
+const NamespaceTable::Namespace* NamespaceTable::Find(std::string_view channel) const {
+  absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
+  if (!name.ok()) return nullptr;
+  auto it = known_.find(AsAbsl(*name));
+  if (it != known_.end()) return it->second.get();
+  return Learn(*name);
+}
+
+const NamespaceTable::Namespace* NamespaceTable::Learn(std::string_view name) const {
+  // Only a configured namespace missing from `names` (a test's registry)
+  // or any namespace of the accept-all registry gets here.
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = learned_.find(AsAbsl(name));
+    if (it != learned_.end()) return it->second.get();
+  }
+  const config::v1::NamespaceOptions* options = registry_.Find(absl::StrCat(AsAbsl(name), ":"));
+  if (options == nullptr) return nullptr;
+  absl::MutexLock lock(&mu_);
+  auto it = learned_.find(AsAbsl(name));
+  if (it != learned_.end()) return it->second.get();
+  // A configured registry's namespaces are bounded by its file.
+  if (registry_.accept_unknown_namespaces() && learned_.size() >= kMaxLearned) {
+    if (overflow_ == nullptr) {
+      overflow_ = std::make_unique<Namespace>();
+      overflow_->name.push_back('*');  // operator=("*") trips GCC 12 -Wrestrict.
+      overflow_->options = options;
+    }
+    return overflow_.get();
+  }
+  auto entry = std::make_unique<Namespace>();
+  entry->name = std::string(name);
+  entry->options = options;
+  return learned_.emplace(std::string(name), std::move(entry)).first->second.get();
+}
+
+const NamespaceSeries& NamespaceTable::SeriesOf(const Namespace& ns) const {
+  NamespaceSeries* series = ns.series.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    // Racing callers get the same series from the metrics.
+    series = &metrics_->Namespace(ns.name);
+    ns.series.store(series, std::memory_order_release);
+  }
+  return *series;
+}
+
+const NamespaceSeries& NamespaceTable::UnknownSeries() const {
+  return SeriesOf(*known_.find("")->second);
+}
+
+}  // namespace wirehub::control
