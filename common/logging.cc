@@ -247,9 +247,11 @@ void LogMessage::AddDoubleField(std::string_view key, double value) {
 }
 
 void LogMessage::AddDurationField(std::string_view key, absl::Duration value) {
-  AddField(key, absl::FormatDuration(value), /*is_string=*/false);
+  // An infinite duration is the string "inf" in JSON, as a double's is.
   const double seconds = absl::ToDoubleSeconds(value);
-  if (std::isfinite(seconds)) {
+  const bool finite = std::isfinite(seconds);
+  AddField(key, absl::FormatDuration(value), /*is_string=*/!finite);
+  if (finite) {
     char buffer[32];
     const int length = std::snprintf(buffer, sizeof(buffer), "%.15g", seconds);
     fields_.back().json_literal.assign(buffer, static_cast<size_t>(length));

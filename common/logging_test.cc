@@ -172,12 +172,13 @@ TEST_F(LoggingTest, JsonNumbersBoolsAndStrings) {
       .Field("letter", 'x')
       .Field("text", std::string("t"))
       .Field("view", std::string_view("v"))
-      .Field("duration", absl::Milliseconds(1500));
+      .Field("duration", absl::Milliseconds(1500))
+      .Field("forever", absl::InfiniteDuration());
   EXPECT_THAT(OnlyJsonLine(),
               testing::EndsWith("\"event\":\"e\",\"negative\":-3,\"u64\":18446744073709551615,"
                                 "\"byte\":200,\"half\":0.5,\"big\":1234567,\"inf\":\"inf\","
                                 "\"nan\":\"nan\",\"yes\":true,\"letter\":\"x\",\"text\":\"t\","
-                                "\"view\":\"v\",\"duration\":\"1.5s\"}"));
+                                "\"view\":\"v\",\"duration\":1.5,\"forever\":\"inf\"}"));
 }
 
 TEST_F(LoggingTest, JsonEscapesQuotesBackslashesAndControlCharacters) {

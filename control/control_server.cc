@@ -267,8 +267,9 @@ absl::Status ControlServer::ReloadConfig() {
   }
   if (!status.ok()) {
     metrics_.config_reloads(false).Increment();
-    WH_LOG(ERROR) << "configuration reload refused; version " << config_version_
-                  << " stays in force: " << status.message();
+    WH_EVENT(ERROR, "config_reload_refused").Field("version", config_version_).stream()
+        << "configuration reload refused; version " << config_version_
+        << " stays in force: " << status.message();
     return status;
   }
   const size_t namespaces = config->namespace_names.size();

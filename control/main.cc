@@ -196,6 +196,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  if (options.admin_listen.empty()) {
+    WH_LOG(ERROR) << "--admin_listen must be HOST:PORT";
+    return 2;
+  }
   const absl::Duration drain_delay = absl::GetFlag(FLAGS_drain_delay);
   if (drain_delay < absl::ZeroDuration()) {
     WH_LOG(ERROR) << "--drain_delay must not be negative";
@@ -232,7 +236,8 @@ int main(int argc, char** argv) {
   options.api_keys_required =
       !absl::GetFlag(FLAGS_insecure_api) &&
       !wirehub::control::CheckListenPolicy(
-           {options.grpc_listen, options.edge_listen, /*has_api_keys=*/false, true,
+           {options.grpc_listen, options.edge_listen, /*has_api_keys=*/false,
+            /*edge_mutual_tls=*/true,
             /*insecure_api=*/false, /*insecure_edge_link=*/true, options.api_tls.has_value()},
            &ignored)
            .ok();

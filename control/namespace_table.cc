@@ -1,5 +1,6 @@
 #include "control/namespace_table.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -32,8 +33,8 @@ const NamespaceTable::Namespace* NamespaceTable::Find(std::string_view channel) 
 }
 
 const NamespaceTable::Namespace* NamespaceTable::Learn(std::string_view name) const {
-  // Only a configured namespace missing from `names` (a test's registry)
-  // or any namespace of the accept-all registry gets here.
+  if (registry_.accept_unknown_namespaces()) return LearnAny(name);
+  // A configured namespace missing from `names` (a test's registry).
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = learned_.find(AsAbsl(name));
@@ -44,19 +45,45 @@ const NamespaceTable::Namespace* NamespaceTable::Learn(std::string_view name) co
   absl::MutexLock lock(&mu_);
   auto it = learned_.find(AsAbsl(name));
   if (it != learned_.end()) return it->second.get();
-  // A configured registry's namespaces are bounded by its file.
-  if (registry_.accept_unknown_namespaces() && learned_.size() >= kMaxLearned) {
-    if (overflow_ == nullptr) {
-      overflow_ = std::make_unique<Namespace>();
-      overflow_->name.push_back('*');  // operator=("*") trips GCC 12 -Wrestrict.
-      overflow_->options = options;
-    }
-    return overflow_.get();
-  }
   auto entry = std::make_unique<Namespace>();
   entry->name = std::string(name);
   entry->options = options;
   return learned_.emplace(std::string(name), std::move(entry)).first->second.get();
+}
+
+const NamespaceTable::Namespace* NamespaceTable::FindLearned(std::string_view name) const {
+  const size_t start = std::hash<std::string_view>{}(name);
+  for (size_t i = 0; i < kLearnedSlots; ++i) {
+    const Namespace* ns = slots_[(start + i) % kLearnedSlots].load(std::memory_order_acquire);
+    if (ns == nullptr) return nullptr;
+    if (ns->name == name) return ns;
+  }
+  return nullptr;
+}
+
+const NamespaceTable::Namespace* NamespaceTable::LearnAny(std::string_view name) const {
+  if (const Namespace* ns = FindLearned(name)) return ns;
+  if (const Namespace* ns = overflow_.load(std::memory_order_acquire)) return ns;
+  absl::MutexLock lock(&mu_);
+  if (const Namespace* ns = FindLearned(name)) return ns;
+  if (const Namespace* ns = overflow_.load(std::memory_order_acquire)) return ns;
+  auto entry = std::make_unique<Namespace>();
+  entry->options = &registry_.defaults();
+  if (owned_.size() >= kMaxLearned) {
+    entry->name.push_back('*');  // operator=("*") trips GCC 12 -Wrestrict.
+    overflow_.store(entry.get(), std::memory_order_release);
+  } else {
+    entry->name = std::string(name);
+    const size_t start = std::hash<std::string_view>{}(name);
+    for (size_t i = 0; i < kLearnedSlots; ++i) {
+      std::atomic<const Namespace*>& slot = slots_[(start + i) % kLearnedSlots];
+      if (slot.load(std::memory_order_relaxed) != nullptr) continue;
+      slot.store(entry.get(), std::memory_order_release);
+      break;
+    }
+  }
+  owned_.push_back(std::move(entry));
+  return owned_.back().get();
 }
 
 const NamespaceSeries& NamespaceTable::SeriesOf(const Namespace& ns) const {

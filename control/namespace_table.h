@@ -3,6 +3,7 @@
 #ifndef WIREHUB_CONTROL_NAMESPACE_TABLE_H_
 #define WIREHUB_CONTROL_NAMESPACE_TABLE_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -26,11 +27,15 @@ namespace wirehub::control {
 // The namespaces named at construction (the configuration file's, and ""
 // for channels without ':') are found without any lock. A registry that
 // accepts every namespace (no configuration file) learns the others as
-// they come, under a mutex, up to kMaxLearned; later ones share the series
-// of namespace "*" (the label stays bounded).
+// they come, up to kMaxLearned, into a table read without a lock (written
+// under a mutex); later ones share the series of namespace "*" (the label
+// stays bounded). A configured namespace missing from `names` (tests) is
+// learned under a mutex.
 class NamespaceTable {
  public:
   static constexpr size_t kMaxLearned = 100;
+  // Open addressing, at most kMaxLearned of them used: probes stay short.
+  static constexpr size_t kLearnedSlots = 256;
 
   struct Namespace {
     // The label: "" for channels without ':'.
@@ -61,14 +66,22 @@ class NamespaceTable {
 
  private:
   const Namespace* Learn(std::string_view name) const;
+  // Accept-all registry: lock-free lookup, and insertion under mu_.
+  const Namespace* FindLearned(std::string_view name) const;
+  const Namespace* LearnAny(std::string_view name) const;
 
   const NamespaceRegistry registry_;
   ControlMetrics* const metrics_;
   absl::flat_hash_map<std::string, std::unique_ptr<Namespace>> known_;
   mutable absl::Mutex mu_;
+  // Configured registry: namespaces missing from `names`.
   mutable absl::flat_hash_map<std::string, std::unique_ptr<Namespace>> learned_
       ABSL_GUARDED_BY(mu_);
-  mutable std::unique_ptr<Namespace> overflow_ ABSL_GUARDED_BY(mu_);
+  // Accept-all registry: entries are published into slots_ (release) once
+  // complete and never move or go until the table dies.
+  mutable std::vector<std::unique_ptr<Namespace>> owned_ ABSL_GUARDED_BY(mu_);
+  mutable std::array<std::atomic<const Namespace*>, kLearnedSlots> slots_{};
+  mutable std::atomic<const Namespace*> overflow_{nullptr};
 };
 
 }  // namespace wirehub::control

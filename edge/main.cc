@@ -26,6 +26,7 @@
 #include "common/admin_http_server.h"
 #include "common/config_loader.h"
 #include "common/directory_watcher.h"
+#include "common/log_flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/namespace_registry.h"
@@ -255,6 +256,10 @@ std::string DefaultEdgeId() {
 int main(int argc, char** argv) {
   SetUsage();
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status logs = wirehub::ApplyLogFlags(); !logs.ok()) {
+    WH_LOG(ERROR) << logs.message();
+    return 2;
+  }
 
   // Signals are taken by a dedicated thread; block them everywhere else
   // (gRPC's and libuv's threads inherit this mask).
@@ -554,7 +559,9 @@ int main(int argc, char** argv) {
     server.RequestStopNow();
   });
 
-  std::printf("wirehub-edge: admin listening on %s:%d\n", admin_host.c_str(), (*admin)->port());
+  const bool admin_ipv6 = admin_host.find(':') != std::string::npos;
+  std::printf("wirehub-edge: admin listening on %s%s%s:%d\n", admin_ipv6 ? "[" : "",
+              admin_host.c_str(), admin_ipv6 ? "]" : "", (*admin)->port());
   std::printf("wirehub-edge: websocket listening on %s\n", url.c_str());
   std::fflush(stdout);
   transport.Run();

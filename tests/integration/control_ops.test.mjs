@@ -87,6 +87,21 @@ test('the admin listener serves metrics, health and readiness', async () => {
   assert.equal(sample(withEdge, 'wirehub_control_edge_queue_publications{edge="ops-edge"}'), 0, withEdge);
 });
 
+test('a taken admin port is a start-up error: exit 1 naming the address', async () => {
+  const first = await env.startControl();
+  const second = env
+    .spawnBinary('wirehub-control[admin taken]', 'wirehub-control', [
+      '--grpc_listen=127.0.0.1:0',
+      '--edge_listen=127.0.0.1:0',
+      `--admin_listen=127.0.0.1:${first.adminPort}`,
+    ])
+    .expectExit({ code: 1 });
+  const info = await withTimeout(second.exited, 10_000, 'the second control to exit');
+  assert.deepEqual(info, { code: 1, signal: null }, second.stderrText);
+  assert.ok(second.stderrText.includes(`127.0.0.1:${first.adminPort}`), second.stderrText);
+  assert.equal((await admin(first, '/healthz')).status, 200);
+});
+
 test('SIGTERM: unready at once, served through --drain_delay, then UNAVAILABLE and exit 0', async () => {
   const control = await env.startControl(['--drain_delay=3s']);
   await env.publish('before', { n: 1 }, control);

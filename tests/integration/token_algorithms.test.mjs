@@ -300,6 +300,8 @@ test('an edge with token_keys alone starts without a secret; a key that does not
     token_keys: [{ kid: 'ed-only', algorithm: 'EdDSA', public_key_file: writeFile('ed.pem', publicPem(keys.ed)) }],
   });
   const keysOnly = env.spawnBinary('wirehub-edge[keys-only]', 'wirehub-edge', [
+    '--admin_listen=127.0.0.1:0',
+    '--drain_delay=0s',
     '--listen=127.0.0.1:0',
     `--control=${control.edgeAddress ?? control.address}`,
     `--config=${config}`,
