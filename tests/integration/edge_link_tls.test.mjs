@@ -188,6 +188,7 @@ test("the edge's client history and presence go over the TLS link", async () => 
 
 test('a bad --control_tls_* set stops the edge at start-up with a message', async () => {
   const bad = env.spawnBinary('wirehub-edge[bad-tls]', 'wirehub-edge', [
+    '--admin_listen=127.0.0.1:0',
     '--listen=127.0.0.1:0',
     `--control=${control.edgeAddress}`,
     `--token_hmac_secret_file=${env.secretFile}`,

@@ -135,7 +135,10 @@ test('a second wirehub-control on a taken port exits with status 1 naming the ad
   await env.publish('before', { n: 1 }, first);
 
   const second = env
-    .spawnBinary('wirehub-control[second]', 'wirehub-control', [`--grpc_listen=${first.address}`])
+    .spawnBinary('wirehub-control[second]', 'wirehub-control', [
+      '--admin_listen=127.0.0.1:0',
+      `--grpc_listen=${first.address}`,
+    ])
     .expectExit({ code: 1 });
   second.child.stdout.setEncoding('utf8');
   let secondStdout = '';

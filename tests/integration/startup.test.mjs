@@ -99,6 +99,7 @@ test('wirehub-edge on a taken port exits with status 1 and names the address on 
   const control = await env.startControl();
   const config = env.writeConfig('open.json', { defaults: { allow_subscribe_for_client: true } });
   const edge = env.spawnBinary('wirehub-edge[taken-port]', 'wirehub-edge', [
+    '--admin_listen=127.0.0.1:0',
     `--listen=127.0.0.1:${port}`,
     `--control=${control.address}`,
     `--token_hmac_secret_file=${env.secretFile}`,
@@ -128,7 +129,10 @@ test('wirehub-edge on a taken port exits with status 1 and names the address on 
  * process group with the given ports; returns a handle with its output,
  * `exited` and kill() (the whole group).
  */
-function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
+async function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
+  // The admin listeners too, so nothing here depends on 7102 and 8001 being free.
+  const controlAdminPort = await freePort();
+  const edgeAdminPort = await freePort();
   for (const name of ['wirehub-control', 'wirehub-edge', 'wirehubctl']) binPath(name);
   const child = spawn(runLocalPath, [], {
     cwd: repoRoot,
@@ -141,11 +145,15 @@ function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
       WIREHUB_GRPC_PORT: String(grpcPort),
       WIREHUB_EDGE_LINK_PORT: String(edgeLinkPort),
       WIREHUB_WS_PORT: String(wsPort),
+      WIREHUB_CONTROL_ADMIN_PORT: String(controlAdminPort),
+      WIREHUB_EDGE_ADMIN_PORT: String(edgeAdminPort),
       WIREHUB_TLS: tls ? '1' : '0',
     },
   });
   const handle = {
     child,
+    controlAdminPort,
+    edgeAdminPort,
     stdout: '',
     stderr: '',
     exitInfo: null,
@@ -195,7 +203,7 @@ test('run-local with a taken WebSocket port exits 1, says the edge failed, and s
   const wsPort = await holdPort();
   const grpcPort = await freePort();
   const edgeLinkPort = await freePort();
-  const run = runLocal({ grpcPort, wsPort, edgeLinkPort });
+  const run = await runLocal({ grpcPort, wsPort, edgeLinkPort });
   const info = await withTimeout(run.exited, RUN_LOCAL_BOUND_MS, 'run-local to give up').catch(async (err) => {
     await run.kill();
     err.message += `; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
@@ -213,7 +221,7 @@ test('run-local with free ports prints its banner once the edge accepts connecti
   const wsPort = await freePort();
   const grpcPort = await freePort();
   const edgeLinkPort = await freePort();
-  const run = runLocal({ grpcPort, wsPort, edgeLinkPort });
+  const run = await runLocal({ grpcPort, wsPort, edgeLinkPort });
   try {
     await waitFor(
       () => {
@@ -230,6 +238,21 @@ test('run-local with free ports prints its banner once the edge accepts connecti
   }
   assert.ok(await accepts(wsPort), 'the edge accepts connections once the banner is out');
   assert.ok(run.stdout.includes(`ws://127.0.0.1:${wsPort}/connection/websocket`), run.stdout);
+  // The banner's curl lines: both admin listeners answer health, readiness
+  // and metrics.
+  assert.ok(run.stdout.includes(`curl http://127.0.0.1:${run.edgeAdminPort}/readyz`), run.stdout);
+  for (const [port, family] of [
+    [run.edgeAdminPort, 'wirehub_edge_control_link_up 1'],
+    [run.controlAdminPort, 'wirehub_control_edges 1'],
+  ]) {
+    for (const [what, body] of [['healthz', 'ok'], ['readyz', 'ready']]) {
+      const response = await fetch(`http://127.0.0.1:${port}/${what}`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(response.status, 200, `${what} on ${port}`);
+      assert.equal((await response.text()).trim(), body);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    assert.ok(metrics.includes(`\n${family}\n`), `${family} in the metrics of ${port}:\n${metrics.slice(0, 2000)}`);
+  }
   process.kill(run.child.pid, 'SIGTERM');
   const info = await withTimeout(run.exited, 10_000, 'run-local to stop on SIGTERM').catch(async (err) => {
     await run.kill();
@@ -245,7 +268,7 @@ test('run-local with WIREHUB_TLS=1 serves wss with a development CA, and the SDK
   const wsPort = await freePort();
   const grpcPort = await freePort();
   const edgeLinkPort = await freePort();
-  const run = runLocal({ grpcPort, wsPort, edgeLinkPort, tls: true });
+  const run = await runLocal({ grpcPort, wsPort, edgeLinkPort, tls: true });
   try {
     await waitFor(
       () => {

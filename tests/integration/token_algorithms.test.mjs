@@ -329,6 +329,7 @@ test('an edge with token_keys alone starts without a secret; a key that does not
     [none, /no token key/],
   ]) {
     const bad = env.spawnBinary('wirehub-edge[bad-keys]', 'wirehub-edge', [
+      '--admin_listen=127.0.0.1:0',
       '--listen=127.0.0.1:0',
       `--control=${control.edgeAddress ?? control.address}`,
       `--config=${file}`,
