@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/grpc_code_name.h"
 #include "google/protobuf/descriptor.h"
 #include "wirehub/control/v1/control.grpc.pb.h"
 
@@ -15,26 +16,6 @@ namespace {
 constexpr std::array<std::string_view, kRefusalReasons> kReasonNames = {
     "invalid_argument",  "unknown_namespace",  "payload_too_large", "not_json",
     "permission_denied", "resource_exhausted", "unavailable",       "other",
-};
-
-constexpr std::array<std::string_view, 17> kCodeNames = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
 };
 
 constexpr std::array<std::string_view, 5> kOperationNames = {
@@ -82,7 +63,7 @@ RefusalReason RefusalReasonOf(const absl::Status& status) {
 MethodSeries::MethodSeries(std::string name, metrics::CounterFamily* calls,
                            metrics::Histogram* duration)
     : name_(std::move(name)), calls_(calls), duration_(duration) {
-  by_code_[0].store(&calls_->Get({name_, kCodeNames[0]}), std::memory_order_release);
+  by_code_[0].store(&calls_->Get({name_, kGrpcCodeNames[0]}), std::memory_order_release);
 }
 
 void MethodSeries::Record(grpc::StatusCode code, absl::Duration duration) {
@@ -91,7 +72,7 @@ void MethodSeries::Record(grpc::StatusCode code, absl::Duration duration) {
   metrics::Counter* counter = by_code_[index].load(std::memory_order_acquire);
   if (counter == nullptr) {
     // Get() returns the same series to racing callers.
-    counter = &calls_->Get({name_, kCodeNames[index]});
+    counter = &calls_->Get({name_, kGrpcCodeNames[index]});
     by_code_[index].store(counter, std::memory_order_release);
   }
   counter->Increment();

@@ -251,8 +251,8 @@ void EdgeHub::Run(Deferred* deferred) {
       std::string peer;
       if (!Detach(session, deferred, &peer)) continue;
       metrics_->slow_edge_detaches().Increment();
-      WH_LOG(WARNING) << "edge " << peer << " outbound queue overflowed; detached (it will "
-                      << "re-attach)";
+      WH_EVENT(WARNING, "edge_detached").Field("edge", peer).Field("reason", "slow").stream()
+          << "edge " << peer << " outbound queue overflowed; detached (it will re-attach)";
     }
     for (EdgeSession* session : deferred->kick) session->Kick();
     deferred->kick.clear();
@@ -478,7 +478,10 @@ void EdgeHub::RemoveSession(EdgeSession* session) {
     detached = Detach(session, &deferred, &peer);
   }
   Run(&deferred);
-  if (detached) WH_LOG(INFO) << "edge " << peer << " detached";
+  if (detached) {
+    WH_EVENT(INFO, "edge_detached").Field("edge", peer).Field("reason", "closed").stream()
+        << "edge " << peer << " detached";
+  }
 }
 
 bool EdgeHub::Detach(EdgeSession* session, Deferred* deferred, std::string* peer) {

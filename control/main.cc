@@ -261,6 +261,11 @@ int main(int argc, char** argv) {
   std::printf("wirehub-control: edge link listening on %s:%d\n", edge_host.c_str(),
               server.edge_link_port());
   std::fflush(stdout);
+  WH_EVENT(INFO, "started")
+      .Field("version", wirehub::kVersion)
+      .Field("grpc_port", *port)
+      .Field("edge_link_port", server.edge_link_port())
+      .Field("admin_port", server.admin_port());
 
   auto on_hangup = [&server] {
     WH_LOG(INFO) << "SIGHUP: re-reading the TLS certificates and the configuration file, if "

@@ -573,8 +573,12 @@ void ControlLink::RunReader() {
         attached = true;
         backoff = options_.initial_backoff;
         failures.Reset();
-        WH_LOG(INFO) << "attached to control at " << options_.control_address
-                     << (options_.tls.enabled() ? " over TLS" : "");
+        WH_EVENT(INFO, "link_attached")
+                .Field("control", options_.control_address)
+                .Field("tls", options_.tls.enabled())
+                .stream()
+            << "attached to control at " << options_.control_address
+            << (options_.tls.enabled() ? " over TLS" : "");
         metrics_->control_link_attaches.Increment();
         metrics_->control_link_up.Set(1);
         on_state_(true);
@@ -592,8 +596,12 @@ void ControlLink::RunReader() {
     writer.join();
     grpc::Status status = stream->Finish();
     if (!stopping && attached) {
-      WH_LOG(WARNING) << "control link lost: " << status.error_message() << " ("
-                      << static_cast<int>(status.error_code()) << ")";
+      WH_EVENT(WARNING, "link_lost")
+                  .Field("control", options_.control_address)
+                  .Field("code", static_cast<int>(status.error_code()))
+                  .stream()
+          << "control link lost: " << status.error_message() << " ("
+          << static_cast<int>(status.error_code()) << ")";
     } else if (!stopping && !status.ok()) {
       failures.Record(status);
     }

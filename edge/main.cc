@@ -564,6 +564,12 @@ int main(int argc, char** argv) {
               admin_host.c_str(), admin_ipv6 ? "]" : "", (*admin)->port());
   std::printf("wirehub-edge: websocket listening on %s\n", url.c_str());
   std::fflush(stdout);
+  WH_EVENT(INFO, "started")
+      .Field("version", wirehub::kVersion)
+      .Field("edge", link_options.edge_id)
+      .Field("listen", url)
+      .Field("admin_port", (*admin)->port())
+      .Field("control", link_options.control_address);
   transport.Run();
 
   // Every call to control comes back (or is cancelled) before the objects

@@ -179,30 +179,4 @@ void PrintReached(const CliContext& context, uint64_t connections, uint32_t edge
   *context.out << "\n";
 }
 
-std::string GrpcCodeName(int code) {
-  static constexpr absl::string_view kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  if (code >= 0 && static_cast<size_t>(code) < std::size(kNames)) {
-    return std::string(kNames[code]);
-  }
-  return absl::StrCat("CODE_", code);
-}
-
 }  // namespace wirehub::ctl

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/grpc_code_name.h"
 #include "google/protobuf/message.h"
 #include "tools/wirehubctl/cli_context.h"
 #include "tools/wirehubctl/command_line.h"
@@ -86,12 +87,6 @@ std::string FormatUnixMillis(int64_t millis);
 //
 // 1536 -> "1.5 KiB".
 std::string FormatBytes(uint64_t bytes);
-
-// GrpcCodeName()
-//
-// The canonical upper-case name of a gRPC status code ("INVALID_ARGUMENT"),
-// or "CODE_<n>" for numbers outside the known range.
-std::string GrpcCodeName(int code);
 
 }  // namespace wirehub::ctl
 
