@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -195,8 +196,13 @@ void AdminHttpServer::Run() {
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
     absl::Time now = absl::Now();
-    const bool accepting =
-        static_cast<int>(clients.size()) < options_.max_connections && now >= accept_paused_until;
+    // Full, the listener is still read: a newcomer takes the place of the
+    // oldest connection that has not sent its request (idle sockets cannot
+    // keep probes out), unless every one is being answered.
+    const bool accepting = now >= accept_paused_until &&
+                           (static_cast<int>(clients.size()) < options_.max_connections ||
+                            std::any_of(clients.begin(), clients.end(),
+                                        [](const Client& client) { return !client.responding; }));
     fds.push_back({listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0});
     absl::Duration wait = accepting ? absl::Seconds(1) : absl::Milliseconds(100);
     for (const Client& client : clients) {
@@ -260,13 +266,26 @@ void AdminHttpServer::Run() {
     }
     std::erase_if(clients, [](const Client& client) { return client.fd < 0; });
     if (accepting && (fds[1].revents & POLLIN)) {
-      while (static_cast<int>(clients.size()) < options_.max_connections) {
+      for (;;) {
+        const bool full = static_cast<int>(clients.size()) >= options_.max_connections;
+        auto oldest_idle = clients.end();
+        for (auto it = clients.begin(); full && it != clients.end(); ++it) {
+          if (!it->responding &&
+              (oldest_idle == clients.end() || it->deadline < oldest_idle->deadline)) {
+            oldest_idle = it;
+          }
+        }
+        if (full && oldest_idle == clients.end()) break;
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
           if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             accept_paused_until = now + absl::Milliseconds(100);
           }
           break;
+        }
+        if (full) {
+          close(oldest_idle->fd);
+          clients.erase(oldest_idle);
         }
         clients.push_back(Client{fd, now + options_.read_timeout, {}, {}, 0, false});
       }

@@ -27,10 +27,12 @@ struct AdminResponse {
 struct AdminHttpServerOptions {
   // HOST:PORT; port 0 picks a free port.
   std::string listen = "127.0.0.1:0";
-  // Connections served at once; more wait in the kernel's backlog.
-  int max_connections = 16;
+  // Connections held at once. Past it a new connection replaces the
+  // oldest one still sending its request; when all are being answered,
+  // newcomers wait in the kernel's backlog.
+  int max_connections = 64;
   // A request not complete within this time is closed (answered 408).
-  absl::Duration read_timeout = absl::Seconds(5);
+  absl::Duration read_timeout = absl::Seconds(2);
   // Bytes of request head accepted; a longer one is answered 431.
   size_t max_request_bytes = 8192;
   // Time to write a response before the connection is dropped.

@@ -39,9 +39,55 @@ std::string FormatValue(double value) {
   return std::string(buffer, error == std::errc() ? end : buffer);
 }
 
-// Label values escape backslash, double quote and newline; help text
-// escapes backslash and newline.
+// Length of the well-formed UTF-8 sequence at the start of `text`, or 0.
+size_t Utf8SequenceLength(std::string_view text) {
+  const auto byte = [&text](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = lead >= 0xc2 && lead <= 0xdf   ? 2
+                  : lead >= 0xe0 && lead <= 0xef ? 3
+                  : lead >= 0xf0 && lead <= 0xf4 ? 4
+                                                 : 0;
+  if (length == 0 || text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  // Overlong three- and four-byte forms, surrogates, past U+10FFFF.
+  if ((lead == 0xe0 && byte(1) < 0xa0) || (lead == 0xed && byte(1) > 0x9f) ||
+      (lead == 0xf0 && byte(1) < 0x90) || (lead == 0xf4 && byte(1) > 0x8f)) {
+    return 0;
+  }
+  return length;
+}
+
+// Label values escape backslash, double quote and newline, and replace
+// bytes that are not UTF-8 with U+FFFD (Prometheus refuses a scrape that
+// holds one); help text escapes backslash and newline.
 void AppendEscaped(std::string_view text, bool quote, std::string* out) {
+  if (quote) {
+    for (size_t i = 0; i < text.size();) {
+      const size_t length = Utf8SequenceLength(text.substr(i));
+      if (length == 0) {
+        out->append("\xEF\xBF\xBD");
+        ++i;
+      } else if (length > 1) {
+        out->append(text.substr(i, length));
+        i += length;
+      } else {
+        const char c = text[i++];
+        if (c == '\\') {
+          out->append("\\\\");
+        } else if (c == '\n') {
+          out->append("\\n");
+        } else if (c == '"') {
+          out->append("\\\"");
+        } else {
+          out->push_back(c);
+        }
+      }
+    }
+    return;
+  }
   for (char c : text) {
     if (c == '\\') {
       out->append("\\\\");
@@ -398,17 +444,34 @@ void AddProcessMetrics(Registry* registry, std::string_view binary, std::string_
                  {"binary", "version"})
       .Get({binary, version})
       .Set(1);
-  registry->AddCollector([&resident, &virtual_memory, &cpu, &start_time, &open_fds, &max_fds] {
-    ProcStat stat;
-    if (ReadProcStat(&stat)) {
-      resident.Set(stat.resident_bytes);
-      virtual_memory.Set(stat.virtual_bytes);
-      cpu.Set(stat.cpu_seconds);
-      start_time.Set(stat.start_time_seconds);
-    }
-    open_fds.Set(OpenFileDescriptors());
-    max_fds.Set(static_cast<double>(sysconf(_SC_OPEN_MAX)));
-  });
+  // Listing /proc/self/fd costs a full edge (100k sockets) tens of
+  // milliseconds: counted at most once a second, however often scraped.
+  struct FdCount {
+    absl::Mutex mu;
+    absl::Time counted ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    double value ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto fd_count = std::make_shared<FdCount>();
+  registry->AddCollector(
+      [&resident, &virtual_memory, &cpu, &start_time, &open_fds, &max_fds, fd_count] {
+        ProcStat stat;
+        if (ReadProcStat(&stat)) {
+          resident.Set(stat.resident_bytes);
+          virtual_memory.Set(stat.virtual_bytes);
+          cpu.Set(stat.cpu_seconds);
+          start_time.Set(stat.start_time_seconds);
+        }
+        {
+          absl::MutexLock lock(&fd_count->mu);
+          const absl::Time now = absl::Now();
+          if (now - fd_count->counted >= absl::Seconds(1)) {
+            fd_count->value = OpenFileDescriptors();
+            fd_count->counted = now;
+          }
+          open_fds.Set(fd_count->value);
+        }
+        max_fds.Set(static_cast<double>(sysconf(_SC_OPEN_MAX)));
+      });
 }
 
 }  // namespace wirehub::metrics

@@ -64,6 +64,19 @@ TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_THAT(text, HasSubstr("esc_total{namespace=\"a\\\"b\\\\c\\nd\"} 1\n"));
 }
 
+TEST(MetricsTest, LabelValuesThatAreNotUtf8AreReplaced) {
+  Registry registry;
+  CounterFamily& family = registry.AddCounter("utf_total", "u", {"edge"});
+  family.Get({"\xff:x"}).Increment();
+  family.Get({"caf\xc3\xa9"}).Increment();                // Well-formed: kept.
+  family.Get({"\xe0\x80\x80 \xed\xa0\x80"}).Increment();  // Overlong, surrogate.
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("utf_total{edge=\"\xef\xbf\xbd:x\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("utf_total{edge=\"caf\xc3\xa9\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("utf_total{edge=\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} 1\n"));
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulativeAndInclusive) {
   Registry registry;
   Histogram& latency = registry.AddHistogram("lat_seconds", "Latency.", {0.001, 0.01, 0.1}).Get({});

@@ -36,6 +36,9 @@ class ConnectionLimiter {
   // connections counted so far stay counted.
   void Reconfigure(ConnectionLimiterOptions options);
 
+  // Whether Admit() counts connections at all (a limit is configured). A
+  // connection admitted while it does not must not be Release()d.
+  bool enabled() const { return options_.max_per_address > 0 || options_.rate_per_address > 0; }
   // A handshake from `key` at `now`. kAdmit counts one open connection,
   // to be returned with Release() when it closes.
   Verdict Admit(std::string_view key, absl::Time now);

@@ -597,9 +597,9 @@ void ControlLink::RunReader() {
     grpc::Status status = stream->Finish();
     if (!stopping && attached) {
       WH_EVENT(WARNING, "link_lost")
-                  .Field("control", options_.control_address)
-                  .Field("code", static_cast<int>(status.error_code()))
-                  .stream()
+              .Field("control", options_.control_address)
+              .Field("code", static_cast<int>(status.error_code()))
+              .stream()
           << "control link lost: " << status.error_message() << " ("
           << static_cast<int>(status.error_code()) << ")";
     } else if (!stopping && !status.ok()) {

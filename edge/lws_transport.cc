@@ -278,6 +278,7 @@ LwsTransport::LwsTransport(LwsTransportOptions options)
       metrics_(options_.metrics != nullptr ? options_.metrics : &EdgeMetrics::Discard()),
       impl_(std::make_unique<Impl>()),
       inbox_([this] {
+        absl::MutexLock lock(&wake_mu_);
         if (wake_ready_.load(std::memory_order_acquire)) uv_async_send(&impl_->wake);
       }),
       limiter_(options_.per_address) {}
@@ -460,7 +461,10 @@ void LwsTransport::Shutdown() {
   Impl& impl = *impl_;
   if (impl.shut_down) return;
   impl.shut_down = true;
-  wake_ready_.store(false, std::memory_order_release);
+  {
+    absl::MutexLock lock(&wake_mu_);
+    wake_ready_.store(false, std::memory_order_release);
+  }
   struct lws_context* context = impl.context;
   impl.context = nullptr;
   // Closes every connection still open (OnClose for each).
@@ -875,9 +879,13 @@ void LwsTransport::ApplyAdmission(const LwsTransportOptions& reloaded) {
   options_.trusted_proxies = reloaded.trusted_proxies;
   options_.per_address = reloaded.per_address;
   limiter_.Reconfigure(reloaded.per_address);
-  // Sockets accepted from now on get the new deadline; the sweep keeps
-  // the period it started with (at most 1 s).
+  // The sweep keeps the period it started with (at most 1 s).
   options_.handshake_timeout = reloaded.handshake_timeout;
+  // A shorter timeout applies to handshakes under way too; capping keeps
+  // the deadlines in order (each is at most now + timeout, later ones
+  // later).
+  const absl::Time latest = absl::Now() + options_.handshake_timeout;
+  for (Deadline& deadline : deadlines_) deadline.at = std::min(deadline.at, latest);
   options_.max_connections = reloaded.max_connections;
   max_connections_ =
       options_.max_connections > 0 ? options_.max_connections : DefaultMaxConnections();
@@ -961,6 +969,9 @@ int LwsTransport::ConfirmUpgrade(struct lws* wsi, std::string_view upgrade) {
   std::string limit_key = peer.has_value()
                               ? options_.trusted_proxies.Resolve(*peer, forwarded).LimitKey()
                               : std::string(peer_text);
+  // Admitted while no limit is configured, it was not counted: a reload
+  // that configures one must not see it released later.
+  if (!limiter_.enabled()) limit_key.clear();
   switch (limiter_.Admit(limit_key, absl::Now())) {
     case ConnectionLimiter::Verdict::kTooManyConnections:
       return RefuseHandshake(wsi, Refusal::kAddressLimit,

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/tls_key_pair.h"
 #include "edge/client_address.h"
@@ -177,6 +178,10 @@ class LwsTransport final : public Transport {
   std::unique_ptr<Impl> impl_;
   LoopInbox inbox_;
   // Set once the wake-up handle exists; Post() before that only queues.
+  // Cleared by Shutdown() under wake_mu_, which Post()'s wake-up also
+  // holds: a thread that saw it set cannot reach the handle after it was
+  // closed (the admin thread's /healthz posts until the very end).
+  absl::Mutex wake_mu_;
   std::atomic<bool> wake_ready_{false};
   std::atomic<std::thread::id> loop_thread_{};
   int listen_fd_ = -1;
