@@ -64,6 +64,13 @@ test('/healthz answers from the loop; /readyz follows the control link', async (
 
   const health = await get(edge.adminAddress, '/healthz');
   assert.deepEqual(health, { status: 200, body: 'ok\n' });
+  // Attached, not merely inside --link_ready_timeout since start (a slow,
+  // sanitized build may answer /readyz before the link is up).
+  await waitFor(
+    async () => (await get(edge.adminAddress, '/metrics')).body.includes('\nwirehub_edge_control_link_up 1\n'),
+    10_000,
+    'the control link up',
+  );
   await waitFor(async () => (await get(edge.adminAddress, '/readyz')).status === 200, 5000, '/readyz 200');
   assert.equal((await get(edge.adminAddress, '/readyz')).body, 'ready\n');
   const missing = await get(edge.adminAddress, '/nope');
@@ -101,6 +108,13 @@ test('SIGTERM drains: unready at once, accepting during the delay, 3001 in waves
   await liveControl();
   const edge = await env.startEdge(control, { drain_delay: `${DELAY_MS}ms`, drain_duration: `${DURATION_MS}ms`, edge_id: 'drain' });
   const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => connected(edge.url, `user-${i}`)));
+  // Attached, not merely inside --link_ready_timeout since start (a slow,
+  // sanitized build may answer /readyz before the link is up).
+  await waitFor(
+    async () => (await get(edge.adminAddress, '/metrics')).body.includes('\nwirehub_edge_control_link_up 1\n'),
+    10_000,
+    'the control link up',
+  );
   await waitFor(async () => (await get(edge.adminAddress, '/readyz')).status === 200, 5000, '/readyz 200');
 
   const sigterm = Date.now();
