@@ -94,15 +94,7 @@ std::shared_ptr<const HubConfig> EdgeHub::config() const { return config_.load()
 void EdgeHub::CountRefusal(std::string_view key, const absl::Status& status) const {
   std::shared_ptr<const HubConfig> config = config_.load();
   const NamespaceTable& table = *config->namespaces;
-  // A namespace whose own name is not a valid channel name never becomes a
-  // label value: without a config every namespace is learned, and a caller
-  // could fill the table (or break the scrape) with garbage. A bad channel
-  // in a well-named namespace counts under it.
-  const std::string_view channel = SplitChannelKey(key).channel;
-  absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
-  const bool clean = ValidateChannelName(channel).ok() ||
-                     (name.ok() && !name->empty() && ValidateChannelName(*name).ok());
-  const NamespaceTable::Namespace* ns = clean ? table.Find(channel) : nullptr;
+  const NamespaceTable::Namespace* ns = table.Find(SplitChannelKey(key).channel);
   (ns != nullptr ? table.SeriesOf(*ns) : table.UnknownSeries()).Refused(RefusalReasonOf(status));
 }
 
@@ -178,15 +170,7 @@ void EdgeHub::Publish(const std::string& key, std::string data, const std::strin
   // Held until `done`: the namespace's options and series live in it.
   std::shared_ptr<const HubConfig> config = config_.load();
   const NamespaceTable& table = *config->namespaces;
-  // A namespace whose own name is not a valid channel name never becomes a
-  // label value: without a config every namespace is learned, and a caller
-  // could fill the table (or break the scrape) with garbage. A bad channel
-  // in a well-named namespace counts under it.
-  const std::string_view channel = SplitChannelKey(key).channel;
-  absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
-  const bool clean = ValidateChannelName(channel).ok() ||
-                     (name.ok() && !name->empty() && ValidateChannelName(*name).ok());
-  const NamespaceTable::Namespace* ns = clean ? table.Find(channel) : nullptr;
+  const NamespaceTable::Namespace* ns = table.Find(SplitChannelKey(key).channel);
   if (ns == nullptr) {
     table.UnknownSeries().Refused(RefusalReason::kUnknownNamespace);
     done(NotConfigured(key));

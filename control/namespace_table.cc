@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/channel_name.h"
 
 namespace wirehub::control {
 
@@ -63,6 +64,10 @@ const NamespaceTable::Namespace* NamespaceTable::FindLearned(std::string_view na
 
 const NamespaceTable::Namespace* NamespaceTable::LearnAny(std::string_view name) const {
   if (const Namespace* ns = FindLearned(name)) return ns;
+  // Learned names become metric labels: one that is not itself a valid
+  // channel name (bytes that are not UTF-8, say, from a refused call) is
+  // never learned, and counts as unknown.
+  if (!ValidateChannelName(name).ok()) return nullptr;
   if (const Namespace* ns = overflow_.load(std::memory_order_acquire)) return ns;
   absl::MutexLock lock(&mu_);
   if (const Namespace* ns = FindLearned(name)) return ns;

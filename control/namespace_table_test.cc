@@ -74,5 +74,17 @@ TEST(NamespaceTableTest, WithoutAConfigurationTheLabelsStayBounded) {
   EXPECT_EQ(table.Find("ns3:y")->name, "ns3");
 }
 
+TEST(NamespaceTableTest, NamesThatAreNotChannelNamesAreNeverLearned) {
+  metrics::Registry registry;
+  ControlMetrics metrics(&registry);
+  NamespaceTable table(NamespaceRegistry::Default(), {}, &metrics);
+  EXPECT_EQ(table.Find("\xff\xfe:x"), nullptr);
+  EXPECT_EQ(table.Find("a b:x"), nullptr);
+  // A bad channel in a well-named namespace still counts under it.
+  const NamespaceTable::Namespace* news = table.Find("news:bad name");
+  ASSERT_NE(news, nullptr);
+  EXPECT_EQ(news->name, "news");
+}
+
 }  // namespace
 }  // namespace wirehub::control
