@@ -77,6 +77,18 @@ export function binPath(name) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A port that was free on 127.0.0.1 a moment ago (for a process that takes a fixed port). */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /**
  * Polls predicate (sync or async) until it returns a truthy value, which is
  * returned. Throws after timeoutMs naming `what`, with the last error the

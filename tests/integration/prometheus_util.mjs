@@ -8,28 +8,17 @@
 
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
-import { ServerProcess, waitFor } from './harness.mjs';
+import { ServerProcess, freePort, waitFor } from './harness.mjs';
+
+export { freePort };
 
 export const PROMETHEUS_BIN = process.env.WIREHUB_PROMETHEUS ?? '/usr/bin/prometheus';
 export const PROMTOOL_BIN = process.env.WIREHUB_PROMTOOL ?? '/usr/bin/promtool';
 
 /** Bound for one HTTP request to Prometheus or an admin listener. */
 const HTTP_TIMEOUT_MS = 5000;
-
-/** A TCP port that was free on 127.0.0.1 a moment ago (bind 0, read it, close). */
-export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * The admin listener's port of a wirehub process: `proc.adminPort` as the

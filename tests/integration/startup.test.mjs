@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
 
-import { BIN_DIR, Env, binPath, sleep, waitFor, withTimeout } from './harness.mjs';
+import { BIN_DIR, Env, binPath, freePort, sleep, waitFor, withTimeout } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -41,18 +41,6 @@ async function holdPort() {
   });
   holders.push(server);
   return server.address().port;
-}
-
-/** A port that was free on 127.0.0.1 a moment ago. */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Resolves true if a listener can be opened on 127.0.0.1:port now (and closes it). */
