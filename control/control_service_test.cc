@@ -539,6 +539,65 @@ TEST_F(ControlApiTest, BroadcastAndPublishStreamUseTheTenant) {
   EXPECT_THAT(second.error_message(), StartsWith("tenant"));
 }
 
+TEST_F(ControlApiTest, PublishStreamBatchesAnswerEveryItemInOrder) {
+  auto context = Context();
+  auto stream = stub_->PublishStream(context.get());
+  v1::PublishStreamRequest single;
+  single.set_channel("chat:1");
+  single.set_data(R"({"n":0})");
+  single.set_request_id(7);
+  ASSERT_TRUE(stream->Write(single));
+  v1::PublishStreamRequest batch;
+  for (int i = 1; i <= 3; ++i) {
+    v1::PublishStreamRequest* item = batch.add_items();
+    item->set_channel(i == 2 ? "bad channel" : "chat:1");
+    item->set_data(absl::StrCat(R"({"n":)", i, "}"));
+    item->set_request_id(100 + i);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  // Nested items, own fields set, and too many items: refused whole.
+  v1::PublishStreamRequest nested;
+  nested.add_items()->add_items()->set_channel("chat:1");
+  ASSERT_TRUE(stream->Write(nested));
+  v1::PublishStreamRequest mixed = batch;
+  mixed.set_channel("chat:1");
+  ASSERT_TRUE(stream->Write(mixed));
+  v1::PublishStreamRequest huge;
+  for (int i = 0; i < 1025; ++i) {
+    v1::PublishStreamRequest* item = huge.add_items();
+    item->set_channel("chat:1");
+    item->set_data("{}");
+  }
+  ASSERT_TRUE(stream->Write(huge));
+  ASSERT_TRUE(stream->Write(single));
+  stream->WritesDone();
+  std::vector<v1::PublishStreamResponse> responses;
+  v1::PublishStreamResponse response;
+  while (stream->Read(&response)) responses.push_back(response);
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(responses.size(), 6u);
+  EXPECT_EQ(responses[0].request_id(), 7u);
+  EXPECT_EQ(responses[0].offset(), 1u);
+  const v1::PublishStreamResponse& answer = responses[1];
+  EXPECT_EQ(answer.error_code(), 0);
+  ASSERT_EQ(answer.results_size(), 3);
+  EXPECT_EQ(answer.results(0).request_id(), 101u);
+  EXPECT_EQ(answer.results(0).offset(), 2u);
+  EXPECT_EQ(answer.results(0).epoch(), responses[0].epoch());
+  EXPECT_EQ(answer.results(1).request_id(), 102u);
+  EXPECT_EQ(answer.results(1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(answer.results(2).offset(), 3u);
+  for (size_t i : {2u, 3u, 4u}) {
+    EXPECT_EQ(responses[i].error_code(), grpc::StatusCode::INVALID_ARGUMENT) << i;
+    EXPECT_EQ(responses[i].results_size(), 0) << i;
+  }
+  EXPECT_THAT(responses[2].error_message(), HasSubstr("items of its own"));
+  EXPECT_THAT(responses[3].error_message(), HasSubstr("own fields must be unset"));
+  EXPECT_THAT(responses[4].error_message(), HasSubstr("at most 1024"));
+  // Nothing of the refused batches was published.
+  EXPECT_EQ(responses[5].offset(), 4u);
+}
+
 TEST_F(ControlApiTest, ClientPublishIsSequencedWithItsInfoInHistory) {
   FakeEdge* edge = Attach("e1", {"acme|chat:1"});
   v1::PublishResponse backend;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/log_flags.h"
@@ -147,6 +148,10 @@ bool WaitForSignalFor(const sigset_t& signals, absl::Duration timeout, OnHangup 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which leaves Mutex deadlock
+  // detection on: a lock-graph update on every acquisition (1.5 % of
+  // control's CPU on the publish path). Unit tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   SetUsage();
   absl::ParseCommandLine(argc, argv);
   if (absl::Status logs = wirehub::ApplyLogFlags(); !logs.ok()) {

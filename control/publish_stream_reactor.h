@@ -16,8 +16,9 @@ namespace wirehub::control {
 
 class ControlServiceImpl;
 
-// PublishStreamReactor publishes each request as it is read and writes the
-// responses in request order. Reading runs ahead of writing by at most
+// PublishStreamReactor publishes each request as it is read (a batch
+// request: each of its items, in order) and writes the responses in request
+// order, one per request. Reading runs ahead of writing by at most
 // `kMaxUnsent` responses; past that it stops reading until writes drain, so
 // a fast producer is held back by HTTP/2 flow control instead of growing
 // memory here.
@@ -26,6 +27,8 @@ class PublishStreamReactor
     : public grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse> {
  public:
   static constexpr size_t kMaxUnsent = 256;
+  // Items one batch request may carry.
+  static constexpr int kMaxBatchItems = 1024;
 
   // Publishes one request and answers through `done`, exactly once, on any
   // thread (ControlServiceImpl::PublishOne, or a check in front of it).
@@ -45,20 +48,29 @@ class PublishStreamReactor
   // paused and there is room; finishes when reading ended and all is sent.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_);
 
+  struct Slot;
+  // Publishes the items of the batch request in request_ into `slot`.
+  void PublishBatch(Slot* slot);
+  // Stores the answer to item `index` of `slot` (-1: a single request);
+  // returns true when that completed the slot.
+  bool Fill(Slot* slot, int index, v1::PublishStreamResponse response) ABSL_LOCKS_EXCLUDED(mu_);
+
   const PublishFn publish_;
   // Owned by the read side: one read in flight at a time.
   v1::PublishStreamRequest request_;
 
   absl::Mutex mu_;
   // Responses in request order; a publish still in progress holds its
-  // place (ready false), so nothing after it is written before it.
+  // place (pending > 0), so nothing after it is written before it. A deque
+  // keeps a slot's address while others are pushed and popped, so answers
+  // find theirs by pointer.
   struct Slot {
-    uint64_t ticket = 0;
-    bool ready = false;
+    // Answers still to come: 1 for a single request, the item count of a
+    // batch.
+    int pending = 0;
     v1::PublishStreamResponse response;
   };
   std::deque<Slot> unsent_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   // The client is gone: answers are dropped as they complete.
   bool discard_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
