@@ -123,12 +123,16 @@ bool EdgeSession::PrepareWriteLocked() {
 void EdgeSession::StartPreparedWrite() {
   // Only the thread whose PrepareWriteLocked() returned true gets here, and
   // nothing else touches batch_ or out_ until the write is done.
+  ReturnLent();
   out_.Clear();
   for (Item& item : batch_) {
     if (item.command != nullptr) {
       *out_.add_commands() = *item.command;
     } else if (item.publication != nullptr) {
-      *out_.add_publications() = *item.publication;
+      // Lent, not copied (see out_): the field never owns it.
+      out_.mutable_publications()->UnsafeArenaAddAllocated(
+          const_cast<edge::v1::Publication*>(item.publication.get()));
+      lent_.push_back(std::move(item.publication));
     } else {
       out_.set_interest_ack(item.ack);
     }
@@ -198,7 +202,17 @@ void EdgeSession::OnReadDone(bool ok) {
   StartRead(&in_);
 }
 
+EdgeSession::~EdgeSession() { ReturnLent(); }
+
+void EdgeSession::ReturnLent() {
+  if (lent_.empty()) return;
+  out_.mutable_publications()->UnsafeArenaExtractSubrange(0, out_.publications_size(), nullptr);
+  lent_.clear();
+}
+
 void EdgeSession::OnWriteDone(bool ok) {
+  // gRPC is done with out_; the writer role passes on below.
+  ReturnLent();
   bool start_write = false;
   bool finish = false;
   grpc::Status final_status;

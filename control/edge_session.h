@@ -47,6 +47,7 @@ class EdgeSession
   // `router` receives the edge's CommandResults.
   EdgeSession(EdgeHub* hub, CommandRouter* router, grpc::CallbackServerContext* context,
               const EdgeSessionOptions& options);
+  ~EdgeSession() override;
 
   // Enqueue() / EnqueueCommand() / EnqueueAck()
   //
@@ -110,6 +111,9 @@ class EdgeSession
   bool PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds the message of the prepared batch and starts writing it.
   void StartPreparedWrite();
+  // Takes the publications lent to out_ back out of it, so its destruction
+  // or Clear() never frees what the shared pointers own.
+  void ReturnLent();
   // Ends the stream with `status` now or after the write in flight.
   void RequestFinish(const grpc::Status& status);
   // Mirrors the queue's depth into the atomics metrics read.
@@ -142,7 +146,13 @@ class EdgeSession
   // The items of the write in flight, moved out of queue_ under mu_ and
   // copied into out_ outside it (writer only, see StartPreparedWrite).
   std::vector<Item> batch_;
+  // out_'s publications are not copies: they point at the shared, immutable
+  // publications held in lent_ (every edge and the history share one), and
+  // are taken back out in OnWriteDone(), before anything frees them. gRPC
+  // only reads (serializes) the message, which is safe to do concurrently
+  // with the other edges' sessions.
   edge::v1::ControlMessage out_;
+  std::vector<std::shared_ptr<const edge::v1::Publication>> lent_;
 };
 
 }  // namespace wirehub::control
