@@ -1,5 +1,7 @@
 #include "tools/wirehubctl/cli.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "absl/types/span.h"
 #include "common/logging.h"
 #include "tools/wirehubctl/apikey_commands.h"
+#include "tools/wirehubctl/fd_read_buffer.h"
 #include "tools/wirehubctl/history_commands.h"
 #include "tools/wirehubctl/presence_commands.h"
 #include "tools/wirehubctl/publish_commands.h"
@@ -66,7 +69,9 @@ CliContext DefaultCliContext(std::ostream& out, std::ostream& err) {
   CliContext context;
   context.out = &out;
   context.err = &err;
-  context.in = &std::cin;
+  // One for the process, never destroyed: nothing else reads stdin.
+  static std::istream* const stdin_stream = new std::istream(new FdReadBuffer(STDIN_FILENO));
+  context.in = stdin_stream;
   context.get_env = [](std::string_view name) -> std::optional<std::string> {
     const char* value = std::getenv(std::string(name).c_str());
     if (value == nullptr) return std::nullopt;

@@ -2,7 +2,8 @@
 //
 // Subcommands (those that name channels or users take --tenant=T):
 //   publish CHANNEL JSON [--idempotency_key=K]   ControlService.Publish
-//   publish-stream < "CHANNEL JSON" lines        ControlService.PublishStream
+//   publish-stream [--max_batch=N] < "CHANNEL JSON" lines
+//                                                ControlService.PublishStream
 //   broadcast CHANNEL... JSON                    ControlService.Broadcast
 //   history CHANNEL [--limit=N] [--since_offset=N --since_epoch=E] [--reverse] [--json]
 //                                                ControlService.History
@@ -61,8 +62,9 @@ namespace wirehub::ctl {
 
 // DefaultCliContext()
 //
-// Standard input, the process environment, absl::Now() and
-// NewGrpcControlClient().
+// Standard input (read through an FdReadBuffer, not std::cin, so
+// publish-stream can tell which lines are already waiting), the process
+// environment, absl::Now() and NewGrpcControlClient().
 CliContext DefaultCliContext(std::ostream& out, std::ostream& err);
 
 // RunCli()

@@ -29,7 +29,8 @@ struct CliContext {
   // failures to `err`. Help requested with --help goes to `out`.
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
-  // Input of publish-stream, read line by line.
+  // Input of publish-stream, read line by line; what its streambuf's
+  // in_avail() reports as ready is sent in batches (line_reader.h).
   std::istream* in = nullptr;
   // Environment lookup, used for WIREHUB_CONTROL. (The token secret is read
   // by LoadTokenSecret(), which consults the process environment itself.)

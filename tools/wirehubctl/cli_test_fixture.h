@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,11 +47,13 @@ struct FakeControl {
   v1::StatsResponse stats_response;
   v1::HistoryResponse history_response;
 
-  // PublishStream: how one request is answered (default: success with
-  // offset 10 * request_id and epoch "e"), whether answers wait for the end
-  // of the input, how many of the last answers are never sent, and the
-  // stream's final status.
+  // PublishStream: how one publication is answered (default: success with
+  // offset 10 * request_id and epoch "e"; a batch gets one such result per
+  // item, unless `answer_batch` answers it whole), whether answers wait for
+  // the end of the input, how many of the last answers are never sent, and
+  // the stream's final status.
   std::function<v1::PublishStreamResponse(const v1::PublishStreamRequest&)> answer;
+  std::function<v1::PublishStreamResponse(const v1::PublishStreamRequest&)> answer_batch;
   bool answer_after_input = false;
   size_t drop_answers = 0;
   grpc::Status stream_status = grpc::Status::OK;
@@ -60,7 +63,11 @@ struct FakeControl {
   std::vector<v1::StatsRequest> stats;
   std::vector<v1::HistoryRequest> histories;
   std::vector<v1::HistoryRemoveRequest> history_removes;
+  // Every request as sent (a batch as one), its `more_ready`, and every
+  // publication (a batch's items in order).
   std::vector<v1::PublishStreamRequest> stream_requests;
+  std::vector<bool> stream_more_ready;
+  std::vector<v1::PublishStreamRequest> stream_publications;
   int streams = 0;
 
   // The calls added with tenants: each records its requests and answers
@@ -181,9 +188,18 @@ class FakeClient : public ControlClient {
                              const OnStreamResponse& on_response) override {
     ++control_->streams;
     std::vector<v1::PublishStreamResponse> answers;
-    while (std::optional<v1::PublishStreamRequest> request = next_request()) {
-      control_->stream_requests.push_back(*request);
-      answers.push_back(Answer(*request));
+    while (std::optional<StreamRequest> next = next_request()) {
+      const v1::PublishStreamRequest& request = next->request;
+      control_->stream_requests.push_back(request);
+      control_->stream_more_ready.push_back(next->more_ready);
+      if (request.items_size() == 0) {
+        control_->stream_publications.push_back(request);
+        answers.push_back(Answer(request));
+      } else {
+        control_->stream_publications.insert(control_->stream_publications.end(),
+                                             request.items().begin(), request.items().end());
+        answers.push_back(AnswerBatch(request));
+      }
       if (!control_->answer_after_input && control_->drop_answers == 0) {
         on_response(answers.back());
         answers.clear();
@@ -204,7 +220,15 @@ class FakeClient : public ControlClient {
     return response;
   }
 
- private:
+  v1::PublishStreamResponse AnswerBatch(const v1::PublishStreamRequest& request) const {
+    if (control_->answer_batch) return control_->answer_batch(request);
+    v1::PublishStreamResponse response;
+    for (const v1::PublishStreamRequest& item : request.items()) {
+      *response.add_results() = Answer(item);
+    }
+    return response;
+  }
+
   FakeControl* control_;
 };
 
@@ -216,17 +240,57 @@ struct Connection {
   std::string tls_server_name;
 };
 
+// ChunkedInput is standard input fed by a producer that writes `chunks` one
+// at a time, each only once the previous one has been read and the reader
+// asks for more: what in_avail() reports is only the rest of the current
+// chunk, as with a pipe whose writer is slower than its reader.
+class ChunkedInput : public std::streambuf {
+ public:
+  explicit ChunkedInput(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {
+    setg(nullptr, nullptr, nullptr);
+  }
+
+  // How many chunks the reader has asked for so far.
+  size_t taken() const { return next_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (next_ == chunks_.size()) return traits_type::eof();
+    std::string& chunk = chunks_[next_++];
+    setg(chunk.data(), chunk.data(), chunk.data() + chunk.size());
+    return gptr() < egptr() ? traits_type::to_int_type(*gptr()) : underflow();
+  }
+  std::streamsize showmanyc() override { return next_ == chunks_.size() ? -1 : 0; }
+
+ private:
+  std::vector<std::string> chunks_;
+  size_t next_ = 0;
+};
+
 class CliTest : public ::testing::Test {
  protected:
   int Run(std::vector<std::string> args, const std::string& input = "") {
-    out_.str("");
-    err_.str("");
     in_.str(input);
     in_.clear();
+    return RunWithInput(std::move(args), &in_);
+  }
+
+  // Runs with `chunks` as standard input (ChunkedInput); `chunked_input_`
+  // then tells how far it was read.
+  int RunWithChunks(std::vector<std::string> args, std::vector<std::string> chunks) {
+    chunked_input_ = std::make_unique<ChunkedInput>(std::move(chunks));
+    chunked_stream_ = std::make_unique<std::istream>(chunked_input_.get());
+    return RunWithInput(std::move(args), chunked_stream_.get());
+  }
+
+  int RunWithInput(std::vector<std::string> args, std::istream* in) {
+    out_.str("");
+    err_.str("");
     CliContext context;
     context.out = &out_;
     context.err = &err_;
-    context.in = &in_;
+    context.in = in;
     context.get_env = [this](std::string_view name) -> std::optional<std::string> {
       auto it = env_.find(std::string(name));
       if (it == env_.end()) return std::nullopt;
@@ -259,6 +323,8 @@ class CliTest : public ::testing::Test {
   std::ostringstream out_;
   std::ostringstream err_;
   std::istringstream in_;
+  std::unique_ptr<ChunkedInput> chunked_input_;
+  std::unique_ptr<std::istream> chunked_stream_;
 };
 
 }  // namespace wirehub::ctl

@@ -72,6 +72,7 @@ constexpr FlagSpec kFlags[] = {
     {"tenant", kTenantOwners, false},
     {"idempotency_key", "publish", false},
     {"repeat", "publish", false},
+    {"max_batch", "publish-stream", false},
     {"top", "stats", false},
     {"json", "stats history presence connections channels info", true},
     {"limit", "history", false},

@@ -21,8 +21,16 @@ namespace wirehub::ctl {
 // has none.
 class ControlClient {
  public:
+  // StreamRequest is one request of a PublishStream and what follows it.
+  struct StreamRequest {
+    control::v1::PublishStreamRequest request;
+    // The next request is already at hand: the client may hold this one
+    // back to send both together. Never set when the next one waits for
+    // input, or this one could sit unsent while its producer waits.
+    bool more_ready = false;
+  };
   // Supplies the next request of a stream; nullopt ends the input.
-  using NextStreamRequest = std::function<std::optional<control::v1::PublishStreamRequest>()>;
+  using NextStreamRequest = std::function<std::optional<StreamRequest>()>;
   // Receives each response of a stream as it arrives.
   using OnStreamResponse = std::function<void(const control::v1::PublishStreamResponse&)>;
 
@@ -58,9 +66,11 @@ class ControlClient {
                             control::v1::InfoResponse* response) = 0;
 
   // Runs one PublishStream without a deadline: sends each request
-  // `next_request` returns until it returns nullopt, then half-closes, hands
-  // every response to `on_response` as soon as it arrives and returns the
-  // stream's final status once the server has ended it. The two callbacks may
+  // `next_request` returns until it returns nullopt (without waiting for a
+  // round trip per request while `more_ready` says another follows at once),
+  // then half-closes, hands every response to `on_response` as soon as it
+  // arrives and returns the stream's final status once the server has ended
+  // it. The two callbacks may
   // run at the same time on different threads (so a slow input does not hold
   // back responses); neither is called after PublishStream returns. When the
   // stream fails, `next_request` is not called again, but a call already

@@ -105,10 +105,181 @@ TEST(GrpcControlClientTest, EveryCallCarriesTheApiKey) {
   // The stream's own outcome races with the server's early end; only its
   // metadata matters here.
   (void)Client(Target(address, "wh_k"))
-      ->PublishStream([] { return std::optional<v1::PublishStreamRequest>(); },
+      ->PublishStream([] { return std::optional<ControlClient::StreamRequest>(); },
                       [](const v1::PublishStreamResponse&) {});
   EXPECT_TRUE(Client(Target(address))->Stats(v1::StatsRequest(), &response).ok());
   EXPECT_EQ(service.seen(), (std::vector<std::string>{"apikey wh_k", "apikey wh_k", "(none)"}));
+  server->Shutdown();
+}
+
+// Answers each PublishStream request as control does: a plain request with
+// its request_id and offset, a batch with one result per item, in order.
+class EchoStreamService final : public v1::ControlService::Service {
+ public:
+  grpc::Status PublishStream(grpc::ServerContext* context,
+                             grpc::ServerReaderWriter<v1::PublishStreamResponse,
+                                                      v1::PublishStreamRequest>* stream) override {
+    v1::PublishStreamRequest request;
+    while (stream->Read(&request)) {
+      v1::PublishStreamResponse response;
+      if (request.items_size() == 0) {
+        response = Answer(request);
+      } else {
+        for (const v1::PublishStreamRequest& item : request.items()) {
+          *response.add_results() = Answer(item);
+        }
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        requests_.push_back(request);
+      }
+      if (!stream->Write(response)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  std::vector<v1::PublishStreamRequest> requests() {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  static v1::PublishStreamResponse Answer(const v1::PublishStreamRequest& item) {
+    v1::PublishStreamResponse response;
+    response.set_request_id(item.request_id());
+    response.set_offset(item.request_id() * 10);
+    response.set_epoch(item.channel());
+    return response;
+  }
+
+  absl::Mutex mu_;
+  std::vector<v1::PublishStreamRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+ControlClient::StreamRequest Item(uint64_t id, bool more_ready) {
+  ControlClient::StreamRequest next;
+  next.request.set_channel(absl::StrCat("c", id));
+  next.request.set_data("{}");
+  next.request.set_request_id(id);
+  next.more_ready = more_ready;
+  return next;
+}
+
+ControlClient::StreamRequest Batch(uint64_t first_id, int size, bool more_ready) {
+  ControlClient::StreamRequest next;
+  for (int i = 0; i < size; ++i) *next.request.add_items() = Item(first_id + i, false).request;
+  next.more_ready = more_ready;
+  return next;
+}
+
+TEST(GrpcControlClientTest, StreamCarriesBatchesAndTheirAnswers) {
+  EchoStreamService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  // A plain request held back for the batch behind it, the batch (held back
+  // too), and a plain one that is not: the three go out together.
+  std::vector<ControlClient::StreamRequest> script = {Item(1, true), Batch(2, 3, true),
+                                                      Item(5, false)};
+  size_t asked = 0;
+  std::vector<v1::PublishStreamResponse> answers;
+  grpc::Status status =
+      Client(Target(absl::StrCat("127.0.0.1:", port)))
+          ->PublishStream(
+              [&]() -> std::optional<ControlClient::StreamRequest> {
+                if (asked == script.size()) return std::nullopt;
+                return script[asked++];
+              },
+              [&](const v1::PublishStreamResponse& response) { answers.push_back(response); });
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0].request_id(), 1u);
+  EXPECT_EQ(answers[0].results_size(), 0);
+  ASSERT_EQ(answers[1].results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(answers[1].results(i).request_id(), static_cast<uint64_t>(2 + i));
+    EXPECT_EQ(answers[1].results(i).offset(), static_cast<uint64_t>(20 + 10 * i));
+    EXPECT_EQ(answers[1].results(i).epoch(), absl::StrCat("c", 2 + i));
+  }
+  EXPECT_EQ(answers[2].request_id(), 5u);
+  std::vector<v1::PublishStreamRequest> seen = service.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].channel(), "c1");
+  ASSERT_EQ(seen[1].items_size(), 3);
+  EXPECT_EQ(seen[1].items(2).channel(), "c4");
+  EXPECT_EQ(seen[2].channel(), "c5");
+  server->Shutdown();
+}
+
+TEST(GrpcControlClientTest, HeldBackRequestsGoOutWhileAnswersAreRead) {
+  EchoStreamService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  // Far more than the transport's write buffer and flow-control windows
+  // hold, every request but the last held back: none may be stuck.
+  constexpr uint64_t kRequests = 20000;
+  uint64_t asked = 0;
+  uint64_t answered = 0;
+  uint64_t next_expected = 1;
+  grpc::Status status = Client(Target(absl::StrCat("127.0.0.1:", port)))
+                            ->PublishStream(
+                                [&]() -> std::optional<ControlClient::StreamRequest> {
+                                  if (asked == kRequests) return std::nullopt;
+                                  ++asked;
+                                  return Item(asked, asked < kRequests);
+                                },
+                                [&](const v1::PublishStreamResponse& response) {
+                                  if (response.request_id() == next_expected) ++next_expected;
+                                  ++answered;
+                                });
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_EQ(next_expected, kRequests + 1);
+  server->Shutdown();
+}
+
+TEST(GrpcControlClientTest, RequestNotHeldBackSendsThoseBeforeIt) {
+  EchoStreamService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  // Two requests, the first held back; then the input waits until both are
+  // answered, as a person typing waits for the answers of what was typed.
+  absl::Mutex mu;
+  int answered = 0;
+  int asked = 0;
+  bool both_answered = false;
+  grpc::Status status = Client(Target(absl::StrCat("127.0.0.1:", port)))
+                            ->PublishStream(
+                                [&]() -> std::optional<ControlClient::StreamRequest> {
+                                  ++asked;
+                                  if (asked <= 2) return Item(asked, asked == 1);
+                                  absl::MutexLock lock(&mu);
+                                  both_answered = mu.AwaitWithTimeout(
+                                      absl::Condition(
+                                          +[](int* count) { return *count == 2; }, &answered),
+                                      absl::Seconds(10));
+                                  return std::nullopt;
+                                },
+                                [&](const v1::PublishStreamResponse&) {
+                                  absl::MutexLock lock(&mu);
+                                  ++answered;
+                                });
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_TRUE(both_answered) << "the requests were not sent until the input ended";
   server->Shutdown();
 }
 
@@ -137,14 +308,14 @@ TEST(GrpcControlClientTest, StreamToNobodyEndsWithoutWaitingForInput) {
   int asked = 0;
   int answered = 0;
   grpc::Status status = client->PublishStream(
-      [&]() -> std::optional<v1::PublishStreamRequest> {
+      [&]() -> std::optional<ControlClient::StreamRequest> {
         // One request, then the end of the input.
         if (asked++ > 0) return std::nullopt;
-        v1::PublishStreamRequest request;
-        request.set_channel("news");
-        request.set_data("{}");
-        request.set_request_id(1);
-        return request;
+        ControlClient::StreamRequest next;
+        next.request.set_channel("news");
+        next.request.set_data("{}");
+        next.request.set_request_id(1);
+        return next;
       },
       [&](const v1::PublishStreamResponse&) { ++answered; });
   EXPECT_FALSE(status.ok());

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <istream>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <ostream>
+#include <streambuf>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include <istream>
-#include <mutex>
-#include <ostream>
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "tools/wirehubctl/line_reader.h"
 #include "tools/wirehubctl/output.h"
 #include "tools/wirehubctl/subcommand_support.h"
 #include "wirehub/control/v1/control.pb.h"
@@ -30,17 +34,118 @@ namespace v1 = ::wirehub::control::v1;
 
 namespace {
 
-// What publish-stream's two callbacks share. They may run on different
-// threads, so everything here, and writing to the output streams, is
-// guarded by `mu`.
+// Most publications in one batch request: control's limit.
+constexpr int64_t kMaxBatchItems = 1024;
+// Most bytes of channels and data in one batch request, far below control's
+// 4 MiB message limit. A single line may exceed it; it then goes alone.
+constexpr size_t kMaxBatchBytes = 256 * 1024;
+
+// What publish-stream's two callbacks share. They run on different threads
+// (the stream's writer and its reader), so everything here, and writing to
+// the output streams, is guarded by `mu`.
 struct PublishStreamState {
   std::mutex mu;
-  uint64_t lines = 0;      // Non-blank input lines so far.
   uint64_t malformed = 0;  // Lines reported and not sent.
-  uint64_t sent = 0;       // Requests handed to the stream.
-  uint64_t answered = 0;   // Responses received.
-  uint64_t failed = 0;     // Responses with an error.
+  uint64_t sent = 0;       // Publications handed to the stream.
+  uint64_t answered = 0;   // Publications answered.
+  uint64_t failed = 0;     // Answers with an error, and batches answered wrongly.
+  // The request_ids of each request sent and not yet answered, oldest first
+  // (one for a plain request, one per item for a batch): responses come in
+  // request order, and a batch refused whole names none of its items.
+  std::deque<std::vector<uint64_t>> unanswered;
 };
+
+// PublishStreamInput turns publish-stream's input into requests: a line,
+// waited for, then every further whole line that is ready without waiting,
+// up to --max_batch lines and kMaxBatchBytes, as one batch.
+//
+// Thread: the stream's writer only (it reports to `state` under its lock).
+class PublishStreamInput {
+ public:
+  PublishStreamInput(std::streambuf* in, std::string tenant, int64_t max_batch,
+                     PublishStreamState* state, std::ostream* err)
+      : lines_(in), tenant_(std::move(tenant)), max_batch_(max_batch), state_(state), err_(err) {}
+
+  // The next request; nullopt at the end of the input.
+  std::optional<ControlClient::StreamRequest> Next() {
+    std::optional<v1::PublishStreamRequest> first =
+        carried_.has_value() ? std::exchange(carried_, std::nullopt) : NextPublication(true);
+    if (!first.has_value()) return std::nullopt;
+    std::vector<uint64_t> ids = {first->request_id()};
+    size_t bytes = Size(*first);
+    v1::PublishStreamRequest batch;
+    // One more is read even when the batch is full, so `more_ready` can say
+    // whether a request follows at once.
+    while (std::optional<v1::PublishStreamRequest> item = NextPublication(false)) {
+      if (static_cast<int64_t>(ids.size()) >= max_batch_ || bytes + Size(*item) > kMaxBatchBytes) {
+        carried_ = std::move(item);
+        break;
+      }
+      if (batch.items_size() == 0) batch.mutable_items()->Add(*std::move(first));
+      ids.push_back(item->request_id());
+      bytes += Size(*item);
+      batch.mutable_items()->Add(*std::move(item));
+    }
+    ControlClient::StreamRequest next;
+    // A lone line stays a plain request, as before batches existed.
+    next.request = batch.items_size() == 0 ? *std::move(first) : std::move(batch);
+    next.more_ready = carried_.has_value();
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->sent += ids.size();
+    state_->unanswered.push_back(std::move(ids));
+    return next;
+  }
+
+ private:
+  static size_t Size(const v1::PublishStreamRequest& item) {
+    return item.channel().size() + item.data().size();
+  }
+
+  // The next line that is a publication, as a batch item; blank lines are
+  // skipped and malformed ones reported. Waits for input only with `wait`.
+  std::optional<v1::PublishStreamRequest> NextPublication(bool wait) {
+    while (std::optional<std::string_view> text = wait ? lines_.Next() : lines_.NextReady()) {
+      PublishStreamLine parsed = ParsePublishStreamLine(*text);
+      if (parsed.kind == PublishStreamLine::Kind::kBlank) continue;
+      const uint64_t number = ++lines_seen_;
+      if (parsed.kind == PublishStreamLine::Kind::kMalformed) {
+        std::lock_guard<std::mutex> lock(state_->mu);
+        ++state_->malformed;
+        *err_ << "line " << number << ": expected CHANNEL JSON" << std::endl;
+        continue;
+      }
+      v1::PublishStreamRequest item;
+      item.set_channel(std::move(parsed.channel));
+      item.set_data(std::move(parsed.data));
+      item.set_request_id(number);
+      item.set_tenant(tenant_);
+      return item;
+    }
+    return std::nullopt;
+  }
+
+  LineReader lines_;
+  const std::string tenant_;
+  const int64_t max_batch_;
+  PublishStreamState* const state_;
+  std::ostream* const err_;
+  uint64_t lines_seen_ = 0;  // Non-blank lines so far: the last request_id.
+  // Read ahead by Next(): the first publication of the next request.
+  std::optional<v1::PublishStreamRequest> carried_;
+};
+
+// Prints one publication's answer as a line; returns whether it failed.
+bool PrintStreamAnswer(const v1::PublishStreamResponse& answer, std::ostream& out) {
+  out << answer.request_id();
+  if (answer.error_code() == 0) {
+    out << " offset=" << answer.offset() << " epoch=" << answer.epoch() << "\n";
+    return false;
+  }
+  out << " error=" << GrpcCodeName(answer.error_code());
+  if (!answer.error_message().empty()) out << " " << answer.error_message();
+  out << "\n";
+  return true;
+}
 
 // Untie `in` from its output stream for the life of this object, so reading
 // it on one thread does not flush that stream while another writes to it.
@@ -104,6 +209,10 @@ int RunPublishStream(const CommandLine& line, const CliContext& context) {
                       absl::StrCat("unexpected argument '", line.positionals[0],
                                    "' (publish-stream reads CHANNEL JSON lines from stdin)"));
   }
+  absl::StatusOr<std::optional<int64_t>> max_batch = IntFlag(line, "max_batch", 1, kMaxBatchItems);
+  if (!max_batch.ok()) {
+    return UsageError(context, line.subcommand, std::string(max_batch.status().message()));
+  }
   if (context.in == nullptr) {
     *context.err << "error: no input to read\n";
     return kExitFailure;
@@ -114,45 +223,52 @@ int RunPublishStream(const CommandLine& line, const CliContext& context) {
 
   PublishStreamState state;
   ScopedUntie untie(*context.in);
-  const std::string tenant = StringFlag(line, "tenant");
-  auto next_request = [&context, &state, &tenant]() -> std::optional<v1::PublishStreamRequest> {
-    std::string text;
-    while (std::getline(*context.in, text)) {
-      PublishStreamLine parsed = ParsePublishStreamLine(text);
-      if (parsed.kind == PublishStreamLine::Kind::kBlank) continue;
-      std::lock_guard<std::mutex> lock(state.mu);
-      uint64_t number = ++state.lines;
-      if (parsed.kind == PublishStreamLine::Kind::kMalformed) {
-        ++state.malformed;
-        *context.err << "line " << number << ": expected CHANNEL JSON" << std::endl;
-        continue;
-      }
-      v1::PublishStreamRequest request;
-      request.set_channel(std::move(parsed.channel));
-      request.set_data(std::move(parsed.data));
-      request.set_request_id(number);
-      request.set_tenant(tenant);
-      ++state.sent;
-      return request;
-    }
-    return std::nullopt;
-  };
+  PublishStreamInput input(context.in->rdbuf(), StringFlag(line, "tenant"),
+                           max_batch->value_or(kMaxBatchItems), &state, context.err);
   auto on_response = [&context, &state](const v1::PublishStreamResponse& response) {
     std::lock_guard<std::mutex> lock(state.mu);
-    ++state.answered;
-    std::ostream& out = *context.out;
-    out << response.request_id();
-    if (response.error_code() == 0) {
-      out << " offset=" << response.offset() << " epoch=" << response.epoch();
-    } else {
-      ++state.failed;
-      out << " error=" << GrpcCodeName(response.error_code());
-      if (!response.error_message().empty()) out << " " << response.error_message();
+    std::vector<uint64_t> ids;
+    if (!state.unanswered.empty()) {
+      ids = std::move(state.unanswered.front());
+      state.unanswered.pop_front();
     }
-    // Flushed per line: whoever reads our output sees each answer at once.
-    out << std::endl;
+    std::ostream& out = *context.out;
+    if (ids.empty()) {
+      // More responses than requests: whatever this answers was not asked.
+      PrintStreamAnswer(response, out);
+      ++state.failed;
+    } else if (ids.size() == 1) {
+      ++state.answered;
+      if (PrintStreamAnswer(response, out)) ++state.failed;
+    } else if (response.results_size() == 0 && response.error_code() != 0) {
+      // The batch was refused whole: nothing in it was published.
+      for (uint64_t id : ids) {
+        v1::PublishStreamResponse refused;
+        refused.set_request_id(id);
+        refused.set_error_code(response.error_code());
+        refused.set_error_message(response.error_message());
+        PrintStreamAnswer(refused, out);
+      }
+      state.answered += ids.size();
+      state.failed += ids.size();
+    } else {
+      for (const v1::PublishStreamResponse& result : response.results()) {
+        if (PrintStreamAnswer(result, out)) ++state.failed;
+      }
+      state.answered += std::min<uint64_t>(response.results_size(), ids.size());
+      // Results missing for some items leave those items' outcome unknown
+      // (counted as unanswered); extra results are as wrong.
+      if (static_cast<size_t>(response.results_size()) > ids.size()) {
+        *context.err << "error: server returned " << response.results_size()
+                     << " result(s) for a batch of " << ids.size() << " publication(s)\n";
+        ++state.failed;
+      }
+    }
+    // Flushed per response, not per line: whoever reads our output sees each
+    // answer at once, and a batch's answers cost one write.
+    out.flush();
   };
-  grpc::Status status = client->PublishStream(next_request, on_response);
+  grpc::Status status = client->PublishStream([&input] { return input.Next(); }, on_response);
 
   // PublishStream has returned, so neither callback runs any more.
   if (!status.ok()) return RpcError(context, status);

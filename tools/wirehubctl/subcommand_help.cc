@@ -41,13 +41,15 @@ constexpr SubcommandHelp kSubcommandHelp[] = {
      "                       the rate on stderr (a quick throughput probe)\n",
      true},
     {"publish-stream", "Publish \"CHANNEL JSON\" lines from stdin over one stream",
-     "Usage: wirehubctl [--control=HOST:PORT] publish-stream [--tenant=T] < LINES\n"
+     "Usage: wirehubctl [--control=HOST:PORT] publish-stream [--tenant=T]\n"
+     "                  [--max_batch=N] < LINES\n"
      "\n"
      "Publishes each line of standard input over one PublishStream. A line is\n"
      "  CHANNEL JSON\n"
      "with one space or tab after CHANNEL; the JSON is the rest of the line, sent\n"
      "as-is. Blank lines are skipped; the others are numbered from 1 and the number\n"
-     "is the publication's request_id. Each answer is printed as soon as it arrives:\n"
+     "is the publication's request_id. Each answer is printed as soon as it arrives,\n"
+     "in input order:\n"
      "  N offset=OFFSET epoch=E\n"
      "  N error=CODE_NAME message\n"
      "A line without CHANNEL and JSON is reported on stderr as\n"
@@ -55,11 +57,18 @@ constexpr SubcommandHelp kSubcommandHelp[] = {
      "and not sent. At the end of the input the stream is closed once every answer\n"
      "has arrived. Exits 1 if any line failed or the stream failed.\n"
      "\n"
+     "Lines that are already waiting when one is read (a pipe or file, or a burst\n"
+     "of output from the producer) go to control together as one batch request\n"
+     "of at most N lines and about 256 KiB; a line that arrives alone is sent at\n"
+     "once, alone. Batching changes neither the numbering nor the output.\n"
+     "\n"
      "--timeout does not apply: the stream lasts as long as its input. If the\n"
      "stream fails, that is noticed at the next input line or at end of input.\n"
      "\n"
      "Flags:\n"
-     "  --tenant=T  The tenant of every line's channel (default: none)\n",
+     "  --tenant=T     The tenant of every line's channel (default: none)\n"
+     "  --max_batch=N  Most lines in one request, 1 to 1024 (default 1024; 1 sends\n"
+     "                 each line as its own request)\n",
      true},
     {"broadcast", "Publish one JSON document to several channels",
      "Usage: wirehubctl [--control=HOST:PORT] broadcast CHANNEL... JSON [--tenant=T]\n"
