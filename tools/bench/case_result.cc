@@ -1,6 +1,7 @@
 #include "tools/bench/case_result.h"
 
 #include <cmath>
+#include <initializer_list>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -43,6 +44,18 @@ class Fields {
 };
 
 double Us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// {"p50":..,...,"count":N} in microseconds for the percentiles given.
+std::string Percentiles(const LatencyHistogram& h, std::initializer_list<double> percentiles) {
+  std::string out = "{";
+  for (double p : percentiles) {
+    std::string name = p == 99.9 ? "p999" : absl::StrCat("p", p);
+    absl::StrAppend(&out, "\"", name, "\":", Number(Us(h.Percentile(p))), ",");
+  }
+  absl::StrAppend(&out, "\"max\":", Number(Us(h.Max())), ",\"count\":", h.Count(), "}");
+  return out;
+}
 
 }  // namespace
 
@@ -88,12 +101,27 @@ std::string ToJsonLine(const CaseResult& r) {
   f.Opt("slow_clients", r.slow_clients);
   f.Opt("slow_disconnected", r.slow_disconnected);
   f.Opt("edge_rss_max_bytes", r.edge_rss_max_bytes);
+  f.Opt("token_rate", r.token_rate);
+  f.Opt("reply_tokens", r.reply_tokens);
+  f.Opt("publish_failed", r.publish_failed);
+  f.Opt("control_cpu_us_per_publication", r.control_cpu_us_per_publication);
+  f.Opt("edge_cpu_us_per_publication", r.edge_cpu_us_per_publication);
+  f.Opt("control_context_switches_per_publication", r.control_context_switches_per_publication);
+  f.Opt("edge_context_switches_per_publication", r.edge_context_switches_per_publication);
+  if (r.first_token_latency.has_value()) {
+    f.Add("first_token_us", Percentiles(*r.first_token_latency, {50, 99}));
+  }
+  if (r.gap_jitter.has_value()) f.Add("gap_jitter_us", Percentiles(*r.gap_jitter, {50, 99}));
+  if (r.receive_gap.has_value()) f.Add("receive_gap_us", Percentiles(*r.receive_gap, {50, 99}));
+  if (r.answer_latency.has_value()) f.Add("answer_us", Percentiles(*r.answer_latency, {50, 99}));
   if (!r.processes.empty()) {
     std::string list = "[";
     for (size_t i = 0; i < r.processes.size(); ++i) {
       const ProcessFigures& p = r.processes[i];
       absl::StrAppend(&list, i == 0 ? "" : ",", "{\"name\":", Quote(p.name), ",\"pid\":", p.pid,
-                      ",\"cpu_s\":", Number(p.cpu_s), ",\"rss_bytes\":", p.rss_bytes, "}");
+                      ",\"cpu_s\":", Number(p.cpu_s), ",\"rss_bytes\":", p.rss_bytes);
+      if (p.context_switches) absl::StrAppend(&list, ",\"context_switches\":", *p.context_switches);
+      absl::StrAppend(&list, "}");
     }
     f.Add("processes", list + "]");
   }
@@ -109,7 +137,14 @@ std::string ToSummary(const CaseResult& r) {
   if (r.rss_per_client_bytes) {
     absl::StrAppendFormat(&out, ", %.0f B RSS/client", *r.rss_per_client_bytes);
   }
-  if (r.delivered) {
+  if (r.delivered && r.publish_failed) {
+    absl::StrAppendFormat(&out, "\n  published %d, accepted %d, failed %d", r.published.value_or(0),
+                          r.accepted.value_or(0), *r.publish_failed);
+    absl::StrAppendFormat(&out,
+                          "\n  delivered %d of %d (missing %d, duplicated %d, out of order %d)",
+                          *r.delivered, r.expected.value_or(0), r.missing.value_or(0),
+                          r.duplicated.value_or(0), r.late.value_or(0));
+  } else if (r.delivered) {
     absl::StrAppendFormat(&out, "\n  published %d, delivered %d of %d (missing %d, duplicated %d)",
                           r.published.value_or(0), *r.delivered, r.expected.value_or(0),
                           r.missing.value_or(0), r.duplicated.value_or(0));
@@ -133,6 +168,35 @@ std::string ToSummary(const CaseResult& r) {
     absl::StrAppendFormat(&out, "\n  latency p50 %.0f us, p90 %.0f, p99 %.0f, p999 %.0f, max %.0f",
                           Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)),
                           Us(h.Percentile(99.9)), Us(h.Max()));
+  }
+  if (r.control_cpu_us_per_publication) {
+    absl::StrAppendFormat(
+        &out, "\n  per publication: control %.2f us CPU, %.2f context switches; edge %.2f us, %.2f",
+        *r.control_cpu_us_per_publication, r.control_context_switches_per_publication.value_or(0),
+        r.edge_cpu_us_per_publication.value_or(0),
+        r.edge_context_switches_per_publication.value_or(0));
+  }
+  if (r.first_token_latency.has_value() && r.first_token_latency->Count() > 0) {
+    const LatencyHistogram& h = *r.first_token_latency;
+    absl::StrAppendFormat(&out, "\n  first token p50 %.2f ms, p99 %.2f, max %.2f (%d replies)",
+                          Ms(h.Percentile(50)), Ms(h.Percentile(99)), Ms(h.Max()), h.Count());
+  }
+  if (r.gap_jitter.has_value() && r.gap_jitter->Count() > 0) {
+    const LatencyHistogram& j = *r.gap_jitter;
+    absl::StrAppendFormat(&out, "\n  gap jitter p50 %.2f ms, p99 %.2f, max %.2f",
+                          Ms(j.Percentile(50)), Ms(j.Percentile(99)), Ms(j.Max()));
+    if (r.receive_gap.has_value()) {
+      absl::StrAppendFormat(&out, "; receive gap p50 %.2f ms, p99 %.2f",
+                            Ms(r.receive_gap->Percentile(50)), Ms(r.receive_gap->Percentile(99)));
+    }
+  }
+  if (r.publish_failed && r.max_publisher_lag_ms) {
+    absl::StrAppendFormat(&out, "\n  publisher max lag %.1f ms", *r.max_publisher_lag_ms);
+    if (r.answer_latency.has_value() && r.answer_latency->Count() > 0) {
+      const LatencyHistogram& a = *r.answer_latency;
+      absl::StrAppendFormat(&out, "; control answered p50 %.2f ms, p99 %.2f, max %.2f",
+                            Ms(a.Percentile(50)), Ms(a.Percentile(99)), Ms(a.Max()));
+    }
   }
   if (r.slow_clients) {
     absl::StrAppendFormat(&out, "\n  slow clients %d, disconnected %d, edge RSS max %d MiB",

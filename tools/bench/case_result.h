@@ -19,6 +19,9 @@ struct ProcessFigures {
   pid_t pid = 0;
   double cpu_s = 0;
   uint64_t rss_bytes = 0;
+  // Voluntary and involuntary context switches over the case, where the
+  // scenario counts them (tokens).
+  std::optional<uint64_t> context_switches;
 };
 
 // CaseResult holds what tools/bench/report.mjs reads; optional fields are
@@ -52,6 +55,30 @@ struct CaseResult {
   std::optional<double> max_publisher_lag_ms;
   // Set when latency was measured.
   std::optional<LatencyHistogram> latency;
+
+  // Token streams (the tokens scenario): each channel is a conversation
+  // whose replies are streamed token by token.
+  // Tokens per second of each conversation, and tokens per reply.
+  std::optional<double> token_rate;
+  std::optional<uint64_t> reply_tokens;
+  // Publications refused by control or never answered.
+  std::optional<uint64_t> publish_failed;
+  // CPU and context switches of wirehub-control and of the edges over the
+  // case, per publication accepted.
+  std::optional<double> control_cpu_us_per_publication;
+  std::optional<double> edge_cpu_us_per_publication;
+  std::optional<double> control_context_switches_per_publication;
+  std::optional<double> edge_context_switches_per_publication;
+  // From the backend's write of the first token of every reply to its
+  // receipt by each subscriber.
+  std::optional<LatencyHistogram> first_token_latency;
+  // Between consecutive tokens of one reply at one subscriber: the receive
+  // gap minus the send gap (what the gateway added), and the receive gap.
+  std::optional<LatencyHistogram> gap_jitter;
+  std::optional<LatencyHistogram> receive_gap;
+  // From the backend's write of a token to control's answer: how much of
+  // the latency is before control sequenced it.
+  std::optional<LatencyHistogram> answer_latency;
 
   std::optional<double> server_cpu_s;
   std::optional<double> server_cpu_us_per_delivery;

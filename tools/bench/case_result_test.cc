@@ -73,5 +73,59 @@ TEST(CaseResultTest, SummaryNamesTheFigures) {
   EXPECT_THAT(summary, HasSubstr("1800 B RSS/client"));
 }
 
+TEST(CaseResultTest, TokenFiguresOnlyWhenSet) {
+  CaseResult result;
+  result.scenario = "fanout";
+  result.processes.push_back({"edge", 42, 1.5, 1 << 20});
+  std::string json = ToJsonLine(result);
+  EXPECT_THAT(json, Not(HasSubstr("first_token_us")));
+  EXPECT_THAT(json, Not(HasSubstr("context_switches")));
+  EXPECT_THAT(json, Not(HasSubstr("per_publication")));
+
+  result.scenario = "tokens";
+  result.processes[0].context_switches = 1234;
+  result.publish_failed = 0;
+  result.control_cpu_us_per_publication = 12.5;
+  result.edge_context_switches_per_publication = 0.75;
+  LatencyHistogram first_token;
+  for (int i = 0; i < 100; ++i) first_token.Record(3'000'000);  // 3 ms
+  result.first_token_latency = first_token;
+  result.gap_jitter = LatencyHistogram();
+  json = ToJsonLine(result);
+  EXPECT_THAT(json, HasSubstr(R"("cpu_s":1.5,"rss_bytes":1048576,"context_switches":1234})"));
+  EXPECT_THAT(json, HasSubstr(R"("publish_failed":0)"));
+  EXPECT_THAT(json, HasSubstr(R"("control_cpu_us_per_publication":12.5)"));
+  EXPECT_THAT(json, HasSubstr(R"("edge_context_switches_per_publication":0.75)"));
+  EXPECT_THAT(json, HasSubstr(R"("first_token_us":{"p50":)"));
+  EXPECT_THAT(json, HasSubstr(R"("count":100})"));
+  EXPECT_THAT(json, HasSubstr(R"("gap_jitter_us":{"p50":0,"p99":0,"max":0,"count":0})"));
+  EXPECT_THAT(json, Not(HasSubstr("receive_gap_us")));
+}
+
+TEST(CaseResultTest, TokenSummary) {
+  CaseResult result;
+  result.scenario = "tokens";
+  result.case_name = "1000 conversations @ 30/s via multiplexed";
+  result.server = "wirehub";
+  result.published = 300000;
+  result.accepted = 299990;
+  result.publish_failed = 10;
+  result.delivered = 599980;
+  result.expected = 599980;
+  result.late = 2;
+  result.control_cpu_us_per_publication = 3.25;
+  result.edge_cpu_us_per_publication = 8.5;
+  LatencyHistogram first_token;
+  first_token.Record(4'000'000);
+  result.first_token_latency = first_token;
+  result.max_publisher_lag_ms = 1.5;
+  std::string summary = ToSummary(result);
+  EXPECT_THAT(summary, HasSubstr("published 300000, accepted 299990, failed 10"));
+  EXPECT_THAT(summary, HasSubstr("out of order 2"));
+  EXPECT_THAT(summary, HasSubstr("control 3.25 us CPU"));
+  EXPECT_THAT(summary, HasSubstr("first token p50 4.00 ms"));
+  EXPECT_THAT(summary, HasSubstr("publisher max lag 1.5 ms"));
+}
+
 }  // namespace
 }  // namespace wirehub::bench

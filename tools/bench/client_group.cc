@@ -1,7 +1,6 @@
 #include "tools/bench/client_group.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,23 +8,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "common/absl_compat.h"
 #include "common/jwt.h"
 #include "tools/bench/child_process.h"
+#include "tools/bench/worker_pipe.h"
 
 namespace wirehub::bench {
 namespace {
-
-constexpr absl::Duration kStatusInterval = absl::Milliseconds(50);
 
 size_t Workers(const ClientGroupSpec& spec) { return spec.threads * spec.processes; }
 
@@ -34,77 +30,36 @@ size_t WorkerClients(const ClientGroupSpec& spec, size_t worker) {
   return spec.clients / workers + (worker < spec.clients % workers ? 1 : 0);
 }
 
-// Writes all of `data` to `fd`; false when the reader is gone.
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Splits what arrives on a descriptor into lines.
-class LineReader {
- public:
-  explicit LineReader(int fd) : fd_(fd) {}
-
-  // Next complete line without its '\n'; false at end of input or error
-  // (a last unterminated line is dropped). Blocks.
-  bool Next(std::string* line) {
-    while (true) {
-      size_t newline = buffer_.find('\n', scanned_);
-      if (newline != std::string::npos) {
-        line->assign(buffer_, 0, newline);
-        buffer_.erase(0, newline + 1);
-        scanned_ = 0;
-        return true;
-      }
-      scanned_ = buffer_.size();
-      char chunk[65536];
-      ssize_t n = read(fd_, chunk, sizeof(chunk));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      buffer_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
-  // Whether a complete line is already buffered.
-  bool HasLine() const { return buffer_.find('\n') != std::string::npos; }
-
- private:
-  int fd_;
-  std::string buffer_;
-  size_t scanned_ = 0;
-};
-
-std::vector<absl::string_view> Fields(std::string_view line) {
-  return absl::StrSplit(AsAbsl(line), ' ', absl::SkipEmpty());
-}
-
-// "finish <n> <last_seq...>" <-> last_seq.
-std::string FinishCommand(const std::vector<uint64_t>& last_seq) {
-  return absl::StrCat("finish ", last_seq.size(), " ", absl::StrJoin(last_seq, " "), "\n");
-}
-
-absl::StatusOr<std::vector<uint64_t>> ParseFinish(const std::vector<absl::string_view>& fields) {
-  size_t n = 0;
-  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &n) || fields.size() != n + 2) {
-    return absl::InvalidArgumentError("finish: expected a count and that many sequence numbers");
-  }
-  std::vector<uint64_t> last_seq(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!absl::SimpleAtoi(fields[i + 2], &last_seq[i])) {
-      return absl::InvalidArgumentError("finish: bad sequence number");
-    }
-  }
-  return last_seq;
-}
-
 }  // namespace
 
 std::string BenchChannelName(size_t i) { return absl::StrCat("bench", i); }
+
+size_t SubscribersOfChannels(const std::vector<size_t>& channel_subscribers, size_t channels) {
+  if (channel_subscribers.empty()) return channels;
+  size_t total = 0;
+  for (size_t c = 0; c < channels; ++c) {
+    total += channel_subscribers[c % channel_subscribers.size()];
+  }
+  return total;
+}
+
+size_t ChannelOfClient(const ClientGroupSpec& spec, size_t client) {
+  const std::vector<size_t>& cycle = spec.channel_subscribers;
+  if (cycle.empty()) return client % std::max<size_t>(1, spec.channels);
+  // The clients of cycle.size() consecutive channels form a block of
+  // sum(cycle) clients, channel by channel.
+  size_t per_block = 0;
+  for (size_t subscribers : cycle) per_block += subscribers;
+  if (per_block == 0) return 0;
+  size_t channel = client / per_block * cycle.size();
+  size_t rest = client % per_block;
+  for (size_t subscribers : cycle) {
+    if (rest < subscribers) break;
+    rest -= subscribers;
+    ++channel;
+  }
+  return channel;
+}
 
 // A child wirehub-bench process running some of the workers, as this side
 // sees it. Its reader thread keeps the last status it reported.
@@ -132,7 +87,7 @@ struct ClientGroup::Child {
     LineReader lines(from_child);
     std::string line;
     while (lines.Next(&line)) {
-      std::vector<absl::string_view> fields = Fields(line);
+      std::vector<absl::string_view> fields = SplitFields(line);
       if (fields.empty()) continue;
       absl::MutexLock lock(&mu);
       if (fields[0] == "status" && fields.size() == 8) {
@@ -157,6 +112,12 @@ struct ClientGroup::Child {
 ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker) {
   const size_t workers = Workers(spec);
   auto global = [workers, worker](size_t local) { return local * workers + worker; };
+  // The channel of every local client, computed once (it is asked for on
+  // every connect and in Finish()).
+  auto channel_names = std::make_shared<std::vector<std::string>>();
+  for (size_t local = 0; local < WorkerClients(spec, worker); ++local) {
+    channel_names->push_back(BenchChannelName(ChannelOfClient(spec, global(local))));
+  }
   ClientPoolOptions options;
   options.protocol = spec.protocol;
   options.server_host = spec.host;
@@ -165,14 +126,11 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
   options.clients = WorkerClients(spec, worker);
   options.slow_every = spec.slow_every;
   options.tls_ca_file = spec.tls_ca_file;
-  const size_t channels = std::max<size_t>(1, spec.channels);
-  options.channel = [global, channels](size_t local) {
-    return BenchChannelName(global(local) % channels);
-  };
+  options.reply_tokens = spec.reply_tokens;
+  options.channel = [channel_names](size_t local) { return (*channel_names)[local]; };
   std::string resource = spec.resource;
-  options.resource = [resource, global, channels](size_t local) {
-    return absl::StrReplaceAll(resource,
-                               {{"{channel}", BenchChannelName(global(local) % channels)}});
+  options.resource = [resource, channel_names](size_t local) {
+    return absl::StrReplaceAll(resource, {{"{channel}", (*channel_names)[local]}});
   };
   if (!spec.token_secret.empty()) {
     std::string secret = spec.token_secret;
@@ -238,24 +196,8 @@ absl::Status ClientGroup::StartChild(size_t process, const std::string& self_bin
     close(to_child[1]);
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
-  std::vector<std::string> args = {
-      self_binary,
-      "clients",
-      absl::StrCat("--protocol=", static_cast<int>(spec_.protocol)),
-      absl::StrCat("--host=", spec_.host),
-      absl::StrCat("--ports=", absl::StrJoin(spec_.ports, ",")),
-      absl::StrCat("--sources=", absl::StrJoin(spec_.source_addresses, ",")),
-      absl::StrCat("--resource=", spec_.resource),
-      absl::StrCat("--clients=", spec_.clients),
-      absl::StrCat("--channels=", spec_.channels),
-      absl::StrCat("--slow_every=", spec_.slow_every),
-      absl::StrCat("--threads=", spec_.threads),
-      absl::StrCat("--processes=", spec_.processes),
-      absl::StrCat("--process=", process),
-      absl::StrCat("--issued=", absl::ToUnixSeconds(spec_.token_issued_at)),
-      absl::StrCat("--expires=", absl::ToUnixSeconds(spec_.token_expires_at)),
-      absl::StrCat("--tls_ca_file=", spec_.tls_ca_file),
-  };
+  std::vector<std::string> args = {self_binary, "clients"};
+  for (std::string& arg : WorkerArgs(spec_, process)) args.push_back(std::move(arg));
   absl::StatusOr<pid_t> pid = SpawnChild(args, from_child[1], STDERR_FILENO, to_child[0]);
   close(to_child[0]);
   close(from_child[1]);
@@ -372,7 +314,7 @@ uint64_t ExpectedDeliveries(const ClientGroupSpec& spec, const std::vector<uint6
     size_t clients = WorkerClients(spec, worker);
     for (size_t local = 0; local < clients; ++local) {
       if (spec.slow_every > 0 && local % spec.slow_every == spec.slow_every - 1) continue;
-      expected += last_seq[(local * workers + worker) % last_seq.size()];
+      expected += last_seq[ChannelOfClient(spec, local * workers + worker) % last_seq.size()];
     }
   }
   return expected;
@@ -400,10 +342,12 @@ absl::StatusOr<ClientGroupTotals> ClientGroup::Finish(const std::vector<uint64_t
   for (size_t i = 0; i < pools_.size(); ++i) {
     ClientPool& pool = *pools_[i];
     totals.latency.Merge(pool.histogram());
+    totals.timings.Merge(pool.reply_timings());
     SequenceTracker& tracker = pool.tracker();
     for (size_t local = 0; local < tracker.num_streams(); ++local) {
       if (pool.IsSlow(local)) continue;
-      tracker.Finish(local, last_seq[(local * workers + pool_workers_[i]) % spec_.channels]);
+      size_t channel = ChannelOfClient(spec_, local * workers + pool_workers_[i]);
+      tracker.Finish(local, last_seq[channel % last_seq.size()]);
       const SequenceTracker::Counts& counts = tracker.counts(local);
       totals.counts.received += counts.received;
       totals.counts.missing += counts.missing;
@@ -428,25 +372,12 @@ absl::StatusOr<ClientGroupTotals> ClientGroup::Finish(const std::vector<uint64_t
       }
       result = child->result;
     }
-    // "<received> <missing> <duplicated> <late> <histogram...>"
-    std::vector<absl::string_view> fields = absl::StrSplit(result, absl::MaxSplits(' ', 4));
-    SequenceTracker::Counts counts;
-    bool ok = fields.size() == 5 && absl::SimpleAtoi(fields[0], &counts.received) &&
-              absl::SimpleAtoi(fields[1], &counts.missing) &&
-              absl::SimpleAtoi(fields[2], &counts.duplicated) &&
-              absl::SimpleAtoi(fields[3], &counts.late);
-    absl::StatusOr<LatencyHistogram> histogram =
-        ok ? LatencyHistogram::Decode(AsStd(fields[4]))
-           : absl::InvalidArgumentError("bad result line from a client process");
-    if (!histogram.ok()) {
-      if (failure.ok()) failure = histogram.status();
+    absl::StatusOr<ClientGroupTotals> part = DecodeTotals(result);
+    if (!part.ok()) {
+      if (failure.ok()) failure = part.status();
       continue;
     }
-    totals.latency.Merge(*histogram);
-    totals.counts.received += counts.received;
-    totals.counts.missing += counts.missing;
-    totals.counts.duplicated += counts.duplicated;
-    totals.counts.late += counts.late;
+    AddTotals(*part, &totals);
   }
   Stop();
   if (!failure.ok()) return failure;
@@ -485,118 +416,6 @@ void ClientGroup::Stop() {
     if (child->reader.joinable()) child->reader.join();
     close(child->from_child);
     child->from_child = -1;
-  }
-}
-
-int RunClientWorkerCommand(const std::vector<std::string>& args) {
-  ClientGroupSpec spec;
-  size_t process = 0;
-  int64_t issued = 0;
-  int64_t expires = 0;
-  for (const std::string& arg : args) {
-    std::pair<absl::string_view, absl::string_view> flag =
-        absl::StrSplit(arg, absl::MaxSplits('=', 1));
-    absl::string_view name = flag.first;
-    absl::string_view value = flag.second;
-    int protocol = 0;
-    bool ok = true;
-    if (name == "--protocol" && absl::SimpleAtoi(value, &protocol) && protocol >= 0 &&
-        protocol <= static_cast<int>(ClientProtocol::kNats)) {
-      spec.protocol = static_cast<ClientProtocol>(protocol);
-    } else if (name == "--host") {
-      spec.host = std::string(value);
-    } else if (name == "--ports") {
-      for (absl::string_view port : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        int number = 0;
-        ok = ok && absl::SimpleAtoi(port, &number) && number > 0 && number < 65536;
-        spec.ports.push_back(number);
-      }
-    } else if (name == "--sources") {
-      spec.source_addresses = absl::StrSplit(value, ',', absl::SkipEmpty());
-    } else if (name == "--resource") {
-      spec.resource = std::string(value);
-    } else if (name == "--clients") {
-      ok = absl::SimpleAtoi(value, &spec.clients);
-    } else if (name == "--channels") {
-      ok = absl::SimpleAtoi(value, &spec.channels) && spec.channels > 0;
-    } else if (name == "--slow_every") {
-      ok = absl::SimpleAtoi(value, &spec.slow_every);
-    } else if (name == "--threads") {
-      ok = absl::SimpleAtoi(value, &spec.threads) && spec.threads > 0;
-    } else if (name == "--processes") {
-      ok = absl::SimpleAtoi(value, &spec.processes) && spec.processes > 0;
-    } else if (name == "--process") {
-      ok = absl::SimpleAtoi(value, &process);
-    } else if (name == "--issued") {
-      ok = absl::SimpleAtoi(value, &issued);
-    } else if (name == "--expires") {
-      ok = absl::SimpleAtoi(value, &expires);
-    } else if (name == "--tls_ca_file") {
-      spec.tls_ca_file = std::string(value);
-    } else {
-      ok = false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "wirehub-bench clients: bad flag %s\n", arg.c_str());
-      return 2;
-    }
-  }
-  if (process >= spec.processes || spec.source_addresses.empty() || spec.ports.empty()) {
-    std::fprintf(stderr, "wirehub-bench clients: needs --ports, and --process below --processes\n");
-    return 2;
-  }
-  spec.token_issued_at = absl::FromUnixSeconds(issued);
-  spec.token_expires_at = absl::FromUnixSeconds(expires);
-  LineReader commands(STDIN_FILENO);
-  std::string line;
-  if (!commands.Next(&line) || line.rfind("secret ", 0) != 0) {
-    std::fprintf(stderr, "wirehub-bench clients: expected the secret on stdin\n");
-    return 2;
-  }
-  spec.token_secret = line.substr(7);
-
-  std::unique_ptr<ClientGroup> group = ClientGroup::StartInChild(spec, process);
-  bool error_sent = false;
-  while (true) {
-    std::string status =
-        absl::StrCat("status ", group->subscribed(), " ", group->failed(), " ", group->closed(),
-                     " ", group->slow_closed(), " ", group->received(), " ",
-                     absl::ToInt64Nanoseconds(group->connect_phase()), " ",
-                     absl::ToInt64Nanoseconds(group->subscribe_phase()), "\n");
-    if (!error_sent) {
-      std::string error = group->first_error();
-      if (!error.empty()) {
-        absl::StrAppend(&status, "error ", absl::StrReplaceAll(error, {{"\n", " "}}), "\n");
-        error_sent = true;
-      }
-    }
-    if (!WriteAll(STDOUT_FILENO, status)) return 1;
-    if (!commands.HasLine()) {
-      pollfd in{STDIN_FILENO, POLLIN, 0};
-      int ready = poll(&in, 1, static_cast<int>(absl::ToInt64Milliseconds(kStatusInterval)));
-      if (ready <= 0) continue;
-    }
-    if (!commands.Next(&line)) return 0;  // the parent closed stdin
-    std::vector<absl::string_view> fields = Fields(line);
-    if (fields.empty()) continue;
-    if (fields[0] == "resume_slow") {
-      group->ResumeSlow();
-    } else if (fields[0] == "stop") {
-      return 0;
-    } else if (fields[0] == "finish") {
-      absl::StatusOr<std::vector<uint64_t>> last_seq = ParseFinish(fields);
-      absl::StatusOr<ClientGroupTotals> totals =
-          last_seq.ok() ? group->Finish(*last_seq) : last_seq.status();
-      if (!totals.ok()) {
-        WriteAll(STDOUT_FILENO, absl::StrCat("error ", totals.status().message(), "\n"));
-        return 1;
-      }
-      WriteAll(STDOUT_FILENO,
-               absl::StrCat("result ", totals->counts.received, " ", totals->counts.missing, " ",
-                            totals->counts.duplicated, " ", totals->counts.late, " ",
-                            totals->latency.Encode(), "\n"));
-      return 0;
-    }
   }
 }
 

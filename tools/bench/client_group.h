@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "tools/bench/client_pool.h"
 #include "tools/bench/latency_histogram.h"
+#include "tools/bench/reply_timings.h"
 #include "tools/bench/sequence_tracker.h"
 
 namespace wirehub::bench {
@@ -28,7 +29,9 @@ namespace wirehub::bench {
 //
 // The group has W = threads * processes workers, each one ClientPool on its
 // own thread. Global client g is worker (g % W)'s local client g / W and
-// subscribes channel g % channels. Workers [p * threads, (p + 1) * threads)
+// subscribes channel ChannelOfClient(spec, g): g % channels, or with
+// channel_subscribers the channel whose share of the clients g falls in.
+// Workers [p * threads, (p + 1) * threads)
 // run in process p; process 0 is the calling one, the others are children
 // started as `wirehub-bench clients`.
 struct ClientGroupSpec {
@@ -47,6 +50,15 @@ struct ClientGroupSpec {
   absl::Time token_expires_at;
   size_t clients = 0;
   size_t channels = 1;
+  // Subscribers per channel, repeating: channel c has
+  // channel_subscribers[c % size] of them, and the clients are numbered
+  // channel by channel (with {1, 2}: client 0 on channel 0, clients 1 and 2
+  // on channel 1, client 3 on channel 2, ...). `clients` should be
+  // SubscribersOfChannels(). Empty: client g on channel g % channels.
+  std::vector<size_t> channel_subscribers;
+  // Non-zero: channels stream replies of this many publications, whose
+  // timings the clients record (ClientPoolOptions::reply_tokens).
+  uint64_t reply_tokens = 0;
   // Each worker's local clients i with i % slow_every == slow_every - 1
   // stop reading (ClientPoolOptions::slow_every).
   size_t slow_every = 0;
@@ -60,6 +72,8 @@ struct ClientGroupSpec {
 // What the group's clients received, once they are stopped.
 struct ClientGroupTotals {
   LatencyHistogram latency;
+  // With reply_tokens: time to first token and gaps between tokens.
+  ReplyTimings timings;
   // Summed over every client that is not slow.
   SequenceTracker::Counts counts;
 };
@@ -150,6 +164,18 @@ class ClientGroup {
 // The name of the bench's channel i: "bench<i>".
 std::string BenchChannelName(size_t i);
 
+// SubscribersOfChannels()
+//
+// How many clients `channels` channels have when channel c has
+// channel_subscribers[c % size] (ClientGroupSpec::channel_subscribers);
+// `channels` when channel_subscribers is empty.
+size_t SubscribersOfChannels(const std::vector<size_t>& channel_subscribers, size_t channels);
+
+// ChannelOfClient()
+//
+// The channel global client `client` of `spec` subscribes.
+size_t ChannelOfClient(const ClientGroupSpec& spec, size_t client);
+
 // LocalWorkerOptions()
 //
 // The ClientPoolOptions of worker `worker` of `spec`.
@@ -159,16 +185,6 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
 //
 // What ClientGroup::Expected() answers for a group of `spec`.
 uint64_t ExpectedDeliveries(const ClientGroupSpec& spec, const std::vector<uint64_t>& last_seq);
-
-// RunClientWorkerCommand()
-//
-// `wirehub-bench clients ...`: the child's side of a ClientGroup, with the
-// spec and its first worker in `args` (the arguments after "clients") and
-// the token secret as the first line of stdin. It reports its counters on
-// stdout every 50 ms and obeys commands on stdin: "resume_slow",
-// "finish <last_seq...>" (answered with its totals) and "stop"; it stops
-// when stdin closes. Returns the exit code.
-int RunClientWorkerCommand(const std::vector<std::string>& args);
 
 }  // namespace wirehub::bench
 

@@ -1,12 +1,14 @@
 #include "tools/bench/client_group.h"
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/bench/client_worker.h"
 
 namespace wirehub::bench {
 namespace {
@@ -86,6 +88,37 @@ TEST(ClientGroupTest, ExpectedSkipsSlowClientsOfEveryWorker) {
   spec.slow_every = 0;
   EXPECT_GT(ExpectedDeliveries(spec, last_seq), want);
   EXPECT_EQ(ExpectedDeliveries(spec, {}), 0u);
+}
+
+TEST(ClientGroupTest, ChannelSubscribersNumberTheClientsChannelByChannel) {
+  // Conversation i has 1 + i % 3 subscribers.
+  ClientGroupSpec spec = Spec(0, 7, 1, 1);
+  spec.channel_subscribers = {1, 2, 3};
+  spec.clients = SubscribersOfChannels(spec.channel_subscribers, 7);
+  EXPECT_EQ(spec.clients, 1u + 2 + 3 + 1 + 2 + 3 + 1);
+  std::vector<size_t> want = {0, 1, 1, 2, 2, 2, 3, 4, 4, 5, 5, 5, 6};
+  for (size_t g = 0; g < want.size(); ++g) EXPECT_EQ(ChannelOfClient(spec, g), want[g]) << g;
+  EXPECT_EQ(SubscribersOfChannels({}, 7), 7u);
+  spec.channel_subscribers.clear();
+  EXPECT_EQ(ChannelOfClient(spec, 9), 2u);
+}
+
+TEST(ClientGroupTest, WorkersSubscribeTheirShareOfEveryChannel) {
+  ClientGroupSpec spec = Spec(0, 1000, 2, 2);
+  spec.channel_subscribers = {1, 2, 3};
+  spec.clients = SubscribersOfChannels(spec.channel_subscribers, 1000);
+  std::map<std::string, size_t> per_channel;
+  for (size_t worker = 0; worker < 4; ++worker) {
+    ClientPoolOptions options = LocalWorkerOptions(spec, worker);
+    for (size_t local = 0; local < options.clients; ++local) ++per_channel[options.channel(local)];
+  }
+  ASSERT_EQ(per_channel.size(), 1000u);
+  for (size_t c = 0; c < 1000; ++c) EXPECT_EQ(per_channel[BenchChannelName(c)], 1 + c % 3) << c;
+  // Every subscriber expects every token of its channel.
+  std::vector<uint64_t> last_seq(1000, 0);
+  last_seq[5] = 10;  // 3 subscribers
+  last_seq[7] = 4;   // 2 subscribers
+  EXPECT_EQ(ExpectedDeliveries(spec, last_seq), 3u * 10 + 2u * 4);
 }
 
 TEST(ClientGroupTest, WorkerCommandRejectsBadFlags) {

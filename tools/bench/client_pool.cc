@@ -9,11 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include <algorithm>
-#include <climits>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -22,49 +18,19 @@
 #include "common/absl_compat.h"
 #include "common/websocket_frame.h"
 #include "tools/bench/bench_payload.h"
+#include "tools/bench/client_pool_conn.h"
 #include "tools/bench/nats_parser.h"
 #include "tools/bench/ws_handshake.h"
 
 namespace wirehub::bench {
 namespace {
 
-constexpr size_t kReadBufferBytes = 256 * 1024;
-// A partial frame kept between reads never exceeds one frame; the server's
-// frames are bounded by its write batch (wirehub: 256 KiB).
-constexpr size_t kMaxFramePayload = 4 << 20;
+using client_pool_internal::kReadBufferBytes;
+using State = client_pool_internal::State;
+
 constexpr uint64_t kWakeToken = ~uint64_t{0};
 
-enum class State {
-  kIdle,            // Not started, or closed.
-  kConnecting,      // TCP connect in progress.
-  kTlsHandshaking,  // TLS handshake in progress (wss).
-  kHandshaking,     // Upgrade request sent, waiting for 101.
-  kOpen,            // WebSocket open, protocol set-up in progress.
-  kSubscribed,      // Receiving publications.
-};
-
 }  // namespace
-
-struct ClientPool::Conn {
-  size_t index = 0;
-  int fd = -1;
-  State state = State::kIdle;
-  bool slow = false;
-  bool paused = false;      // Slow client not reading.
-  bool want_write = false;  // EPOLLOUT registered.
-  bool counted_connected = false;
-  // Set when it connects again after a close (reconnect_port).
-  bool reconnecting = false;
-  int port = 0;  // 0: options_.server_port.
-  std::string ws_key;
-  std::string out;      // Bytes not yet accepted by the socket.
-  std::string in;       // Unparsed input carried to the next read.
-  std::string message;  // A fragmented message being assembled.
-  WebSocketFrameDecoder decoder{
-      {.role = WebSocketRole::kClient, .max_frame_payload = kMaxFramePayload}};
-  std::unique_ptr<NatsStreamParser> nats;
-  SslPtr ssl;  // Set for wss once TCP is connected.
-};
 
 ClientPool::ClientPool(ClientPoolOptions options)
     : options_(std::move(options)),
@@ -301,33 +267,6 @@ void ClientPool::StartUpgrade(Conn& conn) {
   Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key));
 }
 
-void ClientPool::ContinueTlsHandshake(Conn& conn) {
-  int result = SSL_connect(conn.ssl.get());
-  if (result == 1) {
-    if (!tls_description_set_.load(std::memory_order_relaxed)) {
-      tls_description_ = TlsDescription(conn.ssl.get());
-      tls_description_set_.store(true, std::memory_order_release);
-    }
-    StartUpgrade(conn);
-    return;
-  }
-  int error = SSL_get_error(conn.ssl.get(), result);
-  bool want_write;
-  if (error == SSL_ERROR_WANT_READ) {
-    want_write = false;
-  } else if (error == SSL_ERROR_WANT_WRITE) {
-    want_write = true;
-  } else {
-    Fail(conn, absl::StrCat("tls handshake: ", TlsErrorText(conn.ssl.get(), error)));
-    return;
-  }
-  // EPOLLIN stays registered; EPOLLOUT only while OpenSSL waits to write.
-  if (want_write != conn.want_write) {
-    conn.want_write = want_write;
-    UpdateInterest(conn);
-  }
-}
-
 void ClientPool::Send(Conn& conn, std::string_view bytes) {
   if (conn.fd < 0) return;
   if (conn.ssl != nullptr) {
@@ -405,92 +344,6 @@ void ClientPool::OnReadable(Conn& conn) {
   }
   conn.in.clear();
   ProcessInput(conn, read_buffer_.data(), carried + static_cast<size_t>(n));
-}
-
-// OpenSSL's rule for a write that returned WANT_WRITE: retry with the same
-// bytes, at least as many. conn.out only grows at its end between retries
-// and SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows its address to change.
-void ClientPool::TlsSend(Conn& conn, std::string_view bytes) {
-  if (conn.out.empty()) {
-    while (!bytes.empty()) {
-      int n = SSL_write(conn.ssl.get(), bytes.data(),
-                        static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
-      if (n <= 0) {
-        int error = SSL_get_error(conn.ssl.get(), n);
-        if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
-          Fail(conn, absl::StrCat("tls write: ", TlsErrorText(conn.ssl.get(), error)));
-          return;
-        }
-        break;
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    if (bytes.empty()) return;
-  }
-  conn.out.append(bytes.data(), bytes.size());
-  if (!conn.want_write) {
-    conn.want_write = true;
-    UpdateInterest(conn);
-  }
-}
-
-void ClientPool::TlsOnWritable(Conn& conn) {
-  size_t written = 0;
-  while (written < conn.out.size()) {
-    int n = SSL_write(conn.ssl.get(), conn.out.data() + written,
-                      static_cast<int>(std::min<size_t>(conn.out.size() - written, INT_MAX)));
-    if (n <= 0) {
-      int error = SSL_get_error(conn.ssl.get(), n);
-      if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) break;
-      Fail(conn, absl::StrCat("tls write: ", TlsErrorText(conn.ssl.get(), error)));
-      return;
-    }
-    written += static_cast<size_t>(n);
-  }
-  conn.out.erase(0, written);
-  if (!conn.out.empty()) return;
-  conn.want_write = false;
-  UpdateInterest(conn);
-}
-
-void ClientPool::TlsOnReadable(Conn& conn) {
-  size_t carried = conn.in.size();
-  if (carried + 4096 > read_buffer_.size()) read_buffer_.resize(carried + kReadBufferBytes);
-  std::memcpy(read_buffer_.data(), conn.in.data(), carried);
-  size_t size = carried;
-  std::string failure;
-  // Records OpenSSL already read ahead are invisible to epoll: read until
-  // its buffer is empty (or ours is full).
-  while (size < read_buffer_.size()) {
-    int n = SSL_read(conn.ssl.get(), read_buffer_.data() + size,
-                     static_cast<int>(std::min<size_t>(read_buffer_.size() - size, INT_MAX)));
-    if (n > 0) {
-      size += static_cast<size_t>(n);
-      if (SSL_has_pending(conn.ssl.get()) == 0) break;
-      continue;
-    }
-    int error = SSL_get_error(conn.ssl.get(), n);
-    if (error == SSL_ERROR_WANT_READ) break;
-    if (error == SSL_ERROR_WANT_WRITE) {
-      // A post-handshake message wants out; EPOLLOUT until the socket
-      // takes it (the next SSL call sends it).
-      if (!conn.want_write) {
-        conn.want_write = true;
-        UpdateInterest(conn);
-      }
-      break;
-    }
-    failure = error == SSL_ERROR_ZERO_RETURN ||
-                      (error == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0)
-                  ? std::string("server closed the connection")
-                  : absl::StrCat("tls read: ", TlsErrorText(conn.ssl.get(), error));
-    break;
-  }
-  if (size > carried) {
-    conn.in.clear();
-    ProcessInput(conn, read_buffer_.data(), size);
-  }
-  if (!failure.empty() && conn.fd >= 0) Fail(conn, failure);
 }
 
 void ClientPool::ProcessInput(Conn& conn, char* data, size_t size) {
@@ -630,13 +483,7 @@ void ClientPool::HandleWirehubLine(Conn& conn, std::string_view line) {
   }
   if (conn.state == State::kSubscribed) {
     absl::StatusOr<PublicationPush> push = ParsePublicationPush(line);
-    // A slow client's backlog says nothing about the others' latency.
-    if (push.ok() && !conn.slow) {
-      int64_t now = MonotonicNowNs();
-      histogram_.Record(now - push->payload.ts_ns);
-      tracker_.Observe(conn.index, push->payload.seq);
-      received_.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (push.ok()) Account(conn, push->payload);
     // Other pushes (join, leave, ...) are not what the bench counts.
     return;
   }
@@ -686,9 +533,16 @@ void ClientPool::HandleNatsBytes(Conn& conn, std::string_view bytes) {
 
 void ClientPool::RecordPayload(Conn& conn, std::string_view data) {
   absl::StatusOr<BenchPayload> payload = ParseBenchPayload(data);
-  if (!payload.ok() || conn.slow) return;
-  histogram_.Record(MonotonicNowNs() - payload->ts_ns);
-  tracker_.Observe(conn.index, payload->seq);
+  if (payload.ok()) Account(conn, *payload);
+}
+
+void ClientPool::Account(Conn& conn, const BenchPayload& payload) {
+  // A slow client's backlog says nothing about the others' latency.
+  if (conn.slow) return;
+  const int64_t now = MonotonicNowNs();
+  histogram_.Record(now - payload.ts_ns);
+  tracker_.Observe(conn.index, payload.seq);
+  reply_timings_.Record(options_.reply_tokens, &conn.reply, payload.seq, payload.ts_ns, now);
   received_.fetch_add(1, std::memory_order_relaxed);
 }
 

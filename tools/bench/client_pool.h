@@ -16,7 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/websocket_frame.h"
+#include "tools/bench/bench_payload.h"
 #include "tools/bench/latency_histogram.h"
+#include "tools/bench/reply_timings.h"
 #include "tools/bench/sequence_tracker.h"
 #include "tools/bench/tls_client_context.h"
 
@@ -59,6 +61,11 @@ struct ClientPoolOptions {
   int slow_receive_buffer_bytes = 4096;
   // Sequence numbers the publisher starts each channel at.
   uint64_t first_seq = 1;
+  // Non-zero: each channel streams replies of this many publications
+  // (sequence numbers 1, reply_tokens + 1, ... start one), and the pool
+  // counts their time to first token and the gaps between their tokens
+  // (reply_timings()).
+  uint64_t reply_tokens = 0;
   // Non-zero: a subscribed connection the server closes connects again at
   // once to this port of server_host and subscribes again (a client
   // leaving a draining edge for another one). Counted in reconnected(),
@@ -123,6 +130,9 @@ class ClientPool {
   // After Run(): latency of every received bench publication, and per-client
   // sequence accounting (stream i is client i).
   const LatencyHistogram& histogram() const { return histogram_; }
+  // After Run(), with reply_tokens: the replies' timings over every client
+  // that is not slow.
+  const ReplyTimings& reply_timings() const { return reply_timings_; }
   SequenceTracker& tracker() { return tracker_; }
   // After Run(), with reconnect_port: when each reconnection was subscribed
   // again, as time since Run() started, in order.
@@ -140,7 +150,8 @@ class ClientPool {
   void OnWritable(Conn& conn);
   void OnReadable(Conn& conn);
   // The TLS path of the above: SSL_connect() until done, then SSL_read()
-  // and SSL_write() with WANT_READ / WANT_WRITE turned into epoll interest.
+  // and SSL_write() with WANT_READ / WANT_WRITE turned into epoll interest
+  // (client_pool_tls.cc).
   void ContinueTlsHandshake(Conn& conn);
   void TlsSend(Conn& conn, std::string_view bytes);
   void TlsOnWritable(Conn& conn);
@@ -150,6 +161,8 @@ class ClientPool {
   void HandleWirehubLine(Conn& conn, std::string_view line);
   void HandleNatsBytes(Conn& conn, std::string_view bytes);
   void RecordPayload(Conn& conn, std::string_view data);
+  // Counts one bench publication received by `conn`.
+  void Account(Conn& conn, const BenchPayload& payload);
   void OnOpen(Conn& conn);
   void MarkConnected(Conn& conn);
   void MarkSubscribed(Conn& conn);
@@ -195,6 +208,7 @@ class ClientPool {
 
   LatencyHistogram histogram_;
   SequenceTracker tracker_;
+  ReplyTimings reply_timings_;
 };
 
 }  // namespace wirehub::bench

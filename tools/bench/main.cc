@@ -12,8 +12,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/absl_compat.h"
-#include "tools/bench/client_group.h"
+#include "tools/bench/client_worker.h"
 #include "tools/bench/drain_scenario.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/selftest.h"
@@ -30,7 +31,9 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
   fanout      b/c. one channel -> N subscribers (10000) at --rates (10):
                  server CPU us per delivery, deliveries/s, latency, loss.
   latency     d. 1 -> 100 at 200/s and 1 -> 1 at 1000/s: publish -> receive
-                 latency through gRPC, control and edge.
+                 latency through gRPC, control and edge; wirehub publishes
+                 through the first of --apis (unary; stream: one paced
+                 PublishStream).
   channels    e. N clients (10000) each on its own channel, publications
                  round-robin at --rates (20000,50000,100000) through --apis
                  (stream,broadcast): accepted and delivered per second.
@@ -41,6 +44,21 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
   scale       g. past one process's open-files limit: N clients (30000)
                  from --client_processes (2) generator processes over
                  --edges (2) edges, idle and then 1 -> N at 10/s. wirehub only.
+  tokens      LLM replies streamed token by token: --conversations (1000)
+                 channels, conversation i with 1 + i % 3 subscribers, each
+                 fed --token_rate (30) tokens/s in replies of --reply_tokens
+                 (100), the conversations staggered over the first token
+                 interval, for --duration (10), through each of --apis
+                 (stream,multiplexed,unary): a PublishStream per
+                 conversation, every conversation on --streams (4) streams
+                 with one batch request per write, or a Publish call per
+                 token. Reports tokens published, accepted, failed,
+                 delivered, missing, duplicated and out of order; control
+                 and edge CPU and context switches per publication; time to
+                 first token; token latency; the jitter between tokens.
+                 Past one process's open files (10000 conversations are
+                 19999 clients) it adds generator processes and edges by
+                 itself (as --client_processes=2 --edges=2). wirehub only.
   drain       An edge holding N subscribers (10000) drains on SIGTERM while
                  its clients reconnect to a second edge at once: peak and
                  mean reconnects per second, closing all at once and in
@@ -56,8 +74,11 @@ Flags of the scenarios:
                                  and nats-server from Debian
   --skip_missing_peers           skip a peer whose packages are missing
   --results=FILE                 append JSON lines here
-  --clients=N  --rates=R[,R..]  --duration=SECONDS  --payload_bytes=N (100; slow 1000)
+  --clients=N  --rates=R[,R..]  --duration=SECONDS
+  --payload_bytes=N (100; slow 1000; tokens 40, the smallest payload)
   --apis=stream,broadcast,unary  --slow_percent=P  --broadcast_batch=N (100)
+  --conversations=N (1000)  --token_rate=R (30)  --reply_tokens=N (100)
+  --streams=N (4)                tokens: see above
   --client_threads=N (1)         client epoll loops per generator process
   --client_processes=N (1)       generator processes holding the clients
                                  (each may hold ~19k connections: the
@@ -171,6 +192,14 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
       options.apis = SplitList(value);
     } else if (ok && name == "slow_percent" && numeric && number > 0 && number <= 100) {
       options.slow_percent = number;
+    } else if (ok && name == "conversations" && numeric && number >= 1) {
+      options.conversations = static_cast<size_t>(number);
+    } else if (ok && name == "token_rate" && numeric && number > 0) {
+      options.token_rate = number;
+    } else if (ok && name == "reply_tokens" && numeric && number >= 1) {
+      options.reply_tokens = static_cast<size_t>(number);
+    } else if (ok && name == "streams" && numeric && number >= 1) {
+      options.streams = static_cast<size_t>(number);
     } else if (ok && name == "broadcast_batch" && numeric && number >= 1) {
       options.broadcast_batch = static_cast<size_t>(number);
     } else if (ok && name == "client_threads" && numeric && number >= 1) {
@@ -224,6 +253,10 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which leaves Mutex deadlock
+  // detection on: a lock-graph update on every acquisition (1.5 % of
+  // control's CPU on the publish path). Unit tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string_view command = argc > 1 ? argv[1] : "";
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
@@ -237,7 +270,7 @@ int main(int argc, char** argv) {
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
   for (const char* scenario :
-       {"idle", "fanout", "latency", "channels", "slow", "scale", "drain", "smoke"}) {
+       {"idle", "fanout", "latency", "channels", "slow", "scale", "tokens", "drain", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

@@ -1,5 +1,6 @@
 #include "tools/bench/proc_stats.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -62,7 +63,60 @@ bool ParseUint(std::string_view text, uint64_t* value) {
   return result.ec == std::errc() && result.ptr == text.data() + text.size();
 }
 
+// The number after `key` at the start of a line of a status file.
+bool StatusValue(std::string_view status, std::string_view key, uint64_t* value) {
+  size_t at = 0;
+  while (at < status.size()) {
+    size_t end = status.find('\n', at);
+    std::string_view line =
+        status.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    if (line.substr(0, key.size()) == key) {
+      line.remove_prefix(key.size());
+      size_t digits = line.find_first_not_of(" \t");
+      return digits != std::string_view::npos && ParseUint(line.substr(digits), value);
+    }
+    if (end == std::string_view::npos) break;
+    at = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
+
+absl::StatusOr<uint64_t> ParseContextSwitches(std::string_view status) {
+  uint64_t voluntary = 0;
+  uint64_t involuntary = 0;
+  if (!StatusValue(status, "voluntary_ctxt_switches:", &voluntary) ||
+      !StatusValue(status, "nonvoluntary_ctxt_switches:", &involuntary)) {
+    return absl::DataLossError("status without voluntary and nonvoluntary context switches");
+  }
+  return voluntary + involuntary;
+}
+
+absl::StatusOr<uint64_t> ReadContextSwitches(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) {
+    if (errno == ENOENT || errno == ESRCH) return absl::NotFoundError(absl::StrCat("no ", tasks));
+    return absl::UnavailableError(absl::StrCat("opendir ", tasks, ": ", std::strerror(errno)));
+  }
+  uint64_t total = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    absl::StatusOr<std::string> status =
+        ReadSmallFile(absl::StrCat(tasks, "/", entry->d_name, "/status"));
+    // A thread may exit between readdir() and the read: it counts no more.
+    if (!status.ok()) continue;
+    absl::StatusOr<uint64_t> switches = ParseContextSwitches(*status);
+    if (!switches.ok()) {
+      closedir(dir);
+      return switches.status();
+    }
+    total += *switches;
+  }
+  closedir(dir);
+  return total;
+}
 
 absl::StatusOr<ProcSample> ParseProcSample(std::string_view stat, std::string_view statm,
                                            long ticks_per_second, long page_size) {
@@ -103,7 +157,11 @@ absl::StatusOr<ProcSample> ReadProcSample(pid_t pid) {
   if (!statm.ok()) return statm.status();
   absl::StatusOr<ProcSample> sample =
       ParseProcSample(*stat, *statm, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE));
-  if (sample.ok()) sample->taken_ns = taken_ns;
+  if (!sample.ok()) return sample;
+  sample->taken_ns = taken_ns;
+  absl::StatusOr<uint64_t> switches = ReadContextSwitches(pid);
+  if (!switches.ok()) return switches.status();
+  sample->context_switches = *switches;
   return sample;
 }
 
@@ -114,6 +172,9 @@ ProcDelta Diff(const ProcSample& before, const ProcSample& after) {
   delta.cores = delta.wall_seconds > 0 ? delta.cpu_seconds / delta.wall_seconds : 0;
   delta.rss_change_bytes =
       static_cast<int64_t>(after.rss_bytes) - static_cast<int64_t>(before.rss_bytes);
+  delta.context_switches = after.context_switches > before.context_switches
+                               ? after.context_switches - before.context_switches
+                               : 0;
   return delta;
 }
 

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -51,21 +53,75 @@ TEST(ProcStatsTest, ReadsThisProcess) {
   EXPECT_EQ(memory[4096], static_cast<uint8_t>(4096));
 }
 
+TEST(ProcStatsTest, ParsesContextSwitchesOfAThread) {
+  std::string_view status =
+      "Name:\twirehub-edge\nState:\tS (sleeping)\nThreads:\t4\n"
+      "Cpus_allowed_list:\t0-1\nvoluntary_ctxt_switches:\t1200\n"
+      "nonvoluntary_ctxt_switches:\t34\n";
+  absl::StatusOr<uint64_t> switches = ParseContextSwitches(status);
+  ASSERT_TRUE(switches.ok()) << switches.status();
+  EXPECT_EQ(*switches, 1234u);
+  // Without its trailing newline too.
+  EXPECT_EQ(
+      ParseContextSwitches("voluntary_ctxt_switches: 5\nnonvoluntary_ctxt_switches: 6").value_or(0),
+      11u);
+}
+
+TEST(ProcStatsTest, RefusesStatusWithoutContextSwitches) {
+  EXPECT_EQ(ParseContextSwitches("Name:\tx\nvoluntary_ctxt_switches:\t3\n").status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ParseContextSwitches("voluntary_ctxt_switches:\tmany\n"
+                                 "nonvoluntary_ctxt_switches:\t1\n")
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+  // "voluntary" must not match inside "nonvoluntary".
+  EXPECT_FALSE(ParseContextSwitches("nonvoluntary_ctxt_switches:\t1\n").ok());
+}
+
+TEST(ProcStatsTest, CountsThisProcessesContextSwitchesOverItsThreads) {
+  absl::StatusOr<uint64_t> before = ReadContextSwitches(getpid());
+  ASSERT_TRUE(before.ok()) << before.status();
+  // A thread that sleeps switches out voluntarily at least once; its
+  // switches count while it is alive.
+  uint64_t during = 0;
+  std::thread sleeper([&] {
+    for (int i = 0; i < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    during = ReadContextSwitches(getpid()).value_or(0);
+  });
+  sleeper.join();
+  EXPECT_GE(during, *before + 5);
+  absl::StatusOr<ProcSample> sample = ReadProcSample(getpid());
+  ASSERT_TRUE(sample.ok()) << sample.status();
+  EXPECT_GT(sample->context_switches, 0u);
+  EXPECT_EQ(ReadContextSwitches((1 << 22) + 1).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(ProcStatsTest, MissingProcessIsNotFound) {
   // PIDs never exceed /proc/sys/kernel/pid_max, at most 2^22.
   EXPECT_EQ(ReadProcSample((1 << 22) + 1).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ProcStatsTest, DiffOfKnownSamples) {
-  ProcSample before{
-      .taken_ns = 1'000'000'000, .user_seconds = 1, .system_seconds = 0.5, .rss_bytes = 1000};
-  ProcSample after{
-      .taken_ns = 3'000'000'000, .user_seconds = 2, .system_seconds = 1.5, .rss_bytes = 500};
+  ProcSample before{.taken_ns = 1'000'000'000,
+                    .user_seconds = 1,
+                    .system_seconds = 0.5,
+                    .rss_bytes = 1000,
+                    .context_switches = 100};
+  ProcSample after{.taken_ns = 3'000'000'000,
+                   .user_seconds = 2,
+                   .system_seconds = 1.5,
+                   .rss_bytes = 500,
+                   .context_switches = 350};
   ProcDelta delta = Diff(before, after);
   EXPECT_DOUBLE_EQ(delta.wall_seconds, 2.0);
   EXPECT_DOUBLE_EQ(delta.cpu_seconds, 2.0);
   EXPECT_DOUBLE_EQ(delta.cores, 1.0);
   EXPECT_EQ(delta.rss_change_bytes, -500);
+  EXPECT_EQ(delta.context_switches, 250u);
+  // A sum that went down (busy threads exited) is no negative count.
+  after.context_switches = 50;
+  EXPECT_EQ(Diff(before, after).context_switches, 0u);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tools/bench/latency_histogram.h"
 
 namespace wirehub::bench {
 
@@ -60,6 +61,9 @@ struct PublishOutcome {
   // publications at once, so a large value means the rate was not held.
   absl::Duration max_lag;
   std::string first_error;
+  // From each publication's send time to control's answer (the token
+  // publisher only; empty otherwise).
+  LatencyHistogram answer_latency;
 };
 
 // RunPublisher()

@@ -197,8 +197,10 @@ export function splitSections(results) {
     channels: of('channels'),
     slow: of('slow'),
     scale: of('scale'),
+    tokens: of('tokens'),
     other: results.filter(
-        (r) => !['idle', 'fanout', 'latency', 'channels', 'slow', 'scale'].includes(r.scenario)),
+        (r) => !['idle', 'fanout', 'latency', 'channels', 'slow', 'scale', 'tokens']
+                    .includes(r.scenario)),
   };
 }
 
@@ -347,6 +349,50 @@ function channelsTable(results) {
     fmtLatencyUs(r.latency_us?.p99), fmtMicros(r.server_cpu_us_per_delivery),
   ]);
   return markdownTable(header, rows);
+}
+
+// Token streams: a row per case, the delivery and cost figures in one table
+// and the timings in another.
+function tokenCaseLabel(r, many) {
+  return (r.publish_api ?? DASH) + (many ? ` (${serverLabel(r.server)})` : '');
+}
+
+function fmtPerToken(v) {
+  return num(v) === undefined ? DASH : sig(v);
+}
+
+function tokensTables(results) {
+  const many = orderServers(results.map((r) => r.server)).length > 1;
+  const costs = markdownTable(
+      ['API', 'conversations', 'offered', 'tokens/s accepted', 'failed', 'missing', 'duplicated',
+       'out of order', 'control CPU per token', 'control switches per token',
+       'edge CPU per token', 'edge switches per token'],
+      results.map((r) => [
+        tokenCaseLabel(r, many), fmtCount(r.channels), fmtRate(r.publish_rate),
+        fmtRate(r.publishes_per_s), fmtLoss(r.publish_failed, r.published),
+        fmtLoss(r.missing, r.expected), fmtCount(r.duplicated), fmtCount(r.late),
+        fmtMicros(r.control_cpu_us_per_publication),
+        fmtPerToken(r.control_context_switches_per_publication),
+        fmtMicros(r.edge_cpu_us_per_publication),
+        fmtPerToken(r.edge_context_switches_per_publication),
+      ]));
+  const timings = markdownTable(
+      ['API', 'conversations', 'first token p50', 'first token p99', 'first token max',
+       'token p50', 'token p99', 'token p999', 'token max', 'gap jitter p50', 'gap jitter p99',
+       'gap jitter max', 'receive gap p50', 'receive gap p99', 'control answer p99',
+       'publisher max lag'],
+      results.map((r) => [
+        tokenCaseLabel(r, many), fmtCount(r.channels), fmtLatencyUs(r.first_token_us?.p50),
+        fmtLatencyUs(r.first_token_us?.p99), fmtLatencyUs(r.first_token_us?.max),
+        fmtLatencyUs(r.latency_us?.p50), fmtLatencyUs(r.latency_us?.p99),
+        fmtLatencyUs(r.latency_us?.p999), fmtLatencyUs(r.latency_us?.max),
+        fmtLatencyUs(r.gap_jitter_us?.p50), fmtLatencyUs(r.gap_jitter_us?.p99),
+        fmtLatencyUs(r.gap_jitter_us?.max), fmtLatencyUs(r.receive_gap_us?.p50),
+        fmtLatencyUs(r.receive_gap_us?.p99), fmtLatencyUs(r.answer_us?.p99),
+        num(r.max_publisher_lag_ms) === undefined ? DASH :
+                                                    fmtLatencyUs(r.max_publisher_lag_ms * 1000),
+      ]));
+  return [costs, '', timings];
 }
 
 const SLOW_METRICS = [
@@ -735,6 +781,17 @@ const SECTIONS = [
          'per process): the generator spreads them over child processes and the server side ' +
          'over several wirehub-edge processes on one wirehub-control. Server figures sum the ' +
          'edges.'},
+  {key: 'tokens', title: 'Token streams (issue 15)',
+   what: 'LLM replies streamed token by token: each conversation is a channel with 1 + i % 3 ' +
+         'subscribers (2 on average), fed by a backend at a fixed rate per conversation, the ' +
+         'conversations staggered over the first token interval. The backend publishes through ' +
+         'one PublishStream per conversation (stream), all conversations on a few streams with ' +
+         'one batch request per write (multiplexed), or one Publish call per token (unary). ' +
+         'Costs are per token control accepted, over the publishing and the drain; "switches" are ' +
+         'voluntary and involuntary context switches summed over the threads. First token is ' +
+         'the first token of every reply, backend write → subscriber; gap jitter is, between ' +
+         'consecutive tokens of one reply at one subscriber, the receive gap minus the send gap ' +
+         '(what the gateway added; catching up counts as 0).'},
 ];
 
 const METRICS_OF = {
@@ -850,6 +907,8 @@ export function generateReport({results, machine = {}, commands = [], command = 
     }
     if (section.key === 'channels') {
       out.push(channelsTable(sectionResults), '');
+    } else if (section.key === 'tokens') {
+      out.push(...tokensTables(sectionResults), '');
     } else if (section.key === 'slow') {
       out.push(slowTable(sectionResults), '');
     } else {

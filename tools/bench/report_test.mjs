@@ -300,3 +300,44 @@ test('the scale section shows clients beyond one process, edges summed', () => {
   assert.notEqual(row(fan, 'deliveries/s')[1], '—');
   assert.notEqual(row(fan, 'p50')[1], '—');
 });
+
+test('the token streams section: delivery and cost per api, then the timings', () => {
+  const tokens = [
+    {scenario: 'tokens', case: '1000 conversations @ 30 tokens/s via stream', server: 'wirehub',
+     clients: 2000, channels: 1000, publish_rate: 30000, publish_api: 'stream',
+     published: 300000, accepted: 300000, publish_failed: 0, expected: 600000,
+     delivered: 600000, missing: 0, duplicated: 0, late: 0, publishes_per_s: 29950,
+     control_cpu_us_per_publication: 21.4, control_context_switches_per_publication: 1.52,
+     edge_cpu_us_per_publication: 9.8, edge_context_switches_per_publication: 0.31,
+     latency_us: {p50: 640, p90: 900, p99: 2100, p999: 5200, max: 9100, count: 600000},
+     first_token_us: {p50: 700, p99: 2300, max: 4100, count: 6000},
+     gap_jitter_us: {p50: 40, p99: 1900, max: 8000, count: 594000},
+     receive_gap_us: {p50: 33300, p99: 35100, max: 41000, count: 594000},
+     answer_us: {p50: 300, p99: 1500, max: 3000, count: 300000},
+     max_publisher_lag_ms: 1.2},
+    {scenario: 'tokens', case: '1000 conversations @ 30 tokens/s via multiplexed',
+     server: 'wirehub', clients: 2000, channels: 1000, publish_rate: 30000,
+     publish_api: 'multiplexed', published: 300000, accepted: 299000, publish_failed: 1000,
+     expected: 598000, delivered: 598000, missing: 0, duplicated: 0, late: 0,
+     control_cpu_us_per_publication: 3.1},
+  ];
+  const markdown = render({results: [...fixture(), ...tokens]});
+  assert.match(markdown, /## Token streams \(issue 15\)/);
+  assert.doesNotMatch(markdown, /scenarios this report does not know/);
+  const lines = markdown.split('\n');
+  const at = lines.indexOf('## Token streams (issue 15)');
+  const costs = tableAfter(markdown, '## Token streams (issue 15)');
+  assert.deepEqual(row(costs, 'stream'), [
+    'stream', '1,000', '30k/s', '29.9k/s', '0', '0', '0', '0', '21.4 µs', '1.52', '9.8 µs', '0.31',
+  ]);
+  assert.deepEqual(row(costs, 'multiplexed').slice(0, 5),
+                   ['multiplexed', '1,000', '30k/s', '—', '1,000 (0.33 %)']);
+  // The timings table follows the costs table.
+  const timingsStart = lines.findIndex((l, i) => i > at + costs.length + 2 && l.startsWith('| API'));
+  const timings = lines.slice(timingsStart, timingsStart + 4).filter((l) => l.startsWith('|'));
+  assert.deepEqual(row(timings, 'stream'), [
+    'stream', '1,000', '700 µs', '2.3 ms', '4.1 ms', '640 µs', '2.1 ms', '5.2 ms', '9.1 ms',
+    '40 µs', '1.9 ms', '8 ms', '33.3 ms', '35.1 ms', '1.5 ms', '1.2 ms',
+  ]);
+  assert.equal(row(timings, 'multiplexed')[2], '—');
+});

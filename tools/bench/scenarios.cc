@@ -1,266 +1,28 @@
 #include "tools/bench/scenarios.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <functional>
 #include <memory>
-#include <random>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "common/jwt.h"
-#include "tools/bench/bench_certificates.h"
 #include "tools/bench/bench_payload.h"
+#include "tools/bench/bench_server.h"
 #include "tools/bench/case_result.h"
-#include "tools/bench/child_process.h"
 #include "tools/bench/client_group.h"
 #include "tools/bench/client_pool.h"
-#include "tools/bench/peer_server.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/rate_publisher.h"
-#include "tools/bench/server_process.h"
+#include "tools/bench/token_scenario.h"
 
 namespace wirehub::bench {
 namespace {
-
-constexpr char kHost[] = "127.0.0.1";
-
-struct WatchedPid {
-  std::string name;
-  pid_t pid = 0;
-  // Whether its CPU and memory count as the server's (the edge, a peer's
-  // processes) rather than as a helper's (wirehub-control).
-  bool server = true;
-};
-
-// BenchServer is one server under test with everything needed to connect
-// to it, subscribe and publish. Main thread only.
-struct BenchServer {
-  std::string name;
-  ClientProtocol protocol = ClientProtocol::kWirehub;
-  // Client i connects to ws_ports[i % size]: one per wirehub edge.
-  std::vector<int> ws_ports;
-  PublishApi publish_api = PublishApi::kUnary;
-  std::string publish_target;
-  std::string secret;       // wirehub's token secret
-  std::string tls_ca_file;  // wirehub over wss: the CA its clients verify against
-  std::vector<WatchedPid> pids;
-  std::unique_ptr<ServerProcess> control;
-  std::vector<std::unique_ptr<ServerProcess>> edges;
-  std::unique_ptr<PeerServer> peer;
-  std::string Resource(const std::string& channel) const {
-    if (protocol == ClientProtocol::kWirehub) return "/connection/websocket";
-    return peer->WsResource(channel);
-  }
-};
-
-absl::Status MakeDir(const std::string& path) {
-  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::InternalError(absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-std::string RandomHex(size_t bytes) {
-  std::random_device device;
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) absl::StrAppendFormat(&out, "%02x", device() & 0xff);
-  return out;
-}
-
-absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
-    const BenchOptions& options, const std::vector<std::string>& edge_flags, bool tls) {
-  auto server = std::make_unique<BenchServer>();
-  server->name = tls ? "wirehub-wss" : "wirehub";
-  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
-  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
-  server->secret = RandomHex(32);
-  std::string secret_file = dir + "/token-secret";
-  std::string config_file = dir + "/config.json";
-  if (absl::Status s = WriteFile(secret_file, server->secret + "\n"); !s.ok()) return s;
-  // Bench channels live in the default namespace, open to every connected
-  // client, as a public channel would be.
-  if (absl::Status s =
-          WriteFile(config_file, R"({"defaults":{"allow_subscribe_for_client":true}})");
-      !s.ok()) {
-    return s;
-  }
-  // A control with a separate edge link (--edge_listen) prints its port on
-  // a second line; the edges attach there. An older one serves both on
-  // its gRPC port.
-  const std::string control_binary = options.bin_dir + "/wirehub-control";
-  absl::StatusOr<bool> edge_link = HelpMentions(control_binary, "--edge_listen");
-  if (!edge_link.ok()) return edge_link.status();
-  std::vector<std::string> control_args = {absl::StrCat("--grpc_listen=", kHost, ":0")};
-  if (*edge_link) control_args.push_back(absl::StrCat("--edge_listen=", kHost, ":0"));
-  // Servers with an admin listener take a free port for it (several edges
-  // run at once) and stop without a drain delay (nothing balances them).
-  absl::StatusOr<bool> admin = HelpMentions(control_binary, "--admin_listen");
-  if (!admin.ok()) return admin.status();
-  std::vector<std::string> admin_args;
-  if (*admin) {
-    admin_args = {absl::StrCat("--admin_listen=", kHost, ":0"), "--drain_delay=0s"};
-    control_args.insert(control_args.end(), admin_args.begin(), admin_args.end());
-  }
-  absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
-      "wirehub-control", control_binary, control_args, "wirehub-control: grpc listening on",
-      dir + "/control.log", absl::Seconds(15));
-  if (!control.ok()) return control.status();
-  server->control = *std::move(control);
-  server->publish_target = absl::StrCat(kHost, ":", server->control->port());
-  int edge_link_port = server->control->port();
-  if (*edge_link) {
-    absl::StatusOr<int> port =
-        server->control->WaitForLine("wirehub-control: edge link listening on", absl::Seconds(15));
-    if (!port.ok()) return port.status();
-    edge_link_port = *port;
-  }
-  std::vector<std::string> args = {absl::StrCat("--listen=", kHost, ":0"),
-                                   absl::StrCat("--control=", kHost, ":", edge_link_port),
-                                   "--token_hmac_secret_file=" + secret_file,
-                                   "--config=" + config_file};
-  args.insert(args.end(), admin_args.begin(), admin_args.end());
-  if (*admin) args.push_back("--drain_duration=0s");
-  if (tls) {
-    // A fresh CA per run: nothing to keep, nothing committed.
-    std::string tls_dir = dir + "/tls";
-    if (absl::Status s = MakeDir(tls_dir); !s.ok()) return s;
-    absl::StatusOr<BenchCertificates> certificates = GenerateBenchCertificates(tls_dir);
-    if (!certificates.ok()) return certificates.status();
-    server->tls_ca_file = certificates->ca_file;
-    args.push_back("--tls_cert_file=" + certificates->cert_file);
-    args.push_back("--tls_key_file=" + certificates->key_file);
-  }
-  args.insert(args.end(), edge_flags.begin(), edge_flags.end());
-  server->pids = {{"control", server->control->pid(), false}};
-  // Past one process's open-files limit (~20k clients) a case needs
-  // several edges; they share the control.
-  for (size_t e = 0; e < std::max<size_t>(1, options.edges); ++e) {
-    std::string log = e == 0 ? dir + "/edge.log" : absl::StrCat(dir, "/edge", e, ".log");
-    absl::StatusOr<std::unique_ptr<ServerProcess>> edge =
-        ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", args,
-                             "wirehub-edge: websocket listening on", log, absl::Seconds(15));
-    if (!edge.ok()) return edge.status();
-    if (tls && (*edge)->ready_line().find("wss://") == std::string::npos) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "wirehub-edge was given a certificate but does not serve wss: ", (*edge)->ready_line()));
-    }
-    server->ws_ports.push_back((*edge)->port());
-    server->pids.push_back({e == 0 ? "edge" : absl::StrCat("edge", e), (*edge)->pid(), true});
-    server->edges.push_back(*std::move(edge));
-  }
-  return server;
-}
-
-int RandomBenchPort() {
-  // 65001-65535: above the ephemeral range's busiest part, as
-  // performance-notes.md advises for listeners that need a fixed port.
-  static std::mt19937 rng(std::random_device{}());
-  return 65001 + static_cast<int>(rng() % 500);
-}
-
-absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& options, PeerKind kind) {
-  auto server = std::make_unique<BenchServer>();
-  server->name = std::string(PeerName(kind));
-  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
-  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
-  absl::Status last;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    PeerOptions peer_options;
-    peer_options.work_dir = dir;
-    peer_options.ws_port = RandomBenchPort();
-    peer_options.publish_port =
-        kind == PeerKind::kNchan ? peer_options.ws_port : peer_options.ws_port + 1;
-    absl::StatusOr<std::unique_ptr<PeerServer>> peer = PeerServer::Start(kind, peer_options);
-    if (!peer.ok()) {
-      // Only a taken port is worth another try with other ports.
-      last = peer.status();
-      if (absl::IsAlreadyExists(last)) continue;
-      return last;
-    }
-    server->peer = *std::move(peer);
-    break;
-  }
-  if (server->peer == nullptr) return last;
-  server->protocol = kind == PeerKind::kNchan ? ClientProtocol::kNchan : ClientProtocol::kNats;
-  server->publish_api = kind == PeerKind::kNchan ? PublishApi::kNchan : PublishApi::kNats;
-  server->ws_ports = {server->peer->ws_port()};
-  server->publish_target = absl::StrCat(kHost, ":", server->peer->publish_port());
-  for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
-  return server;
-}
-
-// StartServer() starts `name`; a missing peer package is FailedPrecondition
-// naming the packages.
-absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(const std::string& name,
-                                                         const BenchOptions& options,
-                                                         const std::vector<std::string>& edge_flags,
-                                                         bool tls) {
-  if (name == "wirehub") return StartWirehub(options, edge_flags, tls);
-  PeerKind kind;
-  if (name == "nchan") {
-    kind = PeerKind::kNchan;
-  } else if (name == "nats") {
-    kind = PeerKind::kNats;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown server '", name, "' (wirehub, nchan, nats)"));
-  }
-  std::vector<std::string> missing = MissingPeerPackages(kind);
-  if (!missing.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        name, " needs Debian packages that are not installed: ", absl::StrJoin(missing, " "),
-        " (apt-get install ", absl::StrJoin(missing, " "), ")"));
-  }
-  return StartPeer(options, kind);
-}
-
-// Samples the server's processes.
-struct Samples {
-  std::vector<ProcSample> samples;
-};
-
-Samples SampleAll(const BenchServer& server) {
-  Samples out;
-  for (const WatchedPid& watched : server.pids) {
-    absl::StatusOr<ProcSample> sample = ReadProcSample(watched.pid);
-    out.samples.push_back(sample.ok() ? *sample : ProcSample{});
-  }
-  return out;
-}
-
-uint64_t ServerRss(const BenchServer& server, const Samples& samples) {
-  uint64_t rss = 0;
-  for (size_t i = 0; i < server.pids.size(); ++i) {
-    if (server.pids[i].server) rss += samples.samples[i].rss_bytes;
-  }
-  return rss;
-}
-
-// Fills processes and server CPU from two samples.
-double FillProcesses(const BenchServer& server, const Samples& before, const Samples& after,
-                     CaseResult* result) {
-  double server_cpu = 0;
-  result->processes.clear();
-  for (size_t i = 0; i < server.pids.size(); ++i) {
-    ProcDelta delta = Diff(before.samples[i], after.samples[i]);
-    result->processes.push_back(
-        {server.pids[i].name, server.pids[i].pid, delta.cpu_seconds, after.samples[i].rss_bytes});
-    if (server.pids[i].server) server_cpu += delta.cpu_seconds;
-  }
-  result->server_cpu_s = server_cpu;
-  result->server_rss_bytes = ServerRss(server, after);
-  return server_cpu;
-}
 
 // CaseSpec is one measured case.
 struct CaseSpec {
@@ -271,6 +33,8 @@ struct CaseSpec {
   size_t channels = 1;
   double rate = 0;                // 0: connect only (idle)
   std::optional<PublishApi> api;  // default: the server's
+  // Set: how wirehub gets the publications (the peers keep theirs).
+  std::optional<PublishApi> wirehub_api;
   absl::Duration duration = absl::Seconds(10);
   size_t slow_every = 0;
   size_t payload_bytes = 100;
@@ -287,43 +51,13 @@ std::string ChannelName(size_t i) { return BenchChannelName(i); }
 absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& server,
                                                           const BenchOptions& options,
                                                           const CaseSpec& spec) {
-  ClientGroupSpec group;
-  group.protocol = server.protocol;
-  group.host = kHost;
-  group.ports = server.ws_ports;
-  group.source_addresses = options.source_addresses;
-  group.resource = server.Resource("{channel}");
-  group.token_secret = server.secret;
-  group.tls_ca_file = server.tls_ca_file;
-  group.token_issued_at = absl::Now();
-  group.token_expires_at = group.token_issued_at + absl::Hours(2);
+  ClientGroupSpec group = ClientsOf(server, options);
   group.clients = spec.clients;
   group.channels = spec.channels;
   group.slow_every = spec.slow_every;
   group.threads = spec.client_threads != 0 ? spec.client_threads : options.client_threads;
   group.processes = spec.client_processes != 0 ? spec.client_processes : options.client_processes;
   return ClientGroup::Start(group, options.self_binary);
-}
-
-// Waits until every client subscribed or failed; false on timeout.
-bool WaitSubscribed(const ClientGroup& clients, size_t count, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (clients.subscribed() + clients.failed() >= count) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
-absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {
-  std::fputs(ToSummary(result).c_str(), stdout);
-  std::fflush(stdout);
-  if (options.results_path.empty()) return absl::OkStatus();
-  std::ofstream out(options.results_path, std::ios::app);
-  out << ToJsonLine(result) << "\n";
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", options.results_path));
-  return absl::OkStatus();
 }
 
 // RunCase() connects spec.clients to `server`, then publishes (unless
@@ -338,7 +72,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   result.clients = spec.clients;
   result.channels = spec.channels;
 
-  Samples idle_before = SampleAll(server);
+  ServerSamples idle_before = SampleAll(server);
   absl::StatusOr<std::unique_ptr<ClientGroup>> started = StartClients(server, options, spec);
   if (!started.ok()) return started.status();
   ClientGroup& clients = **started;
@@ -379,7 +113,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   absl::SleepFor(spec.settle);
 
   if (spec.rate <= 0) {
-    Samples idle_after = SampleAll(server);
+    ServerSamples idle_after = SampleAll(server);
     FillProcesses(server, idle_before, idle_after, &result);
     double grown = static_cast<double>(ServerRss(server, idle_after)) -
                    static_cast<double>(ServerRss(server, idle_before));
@@ -390,7 +124,9 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   }
 
   PublishPlan plan;
-  plan.api = spec.api.value_or(server.publish_api);
+  plan.api = spec.api.value_or(server.protocol == ClientProtocol::kWirehub
+                                   ? spec.wirehub_api.value_or(server.publish_api)
+                                   : server.publish_api);
   plan.target = server.publish_target;
   for (size_t i = 0; i < spec.channels; ++i) plan.channels.push_back(ChannelName(i));
   plan.rate = spec.rate;
@@ -414,7 +150,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
     }
   });
 
-  Samples before = SampleAll(server);
+  ServerSamples before = SampleAll(server);
   int64_t publish_start = MonotonicNowNs();
   absl::StatusOr<PublishOutcome> outcome = RunPublisher(plan);
   if (!outcome.ok()) {
@@ -440,7 +176,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   }
   int64_t window_ns =
       std::max<int64_t>(last_progress - publish_start, absl::ToInt64Nanoseconds(outcome->elapsed));
-  Samples after = SampleAll(server);
+  ServerSamples after = SampleAll(server);
   sampling = false;
   sampler.join();
   if (spec.slow_every > 0) {
@@ -605,6 +341,16 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     one.clients = 1;
     one.rate = 1000;
     one.name = FanoutName(1, 1000);
+    // --apis: how wirehub gets the publications (its first entry; unary by
+    // default), e.g. stream: one paced PublishStream.
+    if (!options.apis.empty()) {
+      absl::StatusOr<PublishApi> api = ParsePublishApi(options.apis.front());
+      if (!api.ok()) return api.status();
+      for (CaseSpec* spec : {&wide, &one}) {
+        spec->wirehub_api = *api;
+        if (*api != PublishApi::kUnary) absl::StrAppend(&spec->name, " via ", options.apis.front());
+      }
+    }
     return RunCases(options, {wide, one}, true, options.edge_flags);
   }
   if (name == "channels") {
@@ -693,7 +439,20 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     spread.name = "fanout from 2 generator processes";
     spread.client_processes = 2;
     spread.client_threads = 2;
-    return RunCases(options, {idle, fan, spread, stream, broadcast}, true, options.edge_flags);
+    absl::Status status =
+        RunCases(options, {idle, fan, spread, stream, broadcast}, true, options.edge_flags);
+    // Token streams, every publishing api once (wirehub only).
+    absl::StatusOr<std::vector<TokenCaseSpec>> tokens = TokenCases(options, /*smoke=*/true);
+    if (!tokens.ok()) return tokens.status();
+    BenchOptions wirehub_only = options;
+    wirehub_only.servers = {"wirehub"};
+    absl::Status token_status = RunTokenScenario(wirehub_only, *tokens);
+    return status.ok() ? token_status : status;
+  }
+  if (name == "tokens") {
+    absl::StatusOr<std::vector<TokenCaseSpec>> tokens = TokenCases(options, /*smoke=*/false);
+    if (!tokens.ok()) return tokens.status();
+    return RunTokenScenario(options, *tokens);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown scenario '", name, "'"));
 }

@@ -41,9 +41,18 @@ struct BenchOptions {
   std::vector<double> rates;
   absl::Duration duration = absl::ZeroDuration();  // 0: the scenario's default
   size_t payload_bytes = 0;                        // 0: the scenario's default (100; slow: 1000)
-  std::vector<std::string> apis;                   // channels: unary, broadcast, stream
+  // channels: unary, broadcast, stream; latency: its first; tokens: stream,
+  // multiplexed, unary.
+  std::vector<std::string> apis;
   double slow_percent = 1;
   size_t broadcast_batch = 100;
+  // tokens: conversations (channels with 1-3 subscribers each), tokens per
+  // second of each, tokens per reply, and the PublishStreams of the
+  // multiplexed publisher (0: the scenario's defaults, 1000, 30, 100, 4).
+  size_t conversations = 0;
+  double token_rate = 0;
+  size_t reply_tokens = 0;
+  size_t streams = 0;
   // Extra flags for wirehub-edge, e.g. "--client_queue_max_bytes=65536".
   std::vector<std::string> edge_flags;
   // The transports wirehub is measured over, in this order: false is ws,
@@ -55,7 +64,8 @@ struct BenchOptions {
 
 // RunScenario()
 //
-// Runs scenario `name` (idle, fanout, latency, channels, slow, smoke) and
+// Runs scenario `name` (idle, fanout, latency, channels, slow, scale,
+// tokens, smoke) and
 // prints a summary per case. Errors when a server cannot be started or a
 // scenario's set-up fails (clients that cannot connect, ...); the figures of
 // cases that completed are already written.

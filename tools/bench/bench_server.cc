@@ -1,0 +1,252 @@
+#include "tools/bench/bench_server.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "tools/bench/bench_certificates.h"
+#include "tools/bench/child_process.h"
+
+namespace wirehub::bench {
+namespace {
+
+absl::Status MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("mkdir ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string RandomHex(size_t bytes) {
+  std::random_device device;
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) absl::StrAppendFormat(&out, "%02x", device() & 0xff);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
+    const BenchOptions& options, const std::vector<std::string>& edge_flags, bool tls) {
+  auto server = std::make_unique<BenchServer>();
+  server->name = tls ? "wirehub-wss" : "wirehub";
+  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
+  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
+  server->secret = RandomHex(32);
+  std::string secret_file = dir + "/token-secret";
+  std::string config_file = dir + "/config.json";
+  if (absl::Status s = WriteFile(secret_file, server->secret + "\n"); !s.ok()) return s;
+  // Bench channels live in the default namespace, open to every connected
+  // client, as a public channel would be.
+  if (absl::Status s =
+          WriteFile(config_file, R"({"defaults":{"allow_subscribe_for_client":true}})");
+      !s.ok()) {
+    return s;
+  }
+  // A control with a separate edge link (--edge_listen) prints its port on
+  // a second line; the edges attach there. An older one serves both on
+  // its gRPC port.
+  const std::string control_binary = options.bin_dir + "/wirehub-control";
+  absl::StatusOr<bool> edge_link = HelpMentions(control_binary, "--edge_listen");
+  if (!edge_link.ok()) return edge_link.status();
+  std::vector<std::string> control_args = {absl::StrCat("--grpc_listen=", kBenchHost, ":0")};
+  if (*edge_link) control_args.push_back(absl::StrCat("--edge_listen=", kBenchHost, ":0"));
+  // Servers with an admin listener take a free port for it (several edges
+  // run at once) and stop without a drain delay (nothing balances them).
+  absl::StatusOr<bool> admin = HelpMentions(control_binary, "--admin_listen");
+  if (!admin.ok()) return admin.status();
+  std::vector<std::string> admin_args;
+  if (*admin) {
+    admin_args = {absl::StrCat("--admin_listen=", kBenchHost, ":0"), "--drain_delay=0s"};
+    control_args.insert(control_args.end(), admin_args.begin(), admin_args.end());
+  }
+  absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
+      "wirehub-control", control_binary, control_args, "wirehub-control: grpc listening on",
+      dir + "/control.log", absl::Seconds(15));
+  if (!control.ok()) return control.status();
+  server->control = *std::move(control);
+  server->publish_target = absl::StrCat(kBenchHost, ":", server->control->port());
+  int edge_link_port = server->control->port();
+  if (*edge_link) {
+    absl::StatusOr<int> port =
+        server->control->WaitForLine("wirehub-control: edge link listening on", absl::Seconds(15));
+    if (!port.ok()) return port.status();
+    edge_link_port = *port;
+  }
+  std::vector<std::string> args = {absl::StrCat("--listen=", kBenchHost, ":0"),
+                                   absl::StrCat("--control=", kBenchHost, ":", edge_link_port),
+                                   "--token_hmac_secret_file=" + secret_file,
+                                   "--config=" + config_file};
+  args.insert(args.end(), admin_args.begin(), admin_args.end());
+  if (*admin) args.push_back("--drain_duration=0s");
+  if (tls) {
+    // A fresh CA per run: nothing to keep, nothing committed.
+    std::string tls_dir = dir + "/tls";
+    if (absl::Status s = MakeDir(tls_dir); !s.ok()) return s;
+    absl::StatusOr<BenchCertificates> certificates = GenerateBenchCertificates(tls_dir);
+    if (!certificates.ok()) return certificates.status();
+    server->tls_ca_file = certificates->ca_file;
+    args.push_back("--tls_cert_file=" + certificates->cert_file);
+    args.push_back("--tls_key_file=" + certificates->key_file);
+  }
+  args.insert(args.end(), edge_flags.begin(), edge_flags.end());
+  server->pids = {{"control", server->control->pid(), false}};
+  // Past one process's open-files limit (~20k clients) a case needs
+  // several edges; they share the control.
+  for (size_t e = 0; e < std::max<size_t>(1, options.edges); ++e) {
+    std::string log = e == 0 ? dir + "/edge.log" : absl::StrCat(dir, "/edge", e, ".log");
+    absl::StatusOr<std::unique_ptr<ServerProcess>> edge =
+        ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", args,
+                             "wirehub-edge: websocket listening on", log, absl::Seconds(15));
+    if (!edge.ok()) return edge.status();
+    if (tls && (*edge)->ready_line().find("wss://") == std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "wirehub-edge was given a certificate but does not serve wss: ", (*edge)->ready_line()));
+    }
+    server->ws_ports.push_back((*edge)->port());
+    server->pids.push_back({e == 0 ? "edge" : absl::StrCat("edge", e), (*edge)->pid(), true});
+    server->edges.push_back(*std::move(edge));
+  }
+  return server;
+}
+
+int RandomBenchPort() {
+  // 65001-65535: above the ephemeral range's busiest part, as
+  // performance-notes.md advises for listeners that need a fixed port.
+  static std::mt19937 rng(std::random_device{}());
+  return 65001 + static_cast<int>(rng() % 500);
+}
+
+absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& options, PeerKind kind) {
+  auto server = std::make_unique<BenchServer>();
+  server->name = std::string(PeerName(kind));
+  std::string dir = absl::StrCat(options.work_dir, "/", server->name);
+  if (absl::Status s = MakeDir(dir); !s.ok()) return s;
+  absl::Status last;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    PeerOptions peer_options;
+    peer_options.work_dir = dir;
+    peer_options.ws_port = RandomBenchPort();
+    peer_options.publish_port =
+        kind == PeerKind::kNchan ? peer_options.ws_port : peer_options.ws_port + 1;
+    absl::StatusOr<std::unique_ptr<PeerServer>> peer = PeerServer::Start(kind, peer_options);
+    if (!peer.ok()) {
+      // Only a taken port is worth another try with other ports.
+      last = peer.status();
+      if (absl::IsAlreadyExists(last)) continue;
+      return last;
+    }
+    server->peer = *std::move(peer);
+    break;
+  }
+  if (server->peer == nullptr) return last;
+  server->protocol = kind == PeerKind::kNchan ? ClientProtocol::kNchan : ClientProtocol::kNats;
+  server->publish_api = kind == PeerKind::kNchan ? PublishApi::kNchan : PublishApi::kNats;
+  server->ws_ports = {server->peer->ws_port()};
+  server->publish_target = absl::StrCat(kBenchHost, ":", server->peer->publish_port());
+  for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
+  return server;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(const std::string& name,
+                                                         const BenchOptions& options,
+                                                         const std::vector<std::string>& edge_flags,
+                                                         bool tls) {
+  if (name == "wirehub") return StartWirehub(options, edge_flags, tls);
+  PeerKind kind;
+  if (name == "nchan") {
+    kind = PeerKind::kNchan;
+  } else if (name == "nats") {
+    kind = PeerKind::kNats;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown server '", name, "' (wirehub, nchan, nats)"));
+  }
+  std::vector<std::string> missing = MissingPeerPackages(kind);
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        name, " needs Debian packages that are not installed: ", absl::StrJoin(missing, " "),
+        " (apt-get install ", absl::StrJoin(missing, " "), ")"));
+  }
+  return StartPeer(options, kind);
+}
+
+ServerSamples SampleAll(const BenchServer& server) {
+  ServerSamples out;
+  for (const WatchedPid& watched : server.pids) {
+    absl::StatusOr<ProcSample> sample = ReadProcSample(watched.pid);
+    out.samples.push_back(sample.ok() ? *sample : ProcSample{});
+  }
+  return out;
+}
+
+uint64_t ServerRss(const BenchServer& server, const ServerSamples& samples) {
+  uint64_t rss = 0;
+  for (size_t i = 0; i < server.pids.size(); ++i) {
+    if (server.pids[i].server) rss += samples.samples[i].rss_bytes;
+  }
+  return rss;
+}
+
+double FillProcesses(const BenchServer& server, const ServerSamples& before,
+                     const ServerSamples& after, CaseResult* result) {
+  double server_cpu = 0;
+  result->processes.clear();
+  for (size_t i = 0; i < server.pids.size(); ++i) {
+    ProcDelta delta = Diff(before.samples[i], after.samples[i]);
+    result->processes.push_back(
+        {server.pids[i].name, server.pids[i].pid, delta.cpu_seconds, after.samples[i].rss_bytes});
+    if (server.pids[i].server) server_cpu += delta.cpu_seconds;
+  }
+  result->server_cpu_s = server_cpu;
+  result->server_rss_bytes = ServerRss(server, after);
+  return server_cpu;
+}
+
+ClientGroupSpec ClientsOf(const BenchServer& server, const BenchOptions& options) {
+  ClientGroupSpec group;
+  group.protocol = server.protocol;
+  group.host = kBenchHost;
+  group.ports = server.ws_ports;
+  group.source_addresses = options.source_addresses;
+  group.resource = server.Resource("{channel}");
+  group.token_secret = server.secret;
+  group.tls_ca_file = server.tls_ca_file;
+  group.token_issued_at = absl::Now();
+  group.token_expires_at = group.token_issued_at + absl::Hours(2);
+  group.threads = options.client_threads;
+  group.processes = options.client_processes;
+  return group;
+}
+
+bool WaitSubscribed(const ClientGroup& clients, size_t count, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (clients.subscribed() + clients.failed() >= count) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {
+  std::fputs(ToSummary(result).c_str(), stdout);
+  std::fflush(stdout);
+  if (options.results_path.empty()) return absl::OkStatus();
+  std::ofstream out(options.results_path, std::ios::app);
+  out << ToJsonLine(result) << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", options.results_path));
+  return absl::OkStatus();
+}
+
+}  // namespace wirehub::bench
