@@ -193,6 +193,18 @@ absl::StatusOr<int> ControlServer::Start() {
   }
   api_server_ = *std::move(api);
   edge_server_ = *std::move(edge);
+  if (options_.callback_threads > 0) {
+    absl::StatusOr<std::unique_ptr<CallbackThreadParker>> parker =
+        CallbackThreadParker::Park(edge_server_.get(), options_.callback_threads, absl::Seconds(2));
+    if (parker.ok()) {
+      parker_ = *std::move(parker);
+      WH_LOG(INFO) << "gRPC callback threads: " << options_.callback_threads << " of "
+                   << CallbackThreadParker::PoolSize() << " at work";
+    } else {
+      WH_LOG(WARNING) << "gRPC callback threads left as gRPC made them: "
+                      << parker.status().message();
+    }
+  }
   SetServing(true);
   control_service_.set_address(absl::StrCat(HostOf(options_.grpc_listen), ":", api_port));
   hub_.Start();
@@ -331,6 +343,9 @@ void ControlServer::FinishDrain(absl::Duration grace) {
   if (finished_) return;
   finished_ = true;
   BeginDrain();
+  // The whole pool works through the drain's cancellations, and no thread
+  // is still held when gRPC joins them.
+  parker_.reset();
   if (api_server_ != nullptr) {
     control_service_.set_refusing(true);
     WH_EVENT(INFO, "draining_api").Field("in_flight", api_calls_.unary_in_flight());

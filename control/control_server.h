@@ -21,6 +21,7 @@
 #include "control/api_call_tracker.h"
 #include "control/api_key_set.h"
 #include "control/authenticated_control_service.h"
+#include "control/callback_thread_parker.h"
 #include "control/certificate_reloader.h"
 #include "control/control_metrics.h"
 #include "control/control_service.h"
@@ -48,6 +49,9 @@ struct ControlServerOptions {
   int max_concurrent_streams = 1000;
   // Unary API calls that bring no deadline are cancelled after this long.
   absl::Duration api_call_timeout = absl::Seconds(30);
+  // gRPC callback threads left at work (control/callback_thread_parker.h);
+  // 0: gRPC's own pool, clamp(cores / 2, 2, 16) threads.
+  int callback_threads = 0;
   // Channel namespaces and their options; the default accepts every
   // namespace and keeps no history.
   NamespaceRegistry namespaces = NamespaceRegistry::Default();
@@ -182,6 +186,7 @@ class ControlServer {
   std::unique_ptr<CertificateReloader> edge_tls_;
   std::unique_ptr<grpc::Server> api_server_;
   std::unique_ptr<grpc::Server> edge_server_;
+  std::unique_ptr<CallbackThreadParker> parker_;
   int edge_link_port_ = 0;
 };
 

@@ -211,6 +211,23 @@ TEST(ControlServerTest, SecondServerOnATakenPortRefusesToStart) {
   first.Shutdown(absl::Seconds(1));
 }
 
+TEST(ControlServerTest, ServesWithOneCallbackThreadAndDrainsPromptly) {
+  ControlServerOptions options = Options();
+  options.callback_threads = 1;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(api.Publish("", "").ok()) << i;
+  EXPECT_TRUE(api.Stats("").ok());
+  EXPECT_EQ(CheckHealth(absl::StrCat("127.0.0.1:", server.edge_link_port()), "").serving_status, 1);
+  const absl::Time start = absl::Now();
+  server.Shutdown(absl::Seconds(1));
+  // The parked threads are released first, so shutting down does not wait
+  // on them.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
 TEST(ControlServerTest, EdgeLinkIsServedOnItsOwnListenerOnly) {
   ControlServerOptions options = Options();
   options.api_keys = TestKeys();

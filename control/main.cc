@@ -56,6 +56,12 @@ ABSL_FLAG(int, max_concurrent_streams, 1000,
           "backend keeps one PublishStream per conversation");
 ABSL_FLAG(absl::Duration, api_call_timeout, absl::Seconds(30),
           "Unary calls that bring no deadline are cancelled after this long (streams are exempt)");
+ABSL_FLAG(int, grpc_callback_threads, 0,
+          "0 (default): gRPC's own pool of callback threads (cores / 2, at least 2). N: leave "
+          "only N of them at work and park the rest. 1 cuts control's context switches per "
+          "publication about threefold, for a control with cores of its own; on shared, busy "
+          "cores a preempted lone thread stalls every call (docs/architecture.md, \"Publish path "
+          "cost\")");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (JSON, see docs/configuration.md); default: every namespace "
           "accepted, no history");
@@ -182,6 +188,11 @@ int main(int argc, char** argv) {
   options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   if (options.max_concurrent_streams < 1) {
     WH_LOG(ERROR) << "--max_concurrent_streams must be at least 1";
+    return 2;
+  }
+  options.callback_threads = absl::GetFlag(FLAGS_grpc_callback_threads);
+  if (options.callback_threads < 0) {
+    WH_LOG(ERROR) << "--grpc_callback_threads must be 0 (gRPC's pool) or more";
     return 2;
   }
   options.api_call_timeout = absl::GetFlag(FLAGS_api_call_timeout);
