@@ -36,7 +36,7 @@ class ChannelTableTest : public ::testing::Test {
       std::make_shared<config::v1::NamespaceOptions>();
   std::shared_ptr<const config::v1::NamespaceOptions> plain_ =
       std::make_shared<config::v1::NamespaceOptions>();
-  Connection connection_{1, "127.0.0.1:1"};
+  Connection connection_{1};
   ClientSession session_{&connection_};
   ChannelTable table_;
 };

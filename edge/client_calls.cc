@@ -134,8 +134,13 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
         session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
     return;
   }
-  if (!session->publish_bucket.Take(options_.client_publish_rate, options_.client_publish_burst,
-                                    absl::Now())) {
+  absl::Time now = absl::Now();
+  if (session->publishing == nullptr) {
+    session->publishing = std::make_unique<ClientSession::Publishing>();
+    session->publishing->bucket.Fill(options_.client_publish_burst, now);
+  }
+  ClientSession::Publishing& publishing = *session->publishing;
+  if (!publishing.bucket.Take(options_.client_publish_rate, options_.client_publish_burst, now)) {
     metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kRefused);
     sessions_->SendText(
         session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
@@ -147,22 +152,25 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
   request->set_channel(Subscriptions::KeyOf(*session, command.channel));
   request->set_data(command.data_json);
   *request->mutable_info() = Subscriptions::InfoOf(*session, command.channel);
-  session->publishes.push_back(
-      ClientSession::QueuedPublish{command.id, ticket, std::move(request)});
+  publishing.queue.push_back(
+      ClientSession::Publishing::Queued{command.id, ticket, std::move(request)});
   SendNextPublish(session);
 }
 
 void ClientCalls::SendNextPublish(ClientSession* session) {
-  if (session->publish_in_flight || session->publishes.empty()) return;
-  session->publish_in_flight = true;
-  const ClientSession::QueuedPublish& next = session->publishes.front();
+  // Only sessions that published get here, and they keep their state.
+  ClientSession::Publishing& publishing = *session->publishing;
+  if (publishing.in_flight || publishing.queue.empty()) return;
+  publishing.in_flight = true;
+  const ClientSession::Publishing::Queued& next = publishing.queue.front();
   link_->Publish(
       *next.request, options_.control_call_timeout,
       ToLoop<control::v1::PublishResponse>(
           session, [this, command_id = next.command_id, ticket = next.ticket](
                        ClientSession* target, absl::StatusOr<control::v1::PublishResponse> answer) {
-            target->publish_in_flight = false;
-            if (!target->publishes.empty()) target->publishes.pop_front();
+            ClientSession::Publishing& state = *target->publishing;
+            state.in_flight = false;
+            if (!state.queue.empty()) state.queue.pop_front();
             metrics_->CountCommand(CommandMethod::kPublish,
                                    answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (answer.ok()) {

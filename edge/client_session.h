@@ -9,28 +9,24 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "edge/compact_time.h"
 #include "edge/reply_sequencer.h"
+#include "edge/subscribed_channels.h"
 #include "edge/token_bucket.h"
 #include "edge/transport.h"
 #include "wirehub/edge/v1/edge.pb.h"
 
 namespace wirehub::edge {
 
-// One subscription of a session, by channel name.
-struct Subscription {
-  // The subscription token's `info` (raw JSON), shown in presence.
-  std::string chan_info;
-  // The subscription token's expiry; InfiniteFuture without a token.
-  absl::Time expires_at = absl::InfiniteFuture();
-  // Reported to control's presence (namespace with presence or join_leave).
-  bool in_presence = false;
-};
-
 // ClientSession is owned by SessionRegistry from the transport's OnOpen to
 // its OnClose.
+//
+// An edge holds one per connection, so its size is most of what an idle
+// connection costs beyond lws's own: times are CompactTime, what few
+// sessions use (client publishes, token channels) hangs off pointers that
+// stay null until then, and the small fields sit together to save padding.
 // Thread: edge loop only.
 struct ClientSession {
   explicit ClientSession(Connection* connection) : id(connection->id), connection(connection) {}
@@ -44,6 +40,11 @@ struct ClientSession {
   // Calls to control (or waits for its acknowledgement) this session's
   // commands have started and that have not come back yet.
   uint32_t calls_in_flight = 0;
+  // Non-zero once the connection is to be closed with this code; nothing
+  // more is read or queued after that.
+  int close_code = 0;
+  // Refusals by command_bucket since the last admitted command.
+  uint32_t command_strikes = 0;
 
   // Set by a successful connect command.
   bool connected = false;
@@ -54,42 +55,45 @@ struct ClientSession {
   std::string tenant;
   // The connection token's `info`, raw JSON.
   std::string conn_info;
-  // The connection token's `channels`.
-  absl::flat_hash_set<std::string> token_channels;
-  absl::Time connected_at;
+  // The connection token's `channels`; null when it has none.
+  std::unique_ptr<absl::flat_hash_set<std::string>> token_channels;
+  CompactTime connected_at;
   // When the connection token expires (InfiniteFuture: never); the session
   // is closed with 3005 if no refresh moved it by then plus the grace.
-  absl::Time expires_at = absl::InfiniteFuture();
+  CompactTime expires_at = absl::InfiniteFuture();
 
   // Channels (by name) subscribed or with a subscribe in progress.
-  absl::flat_hash_map<std::string, Subscription> channels;
+  SubscribedChannels channels;
 
-  // Command token bucket (every command but pong), and the refusals since
-  // the last admitted command.
+  // Command token bucket (every command but pong).
   TokenBucket command_bucket;
-  uint32_t command_strikes = 0;
 
-  // Client publish token bucket.
-  TokenBucket publish_bucket;
-  // Client publications waiting for control, one in flight at a time so
-  // control sequences them in the order the client sent them, each with
-  // the place its reply takes. Bounded by the calls-in-flight limit.
-  // A list, not a deque: an empty one allocates nothing.
-  struct QueuedPublish {
-    uint32_t command_id;
-    ReplySequencer::Ticket ticket;
-    std::shared_ptr<edge::v1::ClientPublishRequest> request;
+  // Client publishes: created by the first one and kept from then on.
+  struct Publishing {
+    // The publish rate limit's bucket, full when created (as it would be
+    // had it been filled at connect and never drawn from).
+    TokenBucket bucket;
+    // Publications waiting for control, one in flight at a time so control
+    // sequences them in the order the client sent them, each with the
+    // place its reply takes. Bounded by the calls-in-flight limit. A list,
+    // not a deque: an empty one allocates nothing.
+    struct Queued {
+      uint32_t command_id;
+      ReplySequencer::Ticket ticket;
+      std::shared_ptr<edge::v1::ClientPublishRequest> request;
+    };
+    std::list<Queued> queue;
+    bool in_flight = false;
   };
-  std::list<QueuedPublish> publishes;
-  bool publish_in_flight = false;
+  std::unique_ptr<Publishing> publishing;
 
-  absl::Time connect_deadline = absl::InfiniteFuture();
-  absl::Time next_ping = absl::InfiniteFuture();
-  absl::Time pong_deadline = absl::InfiniteFuture();
-
-  // Non-zero once the connection is to be closed with this code; nothing
-  // more is read or queued after that.
-  int close_code = 0;
+  // When the client must have sent what the edge waits for: its connect
+  // command (connect_timeout after the handshake), then the pong to the
+  // last ping (pong_timeout after it). InfiniteFuture while nothing is
+  // awaited. One field for both: they never overlap.
+  CompactTime reply_deadline = absl::InfiniteFuture();
+  // When the next ping goes (connected sessions).
+  CompactTime next_ping = absl::InfiniteFuture();
 };
 
 }  // namespace wirehub::edge

@@ -160,7 +160,7 @@ void EdgeServer::RequestStopNow() {
 
 void EdgeServer::OnOpen(Connection* connection) {
   ClientSession* session = sessions_.Open(connection);
-  session->connect_deadline = absl::Now() + options_.connect_timeout;
+  session->reply_deadline = absl::Now() + options_.connect_timeout;
   session->command_bucket.Fill(options_.command_burst, absl::Now());
   // A handshake that was under way when accepting stopped.
   if (accepting_stopped_) {
@@ -232,7 +232,7 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
   }
   switch (command.kind) {
     case Command::Kind::kPong:
-      session->pong_deadline = absl::InfiniteFuture();
+      session->reply_deadline = absl::InfiniteFuture();
       return;
     case Command::Kind::kConnect:
       HandleConnect(session, command);
@@ -261,7 +261,7 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
       return;
     case Command::Kind::kPing:
       // A client ping also proves the client alive.
-      session->pong_deadline = absl::InfiniteFuture();
+      session->reply_deadline = absl::InfiniteFuture();
       metrics_->CountCommand(CommandMethod::kPing, CommandOutcome::kOk);
       SendText(session, EncodeEmptyResult(command.id, "ping"));
       return;
@@ -323,13 +323,15 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
   session->user = std::move(claims->subject);
   session->tenant = std::move(claims->tenant);
   session->conn_info = std::move(claims->info_json);
-  session->token_channels.insert(claims->channels.begin(), claims->channels.end());
+  if (!claims->channels.empty()) {
+    session->token_channels = std::make_unique<absl::flat_hash_set<std::string>>(
+        claims->channels.begin(), claims->channels.end());
+  }
   session->expires_at = claims->expires_at;
   session->connected_at = now;
   session->client_id = NewClientId();
-  session->connect_deadline = absl::InfiniteFuture();
+  session->reply_deadline = absl::InfiniteFuture();
   session->next_ping = now + options_.ping_interval;
-  session->publish_bucket.Fill(options_.client_publish_burst, now);
   std::string user = MakeChannelKey(session->tenant, session->user);
   if (++users_[user] == 1 && link_ != nullptr && !session->user.empty()) link_->AddUser(user);
   int ping_seconds = static_cast<int>(absl::ToInt64Seconds(options_.ping_interval));
@@ -383,7 +385,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
     SendText(session, EncodeErrorReply(command.id, kErrorLimitExceeded, "limit exceeded", false));
     return;
   }
-  ConnectionIdentity who{session->user, session->tenant, &session->token_channels};
+  ConnectionIdentity who{session->user, session->tenant, session->token_channels.get()};
   absl::StatusOr<SubscribeGrant> grant = authorizer_.AuthorizeSubscribe(
       who, channel, *namespace_options, command.has_token ? command.token : "", absl::Now());
   if (!grant.ok()) {
@@ -400,7 +402,9 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
     request.position.recover = true;
   }
   Subscription subscription;
-  subscription.chan_info = std::move(grant->chan_info);
+  if (!grant->chan_info.empty()) {
+    subscription.chan_info = std::make_unique<const std::string>(std::move(grant->chan_info));
+  }
   subscription.expires_at = grant->expires_at;
   if (!subscriptions_.Subscribe(session, channel, std::move(namespace_options), std::move(request),
                                 std::move(subscription))) {
@@ -474,7 +478,7 @@ void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command
     return;
   }
   absl::Time now = absl::Now();
-  ConnectionIdentity who{session->user, session->tenant, &session->token_channels};
+  ConnectionIdentity who{session->user, session->tenant, session->token_channels.get()};
   absl::StatusOr<SubscribeGrant> grant =
       authorizer_.VerifySubscriptionToken(who, command.channel, command.token, now);
   if (!grant.ok()) {
@@ -505,13 +509,13 @@ void EdgeServer::Sweep() {
   for (ClientSession* session : sessions) {
     if (session->close_code != 0) continue;
     if (!session->connected) {
-      if (now >= session->connect_deadline) {
+      if (now >= session->reply_deadline) {
         metrics_->CountRefusal(RefusalReason::kConnectTimeout);
         Disconnect(session, kCloseStale, "stale");
       }
       continue;
     }
-    if (now >= session->pong_deadline) {
+    if (now >= session->reply_deadline) {
       Disconnect(session, kCloseNoPong, "no pong");
       continue;
     }
@@ -534,8 +538,8 @@ void EdgeServer::Sweep() {
     }
     if (now >= session->next_ping) {
       session->next_ping = now + options_.ping_interval;
-      if (session->pong_deadline == absl::InfiniteFuture()) {
-        session->pong_deadline = now + options_.pong_timeout;
+      if (session->reply_deadline == absl::InfiniteFuture()) {
+        session->reply_deadline = now + options_.pong_timeout;
       }
       sessions_.Send(session, ping_frame_);
     }

@@ -343,6 +343,94 @@ TEST_F(EdgeServerTest, RepliesKeepCommandOrderBehindSlowCalls) {
                                                HasSubstr(R"("id":4)"), HasSubstr(R"("offset":2)")));
 }
 
+TEST_F(EdgeServerTest, TheConnectThenEachPongIsAwaitedInTurn) {
+  // One deadline per session serves both waits: the connect's, then each
+  // ping's pong.
+  options_.connect_timeout = absl::Milliseconds(50);
+  options_.ping_interval = absl::Milliseconds(50);
+  options_.pong_timeout = absl::Milliseconds(50);
+  Start();
+  uint64_t silent = transport_.Open();
+  uint64_t id = Connect();
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_EQ(transport_.peer(silent).close_code, kCloseStale);
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+  EXPECT_THAT(transport_.Take(id), ElementsAre("{}"));
+  transport_.Receive(id, "{}");
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+  EXPECT_THAT(transport_.Take(id), ElementsAre("{}"));
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseNoPong);
+}
+
+TEST_F(EdgeServerTest, ClientPublishesGoOneAtATimeWithinTheRate) {
+  // The publish state is made by the first publish: its bucket starts full
+  // (burst 2), and publications reach control one at a time, in order.
+  config::v1::Config config = TestConfig();
+  config.mutable_defaults()->set_allow_publish_for_client(true);
+  options_.namespaces = NamespaceRegistry(config);
+  options_.client_publish_burst = 2;
+  options_.client_publish_rate = 0.001;
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id,
+                     "{\"id\":10,\"publish\":{\"channel\":\"news\",\"data\":{\"n\":1}}}\n"
+                     "{\"id\":11,\"publish\":{\"channel\":\"news\",\"data\":{\"n\":2}}}\n"
+                     "{\"id\":12,\"publish\":{\"channel\":\"news\",\"data\":{\"n\":3}}}");
+  ASSERT_THAT(control_.publishes, SizeIs(1));
+  EXPECT_EQ(control_.publishes.front().request.data(), R"({"n":1})");
+  // The refused third waits behind the two replies still to come.
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  FakeControlApi::AnswerOldest(control_.publishes, absl::StatusOr<control::v1::PublishResponse>(
+                                                       control::v1::PublishResponse()));
+  transport_.RunPosted();
+  ASSERT_THAT(control_.publishes, SizeIs(1));
+  EXPECT_EQ(control_.publishes.front().request.data(), R"({"n":2})");
+  FakeControlApi::AnswerOldest(control_.publishes, absl::StatusOr<control::v1::PublishResponse>(
+                                                       control::v1::PublishResponse()));
+  transport_.RunPosted();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("id":10,"publish")"), HasSubstr(R"("id":11,"publish")"),
+                          AllOf(HasSubstr(R"("id":12)"), HasSubstr(R"("code":111)"))));
+  EXPECT_THAT(control_.publishes, IsEmpty());
+}
+
+TEST_F(EdgeServerTest, TokenChannelsAloneOpenAChannelClientsMayNotSubscribe) {
+  config::v1::Config config = TestConfig();
+  config::v1::Namespace* closed = config.add_namespaces();
+  closed->set_name("private");
+  closed->mutable_options()->set_allow_subscribe_for_client(false);
+  options_.namespaces = NamespaceRegistry(config);
+  Start();
+  TokenSpec spec;
+  spec.subject = "alice";
+  spec.issued_at = absl::Now() - absl::Minutes(1);
+  spec.expires_at = absl::Now() + absl::Hours(1);
+  spec.channels = {"private:a"};
+  uint64_t id = transport_.Open();
+  transport_.Receive(
+      id, absl::StrCat(R"({"id":1,"connect":{"token":")", MintToken(kSecret, spec), R"("}})"));
+  Ack();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("connect")"), HasSubstr(R"("channel":"private:a")")));
+  transport_.Receive(id, R"({"id":2,"unsubscribe":{"channel":"private:a"}})");
+  transport_.Receive(id, R"({"id":3,"subscribe":{"channel":"private:a"}})");
+  transport_.Receive(id, R"({"id":4,"subscribe":{"channel":"private:b"}})");
+  Ack();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("id":2)"), HasSubstr(R"("id":3,"subscribe")"),
+                          AllOf(HasSubstr(R"("id":4)"), HasSubstr(R"("code":103)"))));
+  // Another connection of the same user without the claim gets nothing.
+  uint64_t other = Connect();
+  transport_.Receive(other, R"({"id":2,"subscribe":{"channel":"private:a"}})");
+  EXPECT_THAT(transport_.Take(other),
+              ElementsAre(AllOf(HasSubstr(R"("id":2)"), HasSubstr(R"("code":103)"))));
+}
+
 TEST_F(EdgeServerTest, CallsPastTheConnectionBoundAnswer111) {
   Start();
   uint64_t id = PositionedSubscriber(1);

@@ -38,6 +38,14 @@ constexpr auto kLwsWriteClose = static_cast<enum lws_write_protocol>(4);
 // cannot hold the loop from serving the connections it already has.
 constexpr int kAcceptsPerWake = 64;
 
+// Each connection's WebSocket receive buffer, which lws allocates for the
+// connection's lifetime (this plus LWS_PRE plus 4 bytes) and which also
+// bounds one read() from its socket. Commands other than connect, refresh
+// and publish are mostly under 100 bytes; longer messages arrive in pieces
+// of this size that OnReceive() joins. 132 makes the allocation 152 bytes,
+// a 160-byte malloc chunk (512 took 544).
+constexpr size_t kReceiveBufferBytes = 132;
+
 // Close() still sends a queue up to this size before the close frame.
 constexpr size_t kCloseFlushMaxBytes = 64 * 1024;
 
@@ -188,20 +196,33 @@ void WriteHttpError(struct lws* wsi, int status, std::string_view reason, bool v
 
 }  // namespace
 
+// Thread: edge loop only.
 struct LwsConnection final : Connection {
-  LwsConnection(uint64_t id, std::string peer, struct lws* wsi, size_t queue_max_bytes)
-      : Connection(id, std::move(peer)), wsi(wsi), queue(queue_max_bytes) {}
+  LwsConnection(uint64_t id, struct lws* wsi) : Connection(id), wsi(wsi) {}
+
+  // What few connections need, and then only for a while: allocated on
+  // first use so that an idle connection does not carry two empty strings
+  // (64 bytes).
+  struct Occasional {
+    // A message arriving in pieces (fragments, or a frame longer than the
+    // receive buffer) until its last piece.
+    std::string partial;
+    // The close frame's reason, once closing.
+    std::string close_reason;
+  };
+  Occasional& occasional() {
+    if (occasional_state == nullptr) occasional_state = std::make_unique<Occasional>();
+    return *occasional_state;
+  }
 
   struct lws* const wsi;
   OutboundQueue queue;
   // ConnectionLimiter's key for this connection's address ("" if none).
   std::string limit_key;
-  // A message arriving in several fragments.
-  std::string rx;
+  std::unique_ptr<Occasional> occasional_state;
   // Non-zero once the connection is to be closed with this code; nothing
   // more is read or queued after that.
   int close_code = 0;
-  std::string close_reason;
   bool writable_requested = false;
   // Listed in dirty_: has output for the end-of-turn flush.
   bool dirty = false;
@@ -236,7 +257,7 @@ struct LwsTransport::Impl {
   static int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                       size_t len) {
     auto* transport = static_cast<LwsTransport*>(lws_context_user(lws_get_context(wsi)));
-    return transport->HandleCallback(wsi, reason, static_cast<void**>(user), in, len);
+    return transport->HandleCallback(wsi, reason, user, in, len);
   }
   static void OnWake(uv_async_t* handle) {
     Of(reinterpret_cast<uv_handle_t*>(handle))->inbox_.Drain();
@@ -376,10 +397,10 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
       // (ConfirmUpgrade refuses every other offer).
       "centrifuge-json",
       &Impl::Callback,
-      sizeof(LwsConnection*),
-      // Small receive buffer per connection; larger messages arrive in
-      // fragments that OnReceive joins.
-      512,
+      // No per-session allocation: the LwsConnection is the wsi's opaque
+      // user data (an 8-byte per_session_data_size cost a 32-byte chunk).
+      0,
+      kReceiveBufferBytes,
       0,
       nullptr,
       // Let one lws_write carry a whole coalesced batch.
@@ -547,7 +568,7 @@ void LwsTransport::PauseAccepting() {
                  absl::ToInt64Milliseconds(options_.accept_pause), 0);
 }
 
-int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void* in, size_t len) {
+int LwsTransport::HandleCallback(struct lws* wsi, int reason, void* user, void* in, size_t len) {
   switch (reason) {
     case LWS_CALLBACK_WSI_CREATE:
       OnSocketCreated(wsi);
@@ -559,7 +580,7 @@ int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void*
 
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
       // `user` is the vhost's SSL_CTX here.
-      absl::Status status = InitTls(static_cast<void*>(slot));
+      absl::Status status = InitTls(user);
       if (!status.ok()) WH_LOG(ERROR) << "tls: " << status.message();
       return status.ok() ? 0 : 1;
     }
@@ -575,25 +596,25 @@ int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void*
       return ConfirmUpgrade(wsi, in != nullptr ? static_cast<const char*>(in) : "");
 
     case LWS_CALLBACK_ESTABLISHED:
-      OnEstablished(wsi, slot);
+      OnEstablished(wsi);
       return 0;
 
     case LWS_CALLBACK_RECEIVE: {
-      auto* connection = static_cast<LwsConnection*>(*slot);
+      auto* connection = static_cast<LwsConnection*>(lws_get_opaque_user_data(wsi));
       if (connection == nullptr) return -1;
       return OnReceive(connection, static_cast<const char*>(in), len);
     }
 
     case LWS_CALLBACK_SERVER_WRITEABLE: {
-      auto* connection = static_cast<LwsConnection*>(*slot);
+      auto* connection = static_cast<LwsConnection*>(lws_get_opaque_user_data(wsi));
       if (connection == nullptr) return -1;
       return OnWritable(connection);
     }
 
     case LWS_CALLBACK_CLOSED: {
-      auto* connection = static_cast<LwsConnection*>(*slot);
+      auto* connection = static_cast<LwsConnection*>(lws_get_opaque_user_data(wsi));
       if (connection != nullptr) {
-        *slot = nullptr;
+        lws_set_opaque_user_data(wsi, nullptr);
         OnClosed(connection);
       }
       return 0;
@@ -604,16 +625,14 @@ int LwsTransport::HandleCallback(struct lws* wsi, int reason, void** slot, void*
   }
 }
 
-void LwsTransport::OnEstablished(struct lws* wsi, void** slot) {
-  char peer[64] = {0};
-  lws_get_peer_simple(wsi, peer, sizeof(peer));
-  auto* connection = new LwsConnection(next_connection_id_++, peer, wsi, options_.queue_max_bytes);
+void LwsTransport::OnEstablished(struct lws* wsi) {
+  auto* connection = new LwsConnection(next_connection_id_++, wsi);
   auto pending = pending_.find(wsi);
   if (pending != pending_.end()) {
     connection->limit_key = std::move(pending->second.limit_key);
     pending_.erase(pending);
   }
-  *slot = connection;
+  lws_set_opaque_user_data(wsi, connection);
   connections_.insert(connection);
   metrics_->connections.Set(static_cast<double>(connections_.size()));
   if (handler_ != nullptr) handler_->OnOpen(connection);
@@ -621,7 +640,9 @@ void LwsTransport::OnEstablished(struct lws* wsi, void** slot) {
 
 int LwsTransport::OnReceive(LwsConnection* connection, const char* data, size_t len) {
   if (connection->close_code != 0) return 0;  // Closing: ignore what still arrives.
-  if (connection->rx.size() + len > options_.max_message_bytes) {
+  LwsConnection::Occasional* held = connection->occasional_state.get();
+  size_t partial = held != nullptr ? held->partial.size() : 0;
+  if (partial + len > options_.max_message_bytes) {
     // Refuse before buffering: a client cannot make us hold more than the
     // limit for it.
     static constexpr char kReason[] = "message too big";
@@ -635,14 +656,18 @@ int LwsTransport::OnReceive(LwsConnection* connection, const char* data, size_t 
   bool binary = lws_frame_is_binary(connection->wsi);
   bool final_fragment =
       lws_is_final_fragment(connection->wsi) && lws_remaining_packet_payload(connection->wsi) == 0;
-  if (final_fragment && connection->rx.empty()) {
+  if (final_fragment && partial == 0) {
     if (handler_ != nullptr) handler_->OnMessage(connection, std::string_view(data, len), binary);
     return 0;
   }
-  connection->rx.append(data, len);
+  std::string& pieces = connection->occasional().partial;
+  pieces.append(data, len);
   if (final_fragment) {
-    std::string message = std::move(connection->rx);
-    connection->rx = std::string();
+    std::string message = std::move(pieces);
+    // Not closing (checked above), so nothing else lives there: give the
+    // memory back before the handler runs (it may close, which allocates
+    // it again for the reason).
+    connection->occasional_state.reset();
     if (handler_ != nullptr) handler_->OnMessage(connection, message, binary);
   }
   return 0;
@@ -669,7 +694,9 @@ int LwsTransport::OnWritable(LwsConnection* connection) {
     write_buffer_.assign(LWS_PRE, '\0');
     write_buffer_.push_back(static_cast<char>((connection->close_code >> 8) & 0xff));
     write_buffer_.push_back(static_cast<char>(connection->close_code & 0xff));
-    write_buffer_.append(connection->close_reason);  // Close() keeps it <= 123 bytes.
+    if (connection->occasional_state != nullptr) {  // Close() keeps it <= 123 bytes.
+      write_buffer_.append(connection->occasional_state->close_reason);
+    }
     lws_write(connection->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
               write_buffer_.size() - LWS_PRE, kLwsWriteClose);
     return -1;
@@ -743,7 +770,7 @@ bool LwsTransport::Send(Connection* base, Frame frame) {
   assert(OnLoopThread());
   auto* connection = static_cast<LwsConnection*>(base);
   if (connection->close_code != 0) return true;  // Closing: dropped quietly.
-  if (!connection->queue.Push(std::move(frame))) return false;
+  if (!connection->queue.Push(std::move(frame), options_.queue_max_bytes)) return false;
   MarkDirty(connection);
   return true;
 }
@@ -756,7 +783,7 @@ void LwsTransport::Close(Connection* base, int code, std::string_view reason) {
   metrics_->CountDisconnect(code);
   // A close frame carries at most 123 bytes of reason (RFC 6455 5.5), and
   // it must stay valid UTF-8.
-  connection->close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
+  connection->occasional().close_reason.assign(Utf8Prefix(reason, kMaxCloseReasonBytes));
   // A client that reads gets the replies queued before the close (a 111
   // before 3013, say); one with a large backlog is likely not reading, and
   // waiting for it would hold the socket.
@@ -903,11 +930,17 @@ void LwsTransport::ResumeAcceptingIfBelowLimit() {
 
 void LwsTransport::ExpireHandshakes() {
   absl::Time now = absl::Now();
-  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+  while (!deadlines_.empty()) {
+    // Deadlines of handshakes that completed (or sockets that closed) go
+    // as soon as they reach the front, not when they would have expired:
+    // after a burst of connects they would otherwise hold 32 bytes per
+    // connection for a whole handshake_timeout.
     Deadline deadline = deadlines_.front();
-    deadlines_.pop_front();
     auto pending = pending_.find(deadline.wsi);
-    if (pending == pending_.end() || pending->second.serial != deadline.serial) continue;
+    bool waiting = pending != pending_.end() && pending->second.serial == deadline.serial;
+    if (waiting && deadline.at > now) break;
+    deadlines_.pop_front();
+    if (!waiting) continue;
     // Counted once: the entry stays (its limiter key is released when lws
     // destroys the socket) but no longer matches a deadline.
     pending->second.serial = 0;

@@ -148,8 +148,10 @@ class LwsTransport final : public Transport {
  private:
   // libuv and lws state; its static callbacks call the methods below.
   struct Impl;
-  int HandleCallback(struct lws* wsi, int reason, void** slot, void* in, size_t len);
-  void OnEstablished(struct lws* wsi, void** slot);
+  // `user` is lws's per-session pointer (null: there is no per-session
+  // data) or, for the TLS set-up callback, the vhost's SSL_CTX.
+  int HandleCallback(struct lws* wsi, int reason, void* user, void* in, size_t len);
+  void OnEstablished(struct lws* wsi);
   int OnReceive(LwsConnection* connection, const char* data, size_t len);
   int OnWritable(LwsConnection* connection);
   void OnClosed(LwsConnection* connection);

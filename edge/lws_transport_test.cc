@@ -115,9 +115,18 @@ class RawClient {
     return head.substr(0, head.find("\r\n"));
   }
   // One masked text frame.
-  void SendText(const std::string& text) {
+  void SendText(const std::string& text) { SendFrame(0x81, text); }
+  // `pieces` as one text message in several frames (RFC 6455 5.4).
+  void SendFragmented(const std::vector<std::string>& pieces) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      int opcode = i == 0 ? 0x01 : 0x00;
+      SendFrame((i + 1 == pieces.size() ? 0x80 : 0x00) | opcode, pieces[i]);
+    }
+  }
+  // A masked frame with `first_byte` (FIN and opcode) and `text`.
+  void SendFrame(int first_byte, const std::string& text) {
     std::string frame;
-    frame += static_cast<char>(0x81);
+    frame += static_cast<char>(first_byte);
     const unsigned char mask[4] = {1, 2, 3, 4};
     if (text.size() < 126) {
       frame += static_cast<char>(0x80 | text.size());
@@ -240,6 +249,29 @@ TEST_F(LwsTransportLoopTest, EchoesMessagesAndClosesWithTheGivenCode) {
   EXPECT_GE(metrics_.client_queue_bytes.count(), 2u);
   EXPECT_GT(metrics_.loop_turn_seconds.count(), 0u);
   EXPECT_THAT(registry_.Render(), HasSubstr(R"(wirehub_edge_disconnects_total{code="3001"} 1)"));
+}
+
+TEST_F(LwsTransportLoopTest, LongAndFragmentedMessagesArriveWhole) {
+  // The receive buffer is small: longer frames arrive in pieces, as do
+  // fragmented messages, and each is handed over joined, once.
+  RawClient client(port_);
+  ASSERT_THAT(client.Upgrade("/connection/websocket"), HasSubstr("101"));
+  std::string long_text;
+  for (int i = 0; long_text.size() < 900; ++i) absl::StrAppend(&long_text, i, ",");
+  client.SendText(long_text);
+  EXPECT_EQ(client.Read().second, "echo:" + long_text);
+  client.SendText("short");
+  EXPECT_EQ(client.Read().second, "echo:short");
+  client.SendFragmented({"frag", std::string(300, 'm'), "", "ment"});
+  EXPECT_EQ(client.Read().second, "echo:frag" + std::string(300, 'm') + "ment");
+  client.SendText("after");
+  EXPECT_EQ(client.Read().second, "echo:after");
+  // A close while a message was arriving in pieces still carries its code.
+  client.SendFragmented({"clo", "se"});
+  auto [close_opcode, close_payload] = client.Read();
+  EXPECT_EQ(close_opcode, 8);
+  ASSERT_GE(close_payload.size(), 2u);
+  EXPECT_EQ(close_payload.substr(2), "shutdown");
 }
 
 TEST_F(LwsTransportLoopTest, WhatWasQueuedBeforeACloseIsSentFirst) {

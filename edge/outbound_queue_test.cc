@@ -13,10 +13,10 @@ namespace {
 Frame MakeFrame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
 
 TEST(OutboundQueueTest, DrainJoinsWithNewlines) {
-  OutboundQueue queue(1024);
-  ASSERT_TRUE(queue.Push(MakeFrame("{\"a\":1}")));
-  ASSERT_TRUE(queue.Push(MakeFrame("{}")));
-  ASSERT_TRUE(queue.Push(MakeFrame("{\"b\":2}")));
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame("{\"a\":1}"), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame("{}"), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame("{\"b\":2}"), 1024));
   std::string out;
   EXPECT_EQ(queue.DrainInto(1 << 20, &out), 3u);
   EXPECT_EQ(out, "{\"a\":1}\n{}\n{\"b\":2}");
@@ -25,19 +25,19 @@ TEST(OutboundQueueTest, DrainJoinsWithNewlines) {
 }
 
 TEST(OutboundQueueTest, RejectsPushOverByteBoundAndKeepsEarlierFrames) {
-  OutboundQueue queue(10);
-  ASSERT_TRUE(queue.Push(MakeFrame("123456")));
-  EXPECT_FALSE(queue.Push(MakeFrame("12345")));
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame("123456"), 10));
+  EXPECT_FALSE(queue.Push(MakeFrame("12345"), 10));
   EXPECT_EQ(queue.size(), 1u);
   EXPECT_EQ(queue.bytes(), 6u);
-  EXPECT_TRUE(queue.Push(MakeFrame("1234")));
+  EXPECT_TRUE(queue.Push(MakeFrame("1234"), 10));
   EXPECT_EQ(queue.bytes(), 10u);
 }
 
 TEST(OutboundQueueTest, DrainStopsAtBatchLimitButTakesAtLeastOne) {
-  OutboundQueue queue(1024);
-  ASSERT_TRUE(queue.Push(MakeFrame(std::string(50, 'x'))));
-  ASSERT_TRUE(queue.Push(MakeFrame(std::string(50, 'y'))));
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame(std::string(50, 'x')), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame(std::string(50, 'y')), 1024));
   std::string out;
   EXPECT_EQ(queue.DrainInto(20, &out), 1u);
   EXPECT_EQ(out, std::string(50, 'x'));
@@ -47,9 +47,9 @@ TEST(OutboundQueueTest, DrainStopsAtBatchLimitButTakesAtLeastOne) {
 }
 
 TEST(OutboundQueueTest, BatchLimitCountsSeparators) {
-  OutboundQueue queue(1024);
-  ASSERT_TRUE(queue.Push(MakeFrame("aaaa")));
-  ASSERT_TRUE(queue.Push(MakeFrame("bbbb")));
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame("aaaa"), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame("bbbb"), 1024));
   std::string out;
   EXPECT_EQ(queue.DrainInto(8, &out), 1u);  // "aaaa\nbbbb" is 9 bytes.
   EXPECT_EQ(queue.DrainInto(8, &out), 1u);
@@ -57,10 +57,10 @@ TEST(OutboundQueueTest, BatchLimitCountsSeparators) {
 
 TEST(OutboundQueueTest, SharedFrameSurvivesDrainOfOneQueue) {
   Frame shared = MakeFrame("{\"push\":{}}");
-  OutboundQueue first(1024);
-  OutboundQueue second(1024);
-  ASSERT_TRUE(first.Push(shared));
-  ASSERT_TRUE(second.Push(shared));
+  OutboundQueue first;
+  OutboundQueue second;
+  ASSERT_TRUE(first.Push(shared, 1024));
+  ASSERT_TRUE(second.Push(shared, 1024));
   std::string out;
   first.DrainInto(1024, &out);
   first.Clear();
@@ -71,21 +71,22 @@ TEST(OutboundQueueTest, SharedFrameSurvivesDrainOfOneQueue) {
 }
 
 TEST(OutboundQueueTest, ClearResetsBytes) {
-  OutboundQueue queue(8);
-  ASSERT_TRUE(queue.Push(MakeFrame("12345678")));
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame("12345678"), 8));
   queue.Clear();
-  EXPECT_TRUE(queue.Push(MakeFrame("12345678")));
+  EXPECT_TRUE(queue.Push(MakeFrame("12345678"), 8));
 }
 
 TEST(OutboundQueueTest, NeverEmptyQueueKeepsOrderThroughCompaction) {
   // A reader that always leaves something queued: frames keep their order
   // across the queue's internal compaction, and the bytes stay accounted.
-  OutboundQueue queue(1 << 20);
+  OutboundQueue queue;
   uint64_t next_pushed = 0;
   uint64_t next_expected = 0;
   for (int round = 0; round < 200; ++round) {
     for (int i = 0; i < 5; ++i) {
-      ASSERT_TRUE(queue.Push(std::make_shared<const std::string>(std::to_string(next_pushed++))));
+      ASSERT_TRUE(
+          queue.Push(std::make_shared<const std::string>(std::to_string(next_pushed++)), 1 << 20));
     }
     std::string out;
     // Batch limit small enough to take ~4 of the 5 new frames each round.
@@ -100,6 +101,41 @@ TEST(OutboundQueueTest, NeverEmptyQueueKeepsOrderThroughCompaction) {
   queue.DrainInto(1 << 20, &rest);
   EXPECT_TRUE(queue.empty());
   EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(OutboundQueueTest, FramesPushedWhileOthersWaitKeepTheirPlace) {
+  // The oldest frame is held apart from the rest: a push after a partial
+  // drain goes behind what is left, never ahead of it.
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame("a"), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame("b"), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame("c"), 1024));
+  std::string out;
+  EXPECT_EQ(queue.DrainInto(1, &out), 1u);
+  EXPECT_EQ(out, "a");
+  EXPECT_EQ(queue.size(), 2u);
+  ASSERT_TRUE(queue.Push(MakeFrame("d"), 1024));
+  out.clear();
+  EXPECT_EQ(queue.DrainInto(1024, &out), 3u);
+  EXPECT_EQ(out, "b\nc\nd");
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(OutboundQueueTest, OneFrameAtATimeLeavesTheQueueEmpty) {
+  OutboundQueue queue;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(queue.Push(MakeFrame("too long"), 4));
+    EXPECT_TRUE(queue.empty());
+    ASSERT_TRUE(queue.Push(MakeFrame(std::to_string(i)), 4));
+    EXPECT_EQ(queue.size(), 1u);
+    EXPECT_EQ(queue.bytes(), 1u);
+    std::string out;
+    EXPECT_EQ(queue.DrainInto(1024, &out), 1u);
+    EXPECT_EQ(out, std::to_string(i));
+    EXPECT_TRUE(queue.empty());
+  }
 }
 
 }  // namespace

@@ -1,61 +1,66 @@
 #include "edge/reply_sequencer.h"
 
+#include <memory>
 #include <utility>
 
 namespace wirehub::edge {
 
 ReplySequencer::Ticket ReplySequencer::Reserve() {
+  if (held_ == nullptr) held_ = std::make_unique<Held>();
   Slot slot;
   slot.ticket = next_ticket_++;
   slot.filled = false;
-  slots_.push_back(std::move(slot));
-  ++reserved_;
-  return slots_.back().ticket;
+  held_->slots.push_back(std::move(slot));
+  ++held_->reserved;
+  return held_->slots.back().ticket;
 }
 
 bool ReplySequencer::Pass(Frame frame) {
-  if (empty()) return true;
-  held_bytes_ += frame->size();
+  if (held_ == nullptr) return true;
+  held_->held_bytes += frame->size();
   // Consecutive frames behind the same reservation share one slot.
-  if (slots_.back().ticket == 0) {
-    slots_.back().frames.push_back(std::move(frame));
+  std::vector<Slot>& slots = held_->slots;
+  if (slots.back().ticket == 0) {
+    slots.back().frames.push_back(std::move(frame));
   } else {
     Slot slot;
     slot.frames.push_back(std::move(frame));
-    slots_.push_back(std::move(slot));
+    slots.push_back(std::move(slot));
   }
   return false;
 }
 
 void ReplySequencer::Fill(Ticket ticket, std::vector<Frame> frames) {
-  for (size_t i = head_; i < slots_.size(); ++i) {
-    Slot& slot = slots_[i];
+  if (held_ == nullptr) return;
+  for (size_t i = held_->head; i < held_->slots.size(); ++i) {
+    Slot& slot = held_->slots[i];
     if (slot.ticket != ticket) continue;
     if (slot.filled) return;
     slot.filled = true;
-    for (const Frame& frame : frames) held_bytes_ += frame->size();
+    for (const Frame& frame : frames) held_->held_bytes += frame->size();
     slot.frames = std::move(frames);
     return;
   }
 }
 
 void ReplySequencer::Release(std::vector<Frame>* out) {
-  while (head_ < slots_.size() && slots_[head_].filled) {
-    Slot& slot = slots_[head_];
+  if (held_ == nullptr) return;
+  Held& held = *held_;
+  while (held.head < held.slots.size() && held.slots[held.head].filled) {
+    Slot& slot = held.slots[held.head];
     for (Frame& frame : slot.frames) {
-      held_bytes_ -= frame->size();
+      held.held_bytes -= frame->size();
       out->push_back(std::move(frame));
     }
-    if (slot.ticket != 0) --reserved_;
-    ++head_;
+    if (slot.ticket != 0) --held.reserved;
+    ++held.head;
   }
-  if (head_ == slots_.size()) {
+  if (held.head == held.slots.size()) {
     // Drained: give the memory back; an idle connection holds none.
-    std::vector<Slot>().swap(slots_);
-    head_ = 0;
-  } else if (head_ >= 64 && head_ * 2 >= slots_.size()) {
-    slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(head_));
-    head_ = 0;
+    held_.reset();
+  } else if (held.head >= 64 && held.head * 2 >= held.slots.size()) {
+    held.slots.erase(held.slots.begin(), held.slots.begin() + static_cast<ptrdiff_t>(held.head));
+    held.head = 0;
   }
 }
 

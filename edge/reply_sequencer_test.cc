@@ -53,6 +53,26 @@ TEST(ReplySequencerTest, TicketsAreDistinctAndNeverZero) {
   EXPECT_FALSE(sequencer.empty());
 }
 
+TEST(ReplySequencerTest, TicketsStayDistinctAfterEverythingWasReleased) {
+  // A drained sequencer gives its memory back but keeps counting: a late
+  // Fill() of an old ticket must not fill a new reservation.
+  ReplySequencer sequencer;
+  ReplySequencer::Ticket old = sequencer.Reserve();
+  sequencer.Fill(old, Frames({"first"}));
+  EXPECT_THAT(Released(sequencer), ElementsAre("first"));
+  EXPECT_TRUE(sequencer.empty());
+  ReplySequencer::Ticket fresh = sequencer.Reserve();
+  EXPECT_NE(fresh, old);
+  sequencer.Fill(old, Frames({"stale"}));
+  EXPECT_THAT(Released(sequencer), IsEmpty());
+  sequencer.Fill(fresh, Frames({"second"}));
+  EXPECT_THAT(Released(sequencer), ElementsAre("second"));
+  // Fills and releases with nothing reserved are ignored.
+  sequencer.Fill(fresh, Frames({"again"}));
+  EXPECT_THAT(Released(sequencer), IsEmpty());
+  EXPECT_EQ(sequencer.held_bytes(), 0u);
+}
+
 TEST(ReplySequencerTest, FramesBehindAReservationWaitUntilItIsFilled) {
   ReplySequencer sequencer;
   ReplySequencer::Ticket ticket = sequencer.Reserve();

@@ -15,20 +15,18 @@ ClientSession* SessionRegistry::Open(Connection* connection) {
   auto* session = new ClientSession(connection);
   connection->user = session;
   sessions_.insert(session);
-  by_id_[session->id] = session;
   return session;
 }
 
 void SessionRegistry::Remove(ClientSession* session) {
   session->connection->user = nullptr;
   sessions_.erase(session);
-  by_id_.erase(session->id);
   delete session;
 }
 
 ClientSession* SessionRegistry::Find(uint64_t id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : *it;
 }
 
 void SessionRegistry::Write(ClientSession* session, Frame frame) {

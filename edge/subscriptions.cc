@@ -4,7 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/absl_compat.h"
 #include "common/channel_name.h"
 #include "common/logging.h"
 #include "edge/client_protocol.h"
@@ -16,7 +15,7 @@ namespace {
 // `name` (none without a subscription token).
 SubscribeResult ResultWithExpiry(const ClientSession& session, std::string_view name) {
   SubscribeResult result;
-  auto it = session.channels.find(AsAbsl(name));
+  auto it = session.channels.find(name);
   if (it != session.channels.end() && it->second.expires_at != absl::InfiniteFuture()) {
     result.expires = true;
     result.ttl = TtlSeconds(it->second.expires_at, absl::Now());
@@ -46,8 +45,10 @@ control::v1::ClientInfo Subscriptions::InfoOf(const ClientSession& session,
   info.set_user(session.user);
   info.set_client(session.client_id);
   info.set_conn_info(session.conn_info);
-  auto it = session.channels.find(AsAbsl(channel));
-  if (it != session.channels.end()) info.set_chan_info(it->second.chan_info);
+  auto it = session.channels.find(channel);
+  if (it != session.channels.end() && it->second.chan_info != nullptr) {
+    info.set_chan_info(*it->second.chan_info);
+  }
   return info;
 }
 
@@ -244,7 +245,7 @@ void Subscriptions::AddSubscriber(ClientSession* session, const std::string& key
   const config::v1::NamespaceOptions* options = entry.options.get();
   if (link_ == nullptr || !(options->presence() || options->join_leave())) return;
   std::string_view name = SplitChannelKey(key).channel;
-  auto it = session->channels.find(AsAbsl(name));
+  auto it = session->channels.find(name);
   if (it == session->channels.end() || it->second.in_presence) return;
   it->second.in_presence = true;
   link_->AddPresence(key, InfoOf(*session, name));

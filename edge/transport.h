@@ -17,12 +17,10 @@ namespace wirehub::edge {
 // handler keeps its own state in `user`.
 // Thread: edge loop only.
 struct Connection {
-  Connection(uint64_t id, std::string peer) : id(id), peer(std::move(peer)) {}
+  explicit Connection(uint64_t id) : id(id) {}
   virtual ~Connection() = default;
 
   const uint64_t id;
-  // "ADDRESS:PORT" of the client socket.
-  const std::string peer;
   void* user = nullptr;
 };
 

@@ -39,7 +39,7 @@ class FakeTransport final : public Transport {
   uint64_t Open() {
     uint64_t id = next_id_++;
     Peer& peer = peers_[id];
-    peer.connection = std::make_unique<Connection>(id, "127.0.0.1:40000");
+    peer.connection = std::make_unique<Connection>(id);
     handler_->OnOpen(peer.connection.get());
     return id;
   }
