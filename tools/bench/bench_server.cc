@@ -229,13 +229,18 @@ ClientGroupSpec ClientsOf(const BenchServer& server, const BenchOptions& options
   return group;
 }
 
-bool WaitSubscribed(const ClientGroup& clients, size_t count, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+absl::Status WaitSubscribed(const std::string& server_name, const ClientGroup& clients,
+                            size_t count) {
+  const absl::Duration timeout =
+      absl::Seconds(30) + absl::Milliseconds(static_cast<int64_t>(count) * 5);
+  const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    if (clients.subscribed() + clients.failed() >= count) return true;
+    if (clients.subscribed() + clients.failed() >= count) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return false;
+  return absl::DeadlineExceededError(absl::StrCat(
+      server_name, ": only ", clients.subscribed(), " of ", count, " clients subscribed within ",
+      absl::FormatDuration(timeout), "; first error: ", clients.first_error()));
 }
 
 absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {

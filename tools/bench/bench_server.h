@@ -101,8 +101,11 @@ ClientGroupSpec ClientsOf(const BenchServer& server, const BenchOptions& options
 
 // WaitSubscribed()
 //
-// Waits until `count` clients subscribed or failed; false on timeout.
-bool WaitSubscribed(const ClientGroup& clients, size_t count, absl::Duration timeout);
+// Waits until `count` clients subscribed or failed, at most 30 s plus 5 ms
+// per client; DeadlineExceeded naming `server_name`, how many subscribed
+// and the first client error otherwise.
+absl::Status WaitSubscribed(const std::string& server_name, const ClientGroup& clients,
+                            size_t count);
 
 // AppendResult()
 //

@@ -76,12 +76,9 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   absl::StatusOr<std::unique_ptr<ClientGroup>> started = StartClients(server, options, spec);
   if (!started.ok()) return started.status();
   ClientGroup& clients = **started;
-  absl::Duration connect_timeout = absl::Seconds(30) + absl::Milliseconds(spec.clients * 5);
-  if (!WaitSubscribed(clients, spec.clients, connect_timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(server.name, ": only ", clients.subscribed(), " of ", spec.clients,
-                     " clients subscribed within ", absl::FormatDuration(connect_timeout),
-                     "; first error: ", clients.first_error()));
+  if (absl::Status subscribed = WaitSubscribed(server.name, clients, spec.clients);
+      !subscribed.ok()) {
+    return subscribed;
   }
   result.failed_clients = clients.failed();
   if (!server.tls_ca_file.empty()) {

@@ -105,12 +105,9 @@ absl::StatusOr<CaseResult> RunTokenCase(const BenchServer& server, const BenchOp
       ClientGroup::Start(group, options.self_binary);
   if (!started.ok()) return started.status();
   ClientGroup& clients = **started;
-  absl::Duration connect_timeout = absl::Seconds(30) + absl::Milliseconds(group.clients * 5);
-  if (!WaitSubscribed(clients, group.clients, connect_timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(server.name, ": only ", clients.subscribed(), " of ", group.clients,
-                     " clients subscribed within ", absl::FormatDuration(connect_timeout),
-                     "; first error: ", clients.first_error()));
+  if (absl::Status subscribed = WaitSubscribed(server.name, clients, group.clients);
+      !subscribed.ok()) {
+    return subscribed;
   }
   result.failed_clients = clients.failed();
   if (result.failed_clients > 0) {
