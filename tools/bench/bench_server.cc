@@ -243,6 +243,23 @@ absl::Status WaitSubscribed(const std::string& server_name, const ClientGroup& c
       absl::FormatDuration(timeout), "; first error: ", clients.first_error()));
 }
 
+int64_t DrainDeliveries(const ClientGroup& clients, uint64_t expected) {
+  uint64_t received = clients.received();
+  int64_t last_progress = MonotonicNowNs();
+  const int64_t deadline = last_progress + 30'000'000'000;
+  while (received < expected && MonotonicNowNs() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+    uint64_t now_received = clients.received();
+    if (now_received != received) {
+      received = now_received;
+      last_progress = MonotonicNowNs();
+    } else if (MonotonicNowNs() - last_progress > 3'000'000'000) {
+      break;
+    }
+  }
+  return last_progress;
+}
+
 absl::Status AppendResult(const BenchOptions& options, const CaseResult& result) {
   std::fputs(ToSummary(result).c_str(), stdout);
   std::fflush(stdout);

@@ -107,6 +107,12 @@ ClientGroupSpec ClientsOf(const BenchServer& server, const BenchOptions& options
 absl::Status WaitSubscribed(const std::string& server_name, const ClientGroup& clients,
                             size_t count);
 
+// DrainDeliveries()
+//
+// Waits until the clients received `expected`, or nothing arrived for 3 s,
+// or 30 s passed; returns when the last delivery arrived (MonotonicNowNs()).
+int64_t DrainDeliveries(const ClientGroup& clients, uint64_t expected);
+
 // AppendResult()
 //
 // Prints the summary of `result` and appends its JSON line to

@@ -157,20 +157,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   }
   // Deliveries each subscriber should see.
   const uint64_t expected = clients.Expected(outcome->last_seq);
-  // Drain: wait until everything arrived or nothing moved for 3 s.
-  uint64_t received = clients.received();
-  int64_t last_progress = MonotonicNowNs();
-  int64_t drain_deadline = last_progress + 30'000'000'000;
-  while (received < expected && MonotonicNowNs() < drain_deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-    uint64_t now_received = clients.received();
-    if (now_received != received) {
-      received = now_received;
-      last_progress = MonotonicNowNs();
-    } else if (MonotonicNowNs() - last_progress > 3'000'000'000) {
-      break;
-    }
-  }
+  const int64_t last_progress = DrainDeliveries(clients, expected);
   int64_t window_ns =
       std::max<int64_t>(last_progress - publish_start, absl::ToInt64Nanoseconds(outcome->elapsed));
   ServerSamples after = SampleAll(server);

@@ -25,25 +25,6 @@ namespace {
 // client connections.
 constexpr size_t kReservedDescriptors = 1000;
 
-// Waits until the clients received `expected`, or nothing arrived for 3 s,
-// or 30 s passed; returns when the last delivery arrived (or now).
-int64_t DrainDeliveries(const ClientGroup& clients, uint64_t expected) {
-  uint64_t received = clients.received();
-  int64_t last_progress = MonotonicNowNs();
-  const int64_t deadline = last_progress + 30'000'000'000;
-  while (received < expected && MonotonicNowNs() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-    uint64_t now_received = clients.received();
-    if (now_received != received) {
-      received = now_received;
-      last_progress = MonotonicNowNs();
-    } else if (MonotonicNowNs() - last_progress > 3'000'000'000) {
-      break;
-    }
-  }
-  return last_progress;
-}
-
 // Per publication (of `published`, those control accepted): control's and
 // the edges' CPU and context switches; and the context switches of every
 // process.
