@@ -9,35 +9,43 @@
 
 namespace wirehub::control {
 
-absl::Status ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_reply_bytes,
-                         v1::HistoryResponse* response) {
+void ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_reply_bytes,
+                 v1::HistoryResponse* response, std::function<void(absl::Status)> done) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    done(key.status());
+    return;
+  }
   std::optional<StreamPosition> since;
   if (request.has_since()) {
     since = StreamPosition{request.since().offset(), request.since().epoch()};
   }
-  absl::StatusOr<HistoryRead> read = hub->History(*key, since, request.limit(), request.reverse());
-  if (!read.ok()) return read.status();
   size_t budget = max_reply_bytes;
   if (request.max_bytes() > 0) budget = std::min<size_t>(budget, request.max_bytes());
-  size_t bytes = 0;
-  for (const auto& publication : read->publications) {
-    // Data, client info and framing; the first always goes, so a page
-    // makes progress whatever the sizes.
-    bytes += publication->data().size() + publication->info().ByteSizeLong() + 16;
-    if (bytes > budget && response->publications_size() > 0) {
-      response->set_more(true);
-      break;
-    }
-    v1::HistoryPublication* out = response->add_publications();
-    out->set_offset(publication->offset());
-    out->set_data(publication->data());
-    if (publication->has_info()) *out->mutable_info() = publication->info();
-  }
-  response->set_epoch(read->epoch);
-  response->set_offset(read->top_offset);
-  return absl::OkStatus();
+  hub->History(*key, since, request.limit(), request.reverse(),
+               [budget, response, done = std::move(done)](absl::StatusOr<HistoryRead> read) {
+                 if (!read.ok()) {
+                   done(read.status());
+                   return;
+                 }
+                 size_t bytes = 0;
+                 for (const auto& publication : read->publications) {
+                   // Data, client info and framing; the first always goes,
+                   // so a page makes progress whatever the sizes.
+                   bytes += publication->data().size() + publication->info().ByteSizeLong() + 16;
+                   if (bytes > budget && response->publications_size() > 0) {
+                     response->set_more(true);
+                     break;
+                   }
+                   v1::HistoryPublication* out = response->add_publications();
+                   out->set_offset(publication->offset());
+                   out->set_data(publication->data());
+                   if (publication->has_info()) *out->mutable_info() = publication->info();
+                 }
+                 response->set_epoch(read->epoch);
+                 response->set_offset(read->top_offset);
+                 done(absl::OkStatus());
+               });
 }
 
 absl::Status ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request,

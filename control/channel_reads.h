@@ -5,6 +5,7 @@
 #define WIREHUB_CONTROL_CHANNEL_READS_H_
 
 #include <cstddef>
+#include <functional>
 
 #include "absl/status/status.h"
 #include "control/edge_hub.h"
@@ -28,9 +29,11 @@ inline constexpr size_t kMaxHistoryReplyBytes = 2 << 20;
 // `max_reply_bytes` (or request.max_bytes() when smaller and non-zero) and
 // at least one; when it was cut short, `more` is set. InvalidArgument for a
 // bad tenant or channel, FailedPrecondition when the namespace keeps no
-// history or `since` names another epoch.
-absl::Status ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_reply_bytes,
-                         v1::HistoryResponse* response);
+// history or `since` names another epoch. `done` runs once with the
+// outcome (at once with the memory engine, later on the engine's thread with
+// Redis); `request` and `response` must live until then.
+void ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_reply_bytes,
+                 v1::HistoryResponse* response, std::function<void(absl::Status)> done);
 
 // ReadPresence()
 //

@@ -211,8 +211,10 @@ ControlServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* ControlServiceImpl::History(grpc::CallbackServerContext* context,
                                                       const v1::HistoryRequest* request,
                                                       v1::HistoryResponse* response) {
-  return FinishNow(context,
-                   ReadHistory(hub_, *request, options_.max_history_reply_bytes, response));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ReadHistory(hub_, *request, options_.max_history_reply_bytes, response,
+              [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(grpc::CallbackServerContext* context,
@@ -220,7 +222,10 @@ grpc::ServerUnaryReactor* ControlServiceImpl::HistoryRemove(grpc::CallbackServer
                                                             v1::HistoryRemoveResponse* response) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request->tenant(), request->channel());
   if (!key.ok()) return FinishNow(context, key.status());
-  return FinishNow(context, hub_->HistoryRemove(*key));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  hub_->HistoryRemove(*key,
+                      [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Broadcast(grpc::CallbackServerContext* context,

@@ -66,9 +66,17 @@ EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options,
 
 EdgeHub::~EdgeHub() { Stop(); }
 
-void EdgeHub::Start() { router_.Start(); }
+void EdgeHub::Start() {
+  streams_->Start(
+      [this](std::shared_ptr<const edge::v1::Publication> publication) { OnFeed(publication); },
+      [this](const absl::Status& status) { OnEngineLost(status); });
+  router_.Start();
+}
 
-void EdgeHub::Stop() { router_.Stop(); }
+void EdgeHub::Stop() {
+  streams_->Stop();
+  router_.Stop();
+}
 
 HistoryPolicy EdgeHub::PolicyFor(const config::v1::NamespaceOptions& options) const {
   HistoryPolicy policy;
@@ -106,6 +114,10 @@ absl::Status EdgeHub::EngineReady() const {
 
 size_t EdgeHub::CloseEdges(const grpc::Status& status) {
   closing_.store(true);
+  return DetachAll(status);
+}
+
+size_t EdgeHub::DetachAll(const grpc::Status& status) {
   Deferred deferred;
   size_t closed = 0;
   {
@@ -195,12 +207,10 @@ void EdgeHub::Publish(const std::string& key, std::string data, const std::strin
   if (TimeThisPublish()) timer.emplace();
   streams_->Publish(
       std::move(item),
-      [this, deferred, series](const std::shared_ptr<const edge::v1::Publication>& publication) {
+      [this, deferred](const std::shared_ptr<const edge::v1::Publication>& publication) {
         // In the channel's order: what is enqueued here reaches each edge in
         // offset order. Writes start only in `done`, with no lock held.
         if (publication == nullptr) return;  // An idempotent replay.
-        publications_accepted_.fetch_add(1, std::memory_order_relaxed);
-        series->publications->Increment();
         FanOut(publication->channel(), publication, deferred.get());
       },
       [this, deferred, series, timer, config = std::move(config),
@@ -208,7 +218,12 @@ void EdgeHub::Publish(const std::string& key, std::string data, const std::strin
         if (timer.has_value()) {
           timer->ObserveInto(metrics_->engine_operation(EngineOperation::kPublish));
         }
-        if (!position.ok()) series->Refused(RefusalReasonOf(position.status()));
+        if (!position.ok()) {
+          series->Refused(RefusalReasonOf(position.status()));
+        } else if (!position->replayed) {
+          publications_accepted_.fetch_add(1, std::memory_order_relaxed);
+          series->publications->Increment();
+        }
         Run(deferred.get());
         done(std::move(position));
       });
@@ -238,6 +253,51 @@ void EdgeHub::FanOut(const std::string& key,
   });
 }
 
+void EdgeHub::OnFeed(const std::shared_ptr<const edge::v1::Publication>& publication) {
+  Deferred deferred;
+  FanOut(publication->channel(), publication, &deferred);
+  Run(&deferred);
+}
+
+void EdgeHub::OnEngineLost(const absl::Status& status) {
+  size_t detached =
+      DetachAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             absl::StrCat("control's engine link broke: ", status.message())));
+  WH_EVENT(WARNING, "engine_lost").Field("edges", detached).stream()
+      << "engine feed lost (" << status.message() << "); detached " << detached
+      << " edges, which re-attach and repair their gaps from history";
+}
+
+void EdgeHub::WatchAndAck(EdgeSession* session, uint64_t serial,
+                          const std::vector<std::string>& keys, uint64_t seq) {
+  if (keys.empty() && seq == 0) return;
+  streams_->Watch(keys, [this, session, serial, seq](absl::Status status) {
+    if (!status.ok()) {
+      // Publications of these channels might not reach the edge: it must
+      // not be told it is positioned. It re-attaches and starts over.
+      Deferred deferred;
+      {
+        absl::MutexLock lifecycle(&lifecycle_mu_);
+        std::string peer;
+        if (registry_.SerialOf(session) == serial && Detach(session, &deferred, &peer) &&
+            session->PrepareFinish(
+                grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             absl::StrCat("control could not follow the edge's channels: ",
+                                          status.message())))) {
+          deferred.finish.push_back(session);
+        }
+      }
+      Run(&deferred);
+      return;
+    }
+    if (seq == 0) return;
+    bool kick = false;
+    registry_.WithAttached(session, serial, [&] { kick = session->EnqueueAck(seq); });
+    // The write now marked in flight keeps the session alive until Kick.
+    if (kick) session->Kick();
+  });
+}
+
 void EdgeHub::Run(Deferred* deferred) {
   // Writes start only now, with no lock held (see EdgeSession::Kick).
   for (EdgeSession* session : deferred->kick) session->Kick();
@@ -261,30 +321,49 @@ void EdgeHub::Run(Deferred* deferred) {
   deferred->finish.clear();
 }
 
-absl::StatusOr<HistoryRead> EdgeHub::History(const std::string& key,
-                                             const std::optional<StreamPosition>& since,
-                                             int64_t limit, bool reverse) {
+void EdgeHub::History(const std::string& key, const std::optional<StreamPosition>& since,
+                      int64_t limit, bool reverse, HistoryDone done) {
   std::shared_ptr<const HubConfig> config = config_.load();
   const config::v1::NamespaceOptions* namespace_options = OptionsFor(*config, key);
-  if (namespace_options == nullptr) return NotConfigured(key);
+  if (namespace_options == nullptr) {
+    done(NotConfigured(key));
+    return;
+  }
   HistoryPolicy policy = PolicyFor(*namespace_options);
   if (policy.max_size == 0) {
-    return absl::FailedPreconditionError(
+    done(absl::FailedPreconditionError(
         absl::StrCat("history is not enabled for the namespace of channel ",
-                     AsAbsl(SplitChannelKey(key).channel)));
+                     AsAbsl(SplitChannelKey(key).channel))));
+    return;
   }
   OperationTimer timer;
-  absl::StatusOr<HistoryRead> read =
-      streams_->History(key, since, limit, reverse, policy, config->idempotency_window);
-  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kHistory));
-  return read;
+  streams_->History(key, since, limit, reverse, policy, config->idempotency_window,
+                    [this, timer, done = std::move(done)](absl::StatusOr<HistoryRead> read) {
+                      timer.ObserveInto(metrics_->engine_operation(EngineOperation::kHistory));
+                      done(std::move(read));
+                    });
 }
 
-absl::Status EdgeHub::HistoryRemove(const std::string& key) {
+absl::StatusOr<HistoryRead> EdgeHub::HistoryAndWait(const std::string& key,
+                                                    const std::optional<StreamPosition>& since,
+                                                    int64_t limit, bool reverse) {
+  absl::Notification answered;
+  absl::StatusOr<HistoryRead> result;
+  History(key, since, limit, reverse, [&](absl::StatusOr<HistoryRead> read) {
+    result = std::move(read);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+void EdgeHub::HistoryRemove(const std::string& key, std::function<void(absl::Status)> done) {
   std::shared_ptr<const HubConfig> config = config_.load();
-  if (OptionsFor(*config, key) == nullptr) return NotConfigured(key);
-  streams_->RemoveHistory(key, config->idempotency_window);
-  return absl::OkStatus();
+  if (OptionsFor(*config, key) == nullptr) {
+    done(NotConfigured(key));
+    return;
+  }
+  streams_->RemoveHistory(key, config->idempotency_window, std::move(done));
 }
 
 absl::StatusOr<PresenceTable::Page> EdgeHub::Presence(const std::string& key, size_t page_size,
@@ -375,14 +454,19 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
   if (!registry_.Attach(session, hello, std::move(peer))) return;
   // After Attach: CloseEdges() sets closing_ before it lists the sessions,
   // so it either finds this one or this sees closing_.
-  if (closing_.load()) {
+  // An engine that cannot serve turns edges away too: they go to another
+  // replica rather than wait here for publications that cannot come.
+  absl::Status engine = closing_.load() ? absl::OkStatus() : EngineReady();
+  if (closing_.load() || !engine.ok()) {
+    grpc::Status refusal(grpc::StatusCode::UNAVAILABLE,
+                         closing_.load()
+                             ? std::string("control is draining")
+                             : absl::StrCat("control's engine is not ready: ", engine.message()));
     Deferred deferred;
     std::string ignored;
     {
       absl::MutexLock lifecycle(&lifecycle_mu_);
-      if (Detach(session, &deferred, &ignored) &&
-          session->PrepareFinish(
-              grpc::Status(grpc::StatusCode::UNAVAILABLE, "control is draining"))) {
+      if (Detach(session, &deferred, &ignored) && session->PrepareFinish(refusal)) {
         deferred.finish.push_back(session);
       }
     }
@@ -390,25 +474,32 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
     return;
   }
   metrics_->edge_attaches().Increment();
-  for (const std::string& key : hello.channels()) registry_.AddInterest(session, key);
+  const uint64_t serial = registry_.SerialOf(session);
+  std::vector<std::string> watch;
+  for (const std::string& key : hello.channels()) {
+    if (registry_.AddInterest(session, key)) watch.push_back(key);
+  }
   for (const std::string& user : hello.users()) registry_.AddUser(session, user);
   Deferred deferred;
   // Interest first, so the edge gets the joins of its own clients too.
   for (const edge::v1::PresenceEntry& entry : hello.presence()) {
     AddPresence(session, entry, &deferred);
   }
-  if (registry_.attached(session) && session->EnqueueAck(hello.seq())) {
-    deferred.kick.push_back(session);
-  }
   Run(&deferred);
+  // The ack goes once the store follows every channel (at once in memory).
+  WatchAndAck(session, serial, watch, hello.seq());
   // Edges send their interest after the hello, in pages (InterestChange).
   WH_EVENT(INFO, "edge_attached").Field("edge", hello.edge_id()).Field("peer", peer_for_log);
 }
 
 void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change) {
-  if (!registry_.attached(session)) return;
+  const uint64_t serial = registry_.SerialOf(session);
+  if (serial == 0) return;
   Deferred deferred;
-  for (const std::string& key : change.channels_added()) registry_.AddInterest(session, key);
+  std::vector<std::string> watch;
+  for (const std::string& key : change.channels_added()) {
+    if (registry_.AddInterest(session, key)) watch.push_back(key);
+  }
   for (const std::string& user : change.users_added()) registry_.AddUser(session, user);
   for (const std::string& user : change.users_removed()) registry_.RemoveUser(session, user);
   // Leaves before the interest goes: the edge may still have other
@@ -419,13 +510,16 @@ void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange
   for (const edge::v1::PresenceEntry& entry : change.presence_removed()) {
     RemovePresence(session, entry, &deferred);
   }
-  for (const std::string& key : change.channels_removed()) registry_.RemoveInterest(session, key);
-  // The ack is queued after the interest took effect: every publication
-  // sequenced from here on for these channels is queued behind it.
-  if (change.seq() != 0 && registry_.attached(session) && session->EnqueueAck(change.seq())) {
-    deferred.kick.push_back(session);
+  std::vector<std::string> unwatch;
+  for (const std::string& key : change.channels_removed()) {
+    if (registry_.RemoveInterest(session, key)) unwatch.push_back(key);
   }
   Run(&deferred);
+  if (!unwatch.empty()) streams_->Unwatch(unwatch);
+  // The ack is queued after the interest took effect (and the store
+  // follows the channels): every publication sequenced from then on for
+  // these channels is queued behind it.
+  WatchAndAck(session, serial, watch, change.seq());
 }
 
 void EdgeHub::AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,
@@ -485,8 +579,11 @@ void EdgeHub::RemoveSession(EdgeSession* session) {
 }
 
 bool EdgeHub::Detach(EdgeSession* session, Deferred* deferred, std::string* peer) {
-  std::optional<EdgeSnapshot> detached = registry_.Detach(session);
+  std::vector<std::string> channels;
+  std::optional<EdgeSnapshot> detached =
+      registry_.Detach(session, streams_->fans_out() ? &channels : nullptr);
   if (!detached.has_value()) return false;
+  if (!channels.empty()) streams_->Unwatch(channels);
   *peer = detached->peer;
   router_.SessionGone(session);
   // The session is out of every channel's list by now, so its own leaves

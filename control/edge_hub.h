@@ -88,8 +88,9 @@ class EdgeHub {
   EdgeHub(const EdgeHub&) = delete;
   EdgeHub& operator=(const EdgeHub&) = delete;
 
-  // Start() starts the router's thread; Stop() ends it, completing the
-  // commands still in flight. Stop() is idempotent.
+  // Start() starts the stream store (a networked one connects) and the
+  // router's thread; Stop() ends both, completing the commands still in
+  // flight. Stop() is idempotent.
   void Start();
   void Stop();
 
@@ -117,12 +118,19 @@ class EdgeHub {
   // Publications of `key` after `since` (when given; its epoch must
   // match: FailedPrecondition "unrecoverable position" otherwise). See
   // HistoryRequest for `limit` and `reverse`. FailedPrecondition when the
-  // namespace keeps no history.
-  absl::StatusOr<HistoryRead> History(const std::string& key,
-                                      const std::optional<StreamPosition>& since, int64_t limit,
-                                      bool reverse);
+  // namespace keeps no history. `done` runs once, with no hub lock held:
+  // before History returns with the memory engine, later on the engine's
+  // thread with Redis.
+  using HistoryDone = std::function<void(absl::StatusOr<HistoryRead>)>;
+  void History(const std::string& key, const std::optional<StreamPosition>& since, int64_t limit,
+               bool reverse, HistoryDone done);
+  // The same, waiting for `done` (tests and tools; never on a gRPC thread).
+  absl::StatusOr<HistoryRead> HistoryAndWait(const std::string& key,
+                                             const std::optional<StreamPosition>& since,
+                                             int64_t limit, bool reverse);
   // HistoryRemove() drops the kept publications; the position stays.
-  absl::Status HistoryRemove(const std::string& key);
+  // `done` as in History.
+  void HistoryRemove(const std::string& key, std::function<void(absl::Status)> done);
 
   // CheckNamespace() is InvalidArgument when `key`'s namespace is not
   // configured.
@@ -222,6 +230,18 @@ class EdgeHub {
   absl::StatusOr<const config::v1::NamespaceOptions*> PresenceOptionsFor(
       const HubConfig& config, const std::string& key) const;
   HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
+  // Takes a publication or join/leave event from a store that fans out by
+  // itself (StreamStore::fans_out()) and queues it to the interested edges.
+  void OnFeed(const std::shared_ptr<const edge::v1::Publication>& publication);
+  // The store's feed broke: every edge is detached, re-attaches (here or to
+  // another replica) and repairs its gaps from history.
+  void OnEngineLost(const absl::Status& status);
+  // Detaches every session and ends its stream with `status`.
+  size_t DetachAll(const grpc::Status& status);
+  // Has the store watch `keys` for `session` (attach `serial`), then queues
+  // the interest ack `seq` (when not 0) to it; a failed watch detaches it.
+  void WatchAndAck(EdgeSession* session, uint64_t serial, const std::vector<std::string>& keys,
+                   uint64_t seq);
   // Enqueues `publication` on every edge interested in `key`.
   void FanOut(const std::string& key,
               const std::shared_ptr<const edge::v1::Publication>& publication, Deferred* deferred);

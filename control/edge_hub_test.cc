@@ -399,7 +399,7 @@ TEST_F(EdgeHubWithEdgesTest, ClientPublicationCarriesInfoToEdgesAndHistory) {
   EXPECT_EQ(sent.info().client(), "c9");
   EXPECT_EQ(sent.info().conn_info(), R"({"name":"Zoe"})");
   EXPECT_EQ(sent.offset(), position->offset);
-  absl::StatusOr<HistoryRead> history = hub_.History("chat:1", std::nullopt, -1, false);
+  absl::StatusOr<HistoryRead> history = hub_.HistoryAndWait("chat:1", std::nullopt, -1, false);
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->publications.size(), 1u);
   EXPECT_EQ(history->publications[0]->info().user(), "zoe");
@@ -567,7 +567,7 @@ TEST_F(EdgeHubWithEdgesTest, LineBreaksInDataBecomeSpaces) {
   ASSERT_TRUE(hub_.PublishAndWait("chat:1", "{\n  \"t\": \"a\\nb\"\r\n}").ok());
   ASSERT_TRUE(a->WaitForPublications(1));
   EXPECT_EQ(a->publications()[0].data(), "{   \"t\": \"a\\nb\"  }");
-  absl::StatusOr<HistoryRead> history = hub_.History("chat:1", std::nullopt, -1, false);
+  absl::StatusOr<HistoryRead> history = hub_.HistoryAndWait("chat:1", std::nullopt, -1, false);
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->publications.size(), 1u);
   EXPECT_EQ(history->publications[0]->data(), "{   \"t\": \"a\\nb\"  }");
@@ -603,26 +603,26 @@ TEST(EdgeHubTest, ReloadedHistorySettingsApplyToLiveStreams) {
     ASSERT_TRUE(position.ok()) << position.status();
     epoch = position->epoch;
   }
-  ASSERT_EQ(hub.History("news:1", std::nullopt, -1, false)->publications.size(), 5u);
+  ASSERT_EQ(hub.HistoryAndWait("news:1", std::nullopt, -1, false)->publications.size(), 5u);
 
   // Smaller history: trimmed by the next pass.
   hub.SetConfig(hub_config(version(2, true)));
   hub.Maintain(absl::Now());
-  absl::StatusOr<HistoryRead> trimmed = hub.History("news:1", std::nullopt, -1, false);
+  absl::StatusOr<HistoryRead> trimmed = hub.HistoryAndWait("news:1", std::nullopt, -1, false);
   ASSERT_TRUE(trimmed.ok()) << trimmed.status();
   ASSERT_EQ(trimmed->publications.size(), 2u);
   EXPECT_EQ(trimmed->publications[1]->offset(), 5u);
 
   // The namespace vanished: refused at once, history dropped by the pass.
   hub.SetConfig(hub_config(version(0, false)));
-  EXPECT_EQ(hub.History("news:1", std::nullopt, -1, false).status().code(),
+  EXPECT_EQ(hub.HistoryAndWait("news:1", std::nullopt, -1, false).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(hub.PublishAndWait("news:1", "{}").status().code(), absl::StatusCode::kInvalidArgument);
   hub.Maintain(absl::Now());
 
   // Back within the idempotency window: same epoch, the next offset, nothing kept.
   hub.SetConfig(hub_config(version(10, true)));
-  absl::StatusOr<HistoryRead> empty = hub.History("news:1", std::nullopt, -1, false);
+  absl::StatusOr<HistoryRead> empty = hub.HistoryAndWait("news:1", std::nullopt, -1, false);
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_TRUE(empty->publications.empty());
   absl::StatusOr<StreamPosition> next = hub.PublishAndWait("news:1", "{}");

@@ -42,8 +42,8 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::History(grpc::CallbackServerConte
                                                        const v1::HistoryRequest* request,
                                                        v1::HistoryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(
-      ToGrpcStatus(ReadHistory(hub_, *request, options_.max_history_reply_bytes, response)));
+  ReadHistory(hub_, *request, options_.max_history_reply_bytes, response,
+              [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 

@@ -13,6 +13,7 @@ bool EdgeRegistry::Attach(EdgeSession* session, const edge::v1::Hello& hello, st
   if (!inserted) return false;
   EdgeSnapshot& snapshot = it->second.snapshot;
   snapshot.session = session;
+  snapshot.serial = ++serials_;
   snapshot.edge_id = hello.edge_id();
   snapshot.version = hello.version();
   snapshot.public_address = hello.public_address();
@@ -22,7 +23,8 @@ bool EdgeRegistry::Attach(EdgeSession* session, const edge::v1::Hello& hello, st
   return true;
 }
 
-std::optional<EdgeSnapshot> EdgeRegistry::Detach(EdgeSession* session) {
+std::optional<EdgeSnapshot> EdgeRegistry::Detach(EdgeSession* session,
+                                                 std::vector<std::string>* channels) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return std::nullopt;
@@ -34,6 +36,9 @@ std::optional<EdgeSnapshot> EdgeRegistry::Detach(EdgeSession* session) {
     if (edges->second.empty()) interest_.erase(edges);
   }
   for (const std::string& user : it->second.users) RemoveUserLocked(user);
+  if (channels != nullptr) {
+    channels->assign(it->second.channels.begin(), it->second.channels.end());
+  }
   sessions_.erase(it);
   return snapshot;
 }
@@ -43,21 +48,30 @@ bool EdgeRegistry::attached(EdgeSession* session) const {
   return sessions_.contains(session);
 }
 
-void EdgeRegistry::AddInterest(EdgeSession* session, const std::string& key) {
-  absl::MutexLock lock(&mu_);
+uint64_t EdgeRegistry::SerialOf(EdgeSession* session) const {
+  absl::ReaderMutexLock lock(&mu_);
   auto it = sessions_.find(session);
-  if (it == sessions_.end() || !it->second.channels.insert(key).second) return;
-  interest_[key].push_back(session);
+  return it == sessions_.end() ? 0 : it->second.snapshot.serial;
 }
 
-void EdgeRegistry::RemoveInterest(EdgeSession* session, const std::string& key) {
+bool EdgeRegistry::AddInterest(EdgeSession* session, const std::string& key) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
-  if (it == sessions_.end() || it->second.channels.erase(key) == 0) return;
+  if (it == sessions_.end() || !it->second.channels.insert(key).second) return false;
+  interest_[key].push_back(session);
+  return true;
+}
+
+bool EdgeRegistry::RemoveInterest(EdgeSession* session, const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || it->second.channels.erase(key) == 0) return false;
   auto edges = interest_.find(key);
-  if (edges == interest_.end()) return;
-  std::erase(edges->second, session);
-  if (edges->second.empty()) interest_.erase(edges);
+  if (edges != interest_.end()) {
+    std::erase(edges->second, session);
+    if (edges->second.empty()) interest_.erase(edges);
+  }
+  return true;
 }
 
 void EdgeRegistry::AddUser(EdgeSession* session, const std::string& user) {

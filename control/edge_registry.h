@@ -22,6 +22,9 @@ class EdgeSession;
 // What Stats and Info tell about one attached edge.
 struct EdgeSnapshot {
   EdgeSession* session = nullptr;
+  // Unique per attach in this process: tells a session from a later one
+  // allocated at the same address.
+  uint64_t serial = 0;
   std::string edge_id;
   std::string version;
   std::string public_address;
@@ -43,12 +46,27 @@ class EdgeRegistry {
   bool Attach(EdgeSession* session, const edge::v1::Hello& hello, std::string peer);
   // Drops every trace of `session` and returns what was known of it;
   // nullopt when it was not attached.
-  std::optional<EdgeSnapshot> Detach(EdgeSession* session);
+  // `channels`, when given, receives the channels it had interest in.
+  std::optional<EdgeSnapshot> Detach(EdgeSession* session,
+                                     std::vector<std::string>* channels = nullptr);
   bool attached(EdgeSession* session) const;
+  // The serial of `session`'s attach; 0 when it is not attached.
+  uint64_t SerialOf(EdgeSession* session) const;
+  // Runs `fn` under the shared lock when `session` is attached with
+  // `serial` (so it stays alive meanwhile); false otherwise.
+  template <typename Fn>
+  bool WithAttached(EdgeSession* session, uint64_t serial, Fn fn) const {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end() || it->second.snapshot.serial != serial) return false;
+    fn();
+    return true;
+  }
 
   // Interest and user changes of an attached session (ignored otherwise).
-  void AddInterest(EdgeSession* session, const std::string& key);
-  void RemoveInterest(EdgeSession* session, const std::string& key);
+  // True when the session's interest changed (it did not have / had it).
+  bool AddInterest(EdgeSession* session, const std::string& key);
+  bool RemoveInterest(EdgeSession* session, const std::string& key);
   void AddUser(EdgeSession* session, const std::string& user);
   void RemoveUser(EdgeSession* session, const std::string& user);
   void UpdateStats(EdgeSession* session, const edge::v1::EdgeStats& stats);
@@ -100,6 +118,7 @@ class EdgeRegistry {
   absl::flat_hash_map<std::string, std::vector<EdgeSession*>> interest_ ABSL_GUARDED_BY(mu_);
   // User -> number of attached edges where the user has connections.
   absl::flat_hash_map<std::string, uint32_t> users_ ABSL_GUARDED_BY(mu_);
+  uint64_t serials_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace wirehub::control

@@ -71,11 +71,17 @@ void MemoryStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done
   done(std::move(position));
 }
 
-absl::StatusOr<HistoryRead> MemoryStreamStore::History(const std::string& key,
-                                                       const std::optional<StreamPosition>& since,
-                                                       int64_t limit, bool reverse,
-                                                       const HistoryPolicy& policy,
-                                                       absl::Duration idempotency_window) {
+void MemoryStreamStore::History(const std::string& key, const std::optional<StreamPosition>& since,
+                                int64_t limit, bool reverse, const HistoryPolicy& policy,
+                                absl::Duration idempotency_window, HistoryDone done) {
+  done(Read(key, since, limit, reverse, policy, idempotency_window));
+}
+
+absl::StatusOr<HistoryRead> MemoryStreamStore::Read(const std::string& key,
+                                                    const std::optional<StreamPosition>& since,
+                                                    int64_t limit, bool reverse,
+                                                    const HistoryPolicy& policy,
+                                                    absl::Duration idempotency_window) {
   Stripe& stripe = StripeOf(key);
   absl::MutexLock lock(&stripe.mu);
   ChannelStream& stream = StreamIn(stripe, key);
@@ -93,13 +99,18 @@ absl::StatusOr<HistoryRead> MemoryStreamStore::History(const std::string& key,
   return stream.Read(after, limit, reverse);
 }
 
-void MemoryStreamStore::RemoveHistory(const std::string& key, absl::Duration idempotency_window) {
-  Stripe& stripe = StripeOf(key);
-  absl::MutexLock lock(&stripe.mu);
-  auto it = stripe.streams.find(key);
-  if (it == stripe.streams.end()) return;
-  // An empty policy evicts every kept publication; keys stay.
-  it->second.Evict(absl::Now(), HistoryPolicy{}, idempotency_window);
+void MemoryStreamStore::RemoveHistory(const std::string& key, absl::Duration idempotency_window,
+                                      StatusDone done) {
+  {
+    Stripe& stripe = StripeOf(key);
+    absl::MutexLock lock(&stripe.mu);
+    auto it = stripe.streams.find(key);
+    // An empty policy evicts every kept publication; keys stay.
+    if (it != stripe.streams.end()) {
+      it->second.Evict(absl::Now(), HistoryPolicy{}, idempotency_window);
+    }
+  }
+  done(absl::OkStatus());
 }
 
 void MemoryStreamStore::Maintain(absl::Time now, absl::Duration idempotency_window,

@@ -28,11 +28,11 @@ class MemoryStreamStore final : public StreamStore {
   MemoryStreamStore();
 
   void Publish(PublishItem item, OnSequenced on_sequenced, Done done) override;
-  absl::StatusOr<HistoryRead> History(const std::string& key,
-                                      const std::optional<StreamPosition>& since, int64_t limit,
-                                      bool reverse, const HistoryPolicy& policy,
-                                      absl::Duration idempotency_window) override;
-  void RemoveHistory(const std::string& key, absl::Duration idempotency_window) override;
+  void History(const std::string& key, const std::optional<StreamPosition>& since, int64_t limit,
+               bool reverse, const HistoryPolicy& policy, absl::Duration idempotency_window,
+               HistoryDone done) override;
+  void RemoveHistory(const std::string& key, absl::Duration idempotency_window,
+                     StatusDone done) override;
   void Maintain(absl::Time now, absl::Duration idempotency_window, const PolicyFor& policy_for,
                 const Wanted& wanted) override;
   StreamCounts Counts() const override;
@@ -50,6 +50,10 @@ class MemoryStreamStore final : public StreamStore {
   };
 
   Stripe& StripeOf(const std::string& key);
+  absl::StatusOr<HistoryRead> Read(const std::string& key,
+                                   const std::optional<StreamPosition>& since, int64_t limit,
+                                   bool reverse, const HistoryPolicy& policy,
+                                   absl::Duration idempotency_window);
   static ChannelStream& StreamIn(Stripe& stripe, const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,16 @@ PublishItem Item(const std::string& key, const std::string& data, size_t history
   item.policy.max_size = history;
   item.policy.ttl = absl::Hours(1);
   return item;
+}
+
+// The memory store answers before History returns.
+absl::StatusOr<HistoryRead> ReadHistory(MemoryStreamStore& store, const std::string& key,
+                                        const std::optional<StreamPosition>& since,
+                                        const HistoryPolicy& policy) {
+  absl::StatusOr<HistoryRead> result = absl::UnknownError("History did not answer");
+  store.History(key, since, -1, false, policy, absl::Minutes(5),
+                [&](absl::StatusOr<HistoryRead> read) { result = std::move(read); });
+  return result;
 }
 
 // Publishes and returns the position; `seen` gets the sequenced offset.
@@ -72,16 +83,16 @@ TEST(MemoryStreamStoreTest, HistorySinceAPositionAndUnrecoverablePositions) {
   StreamPosition last;
   for (int i = 0; i < 5; ++i) last = Publish(store, Item("a", std::to_string(i)));
   absl::StatusOr<HistoryRead> read =
-      store.History("a", StreamPosition{3, last.epoch}, -1, false, policy, absl::Minutes(5));
+      ReadHistory(store, "a", StreamPosition{3, last.epoch}, policy);
   ASSERT_TRUE(read.ok());
   ASSERT_EQ(read->publications.size(), 2u);
   EXPECT_EQ(read->publications[0]->offset(), 4u);
   EXPECT_EQ(read->top_offset, 5u);
   EXPECT_TRUE(absl::IsFailedPrecondition(
-      store.History("a", StreamPosition{3, "other"}, -1, false, policy, absl::Minutes(5))
+      ReadHistory(store, "a", StreamPosition{3, "other"}, policy)
           .status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(
-      store.History("a", StreamPosition{9, last.epoch}, -1, false, policy, absl::Minutes(5))
+      ReadHistory(store, "a", StreamPosition{9, last.epoch}, policy)
           .status()));
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -76,14 +77,42 @@ class StreamStore {
   // Publications of `key` after `since` (when given; its epoch must match
   // and its offset not be ahead: FailedPrecondition "unrecoverable
   // position" otherwise), oldest first or newest first when `reverse`, at
-  // most `limit` (negative: all; 0: only the position).
-  virtual absl::StatusOr<HistoryRead> History(const std::string& key,
-                                              const std::optional<StreamPosition>& since,
-                                              int64_t limit, bool reverse,
-                                              const HistoryPolicy& policy,
-                                              absl::Duration idempotency_window) = 0;
-  // Drops `key`'s kept publications; its position stays.
-  virtual void RemoveHistory(const std::string& key, absl::Duration idempotency_window) = 0;
+  // most `limit` (negative: all; 0: only the position). `done` runs once,
+  // with no store lock held: before History returns in the memory store,
+  // later on the store's thread in a networked one.
+  using HistoryDone = std::function<void(absl::StatusOr<HistoryRead>)>;
+  virtual void History(const std::string& key, const std::optional<StreamPosition>& since,
+                       int64_t limit, bool reverse, const HistoryPolicy& policy,
+                       absl::Duration idempotency_window, HistoryDone done) = 0;
+  // Drops `key`'s kept publications; its position stays. `done` as in
+  // History.
+  using StatusDone = std::function<void(absl::Status)>;
+  virtual void RemoveHistory(const std::string& key, absl::Duration idempotency_window,
+                             StatusDone done) = 0;
+
+  // A store that fans out by itself (fans_out(): Redis, where publications
+  // made by any control replica come back through a subscription) hands
+  // every sequenced publication, and every join/leave event, to `feed` on
+  // its own thread, each channel's in offset order; `on_sequenced` is then
+  // never called with a publication. `lost` runs when that flow broke
+  // (publications may have been missed): the caller detaches its edges,
+  // which re-attach and repair their gaps from history. Start() is called
+  // once, before anything else; Stop() before destruction.
+  using Feed = std::function<void(std::shared_ptr<const edge::v1::Publication>)>;
+  using Lost = std::function<void(const absl::Status&)>;
+  virtual bool fans_out() const { return false; }
+  virtual void Start(Feed feed, Lost lost) {}
+  virtual void Stop() {}
+  // Watch() counts one more interest in each of `keys`; `done` runs once
+  // every publication sequenced after it is sure to reach the feed (a
+  // failure: it may not, and the interest must be treated as lost). The
+  // `done`s run in the order of the Watch() calls. Unwatch() takes one
+  // interest back per key; a Watch and an Unwatch of the same key may
+  // arrive in either order. Without fans_out(), `done` runs at once.
+  virtual void Watch(const std::vector<std::string>& keys, StatusDone done) {
+    done(absl::OkStatus());
+  }
+  virtual void Unwatch(const std::vector<std::string>& keys) {}
 
   // Expires history and idempotency keys and forgets streams that hold
   // nothing, have been idle for `idempotency_window` and that `wanted`
