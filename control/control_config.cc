@@ -19,6 +19,9 @@ absl::StatusOr<ControlConfig> ControlConfigFrom(const config::v1::Config& config
   out.idempotency_window = config.has_idempotency_window()
                                ? DurationFromProto(config.idempotency_window())
                                : kDefaultIdempotencyWindow;
+  absl::StatusOr<EngineConfig> engine = EngineConfigFrom(config, source_name);
+  if (!engine.ok()) return engine.status();
+  out.engine = *std::move(engine);
   return out;
 }
 

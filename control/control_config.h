@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/namespace_registry.h"
 #include "control/api_key_set.h"
+#include "control/engine_config.h"
 #include "wirehub/config/v1/config.pb.h"
 
 namespace wirehub::control {
@@ -22,6 +23,7 @@ struct ControlConfig {
   std::vector<std::string> namespace_names;
   ApiKeySet api_keys;
   absl::Duration idempotency_window = absl::Minutes(5);
+  EngineConfig engine;
 };
 
 // ControlConfigFrom()

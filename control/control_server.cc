@@ -68,7 +68,8 @@ ControlServer::ControlServer(ControlServerOptions options)
     : options_(std::move(options)),
       metrics_(&registry_),
       api_calls_(&metrics_),
-      hub_(/*namespaces=*/nullptr, WithMetrics(options_.hub, &metrics_)),
+      hub_(/*namespaces=*/nullptr, WithMetrics(options_.hub, &metrics_),
+           NewStreamStore(options_.engine)),
       last_maintenance_nanos_(absl::ToUnixNanos(absl::Now())),
       control_service_(&hub_, options_.service),
       authenticated_service_(std::make_shared<const ApiKeySet>(options_.api_keys),
@@ -283,6 +284,11 @@ absl::Status ControlServer::ReloadConfig() {
         << "configuration reload refused; version " << config_version_
         << " stays in force: " << status.message();
     return status;
+  }
+  if (config->engine.Describe() != options_.engine.Describe()) {
+    WH_LOG(WARNING) << options_.config_file << ": the engine changed to "
+                    << config->engine.Describe() << "; it takes effect at the next restart ("
+                    << options_.engine.Describe() << " stays in force)";
   }
   const size_t namespaces = config->namespace_names.size();
   const size_t keys = config->api_keys.size();

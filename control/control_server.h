@@ -28,6 +28,7 @@
 #include "control/edge_hub.h"
 #include "control/edge_link_service.h"
 #include "control/edge_session.h"
+#include "control/engine_config.h"
 
 namespace wirehub::control {
 
@@ -66,6 +67,8 @@ struct ControlServerOptions {
   // The admin HTTP listener (/metrics, /healthz, /readyz): HOST:PORT, port
   // 0 picks a free one (admin_port()); empty: none.
   std::string admin_listen;
+  // The stream engine (the config file's `engine`; not reloaded).
+  EngineConfig engine;
   EdgeHubOptions hub;
   ControlServiceOptions service;
   EdgeSessionOptions edge_session;

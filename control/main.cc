@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
     options.namespaces = std::move(config->namespaces);
     options.namespace_names = std::move(config->namespace_names);
     options.hub.idempotency_window = config->idempotency_window;
+    options.engine = std::move(config->engine);
   }
 
   std::vector<std::string> warnings;
