@@ -48,30 +48,52 @@ void ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_rep
                });
 }
 
-absl::Status ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request,
-                          v1::PresenceResponse* response) {
+void ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request, v1::PresenceResponse* response,
+                  std::function<void(absl::Status)> done) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    done(key.status());
+    return;
+  }
   absl::StatusOr<size_t> page_size =
       PageSizeFor(request.page_size(), kPresenceDefaultPage, kPresenceMaxPage);
-  if (!page_size.ok()) return page_size.status();
-  absl::StatusOr<PresenceTable::Page> page = hub->Presence(*key, *page_size, request.page_token());
-  if (!page.ok()) return page.status();
-  response->mutable_clients()->Reserve(static_cast<int>(page->clients.size()));
-  for (v1::ClientInfo& client : page->clients) *response->add_clients() = std::move(client);
-  response->set_next_page_token(std::move(page->next_page_token));
-  return absl::OkStatus();
+  if (!page_size.ok()) {
+    done(page_size.status());
+    return;
+  }
+  hub->Presence(*key, *page_size, request.page_token(),
+                [response, done = std::move(done)](absl::StatusOr<PresenceTable::Page> page) {
+                  if (!page.ok()) {
+                    done(page.status());
+                    return;
+                  }
+                  response->mutable_clients()->Reserve(static_cast<int>(page->clients.size()));
+                  for (v1::ClientInfo& client : page->clients) {
+                    *response->add_clients() = std::move(client);
+                  }
+                  response->set_next_page_token(std::move(page->next_page_token));
+                  done(absl::OkStatus());
+                });
 }
 
-absl::Status ReadPresenceStats(EdgeHub* hub, const v1::PresenceStatsRequest& request,
-                               v1::PresenceStatsResponse* response) {
+void ReadPresenceStats(EdgeHub* hub, const v1::PresenceStatsRequest& request,
+                       v1::PresenceStatsResponse* response,
+                       std::function<void(absl::Status)> done) {
   absl::StatusOr<std::string> key = ChannelKeyFor(request.tenant(), request.channel());
-  if (!key.ok()) return key.status();
-  absl::StatusOr<PresenceTable::Counts> counts = hub->PresenceStats(*key);
-  if (!counts.ok()) return counts.status();
-  response->set_num_clients(counts->clients);
-  response->set_num_users(counts->users);
-  return absl::OkStatus();
+  if (!key.ok()) {
+    done(key.status());
+    return;
+  }
+  hub->PresenceStats(
+      *key, [response, done = std::move(done)](absl::StatusOr<PresenceTable::Counts> counts) {
+        if (!counts.ok()) {
+          done(counts.status());
+          return;
+        }
+        response->set_num_clients(counts->clients);
+        response->set_num_users(counts->users);
+        done(absl::OkStatus());
+      });
 }
 
 }  // namespace wirehub::control

@@ -40,13 +40,13 @@ void ReadHistory(EdgeHub* hub, const v1::HistoryRequest& request, size_t max_rep
 // Fills `response` with one page of the channel's presence, ordered by
 // client id. InvalidArgument for a bad tenant, channel or page size,
 // FailedPrecondition when the namespace has no presence.
-absl::Status ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request,
-                          v1::PresenceResponse* response);
+void ReadPresence(EdgeHub* hub, const v1::PresenceRequest& request, v1::PresenceResponse* response,
+                  std::function<void(absl::Status)> done);
 
 // ReadPresenceStats() counts the channel's clients and distinct users;
-// errors as ReadPresence().
-absl::Status ReadPresenceStats(EdgeHub* hub, const v1::PresenceStatsRequest& request,
-                               v1::PresenceStatsResponse* response);
+// errors as ReadPresence(). Both call `done` as ReadHistory does.
+void ReadPresenceStats(EdgeHub* hub, const v1::PresenceStatsRequest& request,
+                       v1::PresenceStatsResponse* response, std::function<void(absl::Status)> done);
 
 }  // namespace wirehub::control
 

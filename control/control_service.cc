@@ -283,13 +283,19 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Stats(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ControlServiceImpl::Presence(grpc::CallbackServerContext* context,
                                                        const v1::PresenceRequest* request,
                                                        v1::PresenceResponse* response) {
-  return FinishNow(context, ReadPresence(hub_, *request, response));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ReadPresence(hub_, *request, response,
+               [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::PresenceStats(grpc::CallbackServerContext* context,
                                                             const v1::PresenceStatsRequest* request,
                                                             v1::PresenceStatsResponse* response) {
-  return FinishNow(context, ReadPresenceStats(hub_, *request, response));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ReadPresenceStats(hub_, *request, response,
+                    [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Subscribe(grpc::CallbackServerContext* context,

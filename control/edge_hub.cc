@@ -67,6 +67,7 @@ EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options,
 EdgeHub::~EdgeHub() { Stop(); }
 
 void EdgeHub::Start() {
+  presence_->Start();
   streams_->Start(
       [this](std::shared_ptr<const edge::v1::Publication> publication) { OnFeed(publication); },
       [this](const absl::Status& status) { OnEngineLost(status); });
@@ -75,6 +76,7 @@ void EdgeHub::Start() {
 
 void EdgeHub::Stop() {
   streams_->Stop();
+  presence_->Stop();
   router_.Stop();
 }
 
@@ -366,25 +368,59 @@ void EdgeHub::HistoryRemove(const std::string& key, std::function<void(absl::Sta
   streams_->RemoveHistory(key, config->idempotency_window, std::move(done));
 }
 
-absl::StatusOr<PresenceTable::Page> EdgeHub::Presence(const std::string& key, size_t page_size,
-                                                      const std::string& page_token) const {
+void EdgeHub::Presence(const std::string& key, size_t page_size, const std::string& page_token,
+                       PresenceStore::PageDone done) const {
   std::shared_ptr<const HubConfig> config = config_.load();
   absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(*config, key);
-  if (!options.ok()) return options.status();
+  if (!options.ok()) {
+    done(options.status());
+    return;
+  }
   OperationTimer timer;
-  PresenceTable::Page page = presence_->List(key, page_size, page_token);
-  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
-  return page;
+  presence_->List(key, page_size, page_token,
+                  [this, timer, done = std::move(done)](absl::StatusOr<PresenceTable::Page> page) {
+                    timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
+                    done(std::move(page));
+                  });
 }
 
-absl::StatusOr<PresenceTable::Counts> EdgeHub::PresenceStats(const std::string& key) const {
+void EdgeHub::PresenceStats(const std::string& key, PresenceStore::CountsDone done) const {
   std::shared_ptr<const HubConfig> config = config_.load();
   absl::StatusOr<const config::v1::NamespaceOptions*> options = PresenceOptionsFor(*config, key);
-  if (!options.ok()) return options.status();
+  if (!options.ok()) {
+    done(options.status());
+    return;
+  }
   OperationTimer timer;
-  PresenceTable::Counts counts = presence_->Count(key);
-  timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
-  return counts;
+  presence_->Count(
+      key, [this, timer, done = std::move(done)](absl::StatusOr<PresenceTable::Counts> counts) {
+        timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRead));
+        done(std::move(counts));
+      });
+}
+
+absl::StatusOr<PresenceTable::Page> EdgeHub::PresenceAndWait(const std::string& key,
+                                                             size_t page_size,
+                                                             const std::string& page_token) const {
+  absl::Notification answered;
+  absl::StatusOr<PresenceTable::Page> result;
+  Presence(key, page_size, page_token, [&](absl::StatusOr<PresenceTable::Page> page) {
+    result = std::move(page);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<PresenceTable::Counts> EdgeHub::PresenceStatsAndWait(const std::string& key) const {
+  absl::Notification answered;
+  absl::StatusOr<PresenceTable::Counts> result;
+  PresenceStats(key, [&](absl::StatusOr<PresenceTable::Counts> counts) {
+    result = std::move(counts);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
 }
 
 void EdgeHub::SendCommand(edge::v1::EdgeCommand command, absl::Time deadline,
@@ -447,6 +483,7 @@ void EdgeHub::Maintain(absl::Time now) {
         return options != nullptr ? PolicyFor(*options) : HistoryPolicy{};
       },
       [this](const std::string& key) { return registry_.HasInterest(key); });
+  presence_->Maintain(now, [this](const std::string& key) { return Announces(key); });
 }
 
 void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, std::string peer) {
@@ -527,24 +564,36 @@ void EdgeHub::AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& e
   // A detached session must not leave entries behind that nothing removes.
   if (entry.info().client().empty() || !registry_.attached(session)) return;
   OperationTimer timer;
-  const bool joined = presence_->Add(session, entry.channel(), entry.info());
+  const bool joined =
+      presence_->Add(session, entry.channel(), entry.info(), Announces(entry.channel()));
   timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceAdd));
   if (joined) {
     EmitJoinLeave(entry.channel(), entry.info(), /*join=*/true, deferred);
   }
   // Detached meanwhile (its RemoveOwner may have run before the Add).
-  if (!registry_.attached(session)) presence_->RemoveOwner(session);
+  if (!registry_.attached(session)) {
+    for (const PresenceTable::Entry& gone : presence_->RemoveOwner(
+             session, [this](const std::string& key) { return Announces(key); })) {
+      EmitJoinLeave(gone.key, gone.info, /*join=*/false, deferred);
+    }
+  }
 }
 
 void EdgeHub::RemovePresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,
                              Deferred* deferred) {
   OperationTimer timer;
-  std::optional<v1::ClientInfo> removed =
-      presence_->Remove(session, entry.channel(), entry.info().client());
+  std::optional<v1::ClientInfo> removed = presence_->Remove(
+      session, entry.channel(), entry.info().client(), Announces(entry.channel()));
   timer.ObserveInto(metrics_->engine_operation(EngineOperation::kPresenceRemove));
   // The leave carries the info the client joined with; the edge sends only
   // the client id.
   if (removed.has_value()) EmitJoinLeave(entry.channel(), *removed, /*join=*/false, deferred);
+}
+
+bool EdgeHub::Announces(const std::string& key) const {
+  std::shared_ptr<const HubConfig> config = config_.load();
+  const config::v1::NamespaceOptions* options = OptionsFor(*config, key);
+  return options != nullptr && options->join_leave();
 }
 
 void EdgeHub::EmitJoinLeave(const std::string& key, const v1::ClientInfo& info, bool join,
@@ -588,7 +637,8 @@ bool EdgeHub::Detach(EdgeSession* session, Deferred* deferred, std::string* peer
   router_.SessionGone(session);
   // The session is out of every channel's list by now, so its own leaves
   // are not queued to it.
-  for (const PresenceTable::Entry& entry : presence_->RemoveOwner(session)) {
+  for (const PresenceTable::Entry& entry :
+       presence_->RemoveOwner(session, [this](const std::string& key) { return Announces(key); })) {
     EmitJoinLeave(entry.key, entry.info, /*join=*/false, deferred);
   }
   return true;

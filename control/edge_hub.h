@@ -176,10 +176,15 @@ class EdgeHub {
   //
   // One page of `key`'s presence (see PresenceTable::List; `page_size` > 0).
   // FailedPrecondition when the namespace does not have `presence`.
-  absl::StatusOr<PresenceTable::Page> Presence(const std::string& key, size_t page_size,
-                                               const std::string& page_token) const;
+  // `done` runs once, as History's.
+  void Presence(const std::string& key, size_t page_size, const std::string& page_token,
+                PresenceStore::PageDone done) const;
   // PresenceStats() counts `key`'s clients and users; errors as Presence().
-  absl::StatusOr<PresenceTable::Counts> PresenceStats(const std::string& key) const;
+  void PresenceStats(const std::string& key, PresenceStore::CountsDone done) const;
+  // The same, waiting (tests and tools; never on a gRPC thread).
+  absl::StatusOr<PresenceTable::Page> PresenceAndWait(const std::string& key, size_t page_size,
+                                                      const std::string& page_token) const;
+  absl::StatusOr<PresenceTable::Counts> PresenceStatsAndWait(const std::string& key) const;
 
   // SendCommand()
   //
@@ -250,6 +255,8 @@ class EdgeHub {
   void AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& entry, Deferred* deferred);
   void RemovePresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,
                       Deferred* deferred);
+  // Whether `key`'s namespace (in the version in force) has join_leave.
+  bool Announces(const std::string& key) const;
   // Enqueues a join (or leave) of `info` on `key` to every interested edge
   // when the namespace has join_leave.
   void EmitJoinLeave(const std::string& key, const v1::ClientInfo& info, bool join,

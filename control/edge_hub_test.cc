@@ -269,7 +269,7 @@ class EdgeHubWithEdgesTest : public ::testing::Test {
   }
 
   std::vector<std::string> PresentClients(const std::string& key) {
-    absl::StatusOr<PresenceTable::Page> page = hub_.Presence(key, 100, "");
+    absl::StatusOr<PresenceTable::Page> page = hub_.PresenceAndWait(key, 100, "");
     EXPECT_TRUE(page.ok()) << page.status();
     std::vector<std::string> ids;
     if (page.ok()) {
@@ -343,7 +343,7 @@ TEST_F(EdgeHubWithEdgesTest, DetachRemovesPresenceAndSendsLeaves) {
   ASSERT_TRUE(b->WaitForPublications(3));
   EXPECT_THAT(Events(b->publications()), UnorderedElementsAre("join:b1", "leave:a1", "leave:a2"));
   EXPECT_THAT(PresentClients("room:1"), ElementsAre("b1"));
-  absl::StatusOr<PresenceTable::Counts> counts = hub_.PresenceStats("room:1");
+  absl::StatusOr<PresenceTable::Counts> counts = hub_.PresenceStatsAndWait("room:1");
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->clients, 1u);
 }
@@ -368,14 +368,15 @@ TEST_F(EdgeHubWithEdgesTest, HelloOfReattachingEdgeTakesOverWithoutSpuriousEvent
 
 TEST_F(EdgeHubWithEdgesTest, PresenceNeedsThePresenceOption) {
   Attach("a", {"chat:1"}, {Entry("chat:1", Client("c1"))});
-  absl::StatusOr<PresenceTable::Page> page = hub_.Presence("chat:1", 10, "");
+  absl::StatusOr<PresenceTable::Page> page = hub_.PresenceAndWait("chat:1", 10, "");
   EXPECT_EQ(page.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(page.status().message()), HasSubstr("presence is not enabled"));
-  EXPECT_EQ(hub_.PresenceStats("acme|chat:1").status().code(),
+  EXPECT_EQ(hub_.PresenceStatsAndWait("acme|chat:1").status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(hub_.Presence("nope:1", 10, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(hub_.PresenceAndWait("nope:1", 10, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
   // The namespace comes from the channel part of a tenant's key.
-  EXPECT_TRUE(hub_.Presence("acme|room:1", 10, "").ok());
+  EXPECT_TRUE(hub_.PresenceAndWait("acme|room:1", 10, "").ok());
 }
 
 TEST_F(EdgeHubWithEdgesTest, TenantsHaveSeparatePresenceAndEvents) {

@@ -51,7 +51,8 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Presence(grpc::CallbackServerCont
                                                         const v1::PresenceRequest* request,
                                                         v1::PresenceResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(ReadPresence(hub_, *request, response)));
+  ReadPresence(hub_, *request, response,
+               [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 
@@ -59,7 +60,8 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::PresenceStats(
     grpc::CallbackServerContext* context, const v1::PresenceStatsRequest* request,
     v1::PresenceStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(ReadPresenceStats(hub_, *request, response)));
+  ReadPresenceStats(hub_, *request, response,
+                    [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
   return reactor;
 }
 

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -18,27 +19,37 @@ namespace wirehub::control {
 // Thread-safe.
 class MemoryPresenceStore final : public PresenceStore {
  public:
-  bool Add(Owner owner, const std::string& key, const v1::ClientInfo& info) override {
+  bool Add(Owner owner, const std::string& key, const v1::ClientInfo& info,
+           bool announce) override {
     absl::MutexLock lock(&mu_);
     return table_.Add(owner, key, info);
   }
   std::optional<v1::ClientInfo> Remove(Owner owner, const std::string& key,
-                                       const std::string& client) override {
+                                       const std::string& client, bool announce) override {
     absl::MutexLock lock(&mu_);
     return table_.Remove(owner, key, client);
   }
-  std::vector<PresenceTable::Entry> RemoveOwner(Owner owner) override {
+  std::vector<PresenceTable::Entry> RemoveOwner(Owner owner,
+                                                const AnnounceFor& announce_for) override {
     absl::MutexLock lock(&mu_);
     return table_.RemoveOwner(owner);
   }
-  PresenceTable::Page List(const std::string& key, size_t page_size,
-                           const std::string& page_token) const override {
-    absl::MutexLock lock(&mu_);
-    return table_.List(key, page_size, page_token);
+  void List(const std::string& key, size_t page_size, const std::string& page_token,
+            PageDone done) const override {
+    PresenceTable::Page page;
+    {
+      absl::MutexLock lock(&mu_);
+      page = table_.List(key, page_size, page_token);
+    }
+    done(std::move(page));
   }
-  PresenceTable::Counts Count(const std::string& key) const override {
-    absl::MutexLock lock(&mu_);
-    return table_.Count(key);
+  void Count(const std::string& key, CountsDone done) const override {
+    PresenceTable::Counts counts;
+    {
+      absl::MutexLock lock(&mu_);
+      counts = table_.Count(key);
+    }
+    done(counts);
   }
   size_t size() const override {
     absl::MutexLock lock(&mu_);
