@@ -69,7 +69,7 @@ ControlServer::ControlServer(ControlServerOptions options)
       metrics_(&registry_),
       api_calls_(&metrics_),
       hub_(/*namespaces=*/nullptr, WithMetrics(options_.hub, &metrics_),
-           NewStreamStore(options_.engine)),
+           NewStreamStore(options_.engine), NewPresenceStore(options_.engine)),
       last_maintenance_nanos_(absl::ToUnixNanos(absl::Now())),
       control_service_(&hub_, options_.service),
       authenticated_service_(std::make_shared<const ApiKeySet>(options_.api_keys),

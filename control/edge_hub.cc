@@ -270,34 +270,51 @@ void EdgeHub::OnEngineLost(const absl::Status& status) {
       << " edges, which re-attach and repair their gaps from history";
 }
 
+void EdgeHub::ApplyPresence(EdgeSession* session, const PresenceChanges& changes,
+                            Deferred* deferred) {
+  for (const edge::v1::PresenceEntry& entry : changes.added) {
+    AddPresence(session, entry, deferred);
+  }
+  for (const edge::v1::PresenceEntry& entry : changes.removed) {
+    RemovePresence(session, entry, deferred);
+  }
+}
+
 void EdgeHub::WatchAndAck(EdgeSession* session, uint64_t serial,
-                          const std::vector<std::string>& keys, uint64_t seq) {
-  if (keys.empty() && seq == 0) return;
-  streams_->Watch(keys, [this, session, serial, seq](absl::Status status) {
-    if (!status.ok()) {
-      // Publications of these channels might not reach the edge: it must
-      // not be told it is positioned. It re-attaches and starts over.
-      Deferred deferred;
-      {
-        absl::MutexLock lifecycle(&lifecycle_mu_);
-        std::string peer;
-        if (registry_.SerialOf(session) == serial && Detach(session, &deferred, &peer) &&
-            session->PrepareFinish(
-                grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             absl::StrCat("control could not follow the edge's channels: ",
-                                          status.message())))) {
-          deferred.finish.push_back(session);
+                          const std::vector<std::string>& keys, uint64_t seq,
+                          PresenceChanges presence) {
+  if (keys.empty() && seq == 0 && presence.empty()) return;
+  streams_->Watch(
+      keys, [this, session, serial, seq, presence = std::move(presence)](absl::Status status) {
+        if (!status.ok()) {
+          // Publications of these channels might not reach the edge: it must
+          // not be told it is positioned. It re-attaches and starts over.
+          Deferred deferred;
+          {
+            absl::MutexLock lifecycle(&lifecycle_mu_);
+            std::string peer;
+            if (registry_.SerialOf(session) == serial && Detach(session, &deferred, &peer) &&
+                session->PrepareFinish(
+                    grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 absl::StrCat("control could not follow the edge's channels: ",
+                                              status.message())))) {
+              deferred.finish.push_back(session);
+            }
+          }
+          Run(&deferred);
+          return;
         }
-      }
-      Run(&deferred);
-      return;
-    }
-    if (seq == 0) return;
-    bool kick = false;
-    registry_.WithAttached(session, serial, [&] { kick = session->EnqueueAck(seq); });
-    // The write now marked in flight keeps the session alive until Kick.
-    if (kick) session->Kick();
-  });
+        if (!presence.empty() && registry_.SerialOf(session) == serial) {
+          Deferred deferred;
+          ApplyPresence(session, presence, &deferred);
+          Run(&deferred);
+        }
+        if (seq == 0) return;
+        bool kick = false;
+        registry_.WithAttached(session, serial, [&] { kick = session->EnqueueAck(seq); });
+        // The write now marked in flight keeps the session alive until Kick.
+        if (kick) session->Kick();
+      });
 }
 
 void EdgeHub::Run(Deferred* deferred) {
@@ -517,14 +534,11 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
     if (registry_.AddInterest(session, key)) watch.push_back(key);
   }
   for (const std::string& user : hello.users()) registry_.AddUser(session, user);
-  Deferred deferred;
   // Interest first, so the edge gets the joins of its own clients too.
-  for (const edge::v1::PresenceEntry& entry : hello.presence()) {
-    AddPresence(session, entry, &deferred);
-  }
-  Run(&deferred);
+  PresenceChanges presence;
+  presence.added.assign(hello.presence().begin(), hello.presence().end());
   // The ack goes once the store follows every channel (at once in memory).
-  WatchAndAck(session, serial, watch, hello.seq());
+  WatchAndAck(session, serial, watch, hello.seq(), std::move(presence));
   // Edges send their interest after the hello, in pages (InterestChange).
   WH_EVENT(INFO, "edge_attached").Field("edge", hello.edge_id()).Field("peer", peer_for_log);
 }
@@ -532,31 +546,32 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
 void EdgeHub::ApplyInterest(EdgeSession* session, const edge::v1::InterestChange& change) {
   const uint64_t serial = registry_.SerialOf(session);
   if (serial == 0) return;
-  Deferred deferred;
   std::vector<std::string> watch;
   for (const std::string& key : change.channels_added()) {
     if (registry_.AddInterest(session, key)) watch.push_back(key);
   }
   for (const std::string& user : change.users_added()) registry_.AddUser(session, user);
   for (const std::string& user : change.users_removed()) registry_.RemoveUser(session, user);
-  // Leaves before the interest goes: the edge may still have other
-  // subscribers of a channel whose last presence entry left.
-  for (const edge::v1::PresenceEntry& entry : change.presence_added()) {
-    AddPresence(session, entry, &deferred);
-  }
-  for (const edge::v1::PresenceEntry& entry : change.presence_removed()) {
-    RemovePresence(session, entry, &deferred);
+  PresenceChanges presence;
+  presence.added.assign(change.presence_added().begin(), change.presence_added().end());
+  presence.removed.assign(change.presence_removed().begin(), change.presence_removed().end());
+  if (!presence_->announces()) {
+    // Leaves before the interest goes: the edge may still have other
+    // subscribers of a channel whose last presence entry left.
+    Deferred deferred;
+    ApplyPresence(session, presence, &deferred);
+    Run(&deferred);
+    presence = {};
   }
   std::vector<std::string> unwatch;
   for (const std::string& key : change.channels_removed()) {
     if (registry_.RemoveInterest(session, key)) unwatch.push_back(key);
   }
-  Run(&deferred);
   if (!unwatch.empty()) streams_->Unwatch(unwatch);
   // The ack is queued after the interest took effect (and the store
   // follows the channels): every publication sequenced from then on for
   // these channels is queued behind it.
-  WatchAndAck(session, serial, watch, change.seq());
+  WatchAndAck(session, serial, watch, change.seq(), std::move(presence));
 }
 
 void EdgeHub::AddPresence(EdgeSession* session, const edge::v1::PresenceEntry& entry,

@@ -243,10 +243,22 @@ class EdgeHub {
   void OnEngineLost(const absl::Status& status);
   // Detaches every session and ends its stream with `status`.
   size_t DetachAll(const grpc::Status& status);
-  // Has the store watch `keys` for `session` (attach `serial`), then queues
-  // the interest ack `seq` (when not 0) to it; a failed watch detaches it.
+  // Presence changes of one hello or interest change, applied in order.
+  struct PresenceChanges {
+    std::vector<edge::v1::PresenceEntry> added;
+    std::vector<edge::v1::PresenceEntry> removed;
+    bool empty() const { return added.empty() && removed.empty(); }
+  };
+  void ApplyPresence(EdgeSession* session, const PresenceChanges& changes, Deferred* deferred);
+  // Has the store watch `keys` for `session` (attach `serial`), then
+  // applies `presence` and queues the interest ack `seq` (when not 0) to
+  // it; a failed watch detaches it. With a store that announces joins
+  // through the channels' pub/sub, the join of an edge's first subscriber
+  // of a channel must come after the edge's subscription, so presence
+  // waits for the watch; every change goes through it then, which keeps
+  // their order.
   void WatchAndAck(EdgeSession* session, uint64_t serial, const std::vector<std::string>& keys,
-                   uint64_t seq);
+                   uint64_t seq, PresenceChanges presence);
   // Enqueues `publication` on every edge interested in `key`.
   void FanOut(const std::string& key,
               const std::shared_ptr<const edge::v1::Publication>& publication, Deferred* deferred);

@@ -123,12 +123,27 @@ absl::StatusOr<EngineConfig> EngineConfigFrom(const config::v1::Config& config,
       source_name, "redis.stream_ttl", redis.has_stream_ttl(), redis.stream_ttl(), absl::Hours(24));
   if (!stream_ttl.ok()) return stream_ttl.status();
   out.redis.stream_ttl = *stream_ttl;
+  absl::StatusOr<absl::Duration> presence_ttl =
+      PositiveDuration(source_name, "redis.presence_ttl", redis.has_presence_ttl(),
+                       redis.presence_ttl(), absl::Seconds(15));
+  if (!presence_ttl.ok()) return presence_ttl.status();
+  if (*presence_ttl < absl::Seconds(1)) {
+    return Invalid(source_name, "redis.presence_ttl", "must be at least 1s");
+  }
+  out.redis_presence.connection = out.redis.connection;
+  out.redis_presence.key_prefix = out.redis.key_prefix;
+  out.redis_presence.ttl = *presence_ttl;
   return out;
 }
 
 std::unique_ptr<StreamStore> NewStreamStore(const EngineConfig& engine) {
   if (engine.type == EngineConfig::Type::kMemory) return nullptr;
   return std::make_unique<RedisStreamStore>(engine.redis);
+}
+
+std::unique_ptr<PresenceStore> NewPresenceStore(const EngineConfig& engine) {
+  if (engine.type == EngineConfig::Type::kMemory) return nullptr;
+  return std::make_unique<RedisPresenceStore>(engine.redis_presence);
 }
 
 }  // namespace wirehub::control

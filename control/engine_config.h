@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "control/presence_store.h"
+#include "control/redis_presence_store.h"
 #include "control/redis_stream_store.h"
 #include "control/stream_store.h"
 #include "wirehub/config/v1/config.pb.h"
@@ -20,6 +22,7 @@ struct EngineConfig {
   Type type = Type::kMemory;
   // For kRedis.
   RedisStreamStoreOptions redis;
+  RedisPresenceStoreOptions redis_presence;
 
   // "memory" or "redis HOST:PORT prefix PREFIX" (logs; no credentials).
   std::string Describe() const;
@@ -38,6 +41,8 @@ absl::StatusOr<EngineConfig> EngineConfigFrom(const config::v1::Config& config,
 // NewStreamStore() builds the configured engine's stream store (null for
 // the memory engine: the hub's default).
 std::unique_ptr<StreamStore> NewStreamStore(const EngineConfig& engine);
+// NewPresenceStore() likewise for presence.
+std::unique_ptr<PresenceStore> NewPresenceStore(const EngineConfig& engine);
 
 }  // namespace wirehub::control
 

@@ -79,6 +79,14 @@ class PresenceTable {
   // Count() counts `key`'s clients and distinct users.
   Counts Count(const std::string& key) const;
 
+  // ForEach() calls fn(key, info) for every entry.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const auto& [key, clients] : channels_) {
+      for (const auto& [client, slot] : clients) fn(key, slot.info);
+    }
+  }
+
   // Entries over all channels.
   size_t size() const { return size_; }
   // Channels with at least one entry.

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/absl_compat.h"
 #include "common/logging.h"
+#include "control/redis_keys.h"
 #include "control/redis_scripts.h"
 
 namespace wirehub::control {
@@ -81,12 +82,15 @@ class AfterUnlock {
 
 }  // namespace
 
-RedisStreamStore::RedisStreamStore(RedisStreamStoreOptions options) : options_(std::move(options)) {
+RedisStreamStore::RedisStreamStore(RedisStreamStoreOptions options)
+    : options_(std::move(options)), scripts_("stream", {kPublishScript, kReadScript}) {
   RedisConnectionOptions commands = options_.connection;
   commands.name = "wirehub-control:streams";
   commands.subscriber = false;
-  commands_ = std::make_unique<RedisConnection>(
-      commands, [this](bool up, const std::string& run_id) { OnCommandsState(up, run_id); });
+  commands_ =
+      std::make_unique<RedisConnection>(commands, [this](bool up, const std::string& run_id) {
+        scripts_.OnState(commands_.get(), up, run_id);
+      });
   RedisConnectionOptions subscriber = options_.connection;
   subscriber.name = "wirehub-control:feed";
   subscriber.subscriber = true;
@@ -113,17 +117,17 @@ void RedisStreamStore::Stop() {
 }
 
 std::string RedisStreamStore::MetaKey(std::string_view key) const {
-  return absl::StrCat(options_.key_prefix, ":{", AsAbsl(key), "}:m");
+  return redis_keys::Meta(options_.key_prefix, key);
 }
 std::string RedisStreamStore::HistoryKey(std::string_view key) const {
-  return absl::StrCat(options_.key_prefix, ":{", AsAbsl(key), "}:h");
+  return redis_keys::History(options_.key_prefix, key);
 }
 std::string RedisStreamStore::IdempotencyKey(std::string_view key,
                                              std::string_view idempotency_key) const {
-  return absl::StrCat(options_.key_prefix, ":{", AsAbsl(key), "}:i:", AsAbsl(idempotency_key));
+  return redis_keys::Idempotency(options_.key_prefix, key, idempotency_key);
 }
 std::string RedisStreamStore::PubSubChannel(std::string_view key) const {
-  return absl::StrCat(options_.key_prefix, ":{", AsAbsl(key), "}:p");
+  return redis_keys::PubSub(options_.key_prefix, key);
 }
 
 std::string RedisStreamStore::NewEpoch() {
@@ -132,52 +136,8 @@ std::string RedisStreamStore::NewEpoch() {
   return absl::StrFormat("%016x", rng());
 }
 
-void RedisStreamStore::OnCommandsState(bool up, const std::string& run_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    scripts_ = Scripts{};
-  }
-  if (up) LoadScripts(run_id);
-}
-
-void RedisStreamStore::LoadScripts(const std::string& run_id) {
-  auto loaded = std::make_shared<Scripts>();
-  loaded->run_id = run_id;
-  auto on_loaded = [this, loaded, run_id](bool publish, absl::StatusOr<RedisReply> reply) {
-    if (!reply.ok() || !reply->is_string()) {
-      WH_LOG(WARNING) << "redis: could not load the " << (publish ? "publish" : "read")
-                      << " script: "
-                      << (reply.ok() ? reply->DebugString()
-                                     : std::string(reply.status().message()));
-      return;
-    }
-    (publish ? loaded->publish_sha : loaded->read_sha) = reply->str;
-    if (loaded->publish_sha.empty() || loaded->read_sha.empty()) return;
-    absl::MutexLock lock(&mu_);
-    // Only for the connection it was loaded on; a reconnect loads again.
-    if (commands_->run_id() == run_id) scripts_ = *loaded;
-  };
-  // Both replies come on the connection's one thread: `loaded` needs no lock.
-  commands_->Command(
-      {"SCRIPT", "LOAD", std::string(kPublishScript)},
-      [on_loaded](absl::StatusOr<RedisReply> reply) { on_loaded(true, std::move(reply)); });
-  commands_->Command(
-      {"SCRIPT", "LOAD", std::string(kReadScript)},
-      [on_loaded](absl::StatusOr<RedisReply> reply) { on_loaded(false, std::move(reply)); });
-}
-
-absl::StatusOr<RedisStreamStore::Scripts> RedisStreamStore::LoadedScripts() const {
-  absl::MutexLock lock(&mu_);
-  if (scripts_.publish_sha.empty() || scripts_.read_sha.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("redis ", options_.connection.host, ":", options_.connection.port,
-                     " is not connected (or its scripts are not loaded yet)"));
-  }
-  return scripts_;
-}
-
 absl::Status RedisStreamStore::Ready() const {
-  absl::StatusOr<Scripts> scripts = LoadedScripts();
+  absl::StatusOr<RedisScriptSet::Loaded> scripts = scripts_.Get();
   if (!scripts.ok()) return scripts.status();
   absl::MutexLock lock(&mu_);
   if (!subscriber_up_) {
@@ -189,7 +149,7 @@ absl::Status RedisStreamStore::Ready() const {
 }
 
 void RedisStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done done) {
-  absl::StatusOr<Scripts> scripts = LoadedScripts();
+  absl::StatusOr<RedisScriptSet::Loaded> scripts = scripts_.Get();
   if (!scripts.ok()) {
     done(scripts.status());
     return;
@@ -205,7 +165,7 @@ void RedisStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done 
   std::vector<std::string> args;
   args.reserve(14);
   args.push_back("EVALSHA");
-  args.push_back(scripts->publish_sha);
+  args.push_back(scripts->shas[0]);
   args.push_back("3");
   args.push_back(MetaKey(item.key));
   args.push_back(HistoryKey(item.key));
@@ -226,7 +186,7 @@ void RedisStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done 
           return;
         }
         if (reply->is_error()) {
-          if (absl::StartsWith(reply->str, "NOSCRIPT")) LoadScripts(run_id);
+          if (absl::StartsWith(reply->str, "NOSCRIPT")) scripts_.Reload(commands_.get(), run_id);
           done(StatusOfError("publish", reply->str));
           return;
         }
@@ -249,7 +209,7 @@ void RedisStreamStore::Publish(PublishItem item, OnSequenced on_sequenced, Done 
 void RedisStreamStore::History(const std::string& key, const std::optional<StreamPosition>& since,
                                int64_t limit, bool reverse, const HistoryPolicy& policy,
                                absl::Duration idempotency_window, HistoryDone done) {
-  absl::StatusOr<Scripts> scripts = LoadedScripts();
+  absl::StatusOr<RedisScriptSet::Loaded> scripts = scripts_.Get();
   if (!scripts.ok()) {
     done(scripts.status());
     return;
@@ -257,7 +217,7 @@ void RedisStreamStore::History(const std::string& key, const std::optional<Strea
   const absl::Duration stream_ttl = std::max({options_.stream_ttl, policy.ttl, idempotency_window});
   const uint64_t after = since.has_value() ? since->offset : 0;
   std::vector<std::string> args = {"EVALSHA",
-                                   scripts->read_sha,
+                                   scripts->shas[1],
                                    "2",
                                    MetaKey(key),
                                    HistoryKey(key),
@@ -277,7 +237,7 @@ void RedisStreamStore::History(const std::string& key, const std::optional<Strea
           return;
         }
         if (reply->is_error()) {
-          if (absl::StartsWith(reply->str, "NOSCRIPT")) LoadScripts(run_id);
+          if (absl::StartsWith(reply->str, "NOSCRIPT")) scripts_.Reload(commands_.get(), run_id);
           done(StatusOfError("history read", reply->str));
           return;
         }

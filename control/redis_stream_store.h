@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "control/redis_connection.h"
+#include "control/redis_script_set.h"
 #include "control/stream_store.h"
 
 namespace wirehub::control {
@@ -72,9 +73,12 @@ class RedisStreamStore final : public StreamStore {
                HistoryDone done) override;
   void RemoveHistory(const std::string& key, absl::Duration idempotency_window,
                      StatusDone done) override;
-  // Redis expires what the scripts leave (PEXPIRE on every key).
+  // Redis expires what the scripts leave (PEXPIRE on every key); this only
+  // retries a failed script load.
   void Maintain(absl::Time now, absl::Duration idempotency_window, const PolicyFor& policy_for,
-                const Wanted& wanted) override {}
+                const Wanted& wanted) override {
+    (void)scripts_.Get();
+  }
   // streams: channels watched; history counts are not known here (Redis
   // holds them).
   StreamCounts Counts() const override;
@@ -87,21 +91,8 @@ class RedisStreamStore final : public StreamStore {
   std::string PubSubChannel(std::string_view key) const;
 
  private:
-  // What the commands connection needs before scripts can run.
-  struct Scripts {
-    std::string run_id;
-    std::string publish_sha;
-    std::string read_sha;
-  };
-
-  void OnCommandsState(bool up, const std::string& run_id);
   void OnSubscriberState(bool up);
   void OnPush(RedisReply&& reply);
-  // Loads both scripts into the Redis of `run_id`; they are used once both
-  // are loaded.
-  void LoadScripts(const std::string& run_id);
-  // The loaded scripts, or UNAVAILABLE.
-  absl::StatusOr<Scripts> LoadedScripts() const;
   // Sends (S)SUBSCRIBE or SUNSUBSCRIBE for `channels` in batches; `done`
   // (may be null) gets the outcome of the last batch. Called under mu_ so
   // that the order on the wire is the order of count changes.
@@ -112,12 +103,12 @@ class RedisStreamStore final : public StreamStore {
   const RedisStreamStoreOptions options_;
   Feed feed_;
   Lost lost_;
+  // kPublishScript, kReadScript.
+  RedisScriptSet scripts_;
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;
 
   mutable absl::Mutex mu_;
-  // Loaded for the current run_id; empty shas until then.
-  Scripts scripts_ ABSL_GUARDED_BY(mu_);
   // Channel key -> interest count (may be negative for a moment: an
   // Unwatch may overtake its Watch). Subscribed while positive.
   absl::flat_hash_map<std::string, int64_t> watched_ ABSL_GUARDED_BY(mu_);

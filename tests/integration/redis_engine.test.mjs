@@ -31,6 +31,12 @@ before(async () => {
         allow_subscribe_for_client: true, allow_history_for_subscriber: true,
         history_size: 1000, history_ttl: '300s', allow_recovery: true,
       },
+    }, {
+      name: 'room',
+      options: {
+        allow_subscribe_for_client: true, presence: true, allow_presence_for_subscriber: true,
+        join_leave: true,
+      },
     }],
   });
   controls = [
@@ -95,6 +101,40 @@ test('history is shared: a read through the other replica sees every publication
   assert.match(lines[0], new RegExp(`^epoch=\\S+ offset=${PER_CHANNEL}$`));
   const offsets = lines.slice(1).map((l) => Number(l.split(' ')[0]));
   assert.deepEqual(offsets, Array.from({ length: PER_CHANNEL }, (_, i) => i + 1));
+});
+
+test('presence and join/leave span the replicas', async () => {
+  const watchers = [];
+  for (const [i, edge] of edges.entries()) {
+    const w = env.sdk(edge.url, { token: await env.token(`watcher-${i}`) });
+    await w.connectAndWait();
+    await w.subscribeAndWait('room:1');
+    watchers.push(w);
+  }
+  // The first watcher sees the second's join, made on the other replica.
+  await watchers[0].waitSubEvent('room:1', 'join', (ctx) => ctx.info?.user === 'watcher-1', 5000, 'join of watcher-1');
+
+  const carol = env.sdk(edges[1].url, { token: await env.token('carol') });
+  await carol.connectAndWait();
+  await carol.subscribeAndWait('room:1');
+  await watchers[0].waitSubEvent('room:1', 'join', (ctx) => ctx.info?.user === 'carol', 5000, 'join of carol on the other replica');
+
+  const users = async (w) => Object.values((await w.subs.get('room:1').sub.presence()).clients).map((c) => c.user).sort();
+  assert.deepEqual(await users(watchers[0]), ['carol', 'watcher-0', 'watcher-1']);
+  assert.deepEqual(await users(watchers[1]), ['carol', 'watcher-0', 'watcher-1']);
+  const stats = await watchers[0].subs.get('room:1').sub.presenceStats();
+  assert.equal(stats.numClients, 3);
+  assert.equal(stats.numUsers, 3);
+
+  carol.close();
+  await watchers[0].waitSubEvent('room:1', 'leave', (ctx) => ctx.info?.user === 'carol', 5000, 'leave of carol on the other replica');
+  assert.deepEqual(await users(watchers[1]), ['watcher-0', 'watcher-1']);
+  // Each join reached each watcher once.
+  for (const w of watchers) {
+    const joins = w.subs.get('room:1').events.filter((e) => e.name === 'join' && e.ctx.info?.user === 'carol');
+    assert.equal(joins.length, 1);
+  }
+  for (const w of watchers) w.close();
 });
 
 test('Redis restarted empty: every epoch changes and clients are told, never recovered across a hole', async () => {
