@@ -46,7 +46,8 @@ bool TimeThisPublish() {
 }  // namespace
 
 EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options,
-                 std::unique_ptr<StreamStore> streams, std::unique_ptr<PresenceStore> presence)
+                 std::unique_ptr<StreamStore> streams, std::unique_ptr<PresenceStore> presence,
+                 std::unique_ptr<ReplicaBus> bus)
     : own_registry_(options.metrics == nullptr ? std::make_unique<metrics::Registry>() : nullptr),
       own_metrics_(options.metrics == nullptr
                        ? std::make_unique<ControlMetrics>(own_registry_.get())
@@ -55,7 +56,8 @@ EdgeHub::EdgeHub(const NamespaceRegistry* namespaces, EdgeHubOptions options,
       options_(options),
       streams_(streams != nullptr ? std::move(streams) : std::make_unique<MemoryStreamStore>()),
       presence_(presence != nullptr ? std::move(presence)
-                                    : std::make_unique<MemoryPresenceStore>()) {
+                                    : std::make_unique<MemoryPresenceStore>()),
+      bus_(std::move(bus)) {
   auto config = std::make_shared<HubConfig>();
   config->namespaces = std::make_shared<const NamespaceTable>(
       namespaces != nullptr ? *namespaces : NamespaceRegistry::Default(),
@@ -72,9 +74,15 @@ void EdgeHub::Start() {
       [this](std::shared_ptr<const edge::v1::Publication> publication) { OnFeed(publication); },
       [this](const absl::Status& status) { OnEngineLost(status); });
   router_.Start();
+  if (bus_ != nullptr) {
+    bus_->Start([this](const edge::v1::ReplicaRequest& request, ReplicaBus::Reply reply) {
+      OnReplicaRequest(request, std::move(reply));
+    });
+  }
 }
 
 void EdgeHub::Stop() {
+  if (bus_ != nullptr) bus_->Stop();
   streams_->Stop();
   presence_->Stop();
   router_.Stop();
@@ -111,6 +119,10 @@ void EdgeHub::CountRefusal(std::string_view key, const absl::Status& status) con
 absl::Status EdgeHub::EngineReady() const {
   absl::Status streams = streams_->Ready();
   if (!streams.ok()) return streams;
+  if (bus_ != nullptr) {
+    absl::Status bus = bus_->Ready();
+    if (!bus.ok()) return bus;
+  }
   return presence_->Ready();
 }
 
@@ -442,6 +454,135 @@ absl::StatusOr<PresenceTable::Counts> EdgeHub::PresenceStatsAndWait(const std::s
 
 void EdgeHub::SendCommand(edge::v1::EdgeCommand command, absl::Time deadline,
                           CommandCallback done) {
+  if (bus_ == nullptr) {
+    SendLocalCommand(std::move(command), deadline, std::move(done));
+    return;
+  }
+  // Both halves complete exactly once, on whichever thread; the second one
+  // to finish answers.
+  struct Merge {
+    absl::Mutex mu;
+    int left ABSL_GUARDED_BY(mu) = 2;
+    CommandOutcome outcome ABSL_GUARDED_BY(mu);
+    CommandCallback done;
+  };
+  auto merge = std::make_shared<Merge>();
+  merge->done = std::move(done);
+  auto finish = [merge](CommandOutcome part) {
+    CommandOutcome outcome;
+    {
+      absl::MutexLock lock(&merge->mu);
+      for (CommandOutcome::Answer& answer : part.answers) {
+        merge->outcome.answers.push_back(std::move(answer));
+      }
+      merge->outcome.missing += part.missing;
+      if (--merge->left > 0) return;
+      outcome = std::move(merge->outcome);
+    }
+    merge->done(std::move(outcome));
+  };
+  edge::v1::ReplicaRequest request;
+  *request.mutable_command() = command;
+  bus_->Forward(std::move(request), deadline, [finish](ReplicaBus::Gathered gathered) {
+    CommandOutcome part;
+    part.missing = gathered.replicas_missing;
+    for (edge::v1::ReplicaReply& reply : gathered.replies) {
+      part.missing += reply.missing();
+      for (edge::v1::ReplicaAnswer& answer : *reply.mutable_answers()) {
+        part.answers.push_back(
+            CommandOutcome::Answer{answer.edge_id(), std::move(*answer.mutable_result())});
+      }
+    }
+    finish(std::move(part));
+  });
+  SendLocalCommand(std::move(command), deadline, finish);
+}
+
+void EdgeHub::OnReplicaRequest(const edge::v1::ReplicaRequest& request, ReplicaBus::Reply reply) {
+  // Answer a little before the origin stops waiting, so the answer can
+  // still travel.
+  const absl::Time deadline = std::max(
+      absl::Now(), absl::FromUnixMillis(request.deadline_unix_ms()) - absl::Milliseconds(100));
+  if (request.has_command()) {
+    SendLocalCommand(request.command(), deadline,
+                     [reply = std::move(reply)](CommandOutcome outcome) {
+                       edge::v1::ReplicaReply out;
+                       out.set_missing(outcome.missing);
+                       for (CommandOutcome::Answer& answer : outcome.answers) {
+                         edge::v1::ReplicaAnswer* to = out.add_answers();
+                         to->set_edge_id(std::move(answer.edge_id));
+                         *to->mutable_result() = std::move(answer.result);
+                       }
+                       reply(std::move(out));
+                     });
+    return;
+  }
+  edge::v1::ReplicaReply out;
+  FillStats(request.stats_top_channels(), out.mutable_stats());
+  reply(std::move(out));
+}
+
+void EdgeHub::Stats(int top_channels, absl::Time deadline,
+                    std::function<void(v1::StatsResponse)> done) {
+  v1::StatsResponse local;
+  FillStats(top_channels, &local);
+  if (bus_ == nullptr) {
+    done(std::move(local));
+    return;
+  }
+  edge::v1::ReplicaRequest request;
+  // More than asked from each replica: the merged ranking is then right
+  // unless a channel is just under the cut on every replica.
+  request.set_stats_top_channels(std::max(top_channels, 100));
+  bus_->Forward(std::move(request), deadline,
+                [top_channels, local = std::move(local),
+                 done = std::move(done)](ReplicaBus::Gathered gathered) mutable {
+                  for (const edge::v1::ReplicaReply& reply : gathered.replies) {
+                    MergeStats(reply.stats(), top_channels, &local);
+                  }
+                  done(std::move(local));
+                });
+}
+
+void EdgeHub::MergeStats(const v1::StatsResponse& from, int top_channels, v1::StatsResponse* into) {
+  if (top_channels <= 0) top_channels = 10;
+  top_channels = std::min(top_channels, 1000);
+  for (const v1::EdgeInfo& edge : from.edges()) *into->add_edges() = edge;
+  into->set_total_connections(into->total_connections() + from.total_connections());
+  into->set_unique_users(into->unique_users() + from.unique_users());
+  into->set_subscriptions(into->subscriptions() + from.subscriptions());
+  into->set_channels_with_subscribers(into->channels_with_subscribers() +
+                                      from.channels_with_subscribers());
+  into->set_publications_accepted(into->publications_accepted() + from.publications_accepted());
+  into->set_deliveries(into->deliveries() + from.deliveries());
+  into->set_slow_edge_detaches(into->slow_edge_detaches() + from.slow_edge_detaches());
+  into->set_channels_tracked(into->channels_tracked() + from.channels_tracked());
+  into->set_history_publications(into->history_publications() + from.history_publications());
+  into->set_history_bytes(into->history_bytes() + from.history_bytes());
+  into->set_idempotent_replays(into->idempotent_replays() + from.idempotent_replays());
+  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> per_channel;
+  for (const auto* list : {&into->top_channels(), &from.top_channels()}) {
+    for (const v1::ChannelSubscribers& entry : *list) {
+      per_channel[{entry.tenant(), entry.channel()}] += entry.subscribers();
+    }
+  }
+  std::vector<std::pair<uint64_t, std::pair<std::string, std::string>>> ranked;
+  ranked.reserve(per_channel.size());
+  for (auto& [name, count] : per_channel) ranked.emplace_back(count, name);
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  into->clear_top_channels();
+  for (size_t i = 0; i < ranked.size() && i < static_cast<size_t>(top_channels); ++i) {
+    v1::ChannelSubscribers* entry = into->add_top_channels();
+    entry->set_tenant(ranked[i].second.first);
+    entry->set_channel(ranked[i].second.second);
+    entry->set_subscribers(ranked[i].first);
+  }
+}
+
+void EdgeHub::SendLocalCommand(edge::v1::EdgeCommand command, absl::Time deadline,
+                               CommandCallback done) {
   Deferred deferred;
   // Under the registry's shared lock no session detaches: the command is
   // registered for every target before anything is queued (no answer can

@@ -25,6 +25,7 @@
 #include "control/edge_registry.h"
 #include "control/namespace_table.h"
 #include "control/presence_store.h"
+#include "control/replica_bus.h"
 #include "control/stream_store.h"
 #include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.pb.h"
@@ -81,9 +82,12 @@ class EdgeHub {
  public:
   // `namespaces` is copied; null means the default registry (every
   // namespace, no history). Null stores mean the in-memory ones.
+  // A `bus` (engine redis) takes server API calls to the edges of the other
+  // control replicas and answers theirs.
   explicit EdgeHub(const NamespaceRegistry* namespaces = nullptr, EdgeHubOptions options = {},
                    std::unique_ptr<StreamStore> streams = nullptr,
-                   std::unique_ptr<PresenceStore> presence = nullptr);
+                   std::unique_ptr<PresenceStore> presence = nullptr,
+                   std::unique_ptr<ReplicaBus> bus = nullptr);
   ~EdgeHub();
   EdgeHub(const EdgeHub&) = delete;
   EdgeHub& operator=(const EdgeHub&) = delete;
@@ -191,8 +195,16 @@ class EdgeHub {
   // Gives `command` a fresh id, enqueues it to every attached edge and has
   // `done` called exactly once (never under a hub lock, see CommandRouter)
   // when every edge answered, detached or `deadline` passed. With no edge
-  // attached `done` gets an empty outcome at once.
+  // attached `done` gets an empty outcome at once. With a replica bus the
+  // edges of every other replica are asked too, and their answers merged;
+  // a replica that does not answer in time counts as one missing edge.
   void SendCommand(edge::v1::EdgeCommand command, absl::Time deadline, CommandCallback done);
+
+  // Stats() is FillStats() over every replica (see the bus): edges listed
+  // once each, counts summed, top channels merged. unique_users and
+  // channels_with_subscribers are summed per replica, so a user or channel
+  // on edges of two replicas counts twice.
+  void Stats(int top_channels, absl::Time deadline, std::function<void(v1::StatsResponse)> done);
 
   // Maintain() expires history and idempotency keys, forgets streams that
   // hold nothing and interest no edge, and detaches edges silent for longer
@@ -218,6 +230,10 @@ class EdgeHub {
   // Receives the edges' CommandResults.
   CommandRouter* router() { return &router_; }
 
+  // Merges `from` (another replica's stats) into `into`, top channels
+  // summed and cut to `top_channels`.
+  static void MergeStats(const v1::StatsResponse& from, int top_channels, v1::StatsResponse* into);
+
  private:
   // Work that must wait until no lock is held: starting writes (Kick),
   // detaching edges whose queue overflowed, and finishing streams
@@ -235,6 +251,10 @@ class EdgeHub {
   absl::StatusOr<const config::v1::NamespaceOptions*> PresenceOptionsFor(
       const HubConfig& config, const std::string& key) const;
   HistoryPolicy PolicyFor(const config::v1::NamespaceOptions& options) const;
+  // SendCommand() to this replica's edges only.
+  void SendLocalCommand(edge::v1::EdgeCommand command, absl::Time deadline, CommandCallback done);
+  // Runs another replica's request against this replica's edges.
+  void OnReplicaRequest(const edge::v1::ReplicaRequest& request, ReplicaBus::Reply reply);
   // Takes a publication or join/leave event from a store that fans out by
   // itself (StreamStore::fans_out()) and queues it to the interested edges.
   void OnFeed(const std::shared_ptr<const edge::v1::Publication>& publication);
@@ -288,6 +308,7 @@ class EdgeHub {
   std::atomic<bool> closing_{false};
   const std::unique_ptr<StreamStore> streams_;
   const std::unique_ptr<PresenceStore> presence_;
+  const std::unique_ptr<ReplicaBus> bus_;
   EdgeRegistry registry_;
   // Runs command callbacks without any hub lock.
   CommandRouter router_;

@@ -1,10 +1,12 @@
 #include "control/engine_config.h"
 
 #include <charconv>
+#include <random>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/absl_compat.h"
 #include "common/config_loader.h"
 
@@ -139,6 +141,16 @@ absl::StatusOr<EngineConfig> EngineConfigFrom(const config::v1::Config& config,
 std::unique_ptr<StreamStore> NewStreamStore(const EngineConfig& engine) {
   if (engine.type == EngineConfig::Type::kMemory) return nullptr;
   return std::make_unique<RedisStreamStore>(engine.redis);
+}
+
+std::unique_ptr<ReplicaBus> NewReplicaBus(const EngineConfig& engine) {
+  if (engine.type == EngineConfig::Type::kMemory) return nullptr;
+  ReplicaBusOptions options;
+  options.connection = engine.redis.connection;
+  options.key_prefix = engine.redis.key_prefix;
+  std::mt19937_64 rng{std::random_device{}()};
+  options.replica_id = absl::StrFormat("%016x", rng());
+  return std::make_unique<ReplicaBus>(std::move(options));
 }
 
 std::unique_ptr<PresenceStore> NewPresenceStore(const EngineConfig& engine) {

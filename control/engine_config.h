@@ -11,6 +11,7 @@
 #include "control/presence_store.h"
 #include "control/redis_presence_store.h"
 #include "control/redis_stream_store.h"
+#include "control/replica_bus.h"
 #include "control/stream_store.h"
 #include "wirehub/config/v1/config.pb.h"
 
@@ -43,6 +44,9 @@ absl::StatusOr<EngineConfig> EngineConfigFrom(const config::v1::Config& config,
 std::unique_ptr<StreamStore> NewStreamStore(const EngineConfig& engine);
 // NewPresenceStore() likewise for presence.
 std::unique_ptr<PresenceStore> NewPresenceStore(const EngineConfig& engine);
+// NewReplicaBus() connects the replicas of the Redis engine (null for the
+// memory engine); this replica gets a random id.
+std::unique_ptr<ReplicaBus> NewReplicaBus(const EngineConfig& engine);
 
 }  // namespace wirehub::control
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Env, sleep, waitFor } from './harness.mjs';
+import { Env, sleep, u64, waitFor } from './harness.mjs';
 import { killRedis, redisConfig, startRedis } from './redis_util.mjs';
 
 const env = new Env('wirehub-redis-engine');
@@ -135,6 +135,27 @@ test('presence and join/leave span the replicas', async () => {
     assert.equal(joins.length, 1);
   }
   for (const w of watchers) w.close();
+});
+
+test('the server API reaches the edges of every replica', async () => {
+  // Stats through either replica list both edges and all 20 clients.
+  for (const control of controls) {
+    const stats = await env.stats(control);
+    assert.deepEqual(stats.edges.map((e) => e.id).sort(), ['edge-a', 'edge-b'], JSON.stringify(stats));
+    assert.ok(u64(stats.total_connections) >= 20, JSON.stringify(stats));
+  }
+  // user-1 is on edge-b (attached to controls[1]); the call goes to controls[0].
+  const extra = await env.ctlCount(['subscribe', '--user=user-1', 'chat:server'], controls[0]);
+  assert.equal(extra.connections, 1);
+  assert.equal(extra.edgesMissing, 0);
+  const target = clients[1];
+  await target.client.waitEvent('subscribed', (ctx) => ctx.channel === 'chat:server', 5000, 'server-side subscription');
+  // The victim is on edge-a (controls[0]); the call goes to controls[1].
+  const victim = env.sdk(edges[0].url, { token: await env.token('victim') });
+  await victim.connectAndWait();
+  const gone = await env.ctlCount(['disconnect', '--user=victim'], controls[1]);
+  assert.equal(gone.connections, 1);
+  await victim.waitEvent('disconnected', () => true, 5000, 'victim disconnected through the other replica');
 });
 
 test('Redis restarted empty: every epoch changes and clients are told, never recovered across a hole', async () => {
