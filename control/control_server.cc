@@ -210,6 +210,8 @@ absl::StatusOr<int> ControlServer::Start() {
   SetServing(true);
   control_service_.set_address(absl::StrCat(HostOf(options_.grpc_listen), ":", api_port));
   hub_.Start();
+  WH_EVENT(INFO, "engine").Field("engine", options_.engine.Describe()).stream()
+      << "stream engine: " << options_.engine.Describe();
   maintenance_ = std::thread([this] { RunMaintenance(); });
   started_.store(true);
   return api_port;
