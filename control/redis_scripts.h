@@ -118,6 +118,83 @@ end
 return {meta[1], tonumber(meta[2]), out}
 )lua";
 
+// The presence scripts share this prelude.
+//
+// KEYS: 1 entries hash (client -> "LEN:USER" followed by the ClientInfo),
+//       2 deadlines sorted set (client -> expiry, ms of Redis time),
+//       3 users hash (user -> entries).
+// ARGV: 1 channel key, 2 its pub/sub channel, 3 "1": announce joins and
+//       leaves (the namespace has join_leave), then the script's own.
+//
+// Joins and leaves go out on the channel's pub/sub channel as
+// "0::<edge.v1.Publication with channel and join (field 6) or leave (7)>",
+// encoded here, so every replica receives them in order with the channel's
+// publications. Each script first expires (at most 256) entries whose
+// deadline passed, announcing their leaves.
+inline constexpr std::string_view kPresencePrelude = R"lua(
+local function varint(n)
+  local out = ''
+  while n >= 128 do
+    out = out .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return out .. string.char(n)
+end
+local function announce(tag, info)
+  if ARGV[3] == '1' then
+    redis.call('SPUBLISH', ARGV[2],
+               '0::\n' .. varint(#ARGV[1]) .. ARGV[1] .. tag .. varint(#info) .. info)
+  end
+end
+local function drop(client, value)
+  redis.call('HDEL', KEYS[1], client)
+  redis.call('ZREM', KEYS[2], client)
+  local colon = string.find(value, ':', 1, true)
+  local length = tonumber(string.sub(value, 1, colon - 1))
+  local user = string.sub(value, colon + 1, colon + length)
+  if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then redis.call('HDEL', KEYS[3], user) end
+  announce(':', string.sub(value, colon + length + 1))
+end
+local time = redis.call('TIME')
+local now = time[1] * 1000 + math.floor(time[2] / 1000)
+for _, client in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 256)) do
+  local value = redis.call('HGET', KEYS[1], client)
+  if value then drop(client, value) else redis.call('ZREM', KEYS[2], client) end
+end
+)lua";
+
+// kPresenceAddScript adds or refreshes one entry. ARGV: 4 ttl (ms),
+// 5 client, 6 user, 7 ClientInfo. Returns 1 when the client is new (a join).
+inline constexpr std::string_view kPresenceAddScript = R"lua(
+local ttl = tonumber(ARGV[4])
+local new = redis.call('HSET', KEYS[1], ARGV[5], #ARGV[6] .. ':' .. ARGV[6] .. ARGV[7])
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[5])
+if new == 1 then
+  redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+  announce('2', ARGV[7])
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], 2 * ttl) end
+return new
+)lua";
+
+// kPresenceRemoveScript removes one entry. ARGV: 4 client. Returns 1 when
+// it was there (a leave).
+inline constexpr std::string_view kPresenceRemoveScript = R"lua(
+local value = redis.call('HGET', KEYS[1], ARGV[4])
+if not value then return 0 end
+drop(ARGV[4], value)
+return 1
+)lua";
+
+// kPresenceReadScript reads the channel's presence. ARGV: 4 "count":
+// {clients, users}; anything else: the entries hash (client, value, ...).
+inline constexpr std::string_view kPresenceReadScript = R"lua(
+if ARGV[4] == 'count' then
+  return {redis.call('HLEN', KEYS[1]), redis.call('HLEN', KEYS[3])}
+end
+return redis.call('HGETALL', KEYS[1])
+)lua";
+
 }  // namespace wirehub::control
 
 #endif  // WIREHUB_CONTROL_REDIS_SCRIPTS_H_
