@@ -675,6 +675,13 @@ void EdgeHub::AttachSession(EdgeSession* session, const edge::v1::Hello& hello, 
     if (registry_.AddInterest(session, key)) watch.push_back(key);
   }
   for (const std::string& user : hello.users()) registry_.AddUser(session, user);
+  // The hello is answered at once (the edge knows control took it); the
+  // ack of the interest it carries follows the watch below.
+  if (hello.seq() == 0) {
+    bool kick = false;
+    registry_.WithAttached(session, serial, [&] { kick = session->EnqueueAck(0); });
+    if (kick) session->Kick();
+  }
   // Interest first, so the edge gets the joins of its own clients too.
   PresenceChanges presence;
   presence.added.assign(hello.presence().begin(), hello.presence().end());

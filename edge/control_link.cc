@@ -1,33 +1,24 @@
 #include "edge/control_link.h"
 
-#include <google/protobuf/io/coded_stream.h>
-
 #include <algorithm>
-#include <random>
+#include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "edge/interest_pager.h"
 
 namespace wirehub::edge {
 
 using edge::v1::ControlMessage;
 using edge::v1::EdgeMessage;
-using edge::v1::InterestChange;
 
 namespace {
 
-// What a page spends besides its items: the EdgeMessage's tag and length
-// (up to 6 bytes) and InterestChange.seq (up to 11).
-constexpr size_t kEnvelopeBytes = 32;
-
-// Serialized size of one length-delimited element of a repeated field
-// numbered below 16 (one tag byte), whose body is `body_bytes` long.
-size_t ElementBytes(size_t body_bytes) {
-  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(body_bytes) + body_bytes;
-}
+// opening_left_ before the stream is open.
+constexpr size_t kNotOpen = std::numeric_limits<size_t>::max();
 
 // The one place a gRPC status becomes an absl::Status; the codes are
 // numerically identical.
@@ -35,151 +26,10 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-// Thread-compatible.
-//
-// InterestPager splits interest transitions into EdgeMessages carrying
-// InterestChange pages of at most `max_bytes` serialized bytes. Items keep
-// the order they are added in, across pages and within each, so control
-// (which applies a page's lists in field order) applies them in that order
-// as long as they are added in field order. A page takes at least one item,
-// however large.
-class InterestPager {
- public:
-  explicit InterestPager(size_t max_bytes)
-      : budget_(max_bytes > kEnvelopeBytes ? max_bytes - kEnvelopeBytes : 1) {}
-
-  // `field` picks the repeated string field of a page.
-  template <typename FieldFn>
-  void AddString(std::string value, FieldFn field) {
-    *field(PageFor(ElementBytes(value.size())))->Add() = std::move(value);
-  }
-
-  // `field` picks the repeated PresenceEntry field of a page.
-  template <typename FieldFn>
-  void AddEntry(edge::v1::PresenceEntry entry, FieldFn field) {
-    *field(PageFor(ElementBytes(entry.ByteSizeLong())))->Add() = std::move(entry);
-  }
-
-  // The pages, the last one carrying `seq`; empty when nothing was added.
-  std::vector<EdgeMessage> Finish(uint64_t seq) && {
-    if (!pages_.empty()) pages_.back().mutable_interest()->set_seq(seq);
-    return std::move(pages_);
-  }
-
- private:
-  InterestChange* PageFor(size_t item_bytes) {
-    if (pages_.empty() || (page_bytes_ > 0 && page_bytes_ + item_bytes > budget_)) {
-      pages_.emplace_back();
-      page_bytes_ = 0;
-    }
-    page_bytes_ += item_bytes;
-    return pages_.back().mutable_interest();
-  }
-
-  const size_t budget_;
-  size_t page_bytes_ = 0;
-  std::vector<EdgeMessage> pages_;
-};
-
-// The repeated fields of a page, for InterestPager.
-google::protobuf::RepeatedPtrField<std::string>* ChannelsAdded(InterestChange* page) {
-  return page->mutable_channels_added();
-}
-google::protobuf::RepeatedPtrField<std::string>* ChannelsRemoved(InterestChange* page) {
-  return page->mutable_channels_removed();
-}
-google::protobuf::RepeatedPtrField<std::string>* UsersAdded(InterestChange* page) {
-  return page->mutable_users_added();
-}
-google::protobuf::RepeatedPtrField<std::string>* UsersRemoved(InterestChange* page) {
-  return page->mutable_users_removed();
-}
-google::protobuf::RepeatedPtrField<edge::v1::PresenceEntry>* PresenceAdded(InterestChange* page) {
-  return page->mutable_presence_added();
-}
-google::protobuf::RepeatedPtrField<edge::v1::PresenceEntry>* PresenceRemoved(InterestChange* page) {
-  return page->mutable_presence_removed();
-}
-
-// Keeps `stats` within `max_bytes`: when the per-channel counts do not fit,
-// only the channels with the most subscribers that do are kept.
-void FitStats(size_t max_bytes, edge::v1::EdgeStats* stats) {
-  const size_t budget = max_bytes > kEnvelopeBytes ? max_bytes - kEnvelopeBytes : 0;
-  size_t total = stats->ByteSizeLong();
-  if (total <= budget) return;
-  google::protobuf::RepeatedPtrField<edge::v1::ChannelCount>* channels = stats->mutable_channels();
-  for (const edge::v1::ChannelCount& count : *channels) {
-    total -= ElementBytes(count.ByteSizeLong());
-  }
-  std::sort(channels->pointer_begin(), channels->pointer_end(),
-            [](const edge::v1::ChannelCount* a, const edge::v1::ChannelCount* b) {
-              return a->subscribers() != b->subscribers() ? a->subscribers() > b->subscribers()
-                                                          : a->channel() < b->channel();
-            });
-  int keep = 0;
-  for (; keep < channels->size(); ++keep) {
-    size_t bytes = ElementBytes(channels->Get(keep).ByteSizeLong());
-    if (total + bytes > budget) break;
-    total += bytes;
-  }
-  channels->DeleteSubrange(keep, channels->size() - keep);
-}
-
-// Thread-compatible (the reader thread's).
-//
-// FailureLog logs failed attaches with gRPC's reason, at most one line per
-// interval: the first failure at once, later ones with the count of
-// attempts that failed since the previous line. So an edge whose link is
-// refused (a bad CA, no client certificate) says why without flooding the
-// log while it keeps retrying. With TLS each line names the files in use: a
-// client certificate control refuses shows on the edge only as a closed
-// socket.
-class FailureLog {
- public:
-  FailureLog(absl::Duration interval, const std::string& address, const ControlLinkTlsOptions& tls)
-      : interval_(interval),
-        prefix_(absl::StrCat("control link attach to ", address, " failed: ")) {
-    if (tls.enabled()) {
-      suffix_ =
-          absl::StrCat(" [TLS: control verified with ", tls.ca_file, ", ",
-                       tls.cert_file.empty() ? std::string("no client certificate")
-                                             : absl::StrCat("client certificate ", tls.cert_file),
-                       "]");
-    }
-  }
-
-  void Record(const grpc::Status& status) {
-    const absl::Time now = absl::Now();
-    if (now - last_logged_ < interval_) {
-      ++suppressed_;
-      return;
-    }
-    std::string more;
-    if (suppressed_ > 0) {
-      more = absl::StrCat("; ", suppressed_, " more attempts failed since the last report");
-    }
-    WH_LOG(WARNING) << prefix_ << status.error_message() << " ("
-                    << static_cast<int>(status.error_code()) << ")" << suffix_ << more;
-    last_logged_ = now;
-    suppressed_ = 0;
-  }
-
-  // Reset() after a successful attach: the next failure is logged at once.
-  void Reset() {
-    last_logged_ = absl::InfinitePast();
-    suppressed_ = 0;
-  }
-
- private:
-  const absl::Duration interval_;
-  const std::string prefix_;
-  std::string suffix_;
-  absl::Time last_logged_ = absl::InfinitePast();
-  uint64_t suppressed_ = 0;
-};
-
 struct UnaryCallBase {
   virtual ~UnaryCallBase() = default;
+  // The channel of the replica the call went to, released after the call.
+  std::shared_ptr<edge::v1::EdgeLinkService::Stub> stub;
   grpc::ClientContext context;
 };
 
@@ -189,6 +39,13 @@ struct UnaryCall final : UnaryCallBase {
   Response response;
   ControlApi::Callback<Response> done;
 };
+
+// The targets of a list the owner checked with ParseControlTargets().
+std::vector<ControlTarget> ParsedTargets(const std::string& list) {
+  absl::StatusOr<std::vector<ControlTarget>> targets = ParseControlTargets(list);
+  WH_CHECK(targets.ok()) << "control address '" << list << "': " << targets.status().message();
+  return *std::move(targets);
+}
 
 }  // namespace
 
@@ -256,6 +113,57 @@ class ControlLink::UnaryCalls {
   int releasing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// Thread-compatible (the reader thread's).
+//
+// FailureLog logs failed attaches with gRPC's reason and the replica tried,
+// at most one line per interval: the first failure at once, later ones
+// with the count of attempts that failed since the previous line. So an
+// edge whose link is refused (a bad CA, no client certificate) says why
+// without flooding the log while it keeps retrying. With TLS each line names the files in use: a
+// client certificate control refuses shows on the edge only as a closed
+// socket.
+class ControlLink::FailureLog {
+ public:
+  FailureLog(absl::Duration interval, const ControlLinkTlsOptions& tls) : interval_(interval) {
+    if (tls.enabled()) {
+      suffix_ =
+          absl::StrCat(" [TLS: control verified with ", tls.ca_file, ", ",
+                       tls.cert_file.empty() ? std::string("no client certificate")
+                                             : absl::StrCat("client certificate ", tls.cert_file),
+                       "]");
+    }
+  }
+
+  void Record(const ControlEndpoint& endpoint, const grpc::Status& status) {
+    const absl::Time now = absl::Now();
+    if (now - last_logged_ < interval_) {
+      ++suppressed_;
+      return;
+    }
+    std::string more;
+    if (suppressed_ > 0) {
+      more = absl::StrCat("; ", suppressed_, " more attempts failed since the last report");
+    }
+    WH_LOG(WARNING) << "control link attach to " << endpoint.Describe()
+                    << " failed: " << status.error_message() << " ("
+                    << static_cast<int>(status.error_code()) << ")" << suffix_ << more;
+    last_logged_ = now;
+    suppressed_ = 0;
+  }
+
+  // Reset() after a successful attach: the next failure is logged at once.
+  void Reset() {
+    last_logged_ = absl::InfinitePast();
+    suppressed_ = 0;
+  }
+
+ private:
+  const absl::Duration interval_;
+  std::string suffix_;
+  absl::Time last_logged_ = absl::InfinitePast();
+  uint64_t suppressed_ = 0;
+};
+
 ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
                          StateCallback on_state)
     : options_(std::move(options)),
@@ -263,22 +171,25 @@ ControlLink::ControlLink(ControlLinkOptions options, MessageCallback on_message,
       on_message_(std::move(on_message)),
       on_state_(std::move(on_state)),
       started_at_unix_ms_(absl::ToUnixMillis(absl::Now())),
-      calls_(std::make_shared<UnaryCalls>()) {
-  grpc::ChannelArguments args;
+      calls_(std::make_shared<UnaryCalls>()),
+      targets_(ParsedTargets(options_.control_address), options_.initial_backoff,
+               options_.max_backoff) {
   // Let our own backoff decide when to retry, not the channel's (which
   // grows to two minutes).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      ControlLinkCredentials(options_.tls, &args);
-  channel_ = grpc::CreateCustomChannel(options_.control_address, credentials, args);
-  stub_ = edge::v1::EdgeLinkService::NewStub(channel_);
+  channel_args_.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  channel_args_.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  channel_args_.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                       static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
+  channel_args_.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  channel_args_.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  channel_args_.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  channel_args_.SetMaxReceiveMessageSize(64 << 20);
+  // One set of credentials (one certificate watcher) for every channel.
+  credentials_ = ControlLinkCredentials(options_.tls, &channel_args_);
+  // Until a stream attaches, calls go to the first target as gRPC resolves
+  // it; nothing connects before the first call.
+  const std::string first = ParsedTargets(options_.control_address).front().Authority();
+  call_stub_ = NewStub(first, first);
 }
 
 ControlLink::~ControlLink() { Stop(); }
@@ -287,6 +198,10 @@ template <typename Request, typename Response, typename StartFn>
 void ControlLink::StartUnary(const Request& request, absl::Duration timeout,
                              Callback<Response> done, StartFn start) {
   auto call = std::make_shared<UnaryCall<Request, Response>>();
+  {
+    absl::MutexLock lock(&call_stub_mu_);
+    call->stub = call_stub_;
+  }
   call->request = request;
   call->done = std::move(done);
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -296,40 +211,41 @@ void ControlLink::StartUnary(const Request& request, absl::Duration timeout,
     return;
   }
   // Counted in before it starts: the callback may run inline in start().
-  start(&raw->context, &raw->request, &raw->response, [calls = calls_, raw](grpc::Status status) {
-    Callback<Response> callback = std::move(raw->done);
-    if (status.ok()) {
-      callback(std::move(raw->response));
-    } else {
-      callback(ToAbslStatus(status));
-    }
-    calls->Unregister(raw);
-  });
+  start(raw->stub->async(), &raw->context, &raw->request, &raw->response,
+        [calls = calls_, raw](grpc::Status status) {
+          Callback<Response> callback = std::move(raw->done);
+          if (status.ok()) {
+            callback(std::move(raw->response));
+          } else {
+            callback(ToAbslStatus(status));
+          }
+          calls->Unregister(raw);
+        });
 }
 
 void ControlLink::FetchHistory(const control::v1::HistoryRequest& request, absl::Duration timeout,
                                Callback<control::v1::HistoryResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { stub_->async()->History(std::move(args)...); });
+             [](auto* async, auto... args) { async->History(std::move(args)...); });
 }
 
 void ControlLink::FetchPresence(const control::v1::PresenceRequest& request, absl::Duration timeout,
                                 Callback<control::v1::PresenceResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { stub_->async()->Presence(std::move(args)...); });
+             [](auto* async, auto... args) { async->Presence(std::move(args)...); });
 }
 
 void ControlLink::FetchPresenceStats(const control::v1::PresenceStatsRequest& request,
                                      absl::Duration timeout,
                                      Callback<control::v1::PresenceStatsResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { stub_->async()->PresenceStats(std::move(args)...); });
+             [](auto* async, auto... args) { async->PresenceStats(std::move(args)...); });
 }
 
 void ControlLink::Publish(const edge::v1::ClientPublishRequest& request, absl::Duration timeout,
                           Callback<control::v1::PublishResponse> done) {
   StartUnary(request, timeout, std::move(done),
-             [this](auto... args) { stub_->async()->Publish(std::move(args)...); });
+             [](auto* async, auto... args) { async->Publish(std::move(args)...); });
 }
 
 void ControlLink::Start() {
@@ -422,10 +338,12 @@ std::vector<EdgeMessage> ControlLink::OpeningMessages(Snapshot snapshot, uint64_
   // Channels before presence, as control's Hello handling does: the edge
   // then also gets the joins of its own clients.
   InterestPager pager(options_.max_message_bytes);
-  for (std::string& channel : snapshot.channels) pager.AddString(std::move(channel), ChannelsAdded);
-  for (std::string& user : snapshot.users) pager.AddString(std::move(user), UsersAdded);
+  for (std::string& channel : snapshot.channels)
+    pager.AddString(std::move(channel), InterestPager::ChannelsAdded);
+  for (std::string& user : snapshot.users)
+    pager.AddString(std::move(user), InterestPager::UsersAdded);
   for (edge::v1::PresenceEntry& entry : snapshot.presence) {
-    pager.AddEntry(std::move(entry), PresenceAdded);
+    pager.AddEntry(std::move(entry), InterestPager::PresenceAdded);
   }
   std::vector<EdgeMessage> pages = std::move(pager).Finish(seq);
 
@@ -450,30 +368,30 @@ std::vector<EdgeMessage> ControlLink::ChangeMessages(PendingInterest pending, ui
   // interest in its channel goes, as within a single change.
   InterestPager pager(options_.max_message_bytes);
   for (const auto& [channel, present] : pending.channels) {
-    if (present) pager.AddString(channel, ChannelsAdded);
+    if (present) pager.AddString(channel, InterestPager::ChannelsAdded);
   }
   for (const auto& [user, present] : pending.users) {
-    if (present) pager.AddString(user, UsersAdded);
+    if (present) pager.AddString(user, InterestPager::UsersAdded);
   }
   for (const auto& [user, present] : pending.users) {
-    if (!present) pager.AddString(user, UsersRemoved);
+    if (!present) pager.AddString(user, InterestPager::UsersRemoved);
   }
   for (auto& [key, info] : pending.presence) {
     if (!info.has_value()) continue;
     edge::v1::PresenceEntry entry;
     entry.set_channel(key.first);
     *entry.mutable_info() = std::move(*info);
-    pager.AddEntry(std::move(entry), PresenceAdded);
+    pager.AddEntry(std::move(entry), InterestPager::PresenceAdded);
   }
   for (const auto& [key, info] : pending.presence) {
     if (info.has_value()) continue;
     edge::v1::PresenceEntry entry;
     entry.set_channel(key.first);
     entry.mutable_info()->set_client(key.second);
-    pager.AddEntry(std::move(entry), PresenceRemoved);
+    pager.AddEntry(std::move(entry), InterestPager::PresenceRemoved);
   }
   for (const auto& [channel, present] : pending.channels) {
-    if (!present) pager.AddString(channel, ChannelsRemoved);
+    if (!present) pager.AddString(channel, InterestPager::ChannelsRemoved);
   }
   return std::move(pager).Finish(seq);
 }
@@ -483,6 +401,8 @@ void ControlLink::RunWriter(Stream* stream, uint64_t generation, std::vector<Edg
   // was taken apply on top of it.
   for (const EdgeMessage& message : opening) {
     if (!stream->Write(message)) return;
+    absl::MutexLock lock(&mu_);
+    if (generation_ == generation) --opening_left_;
   }
   opening = {};
   while (true) {
@@ -527,94 +447,187 @@ void ControlLink::RunWriter(Stream* stream, uint64_t generation, std::vector<Edg
   }
 }
 
-void ControlLink::RunReader() {
-  std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = options_.initial_backoff;
-  FailureLog failures(options_.failure_log_interval, options_.control_address, options_.tls);
-  while (true) {
-    grpc::ClientContext context;
-    uint64_t generation;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      context_ = &context;
-      generation = ++generation_;
-    }
-    std::unique_ptr<Stream> stream = stub_->Attach(&context);
-    uint64_t snapshot_seq;
-    Snapshot snapshot;
-    PendingInterest superseded;
-    {
-      // The snapshot holds everything the loop has told us so far, so the
-      // changes pending until now are part of it; later ones follow it.
-      // Copying the mirror is the one O(n) step under mu_, once per stream.
-      absl::MutexLock lock(&mu_);
-      stream_open_ = true;
-      snapshot_seq = ++seq_;
-      snapshot = CopyMirrorLocked();
-      superseded = std::exchange(pending_, PendingInterest());
-      pending_results_.clear();
-    }
-    superseded = {};  // Freed outside mu_.
-    std::thread writer([this, s = stream.get(), generation,
-                        opening = OpeningMessages(std::move(snapshot), snapshot_seq)]() mutable {
-      RunWriter(s, generation, std::move(opening));
-    });
+std::shared_ptr<ControlLink::Stub> ControlLink::NewStub(const std::string& grpc_target,
+                                                        const std::string& authority) const {
+  grpc::ChannelArguments args = channel_args_;
+  // The name the target was configured with, also for an address resolved
+  // here: TLS checks control's certificate against it (unless
+  // tls.server_name overrides it), as with a single address.
+  args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, authority);
+  return edge::v1::EdgeLinkService::NewStub(
+      grpc::CreateCustomChannel(grpc_target, credentials_, args));
+}
 
-    bool attached = false;
-    ControlMessage message;
-    while (stream->Read(&message)) {
-      const uint64_t ack = message.interest_ack();
-      on_message_(std::move(message));
-      message.Clear();
-      // Positioned: control holds the whole snapshot, and every
-      // publication after this message reflects it.
-      if (!attached && ack >= snapshot_seq) {
-        attached = true;
-        backoff = options_.initial_backoff;
-        failures.Reset();
-        WH_EVENT(INFO, "link_attached")
-                .Field("control", options_.control_address)
-                .Field("tls", options_.tls.enabled())
-                .stream()
-            << "attached to control at " << options_.control_address
-            << (options_.tls.enabled() ? " over TLS" : "");
-        metrics_->control_link_attaches.Increment();
-        metrics_->control_link_up.Set(1);
-        on_state_(true);
-      }
-    }
-    bool stopping;
+std::shared_ptr<ControlLink::Stub> ControlLink::StubFor(const ControlEndpoint& endpoint) {
+  // Calls in flight hold their own reference to a forgotten channel.
+  absl::erase_if(stubs_, [this](const auto& entry) {
+    const std::vector<ControlEndpoint>& round = targets_.round();
+    return std::none_of(round.begin(), round.end(), [&](const ControlEndpoint& current) {
+      return current.Key() == entry.first;
+    });
+  });
+  std::shared_ptr<Stub>& stub = stubs_[endpoint.Key()];
+  if (stub == nullptr) stub = NewStub(endpoint.grpc_target, endpoint.authority);
+  return stub;
+}
+
+void ControlLink::RunReader() {
+  // Why one channel per endpoint rather than one channel over every
+  // address: the link must know which replica its stream is on, so that
+  // after a failure it tries another one first, and so that the unary
+  // calls follow the stream. gRPC's pick_first would retry the list from
+  // its start, behind a DNS cache refreshed at most every 30 s.
+  FailureLog failures(options_.failure_log_interval, options_.tls);
+  while (true) {
     {
       absl::MutexLock lock(&mu_);
-      stopping = stopping_;
-      stream_open_ = false;
-      context_ = nullptr;
-      pending_results_.clear();
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), targets_.NextDelay())) return;
     }
-    context.TryCancel();
-    writer.join();
-    grpc::Status status = stream->Finish();
-    if (!stopping && attached) {
-      WH_EVENT(WARNING, "link_lost")
-              .Field("control", options_.control_address)
-              .Field("code", static_cast<int>(status.error_code()))
-              .stream()
-          << "control link lost: " << status.error_message() << " ("
-          << static_cast<int>(status.error_code()) << ")";
-    } else if (!stopping && !status.ok()) {
-      failures.Record(status);
+    const ControlEndpoint endpoint = targets_.Next();
+    RunStream(endpoint, StubFor(endpoint), failures);
+  }
+}
+
+void ControlLink::WatchAttach(uint64_t generation) {
+  absl::MutexLock lock(&mu_);
+  // context_ is the stream's until it ended.
+  auto over = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || generation_ != generation || context_ == nullptr || positioned_;
+  };
+  // Until the opening is written, the stream opening (a connection) and
+  // each message written are progress: a replica reading a large snapshot
+  // is not given up.
+  size_t left = opening_left_;
+  auto progressed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return over() || opening_left_ != left;
+  };
+  while (opening_left_ > 0) {
+    if (!mu_.AwaitWithTimeout(absl::Condition(&progressed), options_.attach_timeout)) {
+      stalled_ = absl::StrCat("no progress for ", absl::FormatDuration(options_.attach_timeout));
+      context_->TryCancel();
+      return;
     }
-    if (attached) {
-      metrics_->control_link_up.Set(0);
-      on_state_(false);
-    }
-    // Jitter in [backoff/2, backoff] spreads the reconnects of many edges.
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    absl::Duration delay = backoff * jitter(rng);
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    if (over()) return;
+    left = opening_left_;
+  }
+  // Control has it all and may need a while (the Redis engine follows
+  // every channel first); this only catches a replica that never answers.
+  if (!mu_.AwaitWithTimeout(absl::Condition(&over), options_.snapshot_ack_timeout)) {
+    stalled_ = absl::StrCat("snapshot not acknowledged within ",
+                            absl::FormatDuration(options_.snapshot_ack_timeout));
+    context_->TryCancel();
+  }
+}
+
+void ControlLink::RunStream(const ControlEndpoint& endpoint, const std::shared_ptr<Stub>& stub,
+                            FailureLog& failures) {
+  grpc::ClientContext context;
+  uint64_t generation;
+  {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
+    if (stopping_) return;
+    context_ = &context;
+    generation = ++generation_;
+    positioned_ = false;
+    stalled_.clear();
+    opening_left_ = kNotOpen;
+  }
+  // Attach() waits for a connection: a blackholed address, or a connect
+  // attempt gRPC gives up to 5 s once its own backoff grew, would hold it
+  // that long. The watchdog moves on after attach_timeout without progress.
+  std::thread watchdog([this, generation] { WatchAttach(generation); });
+  std::unique_ptr<Stream> stream = stub->Attach(&context);
+  uint64_t snapshot_seq;
+  Snapshot snapshot;
+  PendingInterest superseded;
+  {
+    // The snapshot holds everything the loop has told us so far, so the
+    // changes pending until now are part of it; later ones follow it.
+    // Copying the mirror is the one O(n) step under mu_, once per stream.
+    absl::MutexLock lock(&mu_);
+    stream_open_ = true;
+    snapshot_seq = ++seq_;
+    snapshot = CopyMirrorLocked();
+    superseded = std::exchange(pending_, PendingInterest());
+    pending_results_.clear();
+  }
+  superseded = {};  // Freed outside mu_.
+  std::vector<EdgeMessage> opening = OpeningMessages(std::move(snapshot), snapshot_seq);
+  {
+    absl::MutexLock lock(&mu_);
+    opening_left_ = opening.size();
+  }
+  std::thread writer([this, s = stream.get(), generation, opening = std::move(opening)]() mutable {
+    RunWriter(s, generation, std::move(opening));
+  });
+
+  bool attached = false;
+  ControlMessage message;
+  while (stream->Read(&message)) {
+    const uint64_t ack = message.interest_ack();
+    on_message_(std::move(message));
+    message.Clear();
+    // Positioned: control holds the whole snapshot, and every
+    // publication after this message reflects it.
+    if (!attached && ack >= snapshot_seq) {
+      attached = true;
+      {
+        absl::MutexLock lock(&mu_);
+        positioned_ = true;
+      }
+      targets_.Attached();
+      failures.Reset();
+      std::shared_ptr<Stub> previous = stub;
+      {
+        absl::MutexLock lock(&call_stub_mu_);
+        std::swap(call_stub_, previous);
+      }
+      WH_EVENT(INFO, "link_attached")
+              .Field("control", endpoint.authority)
+              .Field("address", endpoint.address)
+              .Field("tls", options_.tls.enabled())
+              .stream()
+          << "attached to control at " << endpoint.authority
+          << (options_.tls.enabled() ? " over TLS" : "")
+          << (endpoint.Describe() != endpoint.authority ? absl::StrCat(" (", endpoint.address, ")")
+                                                        : "");
+      metrics_->control_link_attaches.Increment();
+      metrics_->control_link_up.Set(1);
+      on_state_(true);
+    }
+  }
+  bool stopping;
+  std::string stalled;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+    stalled = std::move(stalled_);
+    stream_open_ = false;
+    context_ = nullptr;
+    pending_results_.clear();
+  }
+  context.TryCancel();
+  watchdog.join();
+  writer.join();
+  grpc::Status status = stream->Finish();
+  if (!stalled.empty()) {
+    status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat(stalled, ", trying the next control"));
+  }
+  if (!stopping && attached) {
+    WH_EVENT(WARNING, "link_lost")
+            .Field("control", endpoint.authority)
+            .Field("address", endpoint.address)
+            .Field("code", static_cast<int>(status.error_code()))
+            .stream()
+        << "control link to " << endpoint.Describe() << " lost: " << status.error_message() << " ("
+        << static_cast<int>(status.error_code()) << ")";
+  } else if (!stopping && !status.ok()) {
+    failures.Record(endpoint, status);
+  }
+  if (attached) {
+    metrics_->control_link_up.Set(0);
+    on_state_(false);
   }
 }
 

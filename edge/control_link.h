@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "edge/control_api.h"
 #include "edge/control_link_tls.h"
+#include "edge/control_targets.h"
 #include "edge/edge_metrics.h"
 #include "wirehub/control/v1/control.pb.h"
 #include "wirehub/edge/v1/edge.grpc.pb.h"
@@ -30,7 +31,9 @@
 namespace wirehub::edge {
 
 struct ControlLinkOptions {
-  // HOST:PORT of control's edge link listener (EdgeLinkService).
+  // Control's edge link listeners (EdgeLinkService): a comma-separated
+  // HOST:PORT list, one per replica, where a HOST may be a DNS name with
+  // several addresses. Check it with ParseControlTargets() first.
   std::string control_address;
   // TLS on the link; plaintext when tls.ca_file is empty. Check it with
   // CheckControlLinkTls() first.
@@ -40,6 +43,15 @@ struct ControlLinkOptions {
   std::string public_address;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // An attempt is cancelled, and the next replica tried, when writing the
+  // Hello and the snapshot's pages makes no progress for `attach_timeout`
+  // (a blackholed address, a replica that stopped reading: each message
+  // written is progress, so a large snapshot is not cut short), or when
+  // control has them all but does not acknowledge the snapshot within
+  // `snapshot_ack_timeout` (a wedged replica; the Redis engine follows
+  // every channel before it acknowledges).
+  absl::Duration attach_timeout = absl::Seconds(1);
+  absl::Duration snapshot_ack_timeout = absl::Seconds(30);
   // A failed attach is logged with gRPC's reason (a refused TLS handshake,
   // control unreachable), at most once per this interval; the next line
   // counts the attempts that failed meanwhile.
@@ -57,19 +69,23 @@ struct ControlLinkOptions {
 // ControlLink
 //
 // Thread-safe, except Start() and Stop(), which belong to the owner's
-// thread. It runs a reader thread, and a writer thread per stream;
-// `on_message` and `on_state` run on the reader thread and must only post
-// to the event loop. Interest and presence are mirrored here, so a
-// re-attach needs nothing from the loop.
+// thread. It runs a reader thread, and a writer and a watchdog thread per
+// stream; `on_message` and `on_state` run on the reader thread and must
+// only post to the event loop. Interest and presence are mirrored here, so
+// a re-attach needs nothing from the loop.
 //
-// The stream: ControlLink keeps one Attach stream alive, reconnecting with
-// jittered exponential backoff. Each stream opens with a Hello carrying the
-// edge's identity, followed by a snapshot of the mirror as InterestChange
-// pages (channels, then users, then presence), each page at most
-// `max_message_bytes`. Every snapshot takes a fresh interest sequence
-// number, greater than any AddChannel()/RemoveChannel() returned before it,
-// and only the snapshot's last page carries it (the Hello does when the
-// snapshot is empty). Changes made while a snapshot is written follow it,
+// The stream: ControlLink keeps one Attach stream alive, to one of the
+// control replicas. When it ends, or stalls before control acknowledged
+// its snapshot (`attach_timeout`, `snapshot_ack_timeout`), the next replica
+// is tried at once; only a round in which every replica failed backs off
+// (ControlTargets). The unary calls
+// go to the replica the stream attached to last. Each stream opens with a
+// Hello carrying the edge's identity, followed by a snapshot of the mirror
+// as InterestChange pages (channels, then users, then presence), each page
+// at most `max_message_bytes`. Every snapshot takes a fresh interest
+// sequence number, greater than any AddChannel()/RemoveChannel() returned
+// before it, and only the snapshot's last page carries it (the Hello does
+// when the snapshot is empty). Changes made while a snapshot is written follow it,
 // paged the same way, so nothing is lost or reordered.
 //
 // on_state(true) means attached and positioned: control acknowledged the
@@ -99,9 +115,10 @@ class ControlLink final : public ControlApi {
 
   // Start() starts the reader thread, which attaches.
   void Start();
-  // Stop() ends the stream, joins the threads, cancels the unary calls in
-  // flight and waits until each of their callbacks has run. Calls made
-  // after it started call back at once with UNAVAILABLE. Idempotent.
+  // Stop() ends the stream, joins the threads (a DNS lookup of a --control
+  // name in progress finishes first), cancels the unary calls in flight and
+  // waits until each of their callbacks has run. Calls made after it
+  // started call back at once with UNAVAILABLE. Idempotent.
   void Stop();
 
   uint64_t AddChannel(const std::string& channel_key) override;
@@ -129,7 +146,9 @@ class ControlLink final : public ControlApi {
 
  private:
   class UnaryCalls;
+  class FailureLog;
   using Stream = grpc::ClientReaderWriter<edge::v1::EdgeMessage, edge::v1::ControlMessage>;
+  using Stub = edge::v1::EdgeLinkService::Stub;
   // (channel key, client id).
   using PresenceKey = std::pair<std::string, std::string>;
 
@@ -153,6 +172,16 @@ class ControlLink final : public ControlApi {
                   StartFn start);
 
   void RunReader();
+  // One Attach stream to `endpoint`, until it ends.
+  void RunStream(const ControlEndpoint& endpoint, const std::shared_ptr<Stub>& stub,
+                 FailureLog& failures);
+  // Cancels the stream of `generation` when its opening stalls or its
+  // snapshot is not acknowledged in time (see ControlLinkOptions).
+  void WatchAttach(uint64_t generation);
+  // The stub of `endpoint`'s channel; forgets the channels of endpoints no
+  // longer in the round.
+  std::shared_ptr<Stub> StubFor(const ControlEndpoint& endpoint);
+  std::shared_ptr<Stub> NewStub(const std::string& grpc_target, const std::string& authority) const;
   // Writes `opening` (the Hello and the snapshot pages), then whatever is
   // queued, until the stream of `generation` ends.
   void RunWriter(Stream* stream, uint64_t generation, std::vector<edge::v1::EdgeMessage> opening);
@@ -168,11 +197,20 @@ class ControlLink final : public ControlApi {
   const MessageCallback on_message_;
   const StateCallback on_state_;
   const int64_t started_at_unix_ms_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<edge::v1::EdgeLinkService::Stub> stub_;
   // Shared with every call in flight, so the last callback can finish with
   // it after Stop() returned and the link is gone.
   const std::shared_ptr<UnaryCalls> calls_;
+  // What every channel to control shares.
+  grpc::ChannelArguments channel_args_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  // Reader thread only: the replicas and the order they are tried in, and
+  // a channel per endpoint of the current round.
+  ControlTargets targets_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Stub>> stubs_;
+  // Where unary calls go: the replica of the stream that attached last;
+  // before any did, the first target.
+  mutable absl::Mutex call_stub_mu_;
+  std::shared_ptr<Stub> call_stub_ ABSL_GUARDED_BY(call_stub_mu_);
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -180,6 +218,12 @@ class ControlLink final : public ControlApi {
   // Bumped per stream; the writer of an older stream stops.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_open_ ABSL_GUARDED_BY(mu_) = false;
+  // Of the current stream: the messages of its opening not written yet
+  // (all of them until it is open), whether control acknowledged its
+  // snapshot, and why WatchAttach() cancelled it (empty: it did not).
+  size_t opening_left_ ABSL_GUARDED_BY(mu_) = 0;
+  bool positioned_ ABSL_GUARDED_BY(mu_) = false;
+  std::string stalled_ ABSL_GUARDED_BY(mu_);
 
   // Mirror of the loop's interest and presence.
   absl::flat_hash_set<std::string> channels_ ABSL_GUARDED_BY(mu_);

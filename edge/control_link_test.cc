@@ -1,10 +1,15 @@
 #include "edge/control_link.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/namespace_registry.h"
@@ -189,7 +195,7 @@ class ControlLinkTest : public ::testing::Test {
     uint64_t held = 0;
     for (int i = 0; i < channels; ++i) {
       absl::StatusOr<control::PresenceTable::Counts> counts =
-          control_->hub().PresenceStats(RoomKey(i));
+          control_->hub().PresenceStatsAndWait(RoomKey(i));
       if (counts.ok()) held += counts->clients;
     }
     return held;
@@ -776,6 +782,300 @@ TEST_F(ControlLinkTest, DestructionRacingCompletionsRunsEachCallbackOnce) {
   for (absl::StatusCode code : outcomes.codes()) {
     EXPECT_THAT(code, ::testing::AnyOf(absl::StatusCode::kOk, absl::StatusCode::kCancelled));
   }
+}
+
+// Several control replicas: the link attaches to one, and to another when
+// it goes away or never answers.
+
+// Thread-compatible. One control replica in process, restartable on the
+// same ports.
+class Replica {
+ public:
+  ~Replica() { Stop(); }
+
+  bool Start() {
+    control::ControlServerOptions options;
+    options.grpc_listen = absl::StrCat("127.0.0.1:", api_port_);
+    options.edge_listen = absl::StrCat("127.0.0.1:", edge_port_);
+    options.namespaces = NamespaceRegistry(TestConfig());
+    server_ = std::make_unique<control::ControlServer>(std::move(options));
+    absl::StatusOr<int> bound = server_->Start();
+    EXPECT_TRUE(bound.ok()) << bound.status().message();
+    if (!bound.ok()) return false;
+    api_port_ = *bound;
+    edge_port_ = server_->edge_link_port();
+    stub_ = control::v1::ControlService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", api_port_), grpc::InsecureChannelCredentials()));
+    return true;
+  }
+
+  void Stop() {
+    if (server_ != nullptr) server_->Shutdown(absl::Milliseconds(100));
+    server_.reset();
+  }
+
+  std::string edge_address() const { return absl::StrCat("127.0.0.1:", edge_port_); }
+
+  // The ids of the edges attached here; empty when it is stopped.
+  std::vector<std::string> Edges() {
+    if (server_ == nullptr) return {};
+    control::v1::StatsRequest request;
+    control::v1::StatsResponse stats;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status status = stub_->Stats(&context, request, &stats);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> ids;
+    for (const control::v1::EdgeInfo& edge : stats.edges()) ids.push_back(edge.id());
+    return ids;
+  }
+
+  // Waits until `edge_id` is attached here; returns when it was seen.
+  std::optional<absl::Time> WaitForEdge(const std::string& edge_id, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::vector<std::string> edges = Edges();
+      if (std::find(edges.begin(), edges.end(), edge_id) != edges.end()) return absl::Now();
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+  bool Publish(const std::string& channel) {
+    control::v1::PublishRequest request;
+    request.set_channel(channel);
+    request.set_data("{}");
+    control::v1::PublishResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub_->Publish(&context, request, &response).ok();
+  }
+
+ private:
+  int api_port_ = 0;
+  int edge_port_ = 0;
+  std::unique_ptr<control::ControlServer> server_;
+  std::unique_ptr<control::v1::ControlService::Stub> stub_;
+};
+
+// A TCP listener that never accepts. `fill_backlog`: its accept queue is
+// filled first, so further SYNs go unanswered (a blackholed address);
+// otherwise connections complete and then hear nothing (a wedged process).
+class SilentListener {
+ public:
+  explicit SilentListener(bool fill_backlog) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        listen(fd_, 0) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    // Backlog 0 holds one or two; the rest of these stay in SYN-SENT.
+    for (int i = 0; fill_backlog && i < 8; ++i) {
+      int client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+      fillers_.push_back(client);
+    }
+  }
+  ~SilentListener() {
+    for (int fd : fillers_) close(fd);
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return port_ > 0; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::vector<int> fillers_;
+};
+
+// A link to `addresses` with the production backoff and, unless told
+// otherwise, timeouts.
+std::unique_ptr<ControlLink> ReplicaLink(
+    const std::string& addresses, LinkEvents* events,
+    absl::Duration attach_timeout = ControlLinkOptions().attach_timeout,
+    absl::Duration snapshot_ack_timeout = ControlLinkOptions().snapshot_ack_timeout) {
+  ControlLinkOptions options;
+  options.control_address = addresses;
+  options.attach_timeout = attach_timeout;
+  options.snapshot_ack_timeout = snapshot_ack_timeout;
+  options.edge_id = "edge-1";
+  options.version = "test";
+  return std::make_unique<ControlLink>(
+      std::move(options),
+      [events](v1::ControlMessage&& message) { events->OnMessage(std::move(message)); },
+      [events](bool attached) { events->OnState(attached); });
+}
+
+// One Publish through `link`, which goes to the replica it attached to.
+absl::Status PublishThrough(ControlLink& link, const std::string& channel) {
+  auto done = std::make_shared<absl::Notification>();
+  auto result = std::make_shared<absl::Status>();
+  v1::ClientPublishRequest request;
+  request.set_channel(channel);
+  request.set_data("{}");
+  link.Publish(request, absl::Seconds(5),
+               [done, result](absl::StatusOr<control::v1::PublishResponse> response) {
+                 *result = response.status();
+                 done->Notify();
+               });
+  if (!done->WaitForNotificationWithTimeout(kWait)) return absl::DeadlineExceededError("no answer");
+  return *result;
+}
+
+TEST(ControlLinkReplicasTest, AttachesToTheOtherReplicaWithinTwoSecondsWhenItsOwnGoesAway) {
+  Replica a;
+  Replica b;
+  ASSERT_TRUE(a.Start());
+  ASSERT_TRUE(b.Start());
+  LinkEvents events([] { return uint64_t{0}; });
+  std::unique_ptr<ControlLink> link =
+      ReplicaLink(absl::StrCat(a.edge_address(), ",", b.edge_address()), &events);
+  const uint64_t seq = link->AddChannel("chat:1");
+  link->Start();
+  ASSERT_TRUE(events.WaitForStates(1)) << "never attached";
+  EXPECT_THAT(a.Edges(), ::testing::ElementsAre("edge-1")) << "the first of the list first";
+  EXPECT_THAT(b.Edges(), ::testing::IsEmpty());
+  ASSERT_TRUE(PublishThrough(*link, "chat:1").ok());
+
+  // A goes away: B, then (A back) B goes away: A again. Each time the
+  // other replica holds the edge within 2 s, with its interest, and the
+  // unary calls follow the stream.
+  Replica* replicas[] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    Replica& gone = *replicas[i];
+    Replica& other = *replicas[1 - i];
+    const absl::Time stopped = absl::Now();
+    gone.Stop();
+    std::optional<absl::Time> seen =
+        other.WaitForEdge("edge-1", absl::Seconds(2) + absl::Milliseconds(500));
+    ASSERT_TRUE(seen.has_value()) << "never attached to the other replica";
+    EXPECT_LT(*seen - stopped, absl::Seconds(2));
+    std::cerr << "re-attached to the other replica " << (*seen - stopped) << " after the stop\n";
+    ASSERT_TRUE(events.WaitForStates(2 * i + 3));
+    EXPECT_TRUE(events.WaitForAck(seq));
+    ASSERT_TRUE(other.Publish("chat:1"));
+    EXPECT_TRUE(events.WaitForPublication("chat:1")) << "no publication from the other replica";
+    absl::Status published = PublishThrough(*link, "chat:1");
+    EXPECT_TRUE(published.ok()) << "the unary call did not follow the stream: " << published;
+    ASSERT_TRUE(gone.Start()) << "restart on the same ports";
+  }
+  EXPECT_EQ(events.states(), (std::vector<bool>{true, false, true, false, true}));
+  link.reset();
+}
+
+// `fill_backlog`: see SilentListener.
+void AttachesPastASilentFirstTarget(bool fill_backlog) {
+  SilentListener silent(fill_backlog);
+  ASSERT_TRUE(silent.ok());
+  Replica good;
+  ASSERT_TRUE(good.Start());
+  LinkEvents events([] { return uint64_t{0}; });
+  const absl::Time start = absl::Now();
+  std::unique_ptr<ControlLink> link =
+      ReplicaLink(absl::StrCat(silent.address(), ",", good.edge_address()), &events);
+  link->Start();
+  ASSERT_TRUE(events.WaitForStates(1)) << "never attached";
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_LT(took, absl::Seconds(2)) << "the silent target held the link";
+  std::cerr << "attached past the silent target in " << took << "\n";
+  EXPECT_THAT(good.Edges(), ::testing::ElementsAre("edge-1"));
+  link.reset();
+}
+
+TEST(ControlLinkReplicasTest, ABlackholedFirstTargetIsSkipped) {
+  AttachesPastASilentFirstTarget(/*fill_backlog=*/true);
+}
+
+TEST(ControlLinkReplicasTest, AFirstTargetThatAcceptsButNeverSpeaksHttp2IsSkipped) {
+  AttachesPastASilentFirstTarget(/*fill_backlog=*/false);
+}
+
+TEST(ControlLinkReplicasTest, AStalledConnectIsGivenUpAfterTheAttachTimeout) {
+  // gRPC gives a first connect 100 ms, later ones up to max_backoff: the
+  // link's own bound is what holds when gRPC's is longer than it.
+  SilentListener blackhole(/*fill_backlog=*/true);
+  ASSERT_TRUE(blackhole.ok());
+  Replica good;
+  ASSERT_TRUE(good.Start());
+  LinkEvents events([] { return uint64_t{0}; });
+  ::testing::internal::CaptureStderr();
+  std::unique_ptr<ControlLink> link =
+      ReplicaLink(absl::StrCat(blackhole.address(), ",", good.edge_address()), &events,
+                  /*attach_timeout=*/absl::Milliseconds(30));
+  link->Start();
+  const bool attached = events.WaitForStates(1);
+  link.reset();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(attached) << "never attached: " << logged;
+  EXPECT_THAT(logged, HasSubstr(absl::StrCat("control link attach to ", blackhole.address(),
+                                             " failed: no progress for 30ms, trying the next "
+                                             "control (4)")));
+}
+
+// Takes the Attach stream and never answers it: a wedged control.
+class WedgedAttachReactor final
+    : public grpc::ServerBidiReactor<v1::EdgeMessage, v1::ControlMessage> {
+ public:
+  WedgedAttachReactor() { StartRead(&in_); }
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      StartRead(&in_);
+    } else {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    }
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  v1::EdgeMessage in_;
+};
+
+class WedgedEdgeLinkService final : public v1::EdgeLinkService::CallbackService {
+ public:
+  grpc::ServerBidiReactor<v1::EdgeMessage, v1::ControlMessage>* Attach(
+      grpc::CallbackServerContext*) override {
+    return new WedgedAttachReactor;
+  }
+};
+
+TEST(ControlLinkReplicasTest, AReplicaThatNeverAcknowledgesTheSnapshotIsGivenUp) {
+  WedgedEdgeLinkService wedged_service;
+  grpc::ServerBuilder builder;
+  int wedged_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &wedged_port);
+  builder.RegisterService(&wedged_service);
+  std::unique_ptr<grpc::Server> wedged = builder.BuildAndStart();
+  ASSERT_NE(wedged, nullptr);
+  Replica good;
+  ASSERT_TRUE(good.Start());
+
+  LinkEvents events([] { return uint64_t{0}; });
+  std::unique_ptr<ControlLink> link =
+      ReplicaLink(absl::StrCat("127.0.0.1:", wedged_port, ",", good.edge_address()), &events,
+                  ControlLinkOptions().attach_timeout,
+                  /*snapshot_ack_timeout=*/absl::Milliseconds(500));
+  link->AddChannel("chat:1");
+  ::testing::internal::CaptureStderr();
+  const absl::Time start = absl::Now();
+  link->Start();
+  const bool attached = events.WaitForStates(1);
+  const absl::Duration took = absl::Now() - start;
+  link.reset();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(attached) << "never attached: " << logged;
+  EXPECT_GE(took, absl::Milliseconds(500));
+  EXPECT_LT(took, absl::Milliseconds(1500));
+  EXPECT_THAT(logged, HasSubstr(absl::StrCat("control link attach to 127.0.0.1:", wedged_port,
+                                             " failed: snapshot not acknowledged within 500ms, "
+                                             "trying the next control (4)")));
+  wedged->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 #include "common/token_secret.h"
 #include "common/version.h"
 #include "edge/control_link.h"
+#include "edge/control_targets.h"
 #include "edge/edge_metrics.h"
 #include "edge/edge_server.h"
 #include "edge/lws_transport.h"
@@ -64,7 +65,10 @@ ABSL_FLAG(absl::Duration, link_ready_timeout, absl::Seconds(10),
           "(and, at start, until it first attaches once this time has passed)");
 ABSL_FLAG(std::string, control, "127.0.0.1:7101",
           "HOST:PORT of wirehub-control's edge link listener (its --edge_listen), not its "
-          "public API");
+          "public API. With several control replicas: a comma-separated list, and/or a DNS name "
+          "resolving to several addresses (a Kubernetes headless Service), re-resolved when the "
+          "link fails over. The edge attaches to one replica, in list order; when that one goes "
+          "away (or cannot be reached within 1s) it attaches to the next within about a second");
 ABSL_FLAG(std::string, control_tls_ca_file, "",
           "PEM CA bundle that verifies control's certificate; setting it turns TLS on for the "
           "link to --control, which is plaintext without it");
@@ -123,8 +127,8 @@ void SetUsage() {
   absl::SetProgramUsageMessage(
       "holds WebSocket clients (Centrifugo client protocol v2) and fans out publications\n"
       "from wirehub-control.\n"
-      "Usage: wirehub-edge [--listen=HOST:PORT] [--control=HOST:PORT] [--config=FILE]\n"
-      "                    [--token_hmac_secret_file=FILE] [flags]");
+      "Usage: wirehub-edge [--listen=HOST:PORT] [--control=HOST:PORT[,HOST:PORT...]]\n"
+      "                    [--config=FILE] [--token_hmac_secret_file=FILE] [flags]");
   absl::FlagsUsageConfig usage;
   usage.normalize_filename = [](absl::string_view file) {
     return std::string(file == __FILE__ ? kFlagsFile : absl::StripPrefix(file, "/"));
@@ -291,6 +295,12 @@ int main(int argc, char** argv) {
   if (!SplitHostPort(absl::GetFlag(FLAGS_listen), &transport_options.listen_host,
                      &transport_options.listen_port)) {
     WH_LOG(ERROR) << "--listen must be HOST:PORT, got '" << absl::GetFlag(FLAGS_listen) << "'";
+    return 2;
+  }
+  if (absl::StatusOr<std::vector<wirehub::edge::ControlTarget>> targets =
+          wirehub::edge::ParseControlTargets(absl::GetFlag(FLAGS_control));
+      !targets.ok()) {
+    WH_LOG(ERROR) << "--control: " << targets.status().message();
     return 2;
   }
   const wirehub::edge::ControlLinkTlsOptions control_tls = ControlTlsFromFlags();

@@ -117,12 +117,12 @@ test('wirehub-edge on a taken port exits with status 1 and names the address on 
  * process group with the given ports; returns a handle with its output,
  * `exited` and kill() (the whole group).
  */
-async function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
+async function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false, args = [], env = {} }) {
   // The admin listeners too, so nothing here depends on 7102 and 8001 being free.
   const controlAdminPort = await freePort();
   const edgeAdminPort = await freePort();
   for (const name of ['wirehub-control', 'wirehub-edge', 'wirehubctl']) binPath(name);
-  const child = spawn(runLocalPath, [], {
+  const child = spawn(runLocalPath, args, {
     cwd: repoRoot,
     detached: true, // own process group: kill() reaches the servers it started
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,6 +136,7 @@ async function runLocal({ grpcPort, wsPort, edgeLinkPort, tls = false }) {
       WIREHUB_CONTROL_ADMIN_PORT: String(controlAdminPort),
       WIREHUB_EDGE_ADMIN_PORT: String(edgeAdminPort),
       WIREHUB_TLS: tls ? '1' : '0',
+      ...env,
     },
   });
   const handle = {
@@ -316,4 +317,49 @@ test('run-local with WIREHUB_TLS=1 serves wss with a development CA, and the SDK
     await run.kill();
   }
   assertNoServersLeft(grpcPort, edgeLinkPort);
+});
+
+test('run-local --redis starts a Redis and two control replicas; a publication through either reaches an SDK client', async () => {
+  const [wsPort, grpcPort, edgeLinkPort, redisPort, grpcPort2, edgeLinkPort2, adminPort2] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
+  );
+  const run = await runLocal({
+    grpcPort, wsPort, edgeLinkPort,
+    args: ['--redis'],
+    env: {
+      WIREHUB_REDIS_PORT: String(redisPort),
+      WIREHUB_GRPC_PORT_2: String(grpcPort2),
+      WIREHUB_EDGE_LINK_PORT_2: String(edgeLinkPort2),
+      WIREHUB_CONTROL_ADMIN_PORT_2: String(adminPort2),
+    },
+  });
+  try {
+    await waitFor(
+      () => {
+        if (run.exitInfo) throw new Error(`run-local exited ${JSON.stringify(run.exitInfo)}`);
+        return run.stdout.includes('wirehub is running');
+      },
+      RUN_LOCAL_BOUND_MS,
+      'the run-local --redis banner',
+    );
+    assert.ok(run.stdout.includes(`redis-server on 127.0.0.1:${redisPort}`), run.stdout);
+    const env = new Env('wirehub-run-local-redis');
+    try {
+      const secretFile = path.join(repoRoot, 'build/dev/secret');
+      const token = (await env.ctl(['token', '--user=alice', `--token_hmac_secret_file=${secretFile}`])).stdout.trim();
+      const client = env.sdk(`ws://127.0.0.1:${wsPort}/connection/websocket`, { token });
+      await client.connectAndWait();
+      await client.subscribeAndWait('news');
+      for (const [i, port] of [grpcPort, grpcPort2].entries()) {
+        await env.ctl([`--control=127.0.0.1:${port}`, 'publish', 'news', JSON.stringify({ via: i })]);
+        await client.waitPublication('news', (d) => d.via === i, 5000, `publication through replica ${i}`);
+      }
+    } finally {
+      await env.cleanup();
+    }
+  } finally {
+    await run.kill();
+  }
+  assert.ok(await canListen(grpcPort2), 'the second replica is stopped too');
+  assert.ok(await canListen(redisPort), 'redis-server is stopped too');
 });
