@@ -82,18 +82,15 @@ TEST(MemoryStreamStoreTest, HistorySinceAPositionAndUnrecoverablePositions) {
   HistoryPolicy policy{10, absl::Hours(1)};
   StreamPosition last;
   for (int i = 0; i < 5; ++i) last = Publish(store, Item("a", std::to_string(i)));
-  absl::StatusOr<HistoryRead> read =
-      ReadHistory(store, "a", StreamPosition{3, last.epoch}, policy);
+  absl::StatusOr<HistoryRead> read = ReadHistory(store, "a", StreamPosition{3, last.epoch}, policy);
   ASSERT_TRUE(read.ok());
   ASSERT_EQ(read->publications.size(), 2u);
   EXPECT_EQ(read->publications[0]->offset(), 4u);
   EXPECT_EQ(read->top_offset, 5u);
   EXPECT_TRUE(absl::IsFailedPrecondition(
-      ReadHistory(store, "a", StreamPosition{3, "other"}, policy)
-          .status()));
+      ReadHistory(store, "a", StreamPosition{3, "other"}, policy).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(
-      ReadHistory(store, "a", StreamPosition{9, last.epoch}, policy)
-          .status()));
+      ReadHistory(store, "a", StreamPosition{9, last.epoch}, policy).status()));
 }
 
 // Per-channel order under concurrent publishers: each channel's

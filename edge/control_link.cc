@@ -561,6 +561,14 @@ void ControlLink::RunStream(const ControlEndpoint& endpoint, const std::shared_p
     RunWriter(s, generation, std::move(opening));
   });
 
+  // Unary calls (gap repair's history reads among them) go to this replica
+  // from now on: a gap seen in its first messages must not be repaired
+  // from the replica just lost.
+  {
+    std::shared_ptr<Stub> previous = stub;
+    absl::MutexLock lock(&call_stub_mu_);
+    std::swap(call_stub_, previous);
+  }
   bool attached = false;
   ControlMessage message;
   while (stream->Read(&message)) {
@@ -577,11 +585,6 @@ void ControlLink::RunStream(const ControlEndpoint& endpoint, const std::shared_p
       }
       targets_.Attached();
       failures.Reset();
-      std::shared_ptr<Stub> previous = stub;
-      {
-        absl::MutexLock lock(&call_stub_mu_);
-        std::swap(call_stub_, previous);
-      }
       WH_EVENT(INFO, "link_attached")
               .Field("control", endpoint.authority)
               .Field("address", endpoint.address)

@@ -63,16 +63,13 @@ StreamTracker::RepairStep StreamTracker::OnRepairItems(const absl::Status& statu
                                                        std::vector<StreamItem> items, bool more) {
   RepairStep step;
   if (!status.ok() && !absl::IsFailedPrecondition(status)) {
-    // Control unreachable or slow: go on with what is held rather than
-    // dropping every subscriber at once; the next hole repairs again.
+    // Control unreachable or slow: the subscribers stay (dropping them all
+    // at once would only move the load to their resubscribes), what is held
+    // right after the position goes out, and what lies beyond the hole
+    // stays held until a later repair fills it. Delivering past the hole
+    // would hand clients offset N+k after N with nothing said.
     repairing_ = false;
-    for (StreamItem& item : held_) {
-      if (item.offset <= last_offset_) continue;
-      last_offset_ = item.offset;
-      step.deliver.push_back(std::move(item));
-    }
-    held_.clear();
-    held_bytes_ = 0;
+    TakeHeldInOrder(&step.deliver);
     step.kind = RepairStep::Kind::kRetryLater;
     return step;
   }

@@ -61,8 +61,9 @@ class StreamTracker {
     enum class Kind {
       kFetchMore,   // Deliver `deliver`, then fetch again from last_offset().
       kDone,        // Deliver `deliver`; the stream is whole again.
-      kRetryLater,  // Control failed: deliver `deliver` (the held tail) and
-                    // repair again on the next hole.
+      kRetryLater,  // Control failed: deliver `deliver` (what is held in
+                    // order after the position); what lies past the hole
+                    // stays held (holding()) for the next repair.
       kReset,       // Not repairable: the subscribers start over.
     };
     Kind kind = Kind::kDone;
@@ -90,6 +91,8 @@ class StreamTracker {
   void Reset();
 
   size_t held_bytes() const { return held_bytes_; }
+  // Publications held past a hole, waiting for a repair.
+  bool holding() const { return !held_.empty(); }
   // Publications from history the current (or last) repair delivered.
   uint64_t repaired() const { return repaired_; }
 

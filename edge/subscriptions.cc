@@ -435,7 +435,11 @@ void Subscriptions::OnRepairAnswer(const std::string& key, uint64_t fetch_id,
       metrics_->gap_repair_publications.Observe(static_cast<double>(entry->tracker->repaired()));
       return;
     case StreamTracker::RepairStep::Kind::kRetryLater:
-      WH_LOG(WARNING) << "gap repair of " << key << " failed: " << answer.status();
+      WH_LOG(WARNING) << "gap repair of " << key << " failed: " << answer.status()
+                      << (entry->tracker->holding() ? "; retrying" : "");
+      // What lies past the hole waits; ExpirePending() tries again at its
+      // next sweep, so a failing control is asked at most once a sweep.
+      if (entry->tracker->holding()) retry_repair_.insert(key);
       return;
     case StreamTracker::RepairStep::Kind::kReset:
       WH_LOG(INFO) << "cannot repair " << key << "; subscribers resubscribe with recovery";
@@ -476,6 +480,18 @@ void Subscriptions::OnLinkState(bool attached) {
 }
 
 void Subscriptions::ExpirePending(absl::Time now) {
+  if (!retry_repair_.empty()) {
+    absl::flat_hash_set<std::string> retry;
+    retry.swap(retry_repair_);
+    for (const std::string& key : retry) {
+      ChannelEntry* entry = table_.Find(key);
+      if (entry == nullptr || !entry->tracker.has_value() || !entry->tracker->holding()) continue;
+      if (entry->tracker->BeginRepair()) {
+        metrics_->gap_repairs.Increment();
+        FetchRepair(key, *entry);
+      }
+    }
+  }
   for (const std::string& key : table_.Waiting()) {
     ChannelEntry* entry = table_.Find(key);
     if (entry == nullptr) continue;

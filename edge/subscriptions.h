@@ -79,7 +79,8 @@ class Subscriptions {
   void OnControlMessage(const edge::v1::ControlMessage& message);
   // After a re-attach, repairs every positioned channel.
   void OnLinkState(bool attached);
-  // Subscribes that control never acknowledged in time fail (error 100).
+  // Subscribes that control never acknowledged in time fail (error 100),
+  // and repairs that failed with publications held past a hole go again.
   void ExpirePending(absl::Time now);
 
   // Counters for stats.
@@ -128,6 +129,9 @@ class Subscriptions {
   // Repair fetch in flight per channel key: answers of older fetches (the
   // channel reset or was dropped meanwhile) are ignored.
   absl::flat_hash_map<std::string, uint64_t> repair_fetch_;
+  // Channels whose repair failed with publications held past a hole: tried
+  // again at the next ExpirePending().
+  absl::flat_hash_set<std::string> retry_repair_;
   uint64_t next_id_ = 1;
   uint64_t subscriptions_ = 0;
   uint64_t deliveries_ = 0;
