@@ -34,22 +34,72 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+// The config file of the bench's wirehub: channels in the default
+// namespace, open to every connected client as a public channel would be,
+// with `history_size` publications kept for 600 s; `engine` names control's
+// stream engine (the edges' copy has none).
+std::string WirehubConfig(size_t history_size, const std::string& engine,
+                          const std::string& redis_address) {
+  std::string defaults = R"("allow_subscribe_for_client":true)";
+  if (history_size > 0) {
+    absl::StrAppend(&defaults, R"(,"history_size":)", history_size, R"(,"history_ttl":"600s")");
+  }
+  std::string config = absl::StrCat(R"({"defaults":{)", defaults, "}");
+  if (engine == "redis") {
+    absl::StrAppend(&config, R"(,"engine":{"type":"redis","redis":{"address":")", redis_address,
+                    R"(","key_prefix":"wirehub","command_timeout":"1s"}})");
+  } else if (!engine.empty()) {
+    absl::StrAppend(&config, R"(,"engine":{"type":")", engine, R"("})");
+  }
+  return config + "}";
+}
+
 absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
-    const BenchOptions& options, const std::vector<std::string>& edge_flags, bool tls) {
+    const BenchOptions& options, const std::vector<std::string>& edge_flags, bool tls,
+    const EngineSetup& engine) {
   auto server = std::make_unique<BenchServer>();
   server->name = tls ? "wirehub-wss" : "wirehub";
+  server->engine = engine.engine;
+  server->control_replicas = std::max<size_t>(1, engine.control_replicas);
   std::string dir = absl::StrCat(options.work_dir, "/", server->name);
+  if (!engine.engine.empty()) {
+    absl::StrAppend(&dir, "-", engine.engine, "-x", server->control_replicas);
+  }
   if (absl::Status s = MakeDir(dir); !s.ok()) return s;
   server->secret = RandomHex(32);
   std::string secret_file = dir + "/token-secret";
   std::string config_file = dir + "/config.json";
   if (absl::Status s = WriteFile(secret_file, server->secret + "\n"); !s.ok()) return s;
-  // Bench channels live in the default namespace, open to every connected
-  // client, as a public channel would be.
-  if (absl::Status s =
-          WriteFile(config_file, R"({"defaults":{"allow_subscribe_for_client":true}})");
-      !s.ok()) {
+  const size_t history_size = engine.engine.empty() ? 0 : options.history_size;
+  if (absl::Status s = WriteFile(config_file, WirehubConfig(history_size, "", "")); !s.ok()) {
     return s;
+  }
+  if (engine.engine == "redis") {
+    RedisServerOptions redis_options;
+    redis_options.work_dir = dir;
+    redis_options.appendfsync = options.redis_appendfsync;
+    absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start(redis_options);
+    if (!redis.ok()) return redis.status();
+    server->redis = *std::move(redis);
+    server->redis_persistence = server->redis->persistence();
+  } else if (engine.engine != "" && engine.engine != "memory") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown engine '", engine.engine, "' (memory, redis)"));
+  }
+  if (engine.engine == "memory" && server->control_replicas > 1) {
+    return absl::InvalidArgumentError("the memory engine runs one control replica only");
+  }
+  std::vector<std::string> control_config_args;
+  if (!engine.engine.empty()) {
+    std::string control_config = dir + "/control.json";
+    if (absl::Status s =
+            WriteFile(control_config,
+                      WirehubConfig(history_size, engine.engine,
+                                    server->redis != nullptr ? server->redis->address() : ""));
+        !s.ok()) {
+      return s;
+    }
+    control_config_args.push_back("--config=" + control_config);
   }
   // A control with a separate edge link (--edge_listen) prints its port on
   // a second line; the edges attach there. An older one serves both on
@@ -68,21 +118,35 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
     admin_args = {absl::StrCat("--admin_listen=", kBenchHost, ":0"), "--drain_delay=0s"};
     control_args.insert(control_args.end(), admin_args.begin(), admin_args.end());
   }
-  absl::StatusOr<std::unique_ptr<ServerProcess>> control = ServerProcess::Start(
-      "wirehub-control", control_binary, control_args, "wirehub-control: grpc listening on",
-      dir + "/control.log", absl::Seconds(15));
-  if (!control.ok()) return control.status();
-  server->control = *std::move(control);
-  server->publish_target = absl::StrCat(kBenchHost, ":", server->control->port());
-  int edge_link_port = server->control->port();
-  if (*edge_link) {
-    absl::StatusOr<int> port =
-        server->control->WaitForLine("wirehub-control: edge link listening on", absl::Seconds(15));
-    if (!port.ok()) return port.status();
-    edge_link_port = *port;
+  control_args.insert(control_args.end(), control_config_args.begin(), control_config_args.end());
+  // Replica r's edge link port; the edges attach to them in turn.
+  std::vector<int> edge_link_ports;
+  for (size_t r = 0; r < server->control_replicas; ++r) {
+    std::string log = r == 0 ? dir + "/control.log" : absl::StrCat(dir, "/control", r, ".log");
+    absl::StatusOr<std::unique_ptr<ServerProcess>> control =
+        ServerProcess::Start("wirehub-control", control_binary, control_args,
+                             "wirehub-control: grpc listening on", log, absl::Seconds(15));
+    if (!control.ok()) return control.status();
+    ServerProcess& process = **control;
+    server->publish_targets.push_back(absl::StrCat(kBenchHost, ":", process.port()));
+    int edge_link_port = process.port();
+    if (*edge_link) {
+      absl::StatusOr<int> port =
+          process.WaitForLine("wirehub-control: edge link listening on", absl::Seconds(15));
+      if (!port.ok()) return port.status();
+      edge_link_port = *port;
+    }
+    edge_link_ports.push_back(edge_link_port);
+    server->pids.push_back({r == 0 ? "control" : absl::StrCat("control", r), process.pid(), false});
+    if (r == 0) {
+      server->control = *std::move(control);
+    } else {
+      server->more_controls.push_back(*std::move(control));
+    }
   }
+  server->publish_target = server->publish_targets.front();
+  if (server->redis != nullptr) server->pids.push_back({"redis", server->redis->pid(), false});
   std::vector<std::string> args = {absl::StrCat("--listen=", kBenchHost, ":0"),
-                                   absl::StrCat("--control=", kBenchHost, ":", edge_link_port),
                                    "--token_hmac_secret_file=" + secret_file,
                                    "--config=" + config_file};
   args.insert(args.end(), admin_args.begin(), admin_args.end());
@@ -98,13 +162,16 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartWirehub(
     args.push_back("--tls_key_file=" + certificates->key_file);
   }
   args.insert(args.end(), edge_flags.begin(), edge_flags.end());
-  server->pids = {{"control", server->control->pid(), false}};
   // Past one process's open-files limit (~20k clients) a case needs
-  // several edges; they share the control.
-  for (size_t e = 0; e < std::max<size_t>(1, options.edges); ++e) {
+  // several edges; they share the control, or take the replicas in turn.
+  const size_t edges = std::max({size_t{1}, options.edges, server->control_replicas});
+  for (size_t e = 0; e < edges; ++e) {
     std::string log = e == 0 ? dir + "/edge.log" : absl::StrCat(dir, "/edge", e, ".log");
+    std::vector<std::string> edge_args = args;
+    edge_args.push_back(
+        absl::StrCat("--control=", kBenchHost, ":", edge_link_ports[e % edge_link_ports.size()]));
     absl::StatusOr<std::unique_ptr<ServerProcess>> edge =
-        ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", args,
+        ServerProcess::Start("wirehub-edge", options.bin_dir + "/wirehub-edge", edge_args,
                              "wirehub-edge: websocket listening on", log, absl::Seconds(15));
     if (!edge.ok()) return edge.status();
     if (tls && (*edge)->ready_line().find("wss://") == std::string::npos) {
@@ -152,6 +219,7 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
   server->publish_api = kind == PeerKind::kNchan ? PublishApi::kNchan : PublishApi::kNats;
   server->ws_ports = {server->peer->ws_port()};
   server->publish_target = absl::StrCat(kBenchHost, ":", server->peer->publish_port());
+  server->publish_targets = {server->publish_target};
   for (pid_t pid : server->peer->pids()) server->pids.push_back({server->name, pid, true});
   return server;
 }
@@ -161,8 +229,8 @@ absl::StatusOr<std::unique_ptr<BenchServer>> StartPeer(const BenchOptions& optio
 absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(const std::string& name,
                                                          const BenchOptions& options,
                                                          const std::vector<std::string>& edge_flags,
-                                                         bool tls) {
-  if (name == "wirehub") return StartWirehub(options, edge_flags, tls);
+                                                         bool tls, const EngineSetup& engine) {
+  if (name == "wirehub") return StartWirehub(options, edge_flags, tls, engine);
   PeerKind kind;
   if (name == "nchan") {
     kind = PeerKind::kNchan;

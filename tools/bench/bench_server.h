@@ -20,6 +20,7 @@
 #include "tools/bench/peer_server.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/rate_publisher.h"
+#include "tools/bench/redis_server.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/server_process.h"
 
@@ -37,6 +38,14 @@ struct WatchedPid {
   bool server = true;
 };
 
+// EngineSetup is how wirehub's control runs (wirehub-bench --engines,
+// --control_replicas): an empty engine is the memory engine without a
+// control config file, as before the engines existed.
+struct EngineSetup {
+  std::string engine;  // "", "memory" or "redis"
+  size_t control_replicas = 1;
+};
+
 // BenchServer is one server under test with everything needed to connect
 // to it, subscribe and publish. Main thread only.
 struct BenchServer {
@@ -46,10 +55,20 @@ struct BenchServer {
   std::vector<int> ws_ports;
   PublishApi publish_api = PublishApi::kUnary;
   std::string publish_target;
+  // Every control replica's gRPC target (wirehub; publish_target first).
+  std::vector<std::string> publish_targets;
+  // The engine dimension, as the results carry it (empty engine: not set).
+  std::string engine;
+  size_t control_replicas = 1;
+  std::string redis_persistence;
   std::string secret;       // wirehub's token secret
   std::string tls_ca_file;  // wirehub over wss: the CA its clients verify against
   std::vector<WatchedPid> pids;
+  // Declared first, so destroyed last: the controls stop before it.
+  std::unique_ptr<RedisServer> redis;
   std::unique_ptr<ServerProcess> control;
+  // Replicas 2..N (the Redis engine).
+  std::vector<std::unique_ptr<ServerProcess>> more_controls;
   std::vector<std::unique_ptr<ServerProcess>> edges;
   std::unique_ptr<PeerServer> peer;
   std::string Resource(const std::string& channel) const {
@@ -62,12 +81,15 @@ struct BenchServer {
 //
 // Starts server `name` (wirehub, nchan or nats) in a directory under
 // options.work_dir: for wirehub one control and options.edges edges with
-// `edge_flags`, over wss when `tls`. A missing peer package is
-// FailedPrecondition naming the packages.
+// `edge_flags`, over wss when `tls`; with `engine` set, control gets a
+// config file naming it (history per options.history_size) and, for redis,
+// a redis-server is started first and engine.control_replicas controls
+// share it, edge e attaching to control e % replicas. A missing peer
+// package is FailedPrecondition naming the packages.
 absl::StatusOr<std::unique_ptr<BenchServer>> StartServer(const std::string& name,
                                                          const BenchOptions& options,
                                                          const std::vector<std::string>& edge_flags,
-                                                         bool tls);
+                                                         bool tls, const EngineSetup& engine = {});
 
 // ServerSamples is one reading of every process in BenchServer::pids, in
 // that order.

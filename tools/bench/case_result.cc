@@ -92,6 +92,17 @@ std::string ToJsonLine(const CaseResult& r) {
                        ",\"p999\":", Number(Us(h.Percentile(99.9))),
                        ",\"max\":", Number(Us(h.Max())), ",\"count\":", h.Count(), "}"));
   }
+  f.Str("engine", r.engine);
+  f.Opt("control_replicas", r.control_replicas);
+  f.Str("redis_persistence", r.redis_persistence);
+  f.Opt("history_size", r.history_size);
+  f.Opt("redis_cpu_us_per_publication", r.redis_cpu_us_per_publication);
+  f.Opt("pipeline", r.pipeline);
+  f.Opt("subscribers", r.subscribers);
+  if (r.call_p50_us.has_value() && r.call_p99_us.has_value()) {
+    f.Add("call_latency_us", absl::StrCat("{\"p50\":", Number(*r.call_p50_us),
+                                          ",\"p99\":", Number(*r.call_p99_us), "}"));
+  }
   f.Opt("server_cpu_s", r.server_cpu_s);
   f.Opt("server_cpu_us_per_delivery", r.server_cpu_us_per_delivery);
   f.Opt("server_rss_bytes", r.server_rss_bytes);
@@ -130,7 +141,14 @@ std::string ToJsonLine(const CaseResult& r) {
 }
 
 std::string ToSummary(const CaseResult& r) {
-  std::string out = absl::StrCat("[", r.scenario, "] ", r.case_name, " on ", r.server,
+  std::string engine;
+  if (!r.engine.empty()) {
+    engine =
+        absl::StrCat(" [", r.engine, " engine, ", r.control_replicas.value_or(1),
+                     r.control_replicas.value_or(1) == 1 ? " control" : " controls",
+                     r.engine == "redis" ? absl::StrCat(", redis ", r.redis_persistence) : "", "]");
+  }
+  std::string out = absl::StrCat("[", r.scenario, "] ", r.case_name, " on ", r.server, engine,
                                  r.tls.empty() ? "" : absl::StrCat(" (", r.tls, ")"), ": ",
                                  r.clients, " clients");
   if (r.connects_per_s) absl::StrAppendFormat(&out, ", %.0f connects/s", *r.connects_per_s);
@@ -169,12 +187,26 @@ std::string ToSummary(const CaseResult& r) {
                           Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)),
                           Us(h.Percentile(99.9)), Us(h.Max()));
   }
-  if (r.control_cpu_us_per_publication) {
+  if (r.control_cpu_us_per_publication && r.engine.empty()) {
     absl::StrAppendFormat(
         &out, "\n  per publication: control %.2f us CPU, %.2f context switches; edge %.2f us, %.2f",
         *r.control_cpu_us_per_publication, r.control_context_switches_per_publication.value_or(0),
         r.edge_cpu_us_per_publication.value_or(0),
         r.edge_context_switches_per_publication.value_or(0));
+  }
+  if (!r.engine.empty() && (r.control_cpu_us_per_publication || r.redis_cpu_us_per_publication)) {
+    absl::StrAppendFormat(&out, "\n  CPU per publication: control %.2f us, redis-server %.2f us",
+                          r.control_cpu_us_per_publication.value_or(0),
+                          r.redis_cpu_us_per_publication.value_or(0));
+  }
+  if (r.pipeline) {
+    absl::StrAppendFormat(&out, "\n  %.0f calls/s, pipeline %d, call p50 %.0f us, p99 %.0f",
+                          r.publishes_per_s.value_or(0), *r.pipeline, r.call_p50_us.value_or(0),
+                          r.call_p99_us.value_or(0));
+    if (r.redis_cpu_us_per_publication) {
+      absl::StrAppendFormat(&out, ", redis-server %.2f us CPU per call",
+                            *r.redis_cpu_us_per_publication);
+    }
   }
   if (r.first_token_latency.has_value() && r.first_token_latency->Count() > 0) {
     const LatencyHistogram& h = *r.first_token_latency;

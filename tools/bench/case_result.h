@@ -80,6 +80,25 @@ struct CaseResult {
   // the latency is before control sequenced it.
   std::optional<LatencyHistogram> answer_latency;
 
+  // The engine dimension (wirehub-bench --engines): control's stream engine
+  // ("memory" or "redis"), how many control replicas shared it, how the
+  // bench's redis-server persisted ("off", "aof appendfsync=everysec") and
+  // the publications kept per channel. Empty or unset without --engines.
+  std::string engine;
+  std::optional<uint64_t> control_replicas;
+  std::string redis_persistence;
+  std::optional<uint64_t> history_size;
+  // redis-server's CPU over the case per publication accepted (redis_script:
+  // per script call).
+  std::optional<double> redis_cpu_us_per_publication;
+  // redis_script: redis-benchmark's pipeline depth, whether a connection
+  // subscribed to the channel (as a control replica's feed is), and its
+  // latency per call.
+  std::optional<uint64_t> pipeline;
+  std::optional<uint64_t> subscribers;
+  std::optional<double> call_p50_us;
+  std::optional<double> call_p99_us;
+
   std::optional<double> server_cpu_s;
   std::optional<double> server_cpu_us_per_delivery;
   std::optional<uint64_t> server_rss_bytes;

@@ -63,6 +63,12 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
                  its clients reconnect to a second edge at once: peak and
                  mean reconnects per second, closing all at once and in
                  waves over --duration (10). wirehub only.
+  redis_script  What Redis itself does with control's publish script
+                 (control/redis_scripts.h): a redis-server, SCRIPT LOAD, then
+                 redis-benchmark -c 50 -P each of --pipelines (1,16) with
+                 EVALSHA shaped like a real publish (--history_size,
+                 --payload_bytes) on one channel, without and with a
+                 subscriber on it: calls/s and redis-server CPU per call.
   smoke       Every path above once with small numbers, in a few seconds.
   selftest    The receive path on a synthetic in-memory stream: no network.
                 --messages=N (200000) --payload_bytes=N (100)
@@ -88,6 +94,20 @@ Flags of the scenarios:
   --sources=127.0.0.2,...        client source addresses
   --bin_dir=DIR                  where wirehub-control and wirehub-edge are
                                  (default: this binary's directory)
+  --engines=memory,redis         wirehub with each of control's stream
+                                 engines in turn (every scenario but tokens
+                                 and drain); results carry the engine.
+                                 Default: memory without a control config
+  --control_replicas=1,2         control replicas per engine (redis: N
+                                 controls on one redis-server; the edges,
+                                 at least N, take them in turn, and so do
+                                 the publishers)
+  --redis_appendfsync=no|everysec|always
+                                 the bench's redis-server with AOF on and
+                                 that policy (default: no persistence)
+  --history_size=N (0)           publications kept per channel (history_ttl
+                                 600 s) with --engines, and in redis_script
+  --redis_requests=N (300000)  --pipelines=1,16   redis_script
   --work_dir=DIR                 configs and server logs (default: a new
                                  directory under $TMPDIR)
   --edge_flag=--name=value       extra wirehub-edge flag (repeatable)
@@ -216,6 +236,28 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
       options.work_dir = std::string(value);
     } else if (ok && name == "edge_flag" && !value.empty()) {
       options.edge_flags.emplace_back(value);
+    } else if (ok && name == "engines" && !value.empty()) {
+      options.engines = SplitList(value);
+    } else if (ok && name == "control_replicas" && !value.empty()) {
+      options.control_replicas.clear();
+      for (const std::string& part : SplitList(value)) {
+        size_t replicas = 0;
+        if (!absl::SimpleAtoi(part, &replicas) || replicas < 1 || replicas > 8) ok = false;
+        options.control_replicas.push_back(replicas);
+      }
+    } else if (ok && name == "redis_appendfsync" &&
+               (value == "no" || value == "everysec" || value == "always")) {
+      options.redis_appendfsync = std::string(value);
+    } else if (ok && name == "history_size" && numeric) {
+      options.history_size = static_cast<size_t>(number);
+    } else if (ok && name == "redis_requests" && numeric && number >= 1) {
+      options.redis_requests = static_cast<size_t>(number);
+    } else if (ok && name == "pipelines" && !value.empty()) {
+      for (const std::string& part : SplitList(value)) {
+        size_t pipeline = 0;
+        if (!absl::SimpleAtoi(part, &pipeline) || pipeline < 1) ok = false;
+        options.pipelines.push_back(pipeline);
+      }
     } else if (ok && name == "tls" && (value.empty() || value == "true")) {
       options.wirehub_tls = {true};
     } else if (ok && name == "tls" && value == "both") {
@@ -223,6 +265,10 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
     } else if (ok && name == "tls" && value == "false") {
       options.wirehub_tls = {false};
     } else {
+      std::fprintf(stderr, "wirehub-bench %s: bad flag %s\n%s", scenario.c_str(), argv[i], kUsage);
+      return 2;
+    }
+    if (!ok) {  // a list flag with a bad entry
       std::fprintf(stderr, "wirehub-bench %s: bad flag %s\n%s", scenario.c_str(), argv[i], kUsage);
       return 2;
     }
@@ -269,8 +315,8 @@ int main(int argc, char** argv) {
     // Started by a scenario with --client_processes; not for direct use.
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
-  for (const char* scenario :
-       {"idle", "fanout", "latency", "channels", "slow", "scale", "tokens", "drain", "smoke"}) {
+  for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "scale", "tokens",
+                               "drain", "redis_script", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

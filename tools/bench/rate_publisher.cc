@@ -212,6 +212,42 @@ class PeerSink : public Sink {
   AckCounts counts_;
 };
 
+// Publications spread over several control replicas, one sink each.
+class SpreadSink : public Sink {
+ public:
+  SpreadSink(std::vector<std::unique_ptr<PublishPlan>> plans,
+             std::vector<std::unique_ptr<Sink>> sinks)
+      : plans_(std::move(plans)), sinks_(std::move(sinks)) {}
+
+  ~SpreadSink() override {
+    // The sinks borrow the plans: they go first.
+    sinks_.clear();
+  }
+
+  void Send(size_t first, size_t count, std::string_view data) override {
+    const size_t batch = first / std::max<size_t>(1, count);
+    sinks_[(batch + 1) % sinks_.size()]->Send(first, count, data);
+  }
+
+  void Flush() override {
+    for (auto& sink : sinks_) sink->Flush();
+  }
+
+  void Finish(PublishOutcome* outcome) override {
+    for (auto& sink : sinks_) {
+      PublishOutcome part;
+      sink->Finish(&part);
+      outcome->accepted += part.accepted;
+      outcome->failed += part.failed;
+      if (outcome->first_error.empty()) outcome->first_error = part.first_error;
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<PublishPlan>> plans_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+};
+
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& target) {
   size_t colon = target.rfind(':');
   int port = 0;
@@ -223,6 +259,20 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& tar
 }
 
 absl::StatusOr<std::unique_ptr<Sink>> MakeSink(const PublishPlan& plan) {
+  if (plan.targets.size() > 1) {
+    std::vector<std::unique_ptr<PublishPlan>> plans;
+    std::vector<std::unique_ptr<Sink>> sinks;
+    for (const std::string& target : plan.targets) {
+      auto one = std::make_unique<PublishPlan>(plan);
+      one->target = target;
+      one->targets.clear();
+      absl::StatusOr<std::unique_ptr<Sink>> sink = MakeSink(*one);
+      if (!sink.ok()) return sink.status();
+      plans.push_back(std::move(one));
+      sinks.push_back(*std::move(sink));
+    }
+    return std::make_unique<SpreadSink>(std::move(plans), std::move(sinks));
+  }
   switch (plan.api) {
     case PublishApi::kUnary:
     case PublishApi::kBroadcast:

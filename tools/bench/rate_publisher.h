@@ -34,6 +34,12 @@ struct PublishPlan {
   PublishApi api = PublishApi::kUnary;
   // "HOST:PORT" of wirehub-control (gRPC) or of the peer's publish listener.
   std::string target;
+  // Several control replicas (wirehub): when it holds more than one
+  // target, `target` is ignored and the publications of batch b (channel b
+  // unless broadcasting) go to targets[(b + 1) % size], each replica on its
+  // own connection and stream, so a channel's publications keep their
+  // order.
+  std::vector<std::string> targets;
   // Publication k goes to channels[k % size] with sequence number
   // k / size + 1: round-robin, so every channel sees 1, 2, 3, ...
   std::vector<std::string> channels;

@@ -22,6 +22,8 @@ import {dirname, relative, resolve} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
 
+import {isRedisEngineCommand, isRedisEngineResult, redisSection} from './report_redis.mjs';
+
 // Servers in column order; anything else the bench reports comes after them.
 // "wirehub-wss" is wirehub measured over wss (wirehub-bench --tls).
 export const SERVER_ORDER = ['wirehub', 'wirehub-wss', 'nchan', 'nats'];
@@ -187,6 +189,10 @@ export function isLightFanout(r) {
 
 // The results split into the report's sections.
 export function splitSections(results) {
+  // The engine dimension (--engines) and redis_script have a section of
+  // their own.
+  const redis = results.filter(isRedisEngineResult);
+  results = results.filter((r) => !isRedisEngineResult(r));
   const of = (scenario) => results.filter((r) => r.scenario === scenario);
   const fanout = of('fanout');
   return {
@@ -198,6 +204,7 @@ export function splitSections(results) {
     slow: of('slow'),
     scale: of('scale'),
     tokens: of('tokens'),
+    redis,
     other: results.filter(
         (r) => !['idle', 'fanout', 'latency', 'channels', 'slow', 'scale', 'tokens']
                     .includes(r.scenario)),
@@ -213,7 +220,7 @@ function processCpu(r, name) {
 // Peers that have no result in a scenario with peers although that scenario
 // ran (has wirehub results). Returns [{peer, missingPackages}].
 export function absentPeers(results, machine) {
-  const ran = results.filter((r) => PEER_SCENARIOS.includes(r.scenario));
+  const ran = results.filter((r) => PEER_SCENARIOS.includes(r.scenario) && !isRedisEngineResult(r));
   if (!ran.some((r) => r.server === 'wirehub')) return [];
   const present = new Set(ran.map((r) => r.server));
   return Object.keys(PEER_PACKAGES)
@@ -599,7 +606,7 @@ const PLOT_PERCENTILES = [['p50', 1, 7], ['p99', 2, 5], ['p999', 3, 9]];  // [ke
 export function plotSeries(results) {
   const series = {};
   for (const r of results) {
-    if (r.scenario !== 'fanout' && r.scenario !== 'latency') continue;
+    if ((r.scenario !== 'fanout' && r.scenario !== 'latency') || isRedisEngineResult(r)) continue;
     const x = num(r.deliveries_per_s);
     if (x === undefined || x <= 0) continue;
     const ms = (k) => (num(r.latency_us?.[k]) > 0 ? r.latency_us[k] / 1000 : undefined);
@@ -734,6 +741,9 @@ export function parseCommands(text) {
 // fan-out by the rates (all ≤ LIGHT_FANOUT_MAX_RATE is light).
 function commandsFor(commands, section) {
   return commands.filter((c) => {
+    if (section === 'redis' || isRedisEngineCommand(c)) {
+      return section === 'redis' && isRedisEngineCommand(c);
+    }
     const sub = /wirehub-bench\s+(\S+)/.exec(c)?.[1];
     if (section === 'fanoutLight' || section === 'fanoutSaturating') {
       if (sub !== 'fanout') return false;
@@ -792,6 +802,15 @@ const SECTIONS = [
          'the first token of every reply, backend write → subscriber; gap jitter is, between ' +
          'consecutive tokens of one reply at one subscriber, the receive gap minus the send gap ' +
          '(what the gateway added; catching up counts as 0).'},
+  {key: 'redis', title: 'Redis engine (issue 16)',
+   what: 'wirehub-control with its Redis engine beside the memory engine, in the same runs: ' +
+         'one replica, and two replicas sharing one redis-server with the edges and the ' +
+         'publishers spread over them, so that publications cross from one replica to the ' +
+         'other through Redis (no persistence unless the engine column says so). Each ' +
+         'publish runs control\'s Lua script (EVALSHA, pipelined on one connection per ' +
+         'replica); every replica hears its channels back through SSUBSCRIBE. The servers, ' +
+         'redis-server and the generator share the two cores. The profiles and the findings ' +
+         'are in [Redis engine: profiles and findings](#redis-engine-profiles-and-findings).'},
 ];
 
 const METRICS_OF = {
@@ -909,6 +928,8 @@ export function generateReport({results, machine = {}, commands = [], command = 
       out.push(channelsTable(sectionResults), '');
     } else if (section.key === 'tokens') {
       out.push(...tokensTables(sectionResults), '');
+    } else if (section.key === 'redis') {
+      out.push(...redisSection(sectionResults));
     } else if (section.key === 'slow') {
       out.push(slowTable(sectionResults), '');
     } else {

@@ -341,3 +341,60 @@ test('the token streams section: delivery and cost per api, then the timings', (
   ]);
   assert.equal(row(timings, 'multiplexed')[2], '—');
 });
+
+// The Redis engine (issue 16): results with an engine and redis_script's
+// have a section of their own and stay out of the others.
+const REDIS_RESULTS = [
+  {scenario: 'channels', case: '10000 channels @ 50000/s via stream', server: 'wirehub',
+   engine: 'memory', control_replicas: 1, history_size: 100, publish_api: 'stream',
+   publish_rate: 50000, publishes_per_s: 50000, deliveries_per_s: 49900, missing: 0,
+   duplicated: 0, expected: 500000, control_cpu_us_per_publication: 9.5},
+  {scenario: 'channels', case: '10000 channels @ 50000/s via stream', server: 'wirehub',
+   engine: 'redis', control_replicas: 1, redis_persistence: 'off', history_size: 100,
+   publish_api: 'stream', publish_rate: 50000, publishes_per_s: 30000, deliveries_per_s: 30000,
+   missing: 0, duplicated: 0, expected: 300000, control_cpu_us_per_publication: 20,
+   redis_cpu_us_per_publication: 15},
+  {scenario: 'channels', case: '10000 channels @ 50000/s via stream', server: 'wirehub',
+   engine: 'redis', control_replicas: 2, redis_persistence: 'off', history_size: 100,
+   publish_api: 'stream', publish_rate: 50000, publishes_per_s: 20000, deliveries_per_s: 20000,
+   missing: 0, duplicated: 0, expected: 200000},
+  {scenario: 'latency', case: '1->1 @ 1000/s via stream', server: 'wirehub', engine: 'memory',
+   control_replicas: 1, latency_us: {p50: 250, p90: 300, p99: 500, p999: 900, max: 2000}},
+  {scenario: 'latency', case: '1->1 @ 1000/s via stream', server: 'wirehub', engine: 'redis',
+   control_replicas: 1, redis_persistence: 'off',
+   latency_us: {p50: 450, p90: 500, p99: 800, p999: 1500, max: 3000}},
+  {scenario: 'latency', case: '1->1 @ 1000/s via stream', server: 'wirehub', engine: 'redis',
+   control_replicas: 2, redis_persistence: 'off',
+   latency_us: {p50: 600, p90: 700, p99: 900, p999: 1600, max: 3100}},
+  {scenario: 'redis_script', case: 'EVALSHA publish, 50 connections, pipeline 1', server: 'redis',
+   pipeline: 1, subscribers: 0, history_size: 100, redis_persistence: 'off',
+   publishes_per_s: 40000, published: 100000, call_latency_us: {p50: 900, p99: 2000},
+   redis_cpu_us_per_publication: 20, processes: [{name: 'redis-benchmark', cpu_s: 3}]},
+];
+
+test('the Redis engine has a section of its own with its targets', async () => {
+  const {redisTargets} = await import('./report_redis.mjs');
+  const markdown = render({results: [...fixture(), ...REDIS_RESULTS],
+                           commands: [...COMMANDS,
+                                      'build/bin/wirehub-bench latency --engines=memory,redis --results=R']});
+  const section = markdown.slice(markdown.indexOf('## Redis engine (issue 16)'),
+                                 markdown.indexOf('## Targets'));
+  assert.ok(section.includes('--engines=memory,redis'));
+  // The engine runs' latency stays out of section d, and its command too.
+  const d = markdown.slice(markdown.indexOf('## d. Small'), markdown.indexOf('## e. Many'));
+  assert.ok(!d.includes('--engines'));
+  assert.ok(!d.includes('450 µs'));
+  const throughput = tableAfter(section, '### Publishes/s through PublishStream (and Broadcast)');
+  assert.deepEqual(row(throughput, 'redis').slice(0, 7),
+                   ['redis', 'stream', '50k/s', '30k/s', '30k/s', '60 %', '0']);
+  assert.deepEqual(row(throughput, 'redis ×2').slice(0, 6),
+                   ['redis ×2', 'stream', '50k/s', '20k/s', '20k/s', '40 %']);
+  const latency = tableAfter(section, '#### 1->1 @ 1000/s via stream');
+  assert.equal(row(latency, 'redis')[6], '200 µs');
+  const verdicts = redisTargets(REDIS_RESULTS).map((t) => t.verdict);
+  // 60 % and 40 % of memory; 75 % and 50 % of 40k; +200 and +350 µs.
+  assert.deepEqual(verdicts, ['met', 'not met', 'met', 'not met', 'met', 'not met']);
+  // The issue-5 targets ignore the engine runs.
+  assert.deepEqual(evaluateTargets([...fixture(), ...REDIS_RESULTS]), evaluateTargets(fixture()));
+  assert.deepEqual(plotSeries([...fixture(), ...REDIS_RESULTS]), plotSeries(fixture()));
+});

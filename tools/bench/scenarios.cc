@@ -19,6 +19,7 @@
 #include "tools/bench/client_pool.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/rate_publisher.h"
+#include "tools/bench/redis_script.h"
 #include "tools/bench/token_scenario.h"
 
 namespace wirehub::bench {
@@ -57,6 +58,9 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& ser
   group.slow_every = spec.slow_every;
   group.threads = spec.client_threads != 0 ? spec.client_threads : options.client_threads;
   group.processes = spec.client_processes != 0 ? spec.client_processes : options.client_processes;
+  // Fewer clients than edges (1 -> 1 over several control replicas): the
+  // clients take the first edges only.
+  if (spec.clients > 0 && group.ports.size() > spec.clients) group.ports.resize(spec.clients);
   return ClientGroup::Start(group, options.self_binary);
 }
 
@@ -71,6 +75,12 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   result.transport = server.tls_ca_file.empty() ? "ws" : "wss";
   result.clients = spec.clients;
   result.channels = spec.channels;
+  if (!server.engine.empty()) {
+    result.engine = server.engine;
+    result.control_replicas = server.control_replicas;
+    result.redis_persistence = server.redis_persistence;
+    result.history_size = options.history_size;
+  }
 
   ServerSamples idle_before = SampleAll(server);
   absl::StatusOr<std::unique_ptr<ClientGroup>> started = StartClients(server, options, spec);
@@ -125,6 +135,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
                                    ? spec.wirehub_api.value_or(server.publish_api)
                                    : server.publish_api);
   plan.target = server.publish_target;
+  if (server.publish_targets.size() > 1) plan.targets = server.publish_targets;
   for (size_t i = 0; i < spec.channels; ++i) plan.channels.push_back(ChannelName(i));
   plan.rate = spec.rate;
   plan.duration = spec.duration;
@@ -191,6 +202,18 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   if (*result.delivered > 0) {
     result.server_cpu_us_per_delivery = cpu * 1e6 / static_cast<double>(*result.delivered);
   }
+  if (!server.engine.empty() && outcome->accepted > 0) {
+    // Every control replica's CPU and redis-server's, per publication.
+    double control_cpu = 0;
+    double redis_cpu = 0;
+    for (const ProcessFigures& p : result.processes) {
+      if (p.name.rfind("control", 0) == 0) control_cpu += p.cpu_s;
+      if (p.name == "redis") redis_cpu += p.cpu_s;
+    }
+    const double accepted = static_cast<double>(outcome->accepted);
+    result.control_cpu_us_per_publication = control_cpu * 1e6 / accepted;
+    if (server.redis != nullptr) result.redis_cpu_us_per_publication = redis_cpu * 1e6 / accepted;
+  }
   result.edge_rss_max_bytes = rss_max.load();
   if (spec.slow_every > 0) {
     result.slow_clients = spec.clients / spec.slow_every;
@@ -208,18 +231,45 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
 absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& cases,
                       bool with_peers, const std::vector<std::string>& edge_flags) {
   absl::Status first_failure;
-  // wirehub once per transport asked for; a peer once, over ws.
-  std::vector<std::pair<std::string, bool>> runs;
+  // wirehub once per transport, engine and replica count asked for; a peer
+  // once, over ws.
+  struct Run {
+    std::string name;
+    bool tls = false;
+    EngineSetup engine;
+  };
+  std::vector<Run> runs;
   const bool any_tls = std::find(options.wirehub_tls.begin(), options.wirehub_tls.end(), true) !=
                        options.wirehub_tls.end();
   for (const std::string& name : options.servers) {
     if (name != "wirehub") {
-      runs.emplace_back(name, false);
+      runs.push_back({name, false, {}});
       continue;
     }
-    for (bool tls : options.wirehub_tls) runs.emplace_back(name, tls);
+    for (bool tls : options.wirehub_tls) {
+      if (options.engines.empty()) {
+        runs.push_back({name, tls, {}});
+        continue;
+      }
+      for (const std::string& engine : options.engines) {
+        for (size_t replicas : options.control_replicas) {
+          if (engine == "memory" && replicas > 1) {
+            std::printf("(the memory engine runs one control replica: no memory x%zu)\n", replicas);
+            continue;
+          }
+          runs.push_back({name, tls, {engine, replicas}});
+        }
+      }
+    }
   }
-  for (const auto& [name, tls] : runs) {
+  for (const auto& [name, tls, engine] : runs) {
+    // N control replicas need N edges at least, each on its own client
+    // loop; one replica keeps the options' layout.
+    BenchOptions layout = options;
+    if (engine.control_replicas > 1) {
+      layout.edges = std::max(options.edges, engine.control_replicas);
+      layout.client_threads = std::max(options.client_threads, layout.edges);
+    }
     if (name != "wirehub" && !with_peers) {
       std::printf("(%s is not measured in this scenario)\n", name.c_str());
       continue;
@@ -228,7 +278,7 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
       std::printf("(%s is measured over plain ws: --tls applies to wirehub only)\n", name.c_str());
     }
     absl::StatusOr<std::unique_ptr<BenchServer>> server =
-        StartServer(name, options, edge_flags, tls);
+        StartServer(name, layout, edge_flags, tls, engine);
     if (!server.ok()) {
       if (options.skip_missing_peers && absl::IsFailedPrecondition(server.status())) {
         std::printf("skipping %s: %s\n", name.c_str(),
@@ -247,7 +297,7 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
                       (*spec.api == PublishApi::kUnary || *spec.api == PublishApi::kBroadcast ||
                        *spec.api == PublishApi::kStream);
       if (grpc_api && name != "wirehub") continue;
-      absl::StatusOr<CaseResult> result = RunCase(**server, options, spec);
+      absl::StatusOr<CaseResult> result = RunCase(**server, layout, spec);
       if (!result.ok()) {
         std::fprintf(stderr, "[%s] %s on %s failed: %s\n", spec.scenario.c_str(), spec.name.c_str(),
                      (*server)->name.c_str(), result.status().ToString().c_str());
@@ -425,6 +475,23 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     spread.client_threads = 2;
     absl::Status status =
         RunCases(options, {idle, fan, spread, stream, broadcast}, true, options.edge_flags);
+    // The Redis engine once: two controls on one redis-server, publications
+    // crossing replicas (wirehub only; skipped without redis-server).
+    if (access("/usr/bin/redis-server", X_OK) == 0 && options.engines.empty()) {
+      BenchOptions redis = options;
+      redis.servers = {"wirehub"};
+      redis.engines = {"redis"};
+      redis.control_replicas = {2};
+      redis.history_size = 10;
+      CaseSpec redis_stream = stream;
+      redis_stream.name = "channels via stream, redis engine, 2 controls";
+      redis_stream.settle = absl::Milliseconds(100);
+      redis_stream.duration = absl::Milliseconds(500);
+      absl::Status redis_status = RunCases(redis, {redis_stream}, false, options.edge_flags);
+      if (status.ok()) status = redis_status;
+    } else {
+      std::printf("(smoke: redis-server is not installed: no redis engine case)\n");
+    }
     // Token streams, every publishing api once (wirehub only).
     absl::StatusOr<std::vector<TokenCaseSpec>> tokens = TokenCases(options, /*smoke=*/true);
     if (!tokens.ok()) return tokens.status();
@@ -433,6 +500,7 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     absl::Status token_status = RunTokenScenario(wirehub_only, *tokens);
     return status.ok() ? token_status : status;
   }
+  if (name == "redis_script") return RunRedisScriptScenario(options, /*smoke=*/false);
   if (name == "tokens") {
     absl::StatusOr<std::vector<TokenCaseSpec>> tokens = TokenCases(options, /*smoke=*/false);
     if (!tokens.ok()) return tokens.status();

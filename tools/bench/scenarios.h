@@ -60,12 +60,32 @@ struct BenchOptions {
   // serve them and the clients verify them). {false, true} measures both
   // in one run, server "wirehub" then "wirehub-wss". The peers stay ws.
   std::vector<bool> wirehub_tls = {false};
+  // Control's stream engines wirehub is measured with, in this order:
+  // "memory" and/or "redis" (docs/bench/redis-engine.md). Empty: the
+  // memory engine without a config file for control, and no engine in the
+  // results (every scenario before issue 16).
+  std::vector<std::string> engines;
+  // Control replicas per engine, in this order (the memory engine runs one
+  // replica only). With redis, N controls share one redis-server; the
+  // edges attach to them in turn and the publications of channel i go to
+  // replica (i + 1) % N. One replica keeps --edges and --client_threads;
+  // N replicas run max(N, --edges) edges on as many client loops.
+  std::vector<size_t> control_replicas = {1};
+  // The bench's redis-server: empty, no persistence; "no", "everysec" or
+  // "always": AOF on with that appendfsync.
+  std::string redis_appendfsync;
+  // Publications kept per channel (the control config's history_size, with
+  // a 600 s history_ttl); 0 keeps none. Set with the engines only.
+  size_t history_size = 0;
+  // redis_script: calls per redis-benchmark run and its pipeline depths.
+  size_t redis_requests = 0;
+  std::vector<size_t> pipelines;
 };
 
 // RunScenario()
 //
 // Runs scenario `name` (idle, fanout, latency, channels, slow, scale,
-// tokens, smoke) and
+// tokens, redis_script, smoke) and
 // prints a summary per case. Errors when a server cannot be started or a
 // scenario's set-up fails (clients that cannot connect, ...); the figures of
 // cases that completed are already written.
