@@ -151,10 +151,15 @@ TEST_F(RedisPresenceStoreTest, ReplicasShareEntriesAndAnnounceJoinsAndLeavesOnce
   ASSERT_TRUE(WaitReady(*a));
   ASSERT_TRUE(WaitReady(*b));
 
+  // Each store writes on its own connection: the test waits for each event
+  // before the next write, so their order is known.
   EXPECT_FALSE(a->Add(kEdgeA, "chat:1", Client("c1", "alice"), true));
+  ASSERT_TRUE(events.WaitFor(1));
   EXPECT_FALSE(b->Add(kEdgeB, "chat:1", Client("c2", "bob"), true));
+  ASSERT_TRUE(events.WaitFor(2));
   // A re-announce (an edge re-attaching) is no second join.
   a->Add(kEdgeA, "chat:1", Client("c1", "alice"), true);
+  absl::SleepFor(absl::Milliseconds(50));
   b->Add(kEdgeB, "chat:1", Client("c3", "bob"), true);
   ASSERT_TRUE(events.WaitFor(3));
 
@@ -169,6 +174,7 @@ TEST_F(RedisPresenceStoreTest, ReplicasShareEntriesAndAnnounceJoinsAndLeavesOnce
   EXPECT_EQ(a->size(), 1u);
 
   EXPECT_EQ(b->Remove(kEdgeB, "chat:1", "c2", true), std::nullopt);
+  ASSERT_TRUE(events.WaitFor(4));
   // Not A's entry: nothing happens.
   a->Remove(kEdgeA, "chat:1", "c3", true);
   EXPECT_TRUE(b->RemoveOwner(kEdgeB, [](const std::string&) { return true; }).empty());
