@@ -549,12 +549,13 @@ void ClientPool::Account(Conn& conn, const BenchPayload& payload) {
 void ClientPool::Fail(Conn& conn, std::string_view why) {
   bool was_subscribed = conn.state == State::kSubscribed;
   if (!was_subscribed && conn.state != State::kIdle) {
-    failed_.fetch_add(1, std::memory_order_relaxed);
-    --in_flight_;
+    // The error is published before the count, so whoever sees failed() > 0 also sees why.
     if (!error_set_.load(std::memory_order_relaxed)) {
       first_error_ = absl::StrCat("client ", conn.index, ": ", AsAbsl(why));
       error_set_.store(true, std::memory_order_release);
     }
+    --in_flight_;
+    failed_.fetch_add(1, std::memory_order_release);
   }
   if (was_subscribed) {
     closed_.fetch_add(1, std::memory_order_relaxed);

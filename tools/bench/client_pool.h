@@ -109,7 +109,7 @@ class ClientPool {
   // Counters, readable while running.
   size_t connected() const { return connected_.load(std::memory_order_relaxed); }
   size_t subscribed() const { return subscribed_.load(std::memory_order_relaxed); }
-  size_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  size_t failed() const { return failed_.load(std::memory_order_acquire); }
   // Connections the server closed (or reset) after they were subscribed.
   size_t closed() const { return closed_.load(std::memory_order_relaxed); }
   size_t slow_closed() const { return slow_closed_.load(std::memory_order_relaxed); }
