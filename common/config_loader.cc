@@ -285,27 +285,33 @@ absl::Status ValidateConfig(std::string_view source_name, Config* config) {
   return absl::OkStatus();
 }
 
+absl::Status ParseStrictJson(std::string_view json, std::string_view source_name,
+                             google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const google::protobuf::util::Status parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message, options);
+  if (!parsed.ok()) {
+    // protobuf's message names the key and its position, e.g.
+    // "(defaults) history_sise: Cannot find field."
+    const google::protobuf::StringPiece error = parsed.message();
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source_name), ": ",
+                     DescribeParseError(std::string_view(error.data(), error.size()), json)));
+  }
+  if (absl::Status strict = CheckStrictJson(json); !strict.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source_name), ": ", strict.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Config> ParseConfig(std::string_view json, std::string_view source_name) {
   if (IsBlank(json)) {
     return absl::InvalidArgumentError(absl::StrCat(
         AsAbsl(source_name), ": configuration is empty (write {} to use every default)"));
   }
   Config config;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const google::protobuf::util::Status parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &config, options);
-  if (!parsed.ok()) {
-    // protobuf's message names the key and its position, e.g.
-    // "(defaults) history_sise: Cannot find field."
-    const google::protobuf::StringPiece message = parsed.message();
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source_name), ": ",
-                     DescribeParseError(std::string_view(message.data(), message.size()), json)));
-  }
-  if (absl::Status strict = CheckStrictJson(json); !strict.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source_name), ": ", strict.message()));
-  }
+  RETURN_IF_ERROR(ParseStrictJson(json, source_name, &config));
   RETURN_IF_ERROR(ValidateConfig(source_name, &config));
   return config;
 }

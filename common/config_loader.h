@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/message.h"
 #include "wirehub/config/v1/config.pb.h"
 
 namespace wirehub {
@@ -50,6 +51,16 @@ absl::StatusOr<wirehub::config::v1::Config> LoadConfigFile(std::string_view path
 // error or the value of token_hmac_secret.
 absl::StatusOr<wirehub::config::v1::Config> ParseConfig(std::string_view json,
                                                         std::string_view source_name);
+
+// ParseStrictJson()
+//
+// The parsing half of ParseConfig() for any message (the configuration, the
+// file named by api_keys_file): protobuf's JSON mapping with unknown keys
+// refused, strict RFC 8259 JSON and no key repeated in one object. Errors are
+// InvalidArgument and start with "<source_name>: ". `message` may be partly
+// filled on error.
+absl::Status ParseStrictJson(std::string_view json, std::string_view source_name,
+                             google::protobuf::Message* message);
 
 // ValidateConfig()
 //

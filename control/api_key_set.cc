@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -68,38 +68,59 @@ std::array<uint8_t, 32> Sha256(std::string_view data) {
 absl::StatusOr<ApiKeySet> ApiKeySet::FromConfig(
     const google::protobuf::RepeatedPtrField<config::v1::ApiKey>& api_keys,
     std::string_view source_name) {
+  return FromSources({Source{&api_keys, source_name}});
+}
+
+absl::StatusOr<ApiKeySet> ApiKeySet::FromSources(const std::vector<Source>& sources) {
   ApiKeySet set;
-  absl::flat_hash_set<std::string> names;
-  absl::flat_hash_set<std::string> hashes;
-  for (int i = 0; i < api_keys.size(); ++i) {
-    const config::v1::ApiKey& entry = api_keys.Get(i);
-    auto fail = [&](absl::string_view message) {
-      std::string where = absl::StrCat(AsAbsl(source_name), ": api_keys[", i, "]");
-      if (!entry.name().empty()) absl::StrAppend(&where, " (\"", entry.name(), "\")");
-      return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
-    };
-    ApiKey key;
-    if (entry.name().empty()) return fail("name is required");
-    if (!names.insert(entry.name()).second) return fail("name is used by an earlier key");
-    key.name = entry.name();
-    absl::StatusOr<std::array<uint8_t, 32>> digest = ParseSha256Hex(entry.sha256());
-    if (!digest.ok()) return fail(digest.status().message());
-    if (!hashes.insert(entry.sha256()).second) return fail("sha256 is that of an earlier key");
-    key.sha256 = *digest;
-    if (!entry.tenant().empty()) {
-      absl::Status tenant = ValidateTenant(entry.tenant());
-      if (!tenant.ok()) return fail(tenant.message());
-      key.tenant = entry.tenant();
+  // Where a name or hash was first seen: the index of its source and of
+  // the entry in it.
+  using Location = std::pair<size_t, int>;
+  absl::flat_hash_map<std::string, Location> names;
+  absl::flat_hash_map<std::string, Location> hashes;
+  for (size_t s = 0; s < sources.size(); ++s) {
+    const Source& source = sources[s];
+    for (int i = 0; i < source.api_keys->size(); ++i) {
+      const config::v1::ApiKey& entry = source.api_keys->Get(i);
+      auto fail = [&](absl::string_view message) {
+        std::string where = absl::StrCat(AsAbsl(source.source_name), ": api_keys[", i, "]");
+        if (!entry.name().empty()) absl::StrAppend(&where, " (\"", entry.name(), "\")");
+        return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
+      };
+      // "an earlier key (api_keys[0])", with its file when it is another.
+      auto earlier = [&](const Location& first) {
+        return absl::StrCat(
+            "an earlier key (",
+            first.first == s ? "" : absl::StrCat(AsAbsl(sources[first.first].source_name), ": "),
+            "api_keys[", first.second, "])");
+      };
+      ApiKey key;
+      if (entry.name().empty()) return fail("name is required");
+      if (auto [it, inserted] = names.emplace(entry.name(), Location(s, i)); !inserted) {
+        return fail(absl::StrCat("name is used by ", earlier(it->second)));
+      }
+      key.name = entry.name();
+      absl::StatusOr<std::array<uint8_t, 32>> digest = ParseSha256Hex(entry.sha256());
+      if (!digest.ok()) return fail(digest.status().message());
+      if (auto [it, inserted] = hashes.emplace(entry.sha256(), Location(s, i)); !inserted) {
+        return fail(absl::StrCat("sha256 is that of ", earlier(it->second)));
+      }
+      key.sha256 = *digest;
+      if (!entry.tenant().empty()) {
+        absl::Status tenant = ValidateTenant(entry.tenant());
+        if (!tenant.ok()) return fail(tenant.message());
+        key.tenant = entry.tenant();
+      }
+      if (entry.scope().empty() || entry.scope() == kScopeFull) {
+        key.scope = ApiScope::kFull;
+      } else if (entry.scope() == kScopePublish) {
+        key.scope = ApiScope::kPublish;
+      } else {
+        return fail(
+            absl::StrCat("scope must be \"publish\" or \"full\", not \"", entry.scope(), "\""));
+      }
+      set.keys_.push_back(std::move(key));
     }
-    if (entry.scope().empty() || entry.scope() == kScopeFull) {
-      key.scope = ApiScope::kFull;
-    } else if (entry.scope() == kScopePublish) {
-      key.scope = ApiScope::kPublish;
-    } else {
-      return fail(
-          absl::StrCat("scope must be \"publish\" or \"full\", not \"", entry.scope(), "\""));
-    }
-    set.keys_.push_back(std::move(key));
   }
   return set;
 }

@@ -63,6 +63,20 @@ class ApiKeySet {
       const google::protobuf::RepeatedPtrField<config::v1::ApiKey>& api_keys,
       std::string_view source_name);
 
+  // One list of keys and the file it was read from.
+  struct Source {
+    const google::protobuf::RepeatedPtrField<config::v1::ApiKey>* api_keys;
+    std::string_view source_name;
+  };
+
+  // FromSources()
+  //
+  // FromConfig() over several lists (the configuration's api_keys and the
+  // api_keys_file's), in order: names and hashes are unique across all of
+  // them. An error names the list's source and the entry's index in it,
+  // and for a duplicate also the earlier entry.
+  static absl::StatusOr<ApiKeySet> FromSources(const std::vector<Source>& sources);
+
   // Whether no key is configured (then Authorize() lets every call through).
   bool empty() const { return keys_.empty(); }
   size_t size() const { return keys_.size(); }

@@ -30,11 +30,17 @@ struct ControlConfig {
 //
 // The parts of `config` (which passed ValidateConfig(), as LoadConfigFile()
 // returns it) control uses; InvalidArgument naming `source_name` and the
-// entry for bad api_keys.
+// entry for bad api_keys. The entries of the file named by api_keys_file
+// (read now; relative to the working directory) are added to api_keys:
+// names and hashes are unique across both, and its errors name that file
+// and the entry ("keys.json: api_keys[1] (\"billing\"): ..."). A file that
+// cannot be read fails with its errno code, naming `source_name` and the
+// path.
 absl::StatusOr<ControlConfig> ControlConfigFrom(const config::v1::Config& config,
                                                 std::string_view source_name);
 
-// LoadControlConfig() reads, validates and converts the file at `path`.
+// LoadControlConfig() reads, validates and converts the file at `path`
+// (and the api_keys_file it names).
 absl::StatusOr<ControlConfig> LoadControlConfig(std::string_view path);
 
 }  // namespace wirehub::control

@@ -734,5 +734,52 @@ TEST(ControlServerTest, ReloadMayNotDropTheKeysAnExposedApiNeeds) {
   server.Shutdown(absl::Seconds(1));
 }
 
+TEST(ControlServerTest, ReloadRereadsTheApiKeysFile) {
+  const std::string ops =
+      absl::StrCat(R"({"name": "ops", "sha256": ")", HexSha256("wh_ops"), R"(", "scope": "full"})");
+  const std::string billing = absl::StrCat(R"({"name": "billing", "sha256": ")",
+                                           HexSha256("wh_billing"), R"(", "scope": "publish"})");
+  const std::string key_file =
+      testing::WriteTestFile("reload_keys_file.json", absl::StrCat(R"({"api_keys": [)", ops, "]}"));
+  const std::string path = testing::WriteTestFile(
+      "reload_keys_config.json",
+      absl::StrCat(R"({"namespaces": [{"name": "news"}], "api_keys_file": ")", key_file, "\"}"));
+  absl::StatusOr<ControlConfig> initial = LoadControlConfig(path);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  ControlServerOptions options = Options();
+  options.namespaces = initial->namespaces;
+  options.namespace_names = initial->namespace_names;
+  options.api_keys = std::move(initial->api_keys);
+  options.api_keys_required = true;
+  options.config_file = path;
+  ControlServer server(std::move(options));
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  Api api(absl::StrCat("127.0.0.1:", *port));
+  EXPECT_TRUE(api.PublishTo("wh_ops", "news:1").ok());
+  EXPECT_EQ(api.PublishTo("wh_billing", "news:1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // The Secret rotated: billing added to the file, the config unchanged.
+  testing::WriteTestFile("reload_keys_file.json",
+                         absl::StrCat(R"({"api_keys": [)", ops, ", ", billing, "]}"));
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  EXPECT_TRUE(api.PublishTo("wh_billing", "news:1").ok());
+
+  // A file that empties the keys an exposed API needs is refused.
+  testing::WriteTestFile("reload_keys_file.json", R"({"api_keys": []})");
+  absl::Status refused = server.ReloadConfig();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  // And so is a file gone missing; the keys in force stay.
+  testing::WriteTestFile("reload_keys_config.json",
+                         absl::StrCat(R"({"namespaces": [{"name": "news"}], "api_keys_file": ")",
+                                      key_file, ".gone\"}"));
+  refused = server.ReloadConfig();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat(key_file, ".gone")));
+  EXPECT_EQ(server.config_version(), 2u);
+  EXPECT_TRUE(api.PublishTo("wh_billing", "news:1").ok());
+  server.Shutdown(absl::Seconds(1));
+}
+
 }  // namespace
 }  // namespace wirehub::control

@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<X509Ptr>> ReadCertificates(const std::string& path, c
 
 }  // namespace
 
-absl::Status CheckControlLinkTls(const ControlLinkTlsOptions& tls) {
+absl::Status CheckControlLinkTlsFlags(const ControlLinkTlsOptions& tls) {
   if (!tls.enabled()) {
     if (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty()) {
       return absl::InvalidArgumentError(
@@ -79,6 +79,13 @@ absl::Status CheckControlLinkTls(const ControlLinkTlsOptions& tls) {
   }
   if (tls.refresh_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("the certificate refresh interval must be at least 1s");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckControlLinkTls(const ControlLinkTlsOptions& tls) {
+  if (absl::Status flags = CheckControlLinkTlsFlags(tls); !flags.ok() || !tls.enabled()) {
+    return flags;
   }
   absl::StatusOr<std::vector<X509Ptr>> roots = ReadCertificates(tls.ca_file, "control TLS CA file");
   if (!roots.ok()) return roots.status();

@@ -48,6 +48,13 @@ struct ControlLinkTlsOptions {
 // PermissionDenied) when a file cannot be read. OK for a plaintext link.
 absl::Status CheckControlLinkTls(const ControlLinkTlsOptions& tls);
 
+// CheckControlLinkTlsFlags()
+//
+// The part of CheckControlLinkTls() that reads no file: which fields go
+// together, and the refresh interval (wirehub-edge --check_config, where the
+// files are paths inside a pod).
+absl::Status CheckControlLinkTlsFlags(const ControlLinkTlsOptions& tls);
+
 // ControlLinkCredentials()
 //
 // The channel credentials for `tls`: insecure when TLS is off; otherwise

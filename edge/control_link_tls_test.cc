@@ -308,6 +308,24 @@ TEST_F(ControlLinkTlsTest, CheckRefusesIncompleteOrWrongFilesWithAPreciseMessage
               HasSubstr("does not belong to the certificate"));
 }
 
+TEST_F(ControlLinkTlsTest, FlagsCheckReadsNoFileButRefusesIncompleteSets) {
+  ControlLinkTlsOptions absent;
+  absent.ca_file = dir_.path() + "/absent-ca.pem";
+  absent.cert_file = dir_.path() + "/absent.crt";
+  absent.key_file = dir_.path() + "/absent.key";
+  EXPECT_TRUE(CheckControlLinkTlsFlags(absent).ok());
+  EXPECT_EQ(CheckControlLinkTls(absent).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(CheckControlLinkTlsFlags(ControlLinkTlsOptions()).ok());
+
+  ControlLinkTlsOptions no_ca = absent;
+  no_ca.ca_file.clear();
+  EXPECT_THAT(std::string(CheckControlLinkTlsFlags(no_ca).message()),
+              HasSubstr("--control_tls_ca_file"));
+  ControlLinkTlsOptions no_key = absent;
+  no_key.key_file.clear();
+  EXPECT_EQ(CheckControlLinkTlsFlags(no_key).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ControlLinkTlsTest, MutualTlsWithAClientCertificateFromTheCaIsAnswered) {
   absl::StatusOr<control::v1::PresenceStatsResponse> response =
       CallThroughLink(server_->address(), tls_);

@@ -798,12 +798,13 @@ export class Env {
     return proxy;
   }
 
-  _spawn(name, binary, args, { wrapper } = {}) {
+  _spawn(name, binary, args, { wrapper, env = {} } = {}) {
     const [command, ...commandArgs] = wrapper ? [...wrapper, binPath(binary), ...args] : [binPath(binary), ...args];
     const child = spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: this.dir,
-      env: { ...process.env },
+      // A variable set to undefined in `env` is left out.
+      env: { ...process.env, ...env },
     });
     const proc = new ServerProcess(name, child);
     proc.args = args;
@@ -941,10 +942,11 @@ export class Env {
    * Spawns BIN_DIR/`binary` with `args` (stdout and stderr piped) without
    * waiting for anything; the process is tracked and stopped by cleanup()
    * like every other. Returns the ServerProcess (pid, exited, exitInfo,
-   * stderrText).
+   * stderrText). `env` adds environment variables to the test's own (one
+   * set to undefined is removed).
    */
-  spawnBinary(name, binary, args) {
-    return this._spawn(name, binary, args);
+  spawnBinary(name, binary, args, { env } = {}) {
+    return this._spawn(name, binary, args, { env });
   }
 
   /**
