@@ -1,11 +1,14 @@
 // wirehubctl tail CHANNEL (issue #4, point 8): a WebSocket subscriber that
-// prints publications as they arrive.
+// prints publications as they arrive, over ws:// or wss:// (the edge's
+// certificate verified with --tls_ca_file, by IP address and by name).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 
 import { Env, binPath, sleep, u64, waitFor } from './harness.mjs';
+import { makeCa, makeServerCert } from './tls_util.mjs';
 
 const env = new Env('wirehub-tail');
 const tails = new Set();
@@ -23,11 +26,13 @@ const config = {
 };
 
 let edge;
+let control;
+let configFile;
 
 before(async () => {
-  const file = env.writeConfig('config.json', config);
-  const control = await env.startControl([`--config=${file}`]);
-  edge = await env.startEdge(control, { edge_id: 'edge-tail', config: file });
+  configFile = env.writeConfig('config.json', config);
+  control = await env.startControl([`--config=${configFile}`]);
+  edge = await env.startEdge(control, { edge_id: 'edge-tail', config: configFile });
 });
 
 /** Spawns wirehubctl tail; collects stdout lines and stderr; `exited` resolves {code, signal}. */
@@ -116,4 +121,36 @@ test('tail reports a server disconnect on stderr and exits 1', async () => {
   assert.ok(exit, 'tail exits when disconnected');
   assert.equal(exit.code, 1);
   assert.match(t.stderr, /closed: 3503/);
+});
+
+test('tail over wss: --tls_ca_file verifies the edge by IP address and by name; another CA is refused', async () => {
+  const pki = path.join(env.dir, 'tail-pki');
+  const ca = await makeCa(pki, 'tail edge CA');
+  const other = await makeCa(pki, 'another CA');
+  const pair = await makeServerCert(pki, ca, { name: 'edge-tail-wss', serial: 0x7a11n, keyType: 'ec' });
+  const wss = await env.startEdge(control, {
+    edge_id: 'edge-tail-wss', config: configFile, tls_cert_file: pair.cert, tls_key_file: pair.key,
+  });
+  assert.match(wss.url, /^wss:\/\/127\.0\.0\.1:\d+\//);
+  const byName = wss.url.replace('127.0.0.1', 'localhost');
+  for (const [i, url] of [wss.url, byName].entries()) {
+    const channel = `news:wss${i}`;
+    const t = startTail(channel, ['--user=tailer', '--count=1', `--url=${url}`, `--tls_ca_file=${ca.cert}`, '--timeout=10s']);
+    await waitSubscribers(channel, 1);
+    await env.publish(channel, { over: 'tls', i });
+    const exit = await Promise.race([t.exited, sleep(10_000).then(() => null)]);
+    assert.ok(exit, `tail over ${url} exits after one publication; stderr ${t.stderr}`);
+    assert.equal(exit.code, 0, t.stderr);
+    assert.deepEqual(JSON.parse(t.lines[0]), { over: 'tls', i });
+  }
+
+  const refused = startTail('news:wss', ['--user=tailer', `--url=${wss.url}`, `--tls_ca_file=${other.cert}`, '--timeout=5s']);
+  const exit = await Promise.race([refused.exited, sleep(6000).then(() => null)]);
+  assert.ok(exit, 'tail with another CA exits');
+  assert.equal(exit.code, 1);
+  // The edge sends its chain (leaf and CA), so OpenSSL finds a CA it does not trust.
+  assert.match(
+    refused.stderr,
+    /^error: connect: TLS handshake with 127\.0\.0\.1:\d+ failed: certificate verify failed \(self-signed certificate in certificate chain\)\n$/,
+  );
 });

@@ -112,10 +112,11 @@ TEST_F(CliTest, NewSubcommandsHaveHelp) {
        {"--tenant=T", "--info=JSON", "--channels=A,B,...", "--channel=C", "--audience=AUD",
         "--issuer=ISS", "subscription token"}},
       {"tail",
-       {"tail CHANNEL", "--url=", "ws://127.0.0.1:8000/connection/websocket",
-        "Only ws:// is supported", "--token=JWT", "--user=ID", "--sub_token=JWT", "--count=N",
-        "--timeout=DURATION", "--offsets", "--recover", "--epoch=E", "--offset=N",
-        "closed: CODE reason", "error: subscribe: CODE message"}},
+       {"tail CHANNEL", "--url=", "ws://127.0.0.1:8000/connection/websocket", "wss://",
+        "--tls_ca_file=FILE", "--tls_server_name=N", "cannot resolve 'HOST'", "certificate verify",
+        "--token=JWT", "--user=ID", "--sub_token=JWT", "--count=N", "--timeout=DURATION",
+        "--offsets", "--recover", "--epoch=E", "--offset=N", "closed: CODE reason",
+        "error: subscribe: CODE message"}},
   };
   for (const auto& [subcommand, snippets] : expected) {
     EXPECT_EQ(Run({subcommand, "--help"}), kExitOk) << subcommand;

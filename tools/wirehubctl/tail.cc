@@ -68,8 +68,10 @@ class Tail {
     end_ = options_.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                                         : start_ + options_.timeout;
     setup_end_ = std::min(end_, start_ + options_.setup_timeout);
+    WebSocketClient::Options ws_options;
+    ws_options.tls = options_.tls;
     absl::StatusOr<std::unique_ptr<WebSocketClient>> ws =
-        WebSocketClient::Connect(options_.url, setup_end_);
+        WebSocketClient::Connect(options_.url, setup_end_, ws_options);
     if (!ws.ok()) {
       if (absl::IsDeadlineExceeded(ws.status())) return TimedOut();
       return absl::UnavailableError(absl::StrCat("error: ", ws.status().message()));

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "tools/wirehubctl/client_stream.h"
 #include "tools/wirehubctl/ws_url.h"
 
 namespace wirehub::ctl {
@@ -16,6 +17,9 @@ namespace wirehub::ctl {
 // TailOptions say where to connect, what to subscribe to and when to stop.
 struct TailOptions {
   WebSocketUrl url;
+  // For a wss:// url: the CA file and the name the edge's certificate must
+  // hold.
+  TlsClientOptions tls;
   // Connection token (sent as connect.token).
   std::string token;
   std::string channel;
@@ -43,6 +47,12 @@ struct TailOptions {
 // breaks in it (JSON whitespace) are printed as spaces. Publications
 // recovered in the subscribe reply come first. Notes (a position that could
 // not be recovered) go to `err`.
+//
+// Connection failures are reported as "error: connect: ..." (or "error:
+// connect to HOST:PORT: ..."), for example
+//   error: connect: cannot resolve 'edge.example': Name or service not known
+//   error: connect: TLS handshake with edge.example:443 failed: certificate
+//     verify failed (unable to get local issuer certificate)
 //
 // Returns OK once `count` publications were printed, or, without a count,
 // when the timeout ends a tail that printed at least one. Otherwise the

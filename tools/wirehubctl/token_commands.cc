@@ -172,6 +172,18 @@ int RunTail(const CommandLine& line, const CliContext& context) {
       ParseWebSocketUrl(line.Flag("url") == nullptr ? kDefaultEdgeUrl : *line.Flag("url"));
   if (!url.ok()) return UsageError(context, line.subcommand, url.status().message());
   options.url = *std::move(url);
+  // The global TLS flags: tail never talks to control, so for tail they are
+  // about the edge's certificate.
+  for (absl::string_view name : {"tls_ca_file", "tls_server_name"}) {
+    absl::StatusOr<std::optional<std::string>> value = NonEmptyFlag(line, name);
+    if (!value.ok()) return UsageError(context, line.subcommand, value.status().message());
+    if (!value->has_value()) continue;
+    if (!options.url.tls) {
+      return UsageError(context, line.subcommand,
+                        absl::StrCat("--", name, " only applies to a wss:// --url"));
+    }
+    (name == "tls_ca_file" ? options.tls.ca_file : options.tls.server_name) = **value;
+  }
 
   absl::StatusOr<std::optional<std::string>> token = NonEmptyFlag(line, "token");
   if (!token.ok()) return UsageError(context, line.subcommand, token.status().message());

@@ -8,6 +8,7 @@
 #include "common/testing/test_keys.h"
 #include "common/token_key.h"
 #include "common/token_keys.h"
+#include "control/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/wirehubctl/cli_test_fixture.h"
@@ -171,8 +172,15 @@ TEST_F(CliTest, TailUsageErrors) {
       {{"tail", "news", "--token="}, "--token is empty"},
       {{"tail", "news", "--token=t", "--tenant=acme"}, "--tenant only applies with --user"},
       {{"tail", "news", "--user=u", "--tenant=a b"}, "--tenant"},
-      {{"tail", "news", "--token=t", "--url=wss://127.0.0.1/"}, "ws:// only"},
-      {{"tail", "news", "--token=t", "--url=ws://edge.internal/"}, "names are not resolved"},
+      {{"tail", "news", "--token=t", "--url=wss://127.1/"}, "looks like an IPv4 address"},
+      {{"tail", "news", "--token=t", "--url=ws://edge..internal/"}, "empty label"},
+      {{"tail", "news", "--token=t", "--url=https://edge.internal/"}, "expected ws://"},
+      {{"tail", "news", "--token=t", "--tls_ca_file=/ca.pem"},
+       "--tls_ca_file only applies to a wss:// --url"},
+      {{"tail", "news", "--token=t", "--url=ws://127.0.0.1/", "--tls_server_name=edge"},
+       "--tls_server_name only applies to a wss:// --url"},
+      {{"tail", "news", "--token=t", "--url=wss://127.0.0.1/", "--tls_ca_file="},
+       "--tls_ca_file is empty"},
       {{"tail", "news", "--token=t", "--count=0"}, "--count"},
       {{"tail", "news", "--token=t", "--timeout=0"}, "--timeout"},
       {{"tail", "news", "--token=t", "--timeout=later"}, "--timeout"},
@@ -272,6 +280,68 @@ TEST_F(CliTest, TailConnectionRefused) {
   close(fd);
   EXPECT_EQ(code, kExitFailure);
   EXPECT_THAT(err(), AllOf(StartsWith("error: connect to " + host), HasSubstr("refused")));
+}
+
+// A wss test server whose script answers connect and subscribe and sends
+// one publication on "news".
+testing::WsTestServer::Options WssOptions(const control::testing::TestPair& pair) {
+  testing::WsTestServer::Options options;
+  options.tls_cert_pem = pair.cert_pem;
+  options.tls_key_pem = pair.key_pem;
+  return options;
+}
+
+void AnswerOnePublication(testing::WsTestConnection& connection) {
+  ASSERT_TRUE(connection.Handshake().has_value());
+  connection.ReadText();
+  connection.SendText(R"({"id":1,"connect":{"client":"c1"}})");
+  connection.ReadText();
+  connection.SendText(R"({"id":2,"subscribe":{}})");
+  connection.SendText(R"({"push":{"channel":"news","pub":{"data":{"over":"tls"},"offset":7}}})");
+  connection.ReadFrame();  // The client's close.
+}
+
+TEST_F(CliTest, TailOverWssWithTheEdgesCa) {
+  control::testing::TestCa ca = control::testing::TestCa::Create("edge CA");
+  const std::string ca_file = control::testing::WriteTestFile("tail_edge_ca.pem", ca.cert_pem());
+  const control::testing::TestPair pair = ca.IssueServer();
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    SCOPED_TRACE(host);
+    testing::WsTestServer server(AnswerOnePublication, WssOptions(pair));
+    EXPECT_EQ(Run({"tail", "news", "--url=" + server.UrlWithHost(host), "--token=T",
+                   "--tls_ca_file=" + ca_file, "--count=1", "--offsets", "--timeout=10s"}),
+              kExitOk)
+        << err();
+    server.Join();
+    EXPECT_EQ(out(), "7 {\"over\":\"tls\"}\n");
+    EXPECT_THAT(err(), IsEmpty());
+  }
+  EXPECT_TRUE(connections_.empty());  // No control connection.
+}
+
+TEST_F(CliTest, TailOverWssWithAnotherCaFailsVerification) {
+  control::testing::TestCa ca = control::testing::TestCa::Create("edge CA");
+  control::testing::TestCa other = control::testing::TestCa::Create("other CA");
+  const std::string other_file =
+      control::testing::WriteTestFile("tail_other_ca.pem", other.cert_pem());
+  testing::WsTestServer server(
+      [](testing::WsTestConnection&) { ADD_FAILURE() << "the TLS handshake succeeded"; },
+      WssOptions(ca.IssueServer()));
+  EXPECT_EQ(Run({"tail", "news", "--url=" + server.Url(), "--token=T",
+                 "--tls_ca_file=" + other_file, "--timeout=10s"}),
+            kExitFailure);
+  server.Join();
+  EXPECT_EQ(err(), absl::StrCat("error: connect: TLS handshake with 127.0.0.1:", server.port(),
+                                " failed: certificate verify failed (unable to get local issuer "
+                                "certificate)\n"));
+  EXPECT_THAT(out(), IsEmpty());
+}
+
+TEST_F(CliTest, TailUnresolvableName) {
+  EXPECT_EQ(Run({"tail", "news", "--url=wss://nonexistent.invalid/connection/websocket",
+                 "--token=T", "--timeout=10s"}),
+            kExitFailure);
+  EXPECT_THAT(err(), StartsWith("error: connect: cannot resolve 'nonexistent.invalid': "));
 }
 
 TEST_F(CliTest, TokenSignsWithAPrivateKey) {

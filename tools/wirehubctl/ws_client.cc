@@ -1,19 +1,9 @@
 #include "tools/wirehubctl/ws_client.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/rand.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,33 +38,6 @@ void RandomBytes(unsigned char* out, size_t size) {
   WH_CHECK(RAND_bytes(out, static_cast<int>(size)) == 1) << "RAND_bytes failed";
 }
 
-absl::Status ErrnoError(std::string_view what, int error) {
-  return absl::UnavailableError(absl::StrCat(AsAbsl(what), ": ", std::strerror(error)));
-}
-
-// Waits until `fd` is ready for `events` or `deadline` passes.
-absl::Status WaitFd(int fd, short events, absl::Time deadline) {
-  while (true) {
-    int timeout_ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) {
-        return absl::DeadlineExceededError("deadline exceeded");
-      }
-      // Rounded up, so poll() does not return just before the deadline.
-      timeout_ms = static_cast<int>(
-          std::min<int64_t>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)), INT_MAX));
-    }
-    pollfd entry{fd, events, 0};
-    int ready = poll(&entry, 1, timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("poll", errno);
-    }
-    if (ready > 0) return absl::OkStatus();
-  }
-}
-
 // A fresh masking key for every client frame (RFC 6455 section 5.3).
 uint32_t RandomMaskKey() {
   unsigned char bytes[4];
@@ -98,64 +61,22 @@ absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(const 
 absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(const WebSocketUrl& url,
                                                                           absl::Time deadline,
                                                                           const Options& options) {
-  sockaddr_storage address{};
-  socklen_t address_size = 0;
-  if (url.family == AF_INET) {
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons(url.port);
-    if (inet_pton(AF_INET, url.ip.c_str(), &in4->sin_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("not an IPv4 address: ", url.ip));
-    }
-    address_size = sizeof(sockaddr_in);
-  } else if (url.family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(url.port);
-    if (inet_pton(AF_INET6, url.ip.c_str(), &in6->sin6_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("not an IPv6 address: ", url.ip));
-    }
-    address_size = sizeof(sockaddr_in6);
-  } else {
-    return absl::InvalidArgumentError("WebSocket URL without an address");
-  }
-
-  int fd = socket(url.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket", errno);
-  // Owned by the client from here on, so every early return closes it.
-  std::unique_ptr<WebSocketClient> client(new WebSocketClient(fd, options));
-  const std::string peer = url.host_header;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), address_size) != 0) {
-    if (errno != EINPROGRESS) return ErrnoError(absl::StrCat("connect to ", peer), errno);
-    absl::Status ready = WaitFd(fd, POLLOUT, deadline);
-    if (!ready.ok()) {
-      return absl::Status(ready.code(), absl::StrCat("connect to ", peer, ": ", ready.message()));
-    }
-    int error = 0;
-    socklen_t error_size = sizeof(error);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_size) != 0) {
-      return ErrnoError("getsockopt", errno);
-    }
-    if (error != 0) return ErrnoError(absl::StrCat("connect to ", peer), error);
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ASSIGN_OR_RETURN(std::unique_ptr<ClientStream> stream,
+                   ClientStream::Connect(url, options.tls, deadline));
+  std::unique_ptr<WebSocketClient> client(new WebSocketClient(std::move(stream), options));
   RETURN_IF_ERROR(client->Handshake(url, deadline));
   return client;
 }
 
-WebSocketClient::WebSocketClient(int fd, const Options& options)
-    : fd_(fd),
+WebSocketClient::WebSocketClient(std::unique_ptr<ClientStream> stream, const Options& options)
+    : stream_(std::move(stream)),
       options_(options),
       decoder_({.role = WebSocketRole::kClient, .max_frame_payload = options.max_message_bytes}) {}
 
 WebSocketClient::~WebSocketClient() { CloseSocket(); }
 
 void WebSocketClient::CloseSocket() {
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
+  stream_->Close();
   finished_ = true;
 }
 
@@ -236,55 +157,30 @@ absl::Status WebSocketClient::Handshake(const WebSocketUrl& url, absl::Time dead
 }
 
 absl::Status WebSocketClient::WriteAll(std::string_view bytes, absl::Time deadline) {
-  if (fd_ < 0) return absl::FailedPreconditionError("the WebSocket connection is closed");
-  size_t sent = 0;
-  absl::Status status;
-  while (sent < bytes.size()) {
-    ssize_t n = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      status = WaitFd(fd_, POLLOUT, deadline);
-      if (status.ok()) continue;
-    } else {
-      status = ErrnoError("send", errno);
-    }
-    break;
-  }
-  if (sent == bytes.size()) return absl::OkStatus();
-  // Part of a frame may be out: nothing more can be sent on this stream.
-  CloseSocket();
-  return status;
+  absl::Status written = stream_->WriteAll(bytes, deadline);
+  // On failure the stream has closed itself: part of a frame may be out.
+  if (!written.ok()) finished_ = true;
+  return written;
 }
 
 absl::Status WebSocketClient::ReadMore(absl::Time deadline) {
-  if (fd_ < 0) return absl::FailedPreconditionError("the WebSocket connection is closed");
+  if (stream_->closed()) return absl::FailedPreconditionError("the WebSocket connection is closed");
   if (in_offset_ > 0 && in_offset_ * 2 >= in_.size()) {
     in_.erase(0, in_offset_);
     in_offset_ = 0;
   }
   char chunk[kReadChunkBytes];
-  while (true) {
-    ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-    if (n > 0) {
-      in_.append(chunk, static_cast<size_t>(n));
-      return absl::OkStatus();
-    }
-    if (n == 0) {
-      CloseSocket();
-      return absl::UnavailableError("the server closed the connection without a close frame");
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      int error = errno;
-      CloseSocket();
-      return ErrnoError("recv", error);
-    }
-    RETURN_IF_ERROR(WaitFd(fd_, POLLIN, deadline));
+  absl::StatusOr<size_t> got = stream_->Read(chunk, sizeof(chunk), deadline);
+  if (!got.ok()) {
+    if (stream_->closed()) finished_ = true;
+    return got.status();
   }
+  if (*got == 0) {
+    CloseSocket();
+    return absl::UnavailableError("the server closed the connection without a close frame");
+  }
+  in_.append(chunk, *got);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<WebSocketFrame> WebSocketClient::ReadFrame(absl::Time deadline) {

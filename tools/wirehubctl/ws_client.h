@@ -1,8 +1,9 @@
 // A small blocking WebSocket client (RFC 6455) for `wirehubctl tail`.
 //
-// ws:// only: no TLS, no extensions (so no permessage-deflate), no
-// subprotocols. Enough for the JSON form of the client protocol, which is
-// what wirehub-edge speaks without a subprotocol.
+// ws:// and wss:// (TLS 1.2+, the server's certificate verified), host names
+// resolved; no extensions (so no permessage-deflate), no subprotocols.
+// Enough for the JSON form of the client protocol, which is what
+// wirehub-edge speaks without a subprotocol.
 #ifndef WIREHUB_TOOLS_WIREHUBCTL_WS_CLIENT_H_
 #define WIREHUB_TOOLS_WIREHUBCTL_WS_CLIENT_H_
 
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/websocket_frame.h"
+#include "tools/wirehubctl/client_stream.h"
 #include "tools/wirehubctl/ws_url.h"
 
 namespace wirehub::ctl {
@@ -49,17 +51,21 @@ class WebSocketClient {
     // Largest message Receive() assembles; a bigger one is refused with
     // close 1009 and a ResourceExhausted error.
     size_t max_message_bytes = size_t{64} << 20;
+    // Whom a wss:// connection trusts; unused for ws://.
+    TlsClientOptions tls;
   };
 
   // Connect()
   //
-  // Opens a TCP connection to `url` and performs the handshake: a GET with
-  // a random Sec-WebSocket-Key; the answer must be 101 with `Upgrade:
+  // Opens a connection to `url` (ClientStream::Connect: resolution, TCP to
+  // each address in turn, TLS for wss://) and performs the handshake: a GET
+  // with a random Sec-WebSocket-Key; the answer must be 101 with `Upgrade:
   // websocket`, `Connection: Upgrade` and the matching Sec-WebSocket-Accept.
   //
   // Errors: DeadlineExceeded when `deadline` passes, Unavailable when the
-  // connection fails or the server answers anything but 101, DataLoss for a
-  // malformed or mismatching handshake answer.
+  // host cannot be resolved, the connection or the TLS handshake fails or
+  // the server answers anything but 101, InvalidArgument for an unreadable
+  // CA file, DataLoss for a malformed or mismatching handshake answer.
   static absl::StatusOr<std::unique_ptr<WebSocketClient>> Connect(const WebSocketUrl& url,
                                                                   absl::Time deadline);
   static absl::StatusOr<std::unique_ptr<WebSocketClient>> Connect(const WebSocketUrl& url,
@@ -98,7 +104,7 @@ class WebSocketClient {
   absl::Status Close(uint16_t code, std::string_view reason, absl::Time deadline);
 
  private:
-  WebSocketClient(int fd, const Options& options);
+  WebSocketClient(std::unique_ptr<ClientStream> stream, const Options& options);
 
   absl::Status Handshake(const WebSocketUrl& url, absl::Time deadline);
   absl::Status SendFrame(WebSocketOpcode opcode, std::string_view payload, absl::Time deadline);
@@ -112,7 +118,7 @@ class WebSocketClient {
   absl::Status FailConnection(uint16_t code, absl::Status error);
   void CloseSocket();
 
-  int fd_;
+  std::unique_ptr<ClientStream> stream_;
   Options options_;
   // Received bytes not yet consumed, from `in_offset_` on.
   std::string in_;

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/websocket_key.h"
+#include "control/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/wirehubctl/ws_test_server.h"
@@ -24,9 +25,14 @@ namespace wirehub::ctl {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
+using ::testing::StartsWith;
 using testing::WsTestConnection;
 using testing::WsTestServer;
+using ::wirehub::control::testing::TestCa;
+using ::wirehub::control::testing::TestPair;
+using ::wirehub::control::testing::WriteTestFile;
 
 constexpr absl::Duration kWait = absl::Seconds(5);
 
@@ -48,6 +54,36 @@ absl::Status ConnectStatus(const WsTestServer& server) {
   if (!url.ok()) return url.status();
   return WebSocketClient::Connect(*url, Deadline()).status();
 }
+
+// Connects to `url_text` trusting `tls`.
+absl::StatusOr<std::unique_ptr<WebSocketClient>> ConnectUrl(const std::string& url_text,
+                                                            const TlsClientOptions& tls = {}) {
+  absl::StatusOr<WebSocketUrl> url = ParseWebSocketUrl(url_text);
+  if (!url.ok()) return url.status();
+  WebSocketClient::Options options;
+  options.tls = tls;
+  return WebSocketClient::Connect(*url, Deadline(), options);
+}
+
+// A test CA, a server certificate it issued (SAN IP:127.0.0.1 and
+// DNS:localhost) and the CA's file, made once for the suite.
+struct TestTls {
+  TestCa ca = TestCa::Create("wirehubctl test CA");
+  TestPair server = ca.IssueServer();
+  std::string ca_file = WriteTestFile("ws_client_ca.pem", ca.cert_pem());
+
+  static const TestTls& Get() {
+    static const TestTls* tls = new TestTls();
+    return *tls;
+  }
+  WsTestServer::Options ServerOptions() const {
+    WsTestServer::Options options;
+    options.tls_cert_pem = server.cert_pem;
+    options.tls_key_pem = server.key_pem;
+    return options;
+  }
+  TlsClientOptions Trusting() const { return TlsClientOptions{.ca_file = ca_file}; }
+};
 
 std::string CloseCode(uint16_t code) {
   return {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
@@ -439,6 +475,203 @@ TEST(WebSocketClientTest, ConnectionRefused) {
   close(fd);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_THAT(status.message(), HasSubstr("refused"));
+}
+
+TEST(WebSocketClientTlsTest, WssConnectSendAndReceive) {
+  const TestTls& tls = TestTls::Get();
+  std::string request;
+  std::string sni = "unset";
+  std::optional<std::string> text;
+  const std::string big(300000, 'b');
+  WsTestServer server(
+      [&](WsTestConnection& connection) {
+        request = connection.Handshake().value_or("");
+        sni = connection.tls_server_name();
+        connection.SendText("over tls");
+        connection.SendText(big);
+        text = connection.ReadText();
+      },
+      tls.ServerOptions());
+  ASSERT_THAT(server.Url(), StartsWith("wss://127.0.0.1:"));
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client =
+      ConnectUrl(server.Url(), tls.Trusting());
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<WebSocketMessage> message = (*client)->Receive(Deadline());
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_EQ(message->payload, "over tls");
+  message = (*client)->Receive(Deadline());
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_EQ(message->payload, big);
+  ASSERT_TRUE((*client)->SendText("hello", Deadline()).ok());
+  server.Join();
+  EXPECT_THAT(server.tls_error(), IsEmpty());
+  EXPECT_EQ(WsTestConnection::Header(request, "host"),
+            "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(sni, "");  // An IP address is never sent as SNI.
+  EXPECT_EQ(text, "hello");
+}
+
+TEST(WebSocketClientTlsTest, NameIsResolvedVerifiedAndSentAsSni) {
+  const TestTls& tls = TestTls::Get();
+  std::string request;
+  std::string sni;
+  WsTestServer server(
+      [&](WsTestConnection& connection) {
+        request = connection.Handshake().value_or("");
+        sni = connection.tls_server_name();
+        connection.SendText("by name");
+      },
+      tls.ServerOptions());
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client =
+      ConnectUrl(server.UrlWithHost("localhost"), tls.Trusting());
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<WebSocketMessage> message = (*client)->Receive(Deadline());
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_EQ(message->payload, "by name");
+  server.Join();
+  EXPECT_EQ(sni, "localhost");
+  EXPECT_EQ(WsTestConnection::Header(request, "host"),
+            "localhost:" + std::to_string(server.port()));
+}
+
+TEST(WebSocketClientTlsTest, WrongCaFailsVerification) {
+  const TestTls& tls = TestTls::Get();
+  TestCa other = TestCa::Create("another CA");
+  const std::string other_file = WriteTestFile("ws_client_other_ca.pem", other.cert_pem());
+  WsTestServer server([](WsTestConnection&) { ADD_FAILURE() << "the handshake succeeded"; },
+                      tls.ServerOptions());
+  absl::Status status = ConnectUrl(server.Url(), {.ca_file = other_file}).status();
+  server.Join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_EQ(status.message(),
+            absl::StrCat("connect: TLS handshake with 127.0.0.1:", server.port(),
+                         " failed: certificate verify failed (unable to get local issuer "
+                         "certificate)"));
+  EXPECT_THAT(server.tls_error(), ::testing::Not(IsEmpty()));
+}
+
+TEST(WebSocketClientTlsTest, WrongNameFailsVerification) {
+  const TestTls& tls = TestTls::Get();
+  WsTestServer server([](WsTestConnection&) { ADD_FAILURE() << "the handshake succeeded"; },
+                      tls.ServerOptions());
+  absl::Status status =
+      ConnectUrl(server.Url(), {.ca_file = tls.ca_file, .server_name = "wrong.example"}).status();
+  server.Join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(status.message(), HasSubstr("failed: certificate verify failed (hostname mismatch)"));
+}
+
+TEST(WebSocketClientTlsTest, ExpiredCertificateFailsVerification) {
+  const TestTls& tls = TestTls::Get();
+  TestPair expired = tls.ca.IssueServer(-absl::Hours(1));
+  WsTestServer::Options options;
+  options.tls_cert_pem = expired.cert_pem;
+  options.tls_key_pem = expired.key_pem;
+  WsTestServer server([](WsTestConnection&) { ADD_FAILURE() << "the handshake succeeded"; },
+                      options);
+  absl::Status status = ConnectUrl(server.Url(), tls.Trusting()).status();
+  server.Join();
+  EXPECT_THAT(status.message(), HasSubstr("certificate verify failed (certificate has expired)"));
+}
+
+TEST(WebSocketClientTlsTest, PlaintextServerFailsTheHandshake) {
+  WsTestServer server([](WsTestConnection& connection) {
+    connection.SendRaw("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    connection.WaitForEof();
+  });
+  absl::Status status =
+      ConnectUrl(absl::StrCat("wss://127.0.0.1:", server.port(), "/"), TestTls::Get().Trusting())
+          .status();
+  server.Join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith(absl::StrCat("connect: TLS handshake with 127.0.0.1:", server.port(),
+                                      " failed: ")));
+  EXPECT_THAT(status.message(), ::testing::Not(HasSubstr("certificate")));
+}
+
+TEST(WebSocketClientTlsTest, MissingCaFileIsReportedBeforeConnecting) {
+  absl::Status status =
+      ConnectUrl("wss://127.0.0.1:1/", {.ca_file = ::testing::TempDir() + "/no/such/ca.pem"})
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), StartsWith("connect: cannot load the CA file '"));
+}
+
+TEST(WebSocketClientTlsTest, EndWithoutCloseFrameOverTls) {
+  WsTestServer server(
+      [](WsTestConnection& connection) { ASSERT_TRUE(connection.Handshake().has_value()); },
+      TestTls::Get().ServerOptions());
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client =
+      ConnectUrl(server.Url(), TestTls::Get().Trusting());
+  ASSERT_TRUE(client.ok()) << client.status();
+  server.Join();
+  absl::StatusOr<WebSocketMessage> message = (*client)->Receive(Deadline());
+  EXPECT_EQ(message.status().code(), absl::StatusCode::kUnavailable) << message.status();
+  EXPECT_THAT(message.status().message(), HasSubstr("without a close frame"));
+}
+
+TEST(WebSocketClientTest, LocalhostIsResolved) {
+  std::string request;
+  WsTestServer server([&](WsTestConnection& connection) {
+    request = connection.Handshake().value_or("");
+    connection.SendText("hi");
+  });
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client =
+      ConnectUrl(server.UrlWithHost("localhost"));
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->Receive(Deadline())->payload, "hi");
+  server.Join();
+  EXPECT_EQ(WsTestConnection::Header(request, "host"),
+            "localhost:" + std::to_string(server.port()));
+}
+
+TEST(WebSocketClientTest, UnresolvableName) {
+  absl::Status status = ConnectUrl("ws://nonexistent.invalid:8000/connection/websocket").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("connect: cannot resolve 'nonexistent.invalid': "));
+}
+
+TEST(WebSocketClientTest, Ipv6Loopback) {
+  WsTestServer::Options options;
+  options.bind_address = "::1";
+  std::string request;
+  WsTestServer server(
+      [&](WsTestConnection& connection) {
+        request = connection.Handshake().value_or("");
+        connection.SendText("over ::1");
+      },
+      options);
+  if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback here";
+  ASSERT_THAT(server.Url(), StartsWith("ws://[::1]:"));
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client = ConnectUrl(server.Url());
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->Receive(Deadline())->payload, "over ::1");
+  server.Join();
+  EXPECT_EQ(WsTestConnection::Header(request, "host"), "[::1]:" + std::to_string(server.port()));
+}
+
+TEST(WebSocketClientTlsTest, Ipv6LoopbackWithServerNameOverride) {
+  // The certificate holds IP:127.0.0.1 and DNS:localhost, not ::1: the
+  // client checks (and sends as SNI) the name it is told instead.
+  WsTestServer::Options options = TestTls::Get().ServerOptions();
+  options.bind_address = "::1";
+  std::string sni;
+  WsTestServer server(
+      [&](WsTestConnection& connection) {
+        ASSERT_TRUE(connection.Handshake().has_value());
+        sni = connection.tls_server_name();
+        connection.SendText("over ::1 and tls");
+      },
+      options);
+  if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback here";
+  absl::StatusOr<std::unique_ptr<WebSocketClient>> client =
+      ConnectUrl(server.Url(), {.ca_file = TestTls::Get().ca_file, .server_name = "localhost"});
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->Receive(Deadline())->payload, "over ::1 and tls");
+  server.Join();
+  EXPECT_EQ(sni, "localhost");
 }
 
 }  // namespace

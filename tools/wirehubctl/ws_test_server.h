@@ -1,9 +1,13 @@
-// A scripted WebSocket server on 127.0.0.1 for the tests of WebSocketClient
-// and `tail`. It frames with the server role of common/websocket_frame.h
-// (whose own test checks it against RFC 6455's example bytes), and sends
-// deliberately broken frames as raw bytes.
+// A scripted WebSocket server on 127.0.0.1 (or ::1) for the tests of
+// WebSocketClient and `tail`, over plain TCP or TLS. It frames with the
+// server role of common/websocket_frame.h (whose own test checks it against
+// RFC 6455's example bytes), and sends deliberately broken frames as raw
+// bytes.
 #ifndef WIREHUB_TOOLS_WIREHUBCTL_WS_TEST_SERVER_H_
 #define WIREHUB_TOOLS_WIREHUBCTL_WS_TEST_SERVER_H_
+
+#include <openssl/types.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -17,8 +21,9 @@
 
 namespace wirehub::ctl::testing {
 
-// WsTestConnection is the server side of one accepted connection. Every read
-// waits at most `io_timeout` and reports failure instead of blocking on.
+// WsTestConnection is the server side of one accepted connection, TLS after
+// the handshake when `ssl` is not null (then `fd` is non-blocking). Every
+// read waits at most `io_timeout` and reports failure instead of blocking on.
 // Thread: the server's script thread only.
 class WsTestConnection {
  public:
@@ -28,7 +33,8 @@ class WsTestConnection {
     std::string payload;  // Unmasked.
   };
 
-  WsTestConnection(int fd, absl::Duration io_timeout);
+  // Takes `fd` and `ssl` (may be nullptr).
+  WsTestConnection(int fd, SSL* ssl, absl::Duration io_timeout);
   ~WsTestConnection();
   WsTestConnection(const WsTestConnection&) = delete;
   WsTestConnection& operator=(const WsTestConnection&) = delete;
@@ -59,38 +65,74 @@ class WsTestConnection {
   // Waits until the client closes the TCP connection (true) or the timeout.
   bool WaitForEof();
 
+  // The SNI the client sent over TLS, or "".
+  std::string tls_server_name() const;
+
  private:
+  static constexpr ssize_t kTimedOut = -1;
+  static constexpr ssize_t kFailed = -2;
+
   // Appends what arrives to `buffered_`; false on timeout or end of stream.
   bool ReadSome();
+  // Reads what arrives by `deadline`: the byte count, 0 at the end of the
+  // stream (a reset included), kTimedOut or kFailed.
+  ssize_t ReadBytes(char* buffer, size_t size, absl::Time deadline);
 
   int fd_;
+  SSL* ssl_;
   absl::Duration io_timeout_;
   std::string buffered_;  // Read but not yet consumed.
   WebSocketFrameDecoder decoder_{
       {.role = WebSocketRole::kServer, .max_frame_payload = size_t{64} << 20}};
 };
 
-// WsTestServer listens on 127.0.0.1, port 0, accepts one connection and runs
-// `script` on it on a thread of its own.
-// Thread: construct, port(), Join() and destroy on the test's thread.
+// WsTestServer listens on 127.0.0.1 (or ::1), port 0, accepts one
+// connection, performs the TLS handshake when it serves wss, and runs
+// `script` on the connection on a thread of its own. A failed TLS handshake
+// skips the script and is kept in tls_error().
+// Thread: construct, port(), Join() and destroy on the test's thread; the
+// accessors of what the thread saw after Join().
 class WsTestServer {
  public:
   using Script = std::function<void(WsTestConnection&)>;
 
+  struct Options {
+    absl::Duration io_timeout = absl::Seconds(5);
+    // Serve wss with this certificate (chain) and private key, PEM; plain
+    // ws when empty.
+    std::string tls_cert_pem;
+    std::string tls_key_pem;
+    // The address to listen on: "127.0.0.1" or "::1".
+    std::string bind_address = "127.0.0.1";
+  };
+
   explicit WsTestServer(Script script, absl::Duration io_timeout = absl::Seconds(5));
+  WsTestServer(Script script, const Options& options);
   ~WsTestServer();  // Joins the script thread.
   WsTestServer(const WsTestServer&) = delete;
   WsTestServer& operator=(const WsTestServer&) = delete;
 
+  // Whether listening worked (binding ::1 fails without IPv6).
+  bool listening() const { return port_ != 0; }
   uint16_t port() const { return port_; }
+  // ws:// or wss:// with the bound address and port.
   std::string Url(std::string_view path = "/connection/websocket") const;
+  // The same with `host` (a name, or an address as a URL writes it).
+  std::string UrlWithHost(std::string_view host,
+                          std::string_view path = "/connection/websocket") const;
   // Waits until the script has returned (an unaccepted connection is given
   // up after `io_timeout`).
   void Join();
 
+  // Why the TLS handshake failed, or "" (after Join()).
+  const std::string& tls_error() const { return tls_error_; }
+
  private:
+  Options options_;
+  SSL_CTX* ssl_ctx_ = nullptr;  // Owned; wss only.
   int listen_fd_ = -1;
   uint16_t port_ = 0;
+  std::string tls_error_;
   std::thread thread_;
 };
 

@@ -32,19 +32,60 @@ bool AllDigits(std::string_view text) {
   return true;
 }
 
+// Why `host` (not in brackets) is no IPv4 address or host name, or "".
+std::string_view HostNameProblem(std::string_view host) {
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    in_addr address4;
+    if (inet_pton(AF_INET, std::string(host).c_str(), &address4) == 1) return "";
+    return "the host looks like an IPv4 address but is not one (expected a.b.c.d)";
+  }
+  if (host.size() > 253) return "the host name is longer than 253 characters";
+  // Labels of letters, digits, '-' and '_' between single dots; one trailing
+  // dot (a fully qualified name) is fine.
+  std::string_view name = host.back() == '.' ? host.substr(0, host.size() - 1) : host;
+  size_t label = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (label == 0) return "the host name has an empty label";
+      label = 0;
+      continue;
+    }
+    char c = name[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return "the host must be an IPv4 address, an IPv6 address in brackets or a host name";
+    }
+    ++label;
+  }
+  return "";
+}
+
 }  // namespace
+
+bool IsIpAddress(const std::string& host) {
+  unsigned char address[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), address) == 1;
+}
+
+std::string HostAndPort(const WebSocketUrl& url) {
+  if (url.host.find(':') != std::string::npos) return absl::StrCat("[", url.host, "]:", url.port);
+  return absl::StrCat(url.host, ":", url.port);
+}
 
 absl::StatusOr<WebSocketUrl> ParseWebSocketUrl(std::string_view url) {
   constexpr std::string_view kWs = "ws://";
   constexpr std::string_view kWss = "wss://";
+  WebSocketUrl parsed;
+  std::string_view rest;
   if (absl::StartsWithIgnoreCase(AsAbsl(url), AsAbsl(kWss))) {
-    return absl::UnimplementedError(
-        absl::StrCat("wss:// is not supported (ws:// only, no TLS): '", AsAbsl(url), "'"));
+    parsed.tls = true;
+    parsed.port = 443;
+    rest = url.substr(kWss.size());
+  } else if (absl::StartsWithIgnoreCase(AsAbsl(url), AsAbsl(kWs))) {
+    rest = url.substr(kWs.size());
+  } else {
+    return BadUrl(url, "expected ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH]");
   }
-  if (!absl::StartsWithIgnoreCase(AsAbsl(url), AsAbsl(kWs))) {
-    return BadUrl(url, "expected ws://HOST[:PORT][/PATH]");
-  }
-  std::string_view rest = url.substr(kWs.size());
   if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
   size_t authority_end = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, authority_end);
@@ -55,7 +96,6 @@ absl::StatusOr<WebSocketUrl> ParseWebSocketUrl(std::string_view url) {
     return BadUrl(url, "user info is not supported");
   if (authority.empty()) return BadUrl(url, "no host");
 
-  WebSocketUrl parsed;
   std::string_view host;
   std::string_view port;
   if (authority.front() == '[') {
@@ -72,8 +112,6 @@ absl::StatusOr<WebSocketUrl> ParseWebSocketUrl(std::string_view url) {
     if (inet_pton(AF_INET6, std::string(host).c_str(), &address6) != 1) {
       return BadUrl(url, "the host in brackets is not an IPv6 address");
     }
-    parsed.family = AF_INET6;
-    parsed.ip = std::string(host);
   } else {
     size_t colon = authority.rfind(':');
     host = authority.substr(0, colon);
@@ -82,18 +120,11 @@ absl::StatusOr<WebSocketUrl> ParseWebSocketUrl(std::string_view url) {
       if (port.empty()) return BadUrl(url, "empty port");
     }
     if (host.empty()) return BadUrl(url, "no host");
-    in_addr address4;
-    if (absl::EqualsIgnoreCase(AsAbsl(host), "localhost")) {
-      parsed.family = AF_INET;
-      parsed.ip = "127.0.0.1";
-    } else if (inet_pton(AF_INET, std::string(host).c_str(), &address4) == 1) {
-      parsed.family = AF_INET;
-      parsed.ip = std::string(host);
-    } else {
-      return BadUrl(url,
-                    "the host must be a numeric IP address or localhost (names are not resolved)");
+    if (std::string_view problem = HostNameProblem(host); !problem.empty()) {
+      return BadUrl(url, problem);
     }
   }
+  parsed.host = std::string(host);
   if (!port.empty()) {
     uint32_t number = 0;
     if (!AllDigits(port) || !absl::SimpleAtoi(AsAbsl(port), &number) || number == 0 ||
@@ -103,12 +134,10 @@ absl::StatusOr<WebSocketUrl> ParseWebSocketUrl(std::string_view url) {
     parsed.port = static_cast<uint16_t>(number);
   }
   parsed.host_header = std::string(authority);
-  if (resource.empty()) {
-    parsed.resource = "/";
-  } else if (resource.front() == '?') {
-    parsed.resource = absl::StrCat("/", AsAbsl(resource));
-  } else {
-    parsed.resource = std::string(resource);
+  // Without a path the resource stays "/".
+  if (!resource.empty()) {
+    parsed.resource =
+        resource.front() == '?' ? absl::StrCat("/", AsAbsl(resource)) : std::string(resource);
   }
   for (char c : parsed.resource) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
