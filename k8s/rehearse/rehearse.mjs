@@ -9,9 +9,11 @@
 //   4. an npm centrifuge SDK client connects to the edge and subscribes;
 //      wirehubctl publishes through control's API with the API key the chart
 //      generated; the client must receive it;
-//   5. SIGTERM to the edge container: /readyz turns 503 at once and the
+//   5. the chart's `helm test` Pod runs as rendered (the Services' DNS
+//      names in its environment become 127.0.0.1) and must exit 0;
+//   6. SIGTERM to the edge container: /readyz turns 503 at once and the
 //      client is closed with 3001 within the chart's drain settings;
-//   6. `podman kube down`.
+//   7. `podman kube down`.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -91,7 +93,7 @@ try {
   const [repository, tag] = image.split(/:(?=[^:/]+$)/);
   const secret = `rehearsal-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const rendered = await helm([
-    'template', 'rehearse', path.join(root, 'k8s/charts/wirehub'), '--namespace', 'default', '--skip-tests',
+    'template', 'rehearse', path.join(root, 'k8s/charts/wirehub'), '--namespace', 'default',
     '-f', path.join(here, 'values.yaml'), '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`,
     '--set', `tokenHmacSecret.value=${secret}`,
   ]);
@@ -141,6 +143,8 @@ try {
   const drainDelay = seconds('drain_delay');
   const drainDuration = seconds('drain_duration');
   fs.writeFileSync(manifest, kept.map((o) => stringify(o)).join('---\n'));
+  const testPod = objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+  if (!testPod) throw new Error('the chart rendered no helm test Pod');
 
   // 2. Play.
   const play = await must(podman[0], [...podman.slice(1), 'kube', 'play', '--network', 'host', manifest], {
@@ -169,7 +173,33 @@ try {
   await waitFor(() => sub.publications.length >= 1, 10_000, 'the publication at the SDK client');
   log(`SDK client received: ${JSON.stringify(sub.publications[0].data)} at offset ${sub.publications[0].offset}`);
 
-  // 5. SIGTERM drains the edge as configured.
+  // 5. The chart's helm test Pod, as rendered, but for the Services' DNS names
+  //    in its environment: no cluster DNS here (and podman 4.3 ignores
+  //    hostAliases with host networking), so they become 127.0.0.1.
+  const names = [];
+  for (const env of testPod.spec.containers[0].env) {
+    if (typeof env.value !== 'string') continue;
+    env.value = env.value.replace(/[a-z0-9-]+\.[a-z0-9-]+\.svc(?=:\d+)/g, (name) => {
+      names.push(name);
+      return '127.0.0.1';
+    });
+  }
+  for (const container of testPod.spec.containers) delete container.ports;
+  const testManifest = path.join(work, 'helm-test.yaml');
+  fs.writeFileSync(testManifest, stringify(testPod));
+  await must(podman[0], [...podman.slice(1), 'kube', 'play', '--network', 'host', testManifest], { timeoutMs: 60_000 });
+  try {
+    const testContainer = `${testPod.metadata.name}-${testPod.spec.containers[0].name}`;
+    const waited = await must(podman[0], [...podman.slice(1), 'wait', testContainer], { timeoutMs: 90_000 });
+    const testLogs = await run(podman[0], [...podman.slice(1), 'logs', testContainer]);
+    const output = `${testLogs.stdout}${testLogs.stderr}`.trim();
+    log(`helm test pod ${testPod.metadata.name} (${names.join(', ')} -> 127.0.0.1): exit ${waited.stdout.trim()}: ${output}`);
+    if (waited.stdout.trim() !== '0') throw new Error('the helm test pod failed');
+  } finally {
+    await run(podman[0], [...podman.slice(1), 'kube', 'down', testManifest], { timeoutMs: 60_000 });
+  }
+
+  // 6. SIGTERM drains the edge as configured.
   const edge = await containerNamed('edge');
   const socket = client.sockets.at(-1);
   const termAt = Date.now();
