@@ -75,6 +75,23 @@ TEST(ParseConfigTest, ParsesFullExample) {
   EXPECT_EQ(config->token_hmac_secret(), "${SECRET}");  // Not resolved by the loader.
 }
 
+TEST(ParseConfigTest, BinaryDataIsANamespaceAndDefaultsOption) {
+  absl::StatusOr<Config> config = ParseConfig(R"({
+    "defaults": {"binary_data": true},
+    "namespaces": [
+      {"name": "frames", "options": {"binaryData": true, "history_size": 10,
+                                     "history_ttl": "60s", "join_leave": true}},
+      {"name": "chat", "options": {"allow_subscribe_for_client": true}}
+    ]
+  })",
+                                              kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->defaults().binary_data());
+  EXPECT_TRUE(config->namespaces(0).options().binary_data());
+  // Not inherited from defaults, like every option.
+  EXPECT_FALSE(config->namespaces(1).options().binary_data());
+}
+
 TEST(ParseConfigTest, EmptyObjectGetsDefaults) {
   absl::StatusOr<Config> config = ParseConfig("{}", kSource);
   ASSERT_TRUE(config.ok()) << config.status();
@@ -356,7 +373,7 @@ TEST(ExampleConfigTest, DocumentedExampleParsesAndValidates) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->defaults().history_size(), 0u);
   EXPECT_FALSE(config->defaults().allow_recovery());
-  ASSERT_EQ(config->namespaces_size(), 4);
+  ASSERT_EQ(config->namespaces_size(), 5);
   EXPECT_EQ(config->namespaces(0).name(), "conversation");
   EXPECT_EQ(config->namespaces(0).options().history_size(), 200u);
   EXPECT_EQ(DurationFromProto(config->namespaces(0).options().history_ttl()), absl::Seconds(600));
@@ -372,6 +389,9 @@ TEST(ExampleConfigTest, DocumentedExampleParsesAndValidates) {
   EXPECT_EQ(config->namespaces(3).name(), "typing");
   EXPECT_EQ(config->namespaces(3).options().history_size(), 0u);
   EXPECT_FALSE(config->namespaces(3).options().allow_recovery());
+  EXPECT_FALSE(config->namespaces(3).options().binary_data());
+  EXPECT_EQ(config->namespaces(4).name(), "frames");
+  EXPECT_TRUE(config->namespaces(4).options().binary_data());
 }
 
 // Each test starts and ends with the variable unset.

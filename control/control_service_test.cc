@@ -312,8 +312,16 @@ config::v1::Config ApiConfig() {
   chat->set_name("chat");
   chat->mutable_options()->set_history_size(10);
   chat->mutable_options()->mutable_history_ttl()->set_seconds(60);
+  config::v1::Namespace* bin = config.add_namespaces();
+  bin->set_name("bin");
+  bin->mutable_options()->set_history_size(10);
+  bin->mutable_options()->mutable_history_ttl()->set_seconds(60);
+  bin->mutable_options()->set_binary_data(true);
   return config;
 }
+
+// Bytes no JSON document has: NUL, 0xff, a line break, truncated UTF-8.
+const std::string kBinary("\x00\xff\x01\n\xc3", 5);
 
 v1::ClientInfo Client(const std::string& client, const std::string& user) {
   v1::ClientInfo info;
@@ -645,6 +653,105 @@ TEST_F(ControlApiTest, ClientPublishIsValidatedLikeBackendPublish) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr(std::to_string(kLimit)));
   EXPECT_EQ(publish("nope:1", "{}").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControlApiTest, BinaryNamespaceTakesAnyBytesOthersOnlyJson) {
+  v1::PublishResponse published;
+  grpc::Status status = Publish("acme", "bin:1", kBinary, &published);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(Publish("acme", "bin:1", R"({"json":"too"})", &published).ok());
+  v1::HistoryResponse history;
+  ASSERT_TRUE(History("acme", "bin:1", &history).ok());
+  ASSERT_EQ(history.publications_size(), 2);
+  EXPECT_EQ(history.publications(0).data(), kBinary);
+  EXPECT_EQ(history.publications(1).data(), R"({"json":"too"})");
+
+  status = Publish("acme", "chat:1", kBinary, &published);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("data: invalid JSON"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(R"(channel chat:1 is in namespace "chat", which takes JSON only)"));
+  // The size limit is the same for both.
+  status = Publish("", "bin:1", std::string(kLimit + 1, '\xff'), &published);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("over the limit of 64 bytes"));
+  EXPECT_TRUE(Publish("", "bin:1", std::string(kLimit, '\xff'), &published).ok());
+  // An unknown namespace is refused as before, whatever the data.
+  EXPECT_EQ(Publish("", "nope:1", kBinary, &published).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControlApiTest, BinaryDataInPublishStreamAndClientPublish) {
+  auto context = Context();
+  auto stream = stub_->PublishStream(context.get());
+  v1::PublishStreamRequest batch;
+  for (const char* channel : {"bin:1", "chat:1"}) {
+    v1::PublishStreamRequest* item = batch.add_items();
+    item->set_channel(channel);
+    item->set_data(kBinary);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  v1::PublishStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).error_code(), 0);
+  EXPECT_EQ(response.results(0).offset(), 1u);
+  EXPECT_EQ(response.results(1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(response.results(1).error_message(), HasSubstr("chat:1"));
+
+  auto client_publish = [this](const std::string& key) {
+    edge::v1::ClientPublishRequest request;
+    request.set_channel(key);
+    request.set_data(kBinary);
+    *request.mutable_info() = Client("c1", "ann");
+    v1::PublishResponse published;
+    return link_stub_->Publish(Context().get(), request, &published);
+  };
+  grpc::Status status = client_publish("acme|bin:1");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  status = client_publish("acme|chat:1");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(R"(channel chat:1 is in namespace "chat", which takes JSON only)"));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("acme")));
+}
+
+TEST_F(ControlApiTest, BroadcastOfBinaryDataNeedsEveryNamespaceBinary) {
+  auto broadcast = [this](const std::vector<std::string>& channels, const std::string& data) {
+    v1::BroadcastRequest request;
+    for (const std::string& channel : channels) request.add_channels(channel);
+    request.set_data(data);
+    v1::BroadcastResponse response;
+    grpc::Status status = stub_->Broadcast(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  v1::BroadcastResponse all_binary = broadcast({"bin:1", "bin:2"}, kBinary);
+  ASSERT_EQ(all_binary.results_size(), 2);
+  for (const v1::BroadcastResult& result : all_binary.results()) {
+    EXPECT_EQ(result.error_code(), 0) << result.error_message();
+    EXPECT_EQ(result.offset(), 1u);
+  }
+  // One JSON-only namespace refuses the bytes for every channel, naming the
+  // first such channel (an unknown namespace is not one); a bad name fails
+  // on its own.
+  v1::BroadcastResponse mixed =
+      broadcast({"bin:1", "bad channel", "nope:1", "room:1", "chat:1"}, kBinary);
+  ASSERT_EQ(mixed.results_size(), 5);
+  for (int i : {0, 2, 3, 4}) {
+    EXPECT_EQ(mixed.results(i).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << i;
+    EXPECT_THAT(mixed.results(i).error_message(),
+                HasSubstr(R"(channel room:1 is in namespace "room", which takes JSON only)"))
+        << i;
+  }
+  EXPECT_THAT(mixed.results(1).error_message(), HasSubstr("channel name"));
+  // JSON suits both kinds.
+  v1::BroadcastResponse json = broadcast({"bin:1", "chat:1"}, "[1]");
+  EXPECT_EQ(json.results(0).error_code(), 0);
+  EXPECT_EQ(json.results(0).offset(), 2u) << "the refused broadcast published nothing";
+  EXPECT_EQ(json.results(1).error_code(), 0);
 }
 
 TEST_F(ControlApiTest, PresencePagesOverEdgesInClientIdOrder) {

@@ -204,11 +204,15 @@ void EdgeHub::Publish(const std::string& key, std::string data, const std::strin
   }
   const config::v1::NamespaceOptions* namespace_options = ns->options;
   const NamespaceSeries* series = &table.SeriesOf(*ns);
-  // Clients split received frames into messages at '\n'. In a valid JSON
-  // document a line break can only be whitespace between tokens (inside a
-  // string it must be escaped), so making it a space changes no value.
-  std::replace_if(
-      data.begin(), data.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  // JSON clients split received frames into messages at '\n'. In a valid
+  // JSON document a line break can only be whitespace between tokens
+  // (inside a string it must be escaped), so making it a space changes no
+  // value. A binary_data namespace's bytes are kept as they are: only
+  // protobuf connections, which frame by length, receive them.
+  if (!namespace_options->binary_data()) {
+    std::replace_if(
+        data.begin(), data.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  }
   PublishItem item;
   item.key = key;
   item.data = std::move(data);

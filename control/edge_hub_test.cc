@@ -187,6 +187,10 @@ config::v1::Config TestConfig() {
   config::v1::NamespaceOptions* chat = add("chat");
   chat->set_history_size(10);
   chat->mutable_history_ttl()->set_seconds(60);
+  config::v1::NamespaceOptions* bin = add("bin");
+  bin->set_history_size(10);
+  bin->mutable_history_ttl()->set_seconds(60);
+  bin->set_binary_data(true);
   return config;
 }
 
@@ -572,6 +576,20 @@ TEST_F(EdgeHubWithEdgesTest, LineBreaksInDataBecomeSpaces) {
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->publications.size(), 1u);
   EXPECT_EQ(history->publications[0]->data(), "{   \"t\": \"a\\nb\"  }");
+}
+
+TEST_F(EdgeHubWithEdgesTest, BinaryDataIsKeptByteForByte) {
+  FakeEdge* a = Attach("a", {"bin:1"});
+  // Protobuf connections frame by length: line breaks, NUL and bytes that
+  // are not UTF-8 all reach the edge and history as they were published.
+  const std::string data("\n\x00\xff\r\nbin\xc3", 9);
+  ASSERT_TRUE(hub_.PublishAndWait("bin:1", data).ok());
+  ASSERT_TRUE(a->WaitForPublications(1));
+  EXPECT_EQ(a->publications()[0].data(), data);
+  absl::StatusOr<HistoryRead> history = hub_.HistoryAndWait("bin:1", std::nullopt, -1, false);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->publications.size(), 1u);
+  EXPECT_EQ(history->publications[0]->data(), data);
 }
 
 // A reload (SetConfig) changes a live stream's retention from its next

@@ -18,7 +18,10 @@ grpc::ServerUnaryReactor* EdgeLinkServiceImpl::Publish(
     v1::PublishResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = ValidateChannelKey(request->channel());
-  if (valid.ok()) valid = ValidatePublicationData(request->data(), options_.max_payload_bytes);
+  if (valid.ok()) {
+    valid = ValidateKeyData(*hub_->config()->namespaces, request->channel(), request->data(),
+                            options_.max_payload_bytes);
+  }
   if (!valid.ok()) {
     hub_->CountRefusal(request->channel(), valid);
     reactor->Finish(ToGrpcStatus(valid));

@@ -269,6 +269,33 @@ TEST_F(RedisStreamStoreTest, EveryReplicaReceivesEveryPublicationInOffsetOrder) 
   EXPECT_EQ(answered, 2 * kEach);
 }
 
+TEST_F(RedisStreamStoreTest, DataOfAnyBytesRoundTripsThroughHistoryAndTheFeed) {
+  Replica publisher(redis_->port());
+  Replica watcher(redis_->port());
+  ASSERT_TRUE(publisher.WaitReady());
+  ASSERT_TRUE(watcher.WaitReady());
+  ASSERT_TRUE(watcher.Watch({"bin:1"}).ok());
+  // A binary_data namespace's publications: NUL, bytes that are not UTF-8,
+  // line breaks, every byte value.
+  std::string every_byte;
+  for (int i = 0; i < 256; ++i) every_byte.push_back(static_cast<char>(i));
+  const std::vector<std::string> data = {std::string("\x00\xff\n\r\xc3", 5), std::string(1, '\0'),
+                                         every_byte};
+  for (const std::string& bytes : data) {
+    absl::StatusOr<StreamPosition> position = publisher.Publish(Item("bin:1", bytes));
+    ASSERT_TRUE(position.ok()) << position.status();
+  }
+  absl::StatusOr<HistoryRead> history = publisher.History("bin:1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->publications.size(), data.size());
+  ASSERT_TRUE(watcher.WaitFed(data.size()));
+  std::vector<edge::v1::Publication> fed = watcher.fed();
+  for (size_t i = 0; i < data.size(); ++i) {
+    EXPECT_EQ(history->publications[i]->data(), data[i]) << i;
+    EXPECT_EQ(fed[i].data(), data[i]) << i;
+  }
+}
+
 TEST_F(RedisStreamStoreTest, UnwatchedChannelsAreNoLongerFed) {
   Replica replica(redis_->port());
   ASSERT_TRUE(replica.WaitReady());

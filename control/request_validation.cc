@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
 #include "common/channel_name.h"
 #include "common/json_validator.h"
+#include "common/namespace_registry.h"
 
 namespace wirehub::control {
 
@@ -30,11 +32,19 @@ absl::Status ValidateChannelKey(std::string_view key) {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status CheckSize(std::string_view data, size_t max_payload_bytes) {
+  if (data.size() <= max_payload_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "data is ", data.size(), " bytes, over the limit of ", max_payload_bytes, " bytes"));
+}
+
+}  // namespace
+
 absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_bytes) {
-  if (data.size() > max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data is ", data.size(), " bytes, over the limit of ", max_payload_bytes, " bytes"));
-  }
+  absl::Status size = CheckSize(data, max_payload_bytes);
+  if (!size.ok()) return size;
   thread_local JsonValidator validator;
   absl::Status json = validator.Validate(data);
   if (!json.ok()) {
@@ -42,6 +52,30 @@ absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_b
     return absl::InvalidArgumentError(absl::StrCat("data: ", json.message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateChannelData(std::string_view channel,
+                                 const config::v1::NamespaceOptions* options, std::string_view data,
+                                 size_t max_payload_bytes) {
+  if (options != nullptr && options->binary_data()) return CheckSize(data, max_payload_bytes);
+  absl::Status status = ValidatePublicationData(data, max_payload_bytes);
+  // Outside any configured namespace the hub refuses the channel anyway.
+  if (status.ok() || options == nullptr || data.size() > max_payload_bytes) return status;
+  absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
+  const std::string why =
+      name.ok() && !name->empty()
+          ? absl::StrCat(" is in namespace \"", AsAbsl(*name), "\", which takes JSON only")
+          : std::string(" has no namespace, and defaults take JSON only");
+  return absl::InvalidArgumentError(
+      absl::StrCat(status.message(), "; channel ", AsAbsl(channel), why, " (binary_data is off)"));
+}
+
+absl::Status ValidateKeyData(const NamespaceTable& namespaces, std::string_view key,
+                             std::string_view data, size_t max_payload_bytes) {
+  const std::string_view channel = SplitChannelKey(key).channel;
+  const NamespaceTable::Namespace* ns = namespaces.Find(channel);
+  return ValidateChannelData(channel, ns != nullptr ? ns->options : nullptr, data,
+                             max_payload_bytes);
 }
 
 absl::StatusOr<size_t> PageSizeFor(int requested, int default_size, int max_size) {

@@ -9,6 +9,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "control/namespace_table.h"
+#include "wirehub/config/v1/config.pb.h"
 
 namespace wirehub::control {
 
@@ -38,6 +40,30 @@ absl::Status ValidateChannelKey(std::string_view key);
 // InvalidArgument naming the problem: data over `max_payload_bytes`, or
 // data that is not one JSON document.
 absl::Status ValidatePublicationData(std::string_view data, size_t max_payload_bytes);
+
+// ValidateChannelData()
+//
+// The data check of a publication to `channel` (a channel name, not a key)
+// whose namespace has `options` (nullptr: not configured). A namespace with
+// binary_data takes any bytes up to `max_payload_bytes`; any other takes one
+// JSON document, and then the error also names the channel and says that
+// its namespace takes JSON only. The message starts with "data" as
+// ValidatePublicationData's does.
+//
+// Example:
+//   ValidateChannelData("chat:1", &chat, "\xff", 64) with chat.binary_data()
+//   false -> InvalidArgument "data: invalid JSON: ...; channel chat:1 is in
+//   namespace \"chat\", which takes JSON only (binary_data is off)"
+absl::Status ValidateChannelData(std::string_view channel,
+                                 const config::v1::NamespaceOptions* options, std::string_view data,
+                                 size_t max_payload_bytes);
+
+// ValidateKeyData()
+//
+// ValidateChannelData() for a publication to `key` ("TENANT|CHANNEL" or
+// "CHANNEL", already validated) under the namespaces of `namespaces`.
+absl::Status ValidateKeyData(const NamespaceTable& namespaces, std::string_view key,
+                             std::string_view data, size_t max_payload_bytes);
 
 // PageSizeFor()
 //

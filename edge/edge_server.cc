@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cassert>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -22,6 +26,31 @@ std::string RefusalReply(uint32_t id, const absl::Status& status) {
     return EncodeErrorReply(id, kErrorTokenExpired, "token expired", false);
   }
   return EncodeErrorReply(id, kErrorPermissionDenied, "permission denied", false);
+}
+
+// CheckWireFormat()
+//
+// Why `session` may not receive the channel `channel` of a namespace with
+// `options` (subscribe, history, presence), or OK. A binary_data
+// namespace's publications need not be JSON, so only connections that use
+// the centrifuge-protobuf subprotocol may have them. Every connection speaks
+// JSON today; this is the one place that is to look at the session's wire
+// format.
+absl::Status CheckWireFormat(const ClientSession& /*session*/, std::string_view channel,
+                             const config::v1::NamespaceOptions& options) {
+  if (!options.binary_data()) return absl::OkStatus();
+  absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
+  const std::string what = name.ok() && !name->empty()
+                               ? absl::StrCat("namespace \"", AsAbsl(*name), "\"")
+                               : std::string("the default namespace");
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " carries binary data; it needs the centrifuge-protobuf subprotocol"));
+}
+
+// The error reply to a command refused by CheckWireFormat().
+std::string WireFormatReply(uint32_t id, const absl::Status& status) {
+  return EncodeErrorReply(id, kErrorBadRequest, absl::StrCat("bad request: ", status.message()),
+                          false);
 }
 
 SubscriptionOptions SubscriptionOptionsOf(const EdgeServerOptions& options) {
@@ -230,6 +259,21 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
   }
+  if (command.kind == Command::Kind::kHistory || command.kind == Command::Kind::kPresence ||
+      command.kind == Command::Kind::kPresenceStats) {
+    // History and presence of a channel one may not subscribe to: its
+    // history may hold bytes this connection cannot carry.
+    const config::v1::NamespaceOptions* namespace_options =
+        options_.namespaces.Find(command.channel);
+    absl::Status receivable = namespace_options != nullptr
+                                  ? CheckWireFormat(*session, command.channel, *namespace_options)
+                                  : absl::OkStatus();
+    if (!receivable.ok()) {
+      metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
+      SendText(session, WireFormatReply(command.id, receivable));
+      return;
+    }
+  }
   switch (command.kind) {
     case Command::Kind::kPong:
       session->reply_deadline = absl::InfiniteFuture();
@@ -374,6 +418,12 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
     SendText(session, EncodeErrorReply(command.id, kErrorUnknownChannel, "unknown channel", false));
     return;
   }
+  absl::Status receivable = CheckWireFormat(*session, channel, *namespace_options);
+  if (!receivable.ok()) {
+    metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
+    SendText(session, WireFormatReply(command.id, receivable));
+    return;
+  }
   if (session->channels.contains(channel)) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
     SendText(session,
@@ -420,8 +470,11 @@ bool EdgeServer::ServerSubscribe(ClientSession* session, const std::string& chan
   if (!ValidateChannelName(channel).ok()) return false;
   std::shared_ptr<const config::v1::NamespaceOptions> namespace_options =
       options_.namespaces.FindShared(channel);
+  // Refusals are silent, as the protocol has no answer to a subscription
+  // the client did not ask for: the connection is just not subscribed.
   if (namespace_options == nullptr || session->channels.contains(channel) ||
-      session->channels.size() >= options_.max_subscriptions_per_client) {
+      session->channels.size() >= options_.max_subscriptions_per_client ||
+      !CheckWireFormat(*session, channel, *namespace_options).ok()) {
     return false;
   }
   PendingSubscribe request;
@@ -575,20 +628,26 @@ size_t EdgeServer::ApplyConfig(const EdgeServerOptions& reloaded) {
       VerifyOptions{TokenKind::kConnection, options_.token_audience, options_.token_issuer};
   // A subscription whose namespace changed keeps the options it was made
   // under: its channel entry holds them (shared) until its last subscriber
-  // leaves. One whose namespace is gone ends here: 2000 tells the SDK to
-  // stay unsubscribed, since subscribing again would be refused (102).
+  // leaves. One whose namespace is gone, or now carries binary data this
+  // connection cannot receive, ends here: 2000 tells the SDK to stay
+  // unsubscribed, since subscribing again would be refused (102, 107).
   size_t ended = 0;
-  std::vector<std::string> vanished;
+  std::vector<std::pair<std::string, std::string_view>> ending;  // Channel, reason.
   std::vector<ClientSession*> sessions(sessions_.all().begin(), sessions_.all().end());
   for (ClientSession* session : sessions) {
     if (session->close_code != 0) continue;
-    vanished.clear();
+    ending.clear();
     for (const auto& [channel, subscription] : session->channels) {
-      if (options_.namespaces.Find(channel) == nullptr) vanished.push_back(channel);
+      const config::v1::NamespaceOptions* now = options_.namespaces.Find(channel);
+      if (now == nullptr) {
+        ending.emplace_back(channel, "namespace removed");
+      } else if (!CheckWireFormat(*session, channel, *now).ok()) {
+        ending.emplace_back(channel, "namespace carries binary data");
+      }
     }
-    for (const std::string& channel : vanished) {
+    for (const auto& [channel, reason] : ending) {
       subscriptions_.Unsubscribe(session, channel);
-      SendText(session, EncodeUnsubscribePush(channel, kUnsubscribeServer, "namespace removed"));
+      SendText(session, EncodeUnsubscribePush(channel, kUnsubscribeServer, reason));
       ++ended;
     }
   }

@@ -125,9 +125,10 @@ class EdgeServer final : public TransportHandler {
   // need a restart). New rules apply to new commands; established
   // connections stay. A live subscription whose namespace changed keeps
   // the options it was made under until it ends (its channel holds them); one
-  // whose namespace is gone is ended with an unsubscribe push 2000 ("server
-  // unsubscribe": the SDK stays unsubscribed, as a resubscribe would be
-  // refused with 102). Returns how many subscriptions it ended.
+  // whose namespace is gone, or now has binary_data on a JSON connection, is
+  // ended with an unsubscribe push 2000 (the SDK stays unsubscribed, as a
+  // resubscribe would be refused with 102 or 107). Returns how many
+  // subscriptions it ended.
   size_t ApplyConfig(const EdgeServerOptions& reloaded);
   // Starts the timers; the loop runs afterwards.
   void Start();

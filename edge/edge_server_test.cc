@@ -635,6 +635,92 @@ TEST_F(EdgeServerTest, ReloadEndsSubscriptionsOfAVanishedNamespace) {
   EXPECT_EQ(transport_.peer(id).close_code, 0);
 }
 
+// A binary_data namespace: public, with history and presence.
+config::v1::Config WithBinaryNamespace() {
+  config::v1::Config config = TestConfig();
+  config::v1::Namespace* bin = config.add_namespaces();
+  bin->set_name("bin");
+  *bin->mutable_options() = config.namespaces(0).options();
+  bin->mutable_options()->set_binary_data(true);
+  return config;
+}
+
+constexpr char kBinaryRefusal[] =
+    R"("message":"bad request: namespace \"bin\" carries binary data; it needs the )"
+    R"(centrifuge-protobuf subprotocol")";
+
+TEST_F(EdgeServerTest, JsonConnectionsMayNotSubscribeToABinaryNamespace) {
+  options_.namespaces = NamespaceRegistry(WithBinaryNamespace());
+  Start();
+  uint64_t id = Connect();
+  transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"bin:1"}})");
+  transport_.Receive(id, R"({"id":3,"history":{"channel":"bin:1","limit":1}})");
+  transport_.Receive(id, R"({"id":4,"presence":{"channel":"bin:1"}})");
+  transport_.Receive(id, R"({"id":5,"presence_stats":{"channel":"bin:1"}})");
+  EXPECT_THAT(
+      transport_.Take(id),
+      ElementsAre(AllOf(HasSubstr(R"({"id":2,"error":{"code":107,)"), HasSubstr(kBinaryRefusal),
+                        Not(HasSubstr("temporary"))),
+                  AllOf(HasSubstr(R"("id":3,"error":{"code":107)"), HasSubstr(kBinaryRefusal)),
+                  AllOf(HasSubstr(R"("id":4,"error":{"code":107)"), HasSubstr(kBinaryRefusal)),
+                  AllOf(HasSubstr(R"("id":5,"error":{"code":107)"), HasSubstr(kBinaryRefusal))));
+  EXPECT_THAT(control_.channels, IsEmpty());
+  EXPECT_TRUE(control_.history.empty());
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+  // JSON namespaces are unchanged.
+  transport_.Receive(id, R"({"id":6,"subscribe":{"channel":"news"}})");
+  Ack();
+  EXPECT_THAT(transport_.Take(id), ElementsAre(R"({"id":6,"subscribe":{}})"));
+  std::string text = registry_.Render();
+  EXPECT_THAT(text,
+              HasSubstr(R"(wirehub_edge_commands_total{method="subscribe",result="error"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(wirehub_edge_commands_total{method="history",result="error"} 1)"));
+}
+
+TEST_F(EdgeServerTest, ServerSideSubscriptionsSkipABinaryNamespace) {
+  options_.namespaces = NamespaceRegistry(WithBinaryNamespace());
+  Start();
+  TokenSpec spec;
+  spec.subject = "alice";
+  spec.issued_at = absl::Now() - absl::Minutes(1);
+  spec.expires_at = absl::Now() + absl::Hours(1);
+  spec.channels = {"bin:1", "news"};
+  uint64_t id = transport_.Open();
+  transport_.Receive(
+      id, absl::StrCat(R"({"id":1,"connect":{"token":")", MintToken(kSecret, spec), R"("}})"));
+  Ack();
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(HasSubstr(R"("connect")"), HasSubstr(R"("channel":"news")")));
+  EXPECT_THAT(control_.channels, ElementsAre("news"));
+
+  edge::v1::ControlMessage message;
+  edge::v1::EdgeCommand* command = message.add_commands();
+  command->set_id(7);
+  command->mutable_subscribe()->set_user("alice");
+  command->mutable_subscribe()->set_channel("bin:2");
+  server_->OnControlMessage(message);
+  ASSERT_THAT(control_.results, SizeIs(1));
+  EXPECT_EQ(control_.results[0].connections(), 0u);
+  EXPECT_EQ(control_.results[0].error_code(), 0);
+  EXPECT_THAT(transport_.Take(id), IsEmpty());
+  EXPECT_THAT(control_.channels, ElementsAre("news"));
+}
+
+TEST_F(EdgeServerTest, ReloadEndsJsonSubscriptionsOfANamespaceTurnedBinary) {
+  Start();
+  uint64_t id = PositionedSubscriber(5);
+  config::v1::Config changed = TestConfig();
+  changed.mutable_namespaces(0)->mutable_options()->set_binary_data(true);
+  EdgeServerOptions reloaded;
+  reloaded.namespaces = NamespaceRegistry(changed);
+  EXPECT_EQ(server_->ApplyConfig(reloaded), 1u);
+  EXPECT_THAT(transport_.Take(id),
+              ElementsAre(AllOf(HasSubstr(R"("channel":"chat:room")"), HasSubstr(R"("code":2000)"),
+                                HasSubstr("namespace carries binary data"))));
+  transport_.Receive(id, R"({"id":3,"subscribe":{"channel":"chat:room"}})");
+  EXPECT_THAT(transport_.Take(id), ElementsAre(HasSubstr(R"("code":107)")));
+}
+
 // A subscription whose namespace changed keeps the options it was made
 // under: chat:room keeps its history positions after chat lost its history.
 TEST_F(EdgeServerTest, ReloadKeepsTheOptionsALiveChannelWasMadeUnder) {
