@@ -10,13 +10,14 @@
 #include "absl/time/clock.h"
 #include "common/channel_name.h"
 #include "edge/channel_authorizer.h"
+#include "edge/client_codec.h"
 #include "edge/subscriptions.h"
 
 namespace wirehub::edge {
 namespace {
 
-std::string InternalError(uint32_t id) {
-  return EncodeErrorReply(id, kErrorInternal, "internal server error", true);
+std::string InternalError(WireFormat format, uint32_t id) {
+  return EncodeErrorReply(format, id, kErrorInternal, "internal server error", true);
 }
 
 }  // namespace
@@ -25,14 +26,15 @@ bool ClientCalls::BeginCall(ClientSession* session, const Command& command, Comm
                             ReplySequencer::Ticket* ticket) {
   if (link_ == nullptr) {
     metrics_->CountCommand(method, CommandOutcome::kError);
-    sessions_->SendText(session,
-                        EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+    sessions_->SendText(session, EncodeErrorReply(session->format, command.id, kErrorNotAvailable,
+                                                  "not available", false));
     return false;
   }
   if (!sessions_->TryAcquireCall(session)) {
     metrics_->CountCommand(method, CommandOutcome::kRefused);
-    sessions_->SendText(
-        session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+    sessions_->SendText(session,
+                        EncodeErrorReply(session->format, command.id, kErrorTooManyRequests,
+                                         "too many requests", true));
     return false;
   }
   *ticket = sessions_->Reserve(session);
@@ -61,10 +63,11 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
     // other refusal is 103 and says nothing about the channel.
     bool no_history = options != nullptr && subscribed && options->history_size() == 0;
     metrics_->CountCommand(CommandMethod::kHistory, CommandOutcome::kError);
-    sessions_->SendText(session, no_history ? EncodeErrorReply(command.id, kErrorNotAvailable,
-                                                               "not available", false)
-                                            : EncodeErrorReply(command.id, kErrorPermissionDenied,
-                                                               "permission denied", false));
+    sessions_->SendText(
+        session, no_history ? EncodeErrorReply(session->format, command.id, kErrorNotAvailable,
+                                               "not available", false)
+                            : EncodeErrorReply(session->format, command.id, kErrorPermissionDenied,
+                                               "permission denied", false));
     return;
   }
   ReplySequencer::Ticket ticket;
@@ -90,13 +93,14 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
             metrics_->CountCommand(CommandMethod::kHistory,
                                    answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (absl::IsFailedPrecondition(answer.status())) {
-              sessions_->AnswerText(target, ticket,
-                                    EncodeErrorReply(command_id, kErrorUnrecoverablePosition,
-                                                     "unrecoverable position", false));
+              sessions_->AnswerText(
+                  target, ticket,
+                  EncodeErrorReply(target->format, command_id, kErrorUnrecoverablePosition,
+                                   "unrecoverable position", false));
               return;
             }
             if (!answer.ok()) {
-              sessions_->AnswerText(target, ticket, InternalError(command_id));
+              sessions_->AnswerText(target, ticket, InternalError(target->format, command_id));
               return;
             }
             std::vector<ClientInfoView> infos;
@@ -111,9 +115,9 @@ void ClientCalls::HandleHistory(ClientSession* session, const Command& command) 
               }
               publications.push_back(recovered);
             }
-            sessions_->AnswerText(
-                target, ticket,
-                EncodeHistoryReply(command_id, publications, answer->epoch(), answer->offset()));
+            sessions_->AnswerText(target, ticket,
+                                  EncodeHistoryReply(target->format, command_id, publications,
+                                                     answer->epoch(), answer->offset()));
           }));
 }
 
@@ -122,7 +126,7 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
   if (!valid.ok()) {
     metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kError);
     sessions_->SendText(session,
-                        EncodeErrorReply(command.id, kErrorBadRequest,
+                        EncodeErrorReply(session->format, command.id, kErrorBadRequest,
                                          absl::StrCat("bad request: ", valid.message()), false));
     return;
   }
@@ -130,8 +134,9 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
   bool subscribed = session->channels.contains(command.channel);
   if (options == nullptr || !ChannelAuthorizer::CanPublish(*options, subscribed)) {
     metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kError);
-    sessions_->SendText(
-        session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    sessions_->SendText(session,
+                        EncodeErrorReply(session->format, command.id, kErrorPermissionDenied,
+                                         "permission denied", false));
     return;
   }
   absl::Time now = absl::Now();
@@ -142,8 +147,9 @@ void ClientCalls::HandlePublish(ClientSession* session, const Command& command) 
   ClientSession::Publishing& publishing = *session->publishing;
   if (!publishing.bucket.Take(options_.client_publish_rate, options_.client_publish_burst, now)) {
     metrics_->CountCommand(CommandMethod::kPublish, CommandOutcome::kRefused);
-    sessions_->SendText(
-        session, EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+    sessions_->SendText(session,
+                        EncodeErrorReply(session->format, command.id, kErrorTooManyRequests,
+                                         "too many requests", true));
     return;
   }
   ReplySequencer::Ticket ticket;
@@ -174,15 +180,16 @@ void ClientCalls::SendNextPublish(ClientSession* session) {
             metrics_->CountCommand(CommandMethod::kPublish,
                                    answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (answer.ok()) {
-              sessions_->AnswerText(target, ticket, EncodeEmptyResult(command_id, "publish"));
+              sessions_->AnswerText(target, ticket,
+                                    EncodeEmptyResult(target->format, command_id, "publish"));
             } else if (absl::IsInvalidArgument(answer.status())) {
               sessions_->AnswerText(
                   target, ticket,
-                  EncodeErrorReply(command_id, kErrorBadRequest,
+                  EncodeErrorReply(target->format, command_id, kErrorBadRequest,
                                    absl::StrCat("bad request: ", answer.status().message()),
                                    false));
             } else {
-              sessions_->AnswerText(target, ticket, InternalError(command_id));
+              sessions_->AnswerText(target, ticket, InternalError(target->format, command_id));
             }
             SendNextPublish(target);
           }));
@@ -196,8 +203,9 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
   bool subscribed = session->channels.contains(command.channel);
   if (options == nullptr || !ChannelAuthorizer::CanReadPresence(*options, subscribed)) {
     metrics_->CountCommand(method, CommandOutcome::kError);
-    sessions_->SendText(
-        session, EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    sessions_->SendText(session,
+                        EncodeErrorReply(session->format, command.id, kErrorPermissionDenied,
+                                         "permission denied", false));
     return;
   }
   ReplySequencer::Ticket ticket;
@@ -217,9 +225,9 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
                                      answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
               sessions_->AnswerText(
                   target, ticket,
-                  answer.ok() ? EncodePresenceStatsReply(command_id, answer->num_clients(),
-                                                         answer->num_users())
-                              : InternalError(command_id));
+                  answer.ok() ? EncodePresenceStatsReply(target->format, command_id,
+                                                         answer->num_clients(), answer->num_users())
+                              : InternalError(target->format, command_id));
             }));
     return;
   }
@@ -236,7 +244,7 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
             metrics_->CountCommand(CommandMethod::kPresence,
                                    answer.ok() ? CommandOutcome::kOk : CommandOutcome::kError);
             if (!answer.ok()) {
-              sessions_->AnswerText(target, ticket, InternalError(command_id));
+              sessions_->AnswerText(target, ticket, InternalError(target->format, command_id));
               return;
             }
             std::vector<ClientInfoView> views;
@@ -244,7 +252,8 @@ void ClientCalls::HandlePresence(ClientSession* session, const Command& command)
             for (const control::v1::ClientInfo& info : answer->clients()) {
               views.push_back(ViewOf(info));
             }
-            sessions_->AnswerText(target, ticket, EncodePresenceReply(command_id, views));
+            sessions_->AnswerText(target, ticket,
+                                  EncodePresenceReply(target->format, command_id, views));
           }));
 }
 

@@ -16,6 +16,7 @@
 #include "edge/subscribed_channels.h"
 #include "edge/token_bucket.h"
 #include "edge/transport.h"
+#include "edge/wire_format.h"
 #include "wirehub/edge/v1/edge.pb.h"
 
 namespace wirehub::edge {
@@ -29,12 +30,15 @@ namespace wirehub::edge {
 // stay null until then, and the small fields sit together to save padding.
 // Thread: edge loop only.
 struct ClientSession {
-  explicit ClientSession(Connection* connection) : id(connection->id), connection(connection) {}
+  explicit ClientSession(Connection* connection)
+      : id(connection->id), connection(connection), format(connection->format) {}
 
   // Unique per edge process; callbacks from other threads name sessions by
   // id because the pointer may be gone when they run.
   const uint64_t id;
   Connection* const connection;
+  // What every reply and push to this session is encoded as.
+  const WireFormat format;
   // Output in command order while replies wait for control.
   ReplySequencer replies;
   // Calls to control (or waits for its acknowledgement) this session's

@@ -16,16 +16,17 @@
 #include "common/absl_compat.h"
 #include "common/channel_name.h"
 #include "common/logging.h"
+#include "edge/client_codec.h"
 
 namespace wirehub::edge {
 namespace {
 
 // The answer to a refused subscribe or sub_refresh (ChannelAuthorizer).
-std::string RefusalReply(uint32_t id, const absl::Status& status) {
+std::string RefusalReply(WireFormat format, uint32_t id, const absl::Status& status) {
   if (absl::IsDeadlineExceeded(status)) {
-    return EncodeErrorReply(id, kErrorTokenExpired, "token expired", false);
+    return EncodeErrorReply(format, id, kErrorTokenExpired, "token expired", false);
   }
-  return EncodeErrorReply(id, kErrorPermissionDenied, "permission denied", false);
+  return EncodeErrorReply(format, id, kErrorPermissionDenied, "permission denied", false);
 }
 
 // CheckWireFormat()
@@ -33,12 +34,10 @@ std::string RefusalReply(uint32_t id, const absl::Status& status) {
 // Why `session` may not receive the channel `channel` of a namespace with
 // `options` (subscribe, history, presence), or OK. A binary_data
 // namespace's publications need not be JSON, so only connections that use
-// the centrifuge-protobuf subprotocol may have them. Every connection speaks
-// JSON today; this is the one place that is to look at the session's wire
-// format.
-absl::Status CheckWireFormat(const ClientSession& /*session*/, std::string_view channel,
+// the centrifuge-protobuf subprotocol may have them.
+absl::Status CheckWireFormat(const ClientSession& session, std::string_view channel,
                              const config::v1::NamespaceOptions& options) {
-  if (!options.binary_data()) return absl::OkStatus();
+  if (!options.binary_data() || session.format == WireFormat::kProtobuf) return absl::OkStatus();
   absl::StatusOr<std::string_view> name = NamespaceRegistry::NamespaceOf(channel);
   const std::string what = name.ok() && !name->empty()
                                ? absl::StrCat("namespace \"", AsAbsl(*name), "\"")
@@ -48,9 +47,9 @@ absl::Status CheckWireFormat(const ClientSession& /*session*/, std::string_view 
 }
 
 // The error reply to a command refused by CheckWireFormat().
-std::string WireFormatReply(uint32_t id, const absl::Status& status) {
-  return EncodeErrorReply(id, kErrorBadRequest, absl::StrCat("bad request: ", status.message()),
-                          false);
+std::string WireFormatReply(WireFormat format, uint32_t id, const absl::Status& status) {
+  return EncodeErrorReply(format, id, kErrorBadRequest,
+                          absl::StrCat("bad request: ", status.message()), false);
 }
 
 SubscriptionOptions SubscriptionOptionsOf(const EdgeServerOptions& options) {
@@ -134,8 +133,7 @@ EdgeServer::EdgeServer(EdgeServerOptions options, std::shared_ptr<const TokenKey
           [this](ClientSession* session, const std::string& channel) {
             return ServerSubscribe(session, channel, nullptr);
           }),
-      rng_(std::random_device{}()),
-      ping_frame_(std::make_shared<const std::string>("{}")) {}
+      rng_(std::random_device{}()) {}
 
 EdgeServer::~EdgeServer() = default;
 
@@ -218,12 +216,15 @@ void EdgeServer::OnMessage(Connection* connection, std::string_view message, boo
   assert(transport_->OnLoopThread());
   auto* session = static_cast<ClientSession*>(connection->user);
   if (session == nullptr || session->close_code != 0) return;
-  if (binary) {
-    // Binary frames belong to the protobuf subprotocol, not offered here.
+  // Each subprotocol has its frame type: a text frame on a protobuf
+  // connection, or a binary one on a JSON connection, is a bad request.
+  bool protobuf = session->format == WireFormat::kProtobuf;
+  if (binary != protobuf) {
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
   }
-  absl::Status status = parser_.Parse(message, &commands_);
+  absl::Status status =
+      protobuf ? protobuf_parser_.Parse(message, &commands_) : parser_.Parse(message, &commands_);
   if (!status.ok()) {
     Disconnect(session, kCloseBadRequest, "bad request");
     return;
@@ -244,8 +245,8 @@ bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {
   if (++session->command_strikes > options_.command_burst) {
     Disconnect(session, kCloseTooManyRequests, "too many requests");
   } else if (command.id != 0) {
-    SendText(session,
-             EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorTooManyRequests,
+                                       "too many requests", true));
   }
   return false;
 }
@@ -270,7 +271,7 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
                                   : absl::OkStatus();
     if (!receivable.ok()) {
       metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
-      SendText(session, WireFormatReply(command.id, receivable));
+      SendText(session, WireFormatReply(session->format, command.id, receivable));
       return;
     }
   }
@@ -307,22 +308,23 @@ void EdgeServer::HandleCommand(ClientSession* session, const Command& command) {
       // A client ping also proves the client alive.
       session->reply_deadline = absl::InfiniteFuture();
       metrics_->CountCommand(CommandMethod::kPing, CommandOutcome::kOk);
-      SendText(session, EncodeEmptyResult(command.id, "ping"));
+      SendText(session, EncodeEmptyResult(session->format, command.id, "ping"));
       return;
     case Command::Kind::kNotAvailable:
       metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
       if (command.id != 0) {
-        SendText(session, EncodeErrorReply(command.id, kErrorNotAvailable, "not available", false));
+        SendText(session, EncodeErrorReply(session->format, command.id, kErrorNotAvailable,
+                                           "not available", false));
       }
       return;
     case Command::Kind::kUnknown:
       metrics_->CountCommand(CommandMethod::kUnknown, CommandOutcome::kError);
-      SendText(session,
-               EncodeErrorReply(command.id, kErrorMethodNotFound, "method not found", false));
+      SendText(session, EncodeErrorReply(session->format, command.id, kErrorMethodNotFound,
+                                         "method not found", false));
       return;
     case Command::Kind::kInvalidParams:
       metrics_->CountCommand(MethodOf(command), CommandOutcome::kError);
-      SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
+      SendText(session, EncodeErrorReply(session->format, command.id, kErrorBadRequest,
                                          absl::StrCat("bad request: ", command.problem), false));
       return;
   }
@@ -346,7 +348,8 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     if (absl::IsDeadlineExceeded(claims.status())) {
       // The SDK answers 109 by fetching a fresh token and connecting again;
       // one that cannot is still bound by the connect deadline.
-      SendText(session, EncodeErrorReply(command.id, kErrorTokenExpired, "token expired", false));
+      SendText(session, EncodeErrorReply(session->format, command.id, kErrorTokenExpired,
+                                         "token expired", false));
       return;
     }
     Disconnect(session, kCloseInvalidToken, "invalid token");
@@ -388,7 +391,7 @@ void EdgeServer::HandleConnect(ClientSession* session, const Command& command) {
     result.expires = true;
     result.ttl = TtlSeconds(session->expires_at, now);
   }
-  SendText(session, EncodeConnectReply(command.id, result));
+  SendText(session, EncodeConnectReply(session->format, command.id, result));
   // Channels of the token are server-side subscriptions: each is announced
   // by a subscribe push once it is live. A reconnecting SDK sends its last
   // position of each in connect.subs; it recovers from there.
@@ -407,7 +410,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   absl::Status valid = ValidateChannelName(channel);
   if (!valid.ok()) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session, EncodeErrorReply(command.id, kErrorBadRequest,
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorBadRequest,
                                        absl::StrCat("bad request: ", valid.message()), false));
     return;
   }
@@ -415,24 +418,26 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
       options_.namespaces.FindShared(channel);
   if (namespace_options == nullptr) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session, EncodeErrorReply(command.id, kErrorUnknownChannel, "unknown channel", false));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorUnknownChannel,
+                                       "unknown channel", false));
     return;
   }
   absl::Status receivable = CheckWireFormat(*session, channel, *namespace_options);
   if (!receivable.ok()) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session, WireFormatReply(command.id, receivable));
+    SendText(session, WireFormatReply(session->format, command.id, receivable));
     return;
   }
   if (session->channels.contains(channel)) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session,
-             EncodeErrorReply(command.id, kErrorAlreadySubscribed, "already subscribed", false));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorAlreadySubscribed,
+                                       "already subscribed", false));
     return;
   }
   if (session->channels.size() >= options_.max_subscriptions_per_client) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session, EncodeErrorReply(command.id, kErrorLimitExceeded, "limit exceeded", false));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorLimitExceeded,
+                                       "limit exceeded", false));
     return;
   }
   ConnectionIdentity who{session->user, session->tenant, session->token_channels.get()};
@@ -440,7 +445,7 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
       who, channel, *namespace_options, command.has_token ? command.token : "", absl::Now());
   if (!grant.ok()) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-    SendText(session, RefusalReply(command.id, grant.status()));
+    SendText(session, RefusalReply(session->format, command.id, grant.status()));
     return;
   }
   PendingSubscribe request;
@@ -459,8 +464,8 @@ void EdgeServer::HandleSubscribe(ClientSession* session, const Command& command)
   if (!subscriptions_.Subscribe(session, channel, std::move(namespace_options), std::move(request),
                                 std::move(subscription))) {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kRefused);
-    SendText(session,
-             EncodeErrorReply(command.id, kErrorTooManyRequests, "too many requests", true));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorTooManyRequests,
+                                       "too many requests", true));
   }
 }
 
@@ -493,7 +498,7 @@ void EdgeServer::HandleUnsubscribe(ClientSession* session, const Command& comman
   subscriptions_.Unsubscribe(session, command.channel);
   // Unsubscribing from a channel one is not subscribed to succeeds.
   metrics_->CountCommand(CommandMethod::kUnsubscribe, CommandOutcome::kOk);
-  SendText(session, EncodeEmptyResult(command.id, "unsubscribe"));
+  SendText(session, EncodeEmptyResult(session->format, command.id, "unsubscribe"));
 }
 
 void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
@@ -518,16 +523,17 @@ void EdgeServer::HandleRefresh(ClientSession* session, const Command& command) {
   session->expires_at = claims->expires_at;
   session->conn_info = std::move(claims->info_json);
   metrics_->CountCommand(CommandMethod::kRefresh, CommandOutcome::kOk);
-  SendText(session, EncodeRefreshReply(command.id, session->client_id, options_.version, true,
-                                       TtlSeconds(session->expires_at, now)));
+  SendText(session,
+           EncodeRefreshReply(session->format, command.id, session->client_id, options_.version,
+                              true, TtlSeconds(session->expires_at, now)));
 }
 
 void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command) {
   auto it = session->channels.find(command.channel);
   if (it == session->channels.end()) {
     metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kError);
-    SendText(session,
-             EncodeErrorReply(command.id, kErrorPermissionDenied, "permission denied", false));
+    SendText(session, EncodeErrorReply(session->format, command.id, kErrorPermissionDenied,
+                                       "permission denied", false));
     return;
   }
   absl::Time now = absl::Now();
@@ -536,13 +542,13 @@ void EdgeServer::HandleSubRefresh(ClientSession* session, const Command& command
       authorizer_.VerifySubscriptionToken(who, command.channel, command.token, now);
   if (!grant.ok()) {
     metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kError);
-    SendText(session, RefusalReply(command.id, grant.status()));
+    SendText(session, RefusalReply(session->format, command.id, grant.status()));
     return;
   }
   it->second.expires_at = grant->expires_at;
   bool expiring = grant->expires_at != absl::InfiniteFuture();
   metrics_->CountCommand(CommandMethod::kSubRefresh, CommandOutcome::kOk);
-  SendText(session, EncodeSubRefreshReply(command.id, expiring,
+  SendText(session, EncodeSubRefreshReply(session->format, command.id, expiring,
                                           expiring ? TtlSeconds(grant->expires_at, now) : 0));
 }
 
@@ -586,15 +592,15 @@ void EdgeServer::Sweep() {
     for (const std::string& channel : expired_channels) {
       // 2501: the SDK resubscribes, with a fresh subscription token.
       subscriptions_.Unsubscribe(session, channel);
-      SendText(session,
-               EncodeUnsubscribePush(channel, kUnsubscribeExpired, "subscription expired"));
+      SendText(session, EncodeUnsubscribePush(session->format, channel, kUnsubscribeExpired,
+                                              "subscription expired"));
     }
     if (now >= session->next_ping) {
       session->next_ping = now + options_.ping_interval;
       if (session->reply_deadline == absl::InfiniteFuture()) {
         session->reply_deadline = now + options_.pong_timeout;
       }
-      sessions_.Send(session, ping_frame_);
+      sessions_.Send(session, PingFrame(session->format));
     }
   }
   subscriptions_.ExpirePending(now);
@@ -647,7 +653,8 @@ size_t EdgeServer::ApplyConfig(const EdgeServerOptions& reloaded) {
     }
     for (const auto& [channel, reason] : ending) {
       subscriptions_.Unsubscribe(session, channel);
-      SendText(session, EncodeUnsubscribePush(channel, kUnsubscribeServer, reason));
+      SendText(session,
+               EncodeUnsubscribePush(session->format, channel, kUnsubscribeServer, reason));
       ++ended;
     }
   }

@@ -24,6 +24,7 @@
 #include "edge/control_api.h"
 #include "edge/drain_plan.h"
 #include "edge/edge_metrics.h"
+#include "edge/protobuf_codec.h"
 #include "edge/server_commands.h"
 #include "edge/session_registry.h"
 #include "edge/subscriptions.h"
@@ -220,9 +221,9 @@ class EdgeServer final : public TransportHandler {
   uint64_t user_limit_refused_ = 0;
   uint64_t user_limit_refused_logged_ = 0;
   CommandParser parser_;
+  ProtobufCommandParser protobuf_parser_;
   std::vector<Command> commands_;
   std::mt19937_64 rng_;
-  Frame ping_frame_;
 };
 
 }  // namespace wirehub::edge

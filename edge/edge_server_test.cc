@@ -13,6 +13,7 @@
 #include "edge/edge_metrics.h"
 #include "edge/testing/fake_control_api.h"
 #include "edge/testing/fake_transport.h"
+#include "wirehub/client/v1/client.pb.h"
 
 namespace wirehub::edge {
 namespace {
@@ -531,6 +532,180 @@ TEST_F(EdgeServerTest, BinaryFramesCloseWithBadRequest) {
   uint64_t id = Connect();
   transport_.Receive(id, "\x01\x02", /*binary=*/true);
   EXPECT_EQ(transport_.peer(id).close_code, kCloseBadRequest);
+}
+
+namespace pbwire = ::wirehub::client::v1;
+
+// `command` as the SDK frames it: its length as a varint, then its bytes.
+std::string Delimited(const pbwire::Command& command) {
+  std::string body = command.SerializeAsString();
+  std::string out;
+  for (uint64_t size = body.size();; size >>= 7) {
+    if (size < 0x80) {
+      out.push_back(static_cast<char>(size));
+      break;
+    }
+    out.push_back(static_cast<char>((size & 0x7f) | 0x80));
+  }
+  return out + body;
+}
+
+// One sent frame holding exactly one length-delimited Reply.
+pbwire::Reply DecodeReply(const std::string& frame) {
+  pbwire::Reply reply;
+  EXPECT_FALSE(frame.empty());
+  if (frame.empty()) return reply;
+  auto size = static_cast<uint8_t>(frame[0]);
+  EXPECT_LT(size, 0x80) << "test replies are short";
+  EXPECT_EQ(frame.size(), 1u + size);
+  EXPECT_TRUE(reply.ParseFromString(frame.substr(1)));
+  return reply;
+}
+
+class EdgeServerProtobufTest : public EdgeServerTest {
+ protected:
+  // A protobuf client, connected; its connect reply is consumed.
+  uint64_t ConnectProtobuf(const std::string& user = "alice") {
+    uint64_t id = transport_.Open(WireFormat::kProtobuf);
+    pbwire::Command connect;
+    connect.set_id(1);
+    connect.mutable_connect()->set_token(Token(user));
+    transport_.Receive(id, Delimited(connect), /*binary=*/true);
+    std::vector<std::string> sent = transport_.Take(id);
+    EXPECT_THAT(sent, SizeIs(1));
+    if (sent.size() == 1) {
+      pbwire::Reply reply = DecodeReply(sent[0]);
+      EXPECT_EQ(reply.id(), 1u);
+      EXPECT_TRUE(reply.has_connect());
+      EXPECT_FALSE(reply.connect().client().empty());
+    }
+    return id;
+  }
+
+  void SubscribeProtobuf(uint64_t id, uint32_t command_id, const std::string& channel) {
+    pbwire::Command subscribe;
+    subscribe.set_id(command_id);
+    subscribe.mutable_subscribe()->set_channel(channel);
+    transport_.Receive(id, Delimited(subscribe), /*binary=*/true);
+  }
+};
+
+TEST_F(EdgeServerProtobufTest, AnswersInBinaryAndClosesOnTextOrMalformedInput) {
+  Start();
+  uint64_t id = ConnectProtobuf();
+  pbwire::Command ping;
+  ping.set_id(2);
+  ping.mutable_ping();
+  pbwire::Command unknown;
+  unknown.set_id(3);
+  // Two commands in one message, answered in order.
+  transport_.Receive(id, Delimited(ping) + Delimited(unknown), /*binary=*/true);
+  std::vector<std::string> sent = transport_.Take(id);
+  ASSERT_THAT(sent, SizeIs(2));
+  pbwire::Reply pong = DecodeReply(sent[0]);
+  EXPECT_EQ(pong.id(), 2u);
+  EXPECT_TRUE(pong.has_ping());
+  pbwire::Reply error = DecodeReply(sent[1]);
+  EXPECT_EQ(error.id(), 3u);
+  EXPECT_EQ(error.error().code(), 104u);
+  EXPECT_EQ(transport_.peer(id).close_code, 0);
+
+  transport_.Receive(id, R"({"id":4,"ping":{}})", /*binary=*/false);
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseBadRequest);
+
+  uint64_t truncated = ConnectProtobuf("bob");
+  transport_.Receive(truncated, std::string("\x05\x08", 2), /*binary=*/true);
+  EXPECT_EQ(transport_.peer(truncated).close_code, kCloseBadRequest);
+}
+
+TEST_F(EdgeServerProtobufTest, PingsAreEmptyRepliesAndAnEmptyCommandIsThePong) {
+  options_.ping_interval = absl::Milliseconds(50);
+  options_.pong_timeout = absl::Milliseconds(50);
+  Start();
+  uint64_t id = ConnectProtobuf();
+  const std::string empty(1, '\0');
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_THAT(transport_.Take(id), ElementsAre(empty));
+  transport_.Receive(id, empty, /*binary=*/true);
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_EQ(transport_.peer(id).close_code, 0) << "the pong was taken";
+  EXPECT_THAT(transport_.Take(id), ElementsAre(empty));
+  absl::SleepFor(absl::Milliseconds(80));
+  transport_.Tick();
+  EXPECT_EQ(transport_.peer(id).close_code, kCloseNoPong);
+}
+
+TEST_F(EdgeServerProtobufTest, EachFormatIsEncodedOncePerPublicationAndSharedBySubscribers) {
+  Start();
+  uint64_t json_a = Connect("a");
+  uint64_t json_b = Connect("b");
+  uint64_t pb_a = ConnectProtobuf("c");
+  uint64_t pb_b = ConnectProtobuf("d");
+  for (uint64_t id : {json_a, json_b}) {
+    transport_.Receive(id, R"({"id":2,"subscribe":{"channel":"news"}})");
+  }
+  for (uint64_t id : {pb_a, pb_b}) SubscribeProtobuf(id, 2, "news");
+  Ack();
+  for (uint64_t id : {json_a, json_b, pb_a, pb_b}) transport_.Take(id);
+  for (uint64_t id : {json_a, json_b, pb_a, pb_b}) transport_.peer(id).frames.clear();
+
+  Publish("news", 0);
+  const FakeTransport::Peer& ja = transport_.peer(json_a);
+  const FakeTransport::Peer& jb = transport_.peer(json_b);
+  const FakeTransport::Peer& pa = transport_.peer(pb_a);
+  const FakeTransport::Peer& pbp = transport_.peer(pb_b);
+  ASSERT_THAT(ja.frames, SizeIs(1));
+  ASSERT_THAT(jb.frames, SizeIs(1));
+  ASSERT_THAT(pa.frames, SizeIs(1));
+  ASSERT_THAT(pbp.frames, SizeIs(1));
+  EXPECT_EQ(ja.frames[0].get(), jb.frames[0].get()) << "one JSON encoding";
+  EXPECT_EQ(pa.frames[0].get(), pbp.frames[0].get()) << "one protobuf encoding";
+  EXPECT_THAT(*ja.frames[0], HasSubstr(R"("pub":{"data":{"n":0})"));
+  pbwire::Reply push = DecodeReply(*pa.frames[0]);
+  EXPECT_EQ(push.push().channel(), "news");
+  EXPECT_EQ(push.push().pub().data(), R"({"n":0})");
+}
+
+TEST_F(EdgeServerProtobufTest, RecoveredAndHeldPublicationsReachBothFormatsInOrder) {
+  Start();
+  uint64_t json = Connect("a");
+  uint64_t pb = ConnectProtobuf("b");
+  transport_.Receive(json, R"({"id":2,"subscribe":{"channel":"chat:room"}})");
+  SubscribeProtobuf(pb, 2, "chat:room");
+  Ack();
+  // Held while both positions are read, then delivered after each reply.
+  Publish("chat:room", 43);
+  AnswerHistory(Position("E", 42));
+  AnswerHistory(Position("E", 42));
+  std::vector<std::string> json_sent = transport_.Take(json);
+  ASSERT_THAT(json_sent, SizeIs(2));
+  EXPECT_THAT(json_sent[1], HasSubstr(R"("offset":43)"));
+  std::vector<std::string> pb_sent = transport_.Take(pb);
+  ASSERT_THAT(pb_sent, SizeIs(2));
+  pbwire::Reply subscribed = DecodeReply(pb_sent[0]);
+  EXPECT_EQ(subscribed.id(), 2u);
+  EXPECT_EQ(subscribed.subscribe().epoch(), "E");
+  EXPECT_EQ(subscribed.subscribe().offset(), 42u);
+  EXPECT_EQ(DecodeReply(pb_sent[1]).push().pub().offset(), 43u);
+  // Live, then a hole repaired from history: the same order for both.
+  Publish("chat:room", 44);
+  Publish("chat:room", 46);
+  ASSERT_FALSE(control_.history.empty());
+  control::v1::HistoryResponse page = Position("E", 46);
+  control::v1::HistoryPublication* missing = page.add_publications();
+  missing->set_offset(45);
+  missing->set_data(R"({"n":45})");
+  AnswerHistory(page);
+  std::vector<uint64_t> pb_offsets;
+  for (const std::string& frame : transport_.Take(pb)) {
+    pb_offsets.push_back(DecodeReply(frame).push().pub().offset());
+  }
+  EXPECT_THAT(pb_offsets, ElementsAre(44, 45, 46));
+  EXPECT_THAT(transport_.Take(json),
+              ElementsAre(HasSubstr(R"("offset":44)"), HasSubstr(R"("offset":45)"),
+                          HasSubstr(R"("offset":46)")));
 }
 
 TEST_F(EdgeServerTest, StopClosesClientsWith3001ThenEndsTheLoop) {

@@ -1,5 +1,7 @@
 #include "edge/handshake_check.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -31,6 +33,56 @@ bool ValidKey(absl::string_view key) {
 
 }  // namespace
 
+WireFormatChoice ChooseWireFormat(std::string_view protocol_header) {
+  WireFormatChoice choice;
+  absl::string_view header = absl::StripAsciiWhitespace(AsAbsl(protocol_header));
+  if (header.empty()) return choice;
+  if (protocol_header.size() > kMaxSubprotocolHeaderBytes) {
+    choice.refusal = HandshakeRefusal{
+        400,
+        absl::StrCat("Sec-WebSocket-Protocol is longer than ", kMaxSubprotocolHeaderBytes,
+                     " bytes; offer centrifuge-json or centrifuge-protobuf"),
+        false, true};
+    return choice;
+  }
+  for (absl::string_view item : absl::StrSplit(header, ',')) {
+    absl::string_view token = absl::StripAsciiWhitespace(item);
+    if (token.size() > kMaxSubprotocolTokenBytes) {
+      choice.refusal =
+          HandshakeRefusal{400,
+                           absl::StrCat("a Sec-WebSocket-Protocol token is longer than ",
+                                        kMaxSubprotocolTokenBytes, " bytes"),
+                           false, true};
+      return choice;
+    }
+    // lws's tokenizer fails on an empty list item or a delimiter such as
+    // '.' or '/' inside a token, and then drops the connection unanswered.
+    if (token.empty() || !std::all_of(token.begin(), token.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '-' || c == '_';
+        })) {
+      choice.refusal = HandshakeRefusal{
+          400,
+          "Sec-WebSocket-Protocol must be a comma-separated list of tokens of letters, digits, "
+          "'-' and '_'",
+          false, true};
+      return choice;
+    }
+  }
+  for (absl::string_view item : absl::StrSplit(header, ',')) {
+    absl::string_view token = absl::StripAsciiWhitespace(item);
+    for (WireFormat format : {WireFormat::kJson, WireFormat::kProtobuf}) {
+      if (token == SubprotocolOf(format)) {
+        choice.format = format;
+        return choice;
+      }
+    }
+  }
+  choice.refusal = HandshakeRefusal{
+      400, "unsupported subprotocol; this edge speaks centrifuge-json and centrifuge-protobuf",
+      false, true};
+  return choice;
+}
+
 std::optional<HandshakeRefusal> CheckHandshake(const HandshakeRequest& request,
                                                std::string_view path, const OriginPolicy& origins) {
   if (request.get_path.empty()) {
@@ -52,11 +104,8 @@ std::optional<HandshakeRefusal> CheckHandshake(const HandshakeRequest& request,
   if (!ValidKey(AsAbsl(request.key))) {
     return HandshakeRefusal{400, "Sec-WebSocket-Key must be the base64 of 16 bytes"};
   }
-  if (!request.protocol.empty() &&
-      !ListsToken(AsAbsl(request.protocol), AsAbsl(kJsonSubprotocol))) {
-    return HandshakeRefusal{
-        400, absl::StrCat("unsupported subprotocol; this edge speaks ", AsAbsl(kJsonSubprotocol))};
-  }
+  WireFormatChoice choice = ChooseWireFormat(request.protocol);
+  if (choice.refusal.has_value()) return std::move(choice.refusal);
   if (!origins.Allows(request.origin, request.host)) {
     return HandshakeRefusal{403, "origin not allowed"};
   }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "edge/origin_policy.h"
+#include "edge/wire_format.h"
 
 namespace wirehub::edge {
 
@@ -30,10 +31,29 @@ struct HandshakeRefusal {
   int status = 400;
   std::string reason;
   bool version_header = false;
+  // The offered subprotocols were the problem (counted and logged apart).
+  bool subprotocol = false;
 };
 
-// The subprotocol the edge speaks; a handshake may offer it or none.
-inline constexpr std::string_view kJsonSubprotocol = "centrifuge-json";
+// Sec-WebSocket-Protocol bounds: lws copies the header into a 128-byte
+// buffer and each token into a 64-byte one, and drops the connection
+// without an answer when either does not fit, so longer ones are refused
+// here first.
+inline constexpr size_t kMaxSubprotocolHeaderBytes = 127;
+inline constexpr size_t kMaxSubprotocolTokenBytes = 63;
+
+// ChooseWireFormat()
+//
+// The wire format a Sec-WebSocket-Protocol value selects: JSON when it is
+// empty, else the first token (in the client's order, compared exactly as
+// lws does when it binds the protocol) that is `centrifuge-json` or
+// `centrifuge-protobuf`. A refusal when none is, or the value breaks the
+// bounds above.
+struct WireFormatChoice {
+  WireFormat format = WireFormat::kJson;
+  std::optional<HandshakeRefusal> refusal;
+};
+WireFormatChoice ChooseWireFormat(std::string_view protocol_header);
 
 // CheckHandshake()
 //
@@ -42,8 +62,8 @@ inline constexpr std::string_view kJsonSubprotocol = "centrifuge-json";
 // `Connection` header listing `upgrade` (400), `Sec-WebSocket-Version: 13`
 // (426 with the version header otherwise, also when absent), a
 // `Sec-WebSocket-Key` that is base64 of exactly 16 bytes (400), a
-// `Sec-WebSocket-Protocol` that is absent or offers centrifuge-json (400),
-// and an Origin the policy allows (403). nullopt: go ahead.
+// `Sec-WebSocket-Protocol` ChooseWireFormat() accepts (400), and an Origin
+// the policy allows (403). nullopt: go ahead.
 std::optional<HandshakeRefusal> CheckHandshake(const HandshakeRequest& request,
                                                std::string_view path, const OriginPolicy& origins);
 

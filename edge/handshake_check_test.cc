@@ -74,10 +74,48 @@ TEST(HandshakeCheckTest, MalformedKeys) {
 
 TEST(HandshakeCheckTest, UnknownSubprotocols) {
   HandshakeRequest request = Good();
-  request.protocol = "centrifuge-protobuf";
-  EXPECT_EQ(Status(request), 400);
   request.protocol = "chat";
   EXPECT_EQ(Status(request), 400);
+  request.protocol = "chat, mqtt";
+  std::optional<HandshakeRefusal> refusal = CheckHandshake(request, kPath, OriginPolicy());
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_TRUE(refusal->subprotocol);
+  EXPECT_EQ(refusal->reason,
+            "unsupported subprotocol; this edge speaks centrifuge-json and centrifuge-protobuf");
+  // Subprotocol names are compared exactly, as lws binds them.
+  request.protocol = "Centrifuge-JSON";
+  EXPECT_EQ(Status(request), 400);
+}
+
+TEST(HandshakeCheckTest, ChoosesTheFirstFormatTheClientOffers) {
+  EXPECT_EQ(ChooseWireFormat("").format, WireFormat::kJson);
+  EXPECT_EQ(ChooseWireFormat("centrifuge-json").format, WireFormat::kJson);
+  EXPECT_EQ(ChooseWireFormat("centrifuge-protobuf").format, WireFormat::kProtobuf);
+  EXPECT_EQ(ChooseWireFormat("chat, centrifuge-protobuf, centrifuge-json").format,
+            WireFormat::kProtobuf);
+  EXPECT_EQ(ChooseWireFormat("centrifuge-json,centrifuge-protobuf").format, WireFormat::kJson);
+  EXPECT_FALSE(ChooseWireFormat(" centrifuge-protobuf ").refusal.has_value());
+}
+
+TEST(HandshakeCheckTest, RefusesWhatLwsWouldDropUnanswered) {
+  // Each of these makes lws 4.1 close the socket without an HTTP answer.
+  std::string long_list = "centrifuge-json";
+  while (long_list.size() <= kMaxSubprotocolHeaderBytes) long_list += ", x";
+  std::string long_token(kMaxSubprotocolTokenBytes + 1, 'a');
+  for (const std::string& offered :
+       {long_list, long_token + ", centrifuge-json", std::string("centrifuge-json,,x"),
+        std::string("wamp.2.json, centrifuge-json"), std::string("a/b, centrifuge-protobuf")}) {
+    WireFormatChoice choice = ChooseWireFormat(offered);
+    ASSERT_TRUE(choice.refusal.has_value()) << offered;
+    EXPECT_EQ(choice.refusal->status, 400) << offered;
+    EXPECT_TRUE(choice.refusal->subprotocol) << offered;
+  }
+  // At the bounds exactly: accepted.
+  std::string fits = "centrifuge-protobuf";
+  while (fits.size() + 2 <= kMaxSubprotocolHeaderBytes) fits += ",x";
+  EXPECT_FALSE(ChooseWireFormat(fits).refusal.has_value()) << fits;
+  EXPECT_FALSE(ChooseWireFormat(std::string(kMaxSubprotocolTokenBytes, 'a') + ",centrifuge-json")
+                   .refusal.has_value());
 }
 
 TEST(HandshakeCheckTest, OriginAfterEverythingElse) {

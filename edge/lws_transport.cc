@@ -25,6 +25,7 @@
 #include "common/absl_compat.h"
 #include "common/logging.h"
 #include "edge/client_protocol.h"
+#include "edge/wire_format.h"
 
 namespace wirehub::edge {
 namespace {
@@ -66,6 +67,9 @@ const char* RefusalName(Refusal reason) {
   switch (reason) {
     case Refusal::kBadRequest:
       return "not a valid WebSocket handshake (400)";
+    case Refusal::kSubprotocol:
+      return "no supported Sec-WebSocket-Protocol offered (400; this edge speaks "
+             "centrifuge-json and centrifuge-protobuf)";
     case Refusal::kWrongPath:
       return "wrong path (404)";
     case Refusal::kVersion:
@@ -104,6 +108,7 @@ RefusalReason MetricReason(Refusal reason) {
     case Refusal::kDraining:
       return RefusalReason::kDraining;
     case Refusal::kBadRequest:
+    case Refusal::kSubprotocol:
     case Refusal::kWrongPath:
     case Refusal::kVersion:
     case Refusal::kCount:
@@ -392,20 +397,24 @@ absl::StatusOr<int> LwsTransport::Init(TransportHandler* handler) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&impl.flush));
   wake_ready_.store(true, std::memory_order_release);
 
-  impl.protocols.push_back(lws_protocols{
-      // Named as the subprotocol, so lws echoes it when a client offers it
-      // (ConfirmUpgrade refuses every other offer).
-      "centrifuge-json",
-      &Impl::Callback,
-      // No per-session allocation: the LwsConnection is the wsi's opaque
-      // user data (an 8-byte per_session_data_size cost a 32-byte chunk).
-      0,
-      kReceiveBufferBytes,
-      0,
-      nullptr,
-      // Let one lws_write carry a whole coalesced batch.
-      options_.max_write_batch_bytes + 64,
-  });
+  // One lws protocol per wire format, named as its subprotocol so lws binds
+  // the one the client offered first and echoes it (ConfirmUpgrade refused
+  // every offer without one). The first is the default: a handshake that
+  // offers none speaks JSON and is echoed nothing. `id` is the WireFormat.
+  for (WireFormat format : {WireFormat::kJson, WireFormat::kProtobuf}) {
+    impl.protocols.push_back(lws_protocols{
+        SubprotocolOf(format),
+        &Impl::Callback,
+        // No per-session allocation: the LwsConnection is the wsi's opaque
+        // user data (an 8-byte per_session_data_size cost a 32-byte chunk).
+        0,
+        kReceiveBufferBytes,
+        static_cast<unsigned int>(format),
+        nullptr,
+        // Let one lws_write carry a whole coalesced batch.
+        options_.max_write_batch_bytes + 64,
+    });
+  }
   impl.protocols.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
 
   void* foreign_loops[] = {&impl.loop};
@@ -632,6 +641,10 @@ void LwsTransport::OnEstablished(struct lws* wsi) {
     connection->limit_key = std::move(pending->second.limit_key);
     pending_.erase(pending);
   }
+  const struct lws_protocols* protocol = lws_get_protocol(wsi);
+  if (protocol != nullptr && protocol->id == static_cast<unsigned int>(WireFormat::kProtobuf)) {
+    connection->format = WireFormat::kProtobuf;
+  }
   lws_set_opaque_user_data(wsi, connection);
   connections_.insert(connection);
   metrics_->connections.Set(static_cast<double>(connections_.size()));
@@ -706,17 +719,19 @@ int LwsTransport::OnWritable(LwsConnection* connection) {
 }
 
 bool LwsTransport::WriteQueued(LwsConnection* connection) {
-  // Everything queued goes out in one frame (newline-joined): one send()
-  // per connection per turn instead of one per message.
+  // Everything queued goes out in one frame (JSON lines newline-joined,
+  // length-prefixed protobuf replies back to back): one send() per
+  // connection per turn instead of one per message.
   write_buffer_.assign(LWS_PRE, '\0');
   metrics_->client_queue_bytes.Observe(static_cast<double>(connection->queue.bytes()));
-  connection->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_);
+  bool json = connection->format == WireFormat::kJson;
+  connection->queue.DrainInto(options_.max_write_batch_bytes, &write_buffer_, json);
   size_t payload = write_buffer_.size() - LWS_PRE;
   // lws_write() sends what the socket takes and keeps the rest, asking for
   // a writable callback itself; lws_partial_buffered() then says so.
   int written =
       lws_write(connection->wsi, reinterpret_cast<unsigned char*>(write_buffer_.data()) + LWS_PRE,
-                payload, LWS_WRITE_TEXT);
+                payload, json ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
   if (written < 0) return false;
   metrics_->written_bytes.Increment(payload);
   if (!connection->queue.empty() || lws_partial_buffered(connection->wsi)) {
@@ -989,7 +1004,8 @@ int LwsTransport::ConfirmUpgrade(struct lws* wsi, std::string_view upgrade) {
   std::optional<HandshakeRefusal> refusal =
       CheckHandshake(request, options_.path, options_.origins);
   if (refusal.has_value()) {
-    Refusal reason = refusal->status == 404   ? Refusal::kWrongPath
+    Refusal reason = refusal->subprotocol     ? Refusal::kSubprotocol
+                     : refusal->status == 404 ? Refusal::kWrongPath
                      : refusal->status == 426 ? Refusal::kVersion
                      : refusal->status == 403 ? Refusal::kOrigin
                                               : Refusal::kBadRequest;

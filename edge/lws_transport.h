@@ -71,6 +71,7 @@ struct LwsTransportOptions {
 // Why the transport turned a connection away (counted and logged).
 enum class Refusal {
   kBadRequest,        // 400: not a valid WebSocket handshake.
+  kSubprotocol,       // 400: Sec-WebSocket-Protocol offers no format we speak.
   kWrongPath,         // 404.
   kVersion,           // 426.
   kOrigin,            // 403.

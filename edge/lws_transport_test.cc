@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -64,8 +65,10 @@ class EchoHandler : public TransportHandler {
       transport_->Close(connection, 3013, "too many requests");
       return;
     }
+    // Protobuf connections are told apart, to show the transport set it.
+    const char* prefix = connection->format == WireFormat::kProtobuf ? "pb-echo:" : "echo:";
     transport_->Send(connection,
-                     std::make_shared<const std::string>("echo:" + std::string(message)));
+                     std::make_shared<const std::string>(prefix + std::string(message)));
   }
   void OnClose(Connection* connection) override {
     absl::MutexLock lock(&mu_);
@@ -98,13 +101,19 @@ class RawClient {
   }
   ~RawClient() { close(fd_); }
 
-  // The server's status line after an upgrade request for `path`.
-  std::string Upgrade(const std::string& path) {
+  // The server's status line after an upgrade request for `path`
+  // (offering `protocol` as Sec-WebSocket-Protocol unless empty); the whole
+  // response head in `*head_out` when given.
+  std::string Upgrade(const std::string& path, const std::string& protocol = "",
+                      std::string* head_out = nullptr) {
     const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
-    Write(absl::StrCat("GET ", path,
-                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: ",
-                       key, "\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+    Write(absl::StrCat(
+        "GET ", path,
+        " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: ",
+        key, "\r\nSec-WebSocket-Version: 13\r\n",
+        protocol.empty() ? "" : absl::StrCat("Sec-WebSocket-Protocol: ", protocol, "\r\n"),
+        "\r\n"));
     std::string head;
     char c;
     while (head.find("\r\n\r\n") == std::string::npos && recv(fd_, &c, 1, 0) == 1) head += c;
@@ -112,6 +121,7 @@ class RawClient {
         head.find(" 101 ") != std::string::npos) {
       return "bad accept key";
     }
+    if (head_out != nullptr) *head_out = head;
     return head.substr(0, head.find("\r\n"));
   }
   // One masked text frame.
@@ -249,6 +259,38 @@ TEST_F(LwsTransportLoopTest, EchoesMessagesAndClosesWithTheGivenCode) {
   EXPECT_GE(metrics_.client_queue_bytes.count(), 2u);
   EXPECT_GT(metrics_.loop_turn_seconds.count(), 0u);
   EXPECT_THAT(registry_.Render(), HasSubstr(R"(wirehub_edge_disconnects_total{code="3001"} 1)"));
+}
+
+TEST_F(LwsTransportLoopTest, TheOfferedSubprotocolSelectsTheWireFormat) {
+  {
+    RawClient client(port_);
+    std::string head;
+    EXPECT_THAT(client.Upgrade("/connection/websocket", "centrifuge-protobuf", &head),
+                HasSubstr("101"));
+    EXPECT_THAT(absl::AsciiStrToLower(head),
+                HasSubstr("sec-websocket-protocol: centrifuge-protobuf"));
+    client.SendFrame(0x82, std::string("\x00\x01", 2));
+    auto [opcode, payload] = client.Read();
+    EXPECT_EQ(opcode, 2) << "a binary frame";
+    EXPECT_EQ(payload, std::string("pb-echo:\x00\x01", 10));
+  }
+  {
+    RawClient client(port_);
+    std::string head;
+    EXPECT_THAT(client.Upgrade("/connection/websocket", "chat, centrifuge-json", &head),
+                HasSubstr("101"));
+    EXPECT_THAT(absl::AsciiStrToLower(head), HasSubstr("sec-websocket-protocol: centrifuge-json"));
+    client.SendText("hi");
+    auto [opcode, payload] = client.Read();
+    EXPECT_EQ(opcode, 1);
+    EXPECT_EQ(payload, "echo:hi");
+  }
+  {
+    RawClient client(port_);
+    EXPECT_THAT(client.Upgrade("/connection/websocket", "mqtt"), HasSubstr("400"));
+  }
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr(R"(wirehub_edge_connection_refusals_total{reason="bad_handshake"} 1)"));
 }
 
 TEST_F(LwsTransportLoopTest, LongAndFragmentedMessagesArriveWhole) {

@@ -33,14 +33,15 @@ void OutboundQueue::Advance() {
   }
 }
 
-size_t OutboundQueue::DrainInto(size_t max_batch_bytes, std::string* out) {
+size_t OutboundQueue::DrainInto(size_t max_batch_bytes, std::string* out, bool newline) {
   size_t taken = 0;
   size_t appended = 0;
   while (first_ != nullptr) {
     const std::string& next = *first_;
-    size_t cost = next.size() + (taken > 0 ? 1 : 0);
+    bool separated = newline && taken > 0;
+    size_t cost = next.size() + (separated ? 1 : 0);
     if (taken > 0 && appended + cost > max_batch_bytes) break;
-    if (taken > 0) out->push_back('\n');
+    if (separated) out->push_back('\n');
     out->append(next);
     appended += cost;
     bytes_ -= next.size();

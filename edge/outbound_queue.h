@@ -28,11 +28,12 @@ class OutboundQueue {
 
   // DrainInto()
   //
-  // Appends queued messages to `out`, separated by '\n', removing them from
-  // the queue, until the queue is empty or adding the next one would take the
-  // appended size past `max_batch_bytes` (at least one message is always
-  // taken). Returns the number of messages taken.
-  size_t DrainInto(size_t max_batch_bytes, std::string* out);
+  // Appends queued messages to `out`, separated by '\n' when `newline` (the
+  // JSON form's line framing; protobuf messages carry their own length),
+  // removing them from the queue, until the queue is empty or adding the
+  // next one would take the appended size past `max_batch_bytes` (at least
+  // one message is always taken). Returns the number of messages taken.
+  size_t DrainInto(size_t max_batch_bytes, std::string* out, bool newline = true);
 
   void Clear();
   bool empty() const { return first_ == nullptr; }

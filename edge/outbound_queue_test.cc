@@ -24,6 +24,18 @@ TEST(OutboundQueueTest, DrainJoinsWithNewlines) {
   EXPECT_EQ(queue.bytes(), 0u);
 }
 
+TEST(OutboundQueueTest, DrainWithoutNewlinesConcatenatesAndCountsNoSeparator) {
+  OutboundQueue queue;
+  ASSERT_TRUE(queue.Push(MakeFrame(std::string("\x02\x08\x01", 3)), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame(std::string(1, '\0')), 1024));
+  ASSERT_TRUE(queue.Push(MakeFrame(std::string("\x02\x08\x02", 3)), 1024));
+  std::string out;
+  // 3 + 1 + 3 bytes fit a batch of 7 exactly: no separator is counted.
+  EXPECT_EQ(queue.DrainInto(7, &out, /*newline=*/false), 3u);
+  EXPECT_EQ(out, std::string("\x02\x08\x01\0\x02\x08\x02", 7));
+  EXPECT_TRUE(queue.empty());
+}
+
 TEST(OutboundQueueTest, RejectsPushOverByteBoundAndKeepsEarlierFrames) {
   OutboundQueue queue;
   ASSERT_TRUE(queue.Push(MakeFrame("123456"), 10));

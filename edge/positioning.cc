@@ -60,10 +60,10 @@ Positioning::Next Positioning::OnAnswer(absl::StatusOr<control::v1::HistoryRespo
   return Next::kFetch;
 }
 
-bool Positioning::Hold(uint64_t offset, std::string epoch, Frame frame) {
-  held_bytes_ += frame->size();
+bool Positioning::Hold(uint64_t offset, std::string epoch, SharedPublication push) {
+  held_bytes_ += push->bytes();
   if (held_bytes_ > limits_.max_held_bytes) return false;
-  held_.push_back(HeldItem{StreamItem{offset, std::move(frame)}, std::move(epoch)});
+  held_.push_back(HeldItem{StreamItem{offset, std::move(push)}, std::move(epoch)});
   return true;
 }
 

@@ -57,8 +57,10 @@ class Positioning {
   // publications exceed their bound. One of another epoch than the answer
   // tells (control restarted meanwhile) is dropped by TakeNewer(): the
   // channel's next live publication resets its subscribers.
-  bool Hold(uint64_t offset, Frame frame) { return Hold(offset, std::string(), std::move(frame)); }
-  bool Hold(uint64_t offset, std::string epoch, Frame frame);
+  bool Hold(uint64_t offset, SharedPublication push) {
+    return Hold(offset, std::string(), std::move(push));
+  }
+  bool Hold(uint64_t offset, std::string epoch, SharedPublication push);
 
   // The outcome, once OnAnswer() said kDone.
   const std::string& epoch() const { return epoch_; }

@@ -24,9 +24,13 @@ using Next = Positioning::Next;
 
 constexpr uint32_t kPageBytes = 4096;
 
-Frame MakeFrame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+// A publication push whose data is `text` (no channel name, so its
+// bytes() is the text's size).
+SharedPublication MakeFrame(std::string_view text) {
+  return std::make_shared<const PublicationPush>("", text, 0, nullptr);
+}
 
-Frame LiveFrame(uint64_t offset) { return MakeFrame(absl::StrCat("live", offset)); }
+SharedPublication LiveFrame(uint64_t offset) { return MakeFrame(absl::StrCat("live", offset)); }
 
 std::string DataOf(uint64_t offset) { return absl::StrCat("{\"i\":", offset, "}"); }
 
@@ -362,8 +366,8 @@ TEST(PositioningTest, LivePublicationsHeldMeanwhileAreMergedAfterThePosition) {
   std::vector<StreamItem> newer = positioning.TakeNewer();
   EXPECT_THAT(OffsetsOf(newer), ElementsAre(9, 10));
   ASSERT_EQ(newer.size(), 2u);
-  EXPECT_EQ(*newer[0].frame, "live9");
-  EXPECT_EQ(*newer[1].frame, "live10");
+  EXPECT_EQ(newer[0].push->data(), "live9");
+  EXPECT_EQ(newer[1].push->data(), "live10");
   EXPECT_THAT(positioning.TakeNewer(), IsEmpty()) << "taken once";
 }
 
@@ -409,8 +413,8 @@ TEST(PositioningTest, HeldPublicationsOfAnotherEpochAreDropped) {
   ASSERT_EQ(positioning.OnAnswer(Answer("e1", 3)), Next::kDone);
   std::vector<StreamItem> newer = positioning.TakeNewer();
   ASSERT_EQ(newer.size(), 2u);
-  EXPECT_EQ(*newer[0].frame, "old-4");
-  EXPECT_EQ(*newer[1].frame, "old-5");
+  EXPECT_EQ(newer[0].push->data(), "old-4");
+  EXPECT_EQ(newer[1].push->data(), "old-5");
 }
 
 TEST(PositioningTest, PageLimitIsClampedToInt32) {

@@ -10,6 +10,7 @@
 #include "common/channel_name.h"
 #include "common/json_writer.h"
 #include "common/process_memory.h"
+#include "edge/client_codec.h"
 #include "edge/client_protocol.h"
 
 namespace wirehub::edge {
@@ -75,8 +76,8 @@ uint64_t ServerCommands::Unsubscribe(const control::v1::UnsubscribeRequest& requ
   for (ClientSession* session : Match(request.tenant(), request.user(), request.client())) {
     if (!session->channels.contains(request.channel())) continue;
     subscriptions_->Unsubscribe(session, request.channel());
-    sessions_->SendText(session, EncodeUnsubscribePush(request.channel(), kUnsubscribeServer,
-                                                       "server unsubscribe"));
+    sessions_->SendText(session, EncodeUnsubscribePush(session->format, request.channel(),
+                                                       kUnsubscribeServer, "server unsubscribe"));
     ++affected;
   }
   return affected;

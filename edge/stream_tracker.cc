@@ -11,17 +11,17 @@ void StreamTracker::Position(const std::string& epoch, uint64_t offset) {
 }
 
 StreamTracker::Live StreamTracker::OnLive(uint64_t offset, const std::string& epoch,
-                                          const Frame& frame) {
+                                          const SharedPublication& push) {
   if (!positioned()) return Live::kUntracked;
   if (epoch != epoch_) return Live::kReset;
   if (repairing_) {
-    Hold(offset, frame);
+    Hold(offset, push);
     return Live::kHeld;
   }
   if (offset > last_offset_ + 1) {
     repairing_ = true;
     repaired_ = 0;
-    Hold(offset, frame);
+    Hold(offset, push);
     return Live::kRepair;
   }
   if (offset > last_offset_) last_offset_ = offset;
@@ -35,12 +35,12 @@ bool StreamTracker::BeginRepair() {
   return true;
 }
 
-void StreamTracker::Hold(uint64_t offset, const Frame& frame) {
+void StreamTracker::Hold(uint64_t offset, const SharedPublication& push) {
   // Past the bound the tail is dropped: the repair does not reach it, and
   // the next live publication finds that hole and repairs it.
-  if (held_bytes_ + frame->size() > max_held_bytes_) return;
-  held_bytes_ += frame->size();
-  held_.push_back(StreamItem{offset, frame});
+  if (held_bytes_ + push->bytes() > max_held_bytes_) return;
+  held_bytes_ += push->bytes();
+  held_.push_back(StreamItem{offset, push});
 }
 
 bool StreamTracker::TakeHeldInOrder(std::vector<StreamItem>* out) {
@@ -54,7 +54,7 @@ bool StreamTracker::TakeHeldInOrder(std::vector<StreamItem>* out) {
   }
   held_.erase(held_.begin(), held_.begin() + i);
   held_bytes_ = 0;
-  for (const StreamItem& item : held_) held_bytes_ += item.frame->size();
+  for (const StreamItem& item : held_) held_bytes_ += item.push->bytes();
   return !held_.empty();
 }
 

@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "edge/outbound_queue.h"
+#include "edge/publication_push.h"
 #include "wirehub/control/v1/control.pb.h"
 
 namespace wirehub::edge {
 
-// One publication of a stream: its offset and its encoded push.
+// One publication of a stream: its offset and its push.
 struct StreamItem {
   uint64_t offset = 0;
-  Frame frame;
+  SharedPublication push;
 };
 
 // StreamTracker follows the live publications of one channel with history
@@ -51,7 +51,7 @@ class StreamTracker {
     kRepair,     // Held; a hole before it: fetch from last_offset() on.
     kReset,      // Another epoch: every subscriber must resubscribe.
   };
-  Live OnLive(uint64_t offset, const std::string& epoch, const Frame& frame);
+  Live OnLive(uint64_t offset, const std::string& epoch, const SharedPublication& push);
 
   // After the link to control came back: whatever was published meanwhile
   // is missing. True when the caller should fetch from last_offset().
@@ -97,7 +97,7 @@ class StreamTracker {
   uint64_t repaired() const { return repaired_; }
 
  private:
-  void Hold(uint64_t offset, const Frame& frame);
+  void Hold(uint64_t offset, const SharedPublication& push);
   // Moves what is held and now in order to `out`; true when another hole
   // remains before the rest.
   bool TakeHeldInOrder(std::vector<StreamItem>* out);

@@ -25,13 +25,17 @@ using Kind = StreamTracker::RepairStep::Kind;
 constexpr size_t kManyBytes = 1 << 20;
 constexpr uint64_t kMaxGap = 1000;
 
-Frame MakeFrame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+// A publication push whose data is `text` (no channel name, so its
+// bytes() is the text's size).
+SharedPublication MakeFrame(std::string_view text) {
+  return std::make_shared<const PublicationPush>("", text, 0, nullptr);
+}
 
 // A live publication's push; its text says where it came from.
-Frame LiveFrame(uint64_t offset) { return MakeFrame(absl::StrCat("live", offset)); }
+SharedPublication LiveFrame(uint64_t offset) { return MakeFrame(absl::StrCat("live", offset)); }
 
 // What `encode` makes of a kept publication in these tests.
-Frame EncodeKept(const control::v1::HistoryPublication& publication) {
+SharedPublication EncodeKept(const control::v1::HistoryPublication& publication) {
   return MakeFrame(absl::StrCat("hist", publication.offset()));
 }
 
@@ -64,7 +68,7 @@ std::vector<uint64_t> OffsetsOf(const std::vector<StreamItem>& items) {
 
 std::vector<std::string> TextsOf(const std::vector<StreamItem>& items) {
   std::vector<std::string> texts;
-  for (const StreamItem& item : items) texts.push_back(*item.frame);
+  for (const StreamItem& item : items) texts.push_back(std::string(item.push->data()));
   return texts;
 }
 
@@ -142,10 +146,10 @@ TEST(StreamTrackerTest, OffsetJumpStartsRepairAndLaterPublicationsAreHeld) {
   EXPECT_EQ(OnLive(tracker, 21), Live::kRepair);
   EXPECT_TRUE(tracker.repairing());
   EXPECT_EQ(tracker.last_offset(), 10u) << "the repair fetches from here";
-  EXPECT_EQ(tracker.held_bytes(), LiveFrame(21)->size());
+  EXPECT_EQ(tracker.held_bytes(), LiveFrame(21)->bytes());
   EXPECT_EQ(OnLive(tracker, 22), Live::kHeld);
   EXPECT_EQ(OnLive(tracker, 23), Live::kHeld);
-  EXPECT_EQ(tracker.held_bytes(), 3 * LiveFrame(21)->size());
+  EXPECT_EQ(tracker.held_bytes(), 3 * LiveFrame(21)->bytes());
   EXPECT_EQ(tracker.last_offset(), 10u);
 }
 
@@ -246,7 +250,7 @@ TEST(StreamTrackerTest, SecondHoleBehindTheHeldTailFetchesMore) {
   EXPECT_THAT(TextsOf(step.deliver), ElementsAre("hist11", "hist12"));
   EXPECT_EQ(tracker.last_offset(), 12u);
   EXPECT_TRUE(tracker.repairing());
-  EXPECT_EQ(tracker.held_bytes(), LiveFrame(15)->size());
+  EXPECT_EQ(tracker.held_bytes(), LiveFrame(15)->bytes());
 
   step = Answer(tracker, Page("e1", 15, Range(13, 15)));
   EXPECT_EQ(step.kind, Kind::kDone);
@@ -367,7 +371,7 @@ TEST(StreamTrackerTest, LivePublicationOfAnotherEpochResetsDuringRepair) {
   tracker.Position("e1", 10);
   ASSERT_EQ(OnLive(tracker, 12), Live::kRepair);
   EXPECT_EQ(OnLive(tracker, 1, "e2"), Live::kReset);
-  EXPECT_EQ(tracker.held_bytes(), LiveFrame(12)->size()) << "not held";
+  EXPECT_EQ(tracker.held_bytes(), LiveFrame(12)->bytes()) << "not held";
 }
 
 // gap_repair.test.mjs "a restarted control ...": the edge re-attaches to the

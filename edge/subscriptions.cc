@@ -6,7 +6,8 @@
 
 #include "common/channel_name.h"
 #include "common/logging.h"
-#include "edge/client_protocol.h"
+#include "edge/client_codec.h"
+#include "edge/publication_push.h"
 
 namespace wirehub::edge {
 namespace {
@@ -23,10 +24,11 @@ SubscribeResult ResultWithExpiry(const ClientSession& session, std::string_view 
   return result;
 }
 
-Frame PublicationFrame(std::string_view name, const control::v1::HistoryPublication& publication) {
+SharedPublication PublicationOf(std::string_view name,
+                                const control::v1::HistoryPublication& publication) {
   ClientInfoView info = ViewOf(publication.info());
-  return std::make_shared<const std::string>(EncodePublicationPush(
-      name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr));
+  return std::make_shared<const PublicationPush>(name, publication.data(), publication.offset(),
+                                                 publication.has_info() ? &info : nullptr);
 }
 
 bool HasHistory(const config::v1::NamespaceOptions* options) {
@@ -102,11 +104,11 @@ void Subscriptions::Complete(const std::string& key, ChannelEntry& entry,
     AddSubscriber(session, key, entry, 0);
     SubscribeResult result = ResultWithExpiry(*session, name);
     if (request.server_side) {
-      sessions_->SendText(session, EncodeSubscribePush(name, result));
+      sessions_->SendText(session, EncodeSubscribePush(session->format, name, result));
     } else {
       metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
       sessions_->AnswerText(session, request.ticket,
-                            EncodeSubscribeReply(request.command_id, result));
+                            EncodeSubscribeReply(session->format, request.command_id, result));
     }
     return;
   }
@@ -212,19 +214,20 @@ void Subscriptions::FinishPositioning(const std::string& key, ChannelEntry& entr
     // pushes of their own.
     std::vector<RecoveredPublication> recovered = std::move(result.publications);
     result.publications.clear();
-    sessions_->SendText(session, EncodeSubscribePush(name, result));
+    sessions_->SendText(session, EncodeSubscribePush(session->format, name, result));
     for (const RecoveredPublication& publication : recovered) {
-      sessions_->SendText(session, EncodePublicationPush(name, publication.data_json,
-                                                         publication.offset, publication.info));
+      sessions_->SendText(session,
+                          EncodePublicationPush(session->format, name, publication.data_json,
+                                                publication.offset, publication.info));
     }
   } else {
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
     sessions_->AnswerText(session, request.ticket,
-                          EncodeSubscribeReply(request.command_id, result));
+                          EncodeSubscribeReply(session->format, request.command_id, result));
   }
   uint64_t delivered = positioning.top();
   for (StreamItem& item : positioning.TakeNewer()) {
-    sessions_->Send(session, std::move(item.frame));
+    sessions_->Send(session, item.push->For(session->format));
     delivered = item.offset;
   }
   AddSubscriber(session, key, entry, delivered);
@@ -234,9 +237,9 @@ void Subscriptions::FinishPositioning(const std::string& key, ChannelEntry& entr
 void Subscriptions::AnswerFailure(const PendingSubscribe& request) {
   if (request.server_side || request.session == nullptr) return;
   metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kError);
-  sessions_->AnswerText(
-      request.session, request.ticket,
-      EncodeErrorReply(request.command_id, kErrorInternal, "internal server error", true));
+  sessions_->AnswerText(request.session, request.ticket,
+                        EncodeErrorReply(request.session->format, request.command_id,
+                                         kErrorInternal, "internal server error", true));
 }
 
 void Subscriptions::AddSubscriber(ClientSession* session, const std::string& key,
@@ -256,8 +259,9 @@ void Subscriptions::Unsubscribe(ClientSession* session, const std::string& chann
   if (unanswered.has_value() && !unanswered->server_side) {
     // Overtaken by its unsubscribe: it did subscribe, and now it is over.
     metrics_->CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
-    sessions_->AnswerText(session, unanswered->ticket,
-                          EncodeSubscribeReply(unanswered->command_id, SubscribeResult{}));
+    sessions_->AnswerText(
+        session, unanswered->ticket,
+        EncodeSubscribeReply(session->format, unanswered->command_id, SubscribeResult{}));
   }
 }
 
@@ -329,33 +333,39 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
   if (publication.has_join() || publication.has_leave()) {
     // Presence events are not part of the stream: no offset, no history,
     // only for subscribers already live.
-    Frame event = std::make_shared<const std::string>(
-        publication.has_join() ? EncodeJoinPush(name, ViewOf(publication.join()))
-                               : EncodeLeavePush(name, ViewOf(publication.leave())));
-    for (const auto& [session, unused] : entry->subscribers) sessions_->Send(session, event);
+    bool join = publication.has_join();
+    ClientInfoView info = ViewOf(join ? publication.join() : publication.leave());
+    auto encode = [&](WireFormat format) {
+      return join ? EncodeJoinPush(format, name, info) : EncodeLeavePush(format, name, info);
+    };
+    LazyFrames event(encode);
+    for (const auto& [session, unused] : entry->subscribers) {
+      sessions_->Send(session, event.For(session->format));
+    }
     metrics_->deliveries.Increment(entry->subscribers.size());
     return;
   }
-  // Encoded once; every subscriber's queue shares these bytes.
+  // Encoded at most once per wire format; every subscriber's queue of that
+  // format shares the bytes.
   ClientInfoView info = ViewOf(publication.info());
-  Frame frame = std::make_shared<const std::string>(EncodePublicationPush(
-      name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr));
+  SharedPublication push = std::make_shared<const PublicationPush>(
+      name, publication.data(), publication.offset(), publication.has_info() ? &info : nullptr);
   StreamTracker::Live live =
       entry->tracker.has_value()
-          ? entry->tracker->OnLive(publication.offset(), publication.epoch(), frame)
+          ? entry->tracker->OnLive(publication.offset(), publication.epoch(), push)
           : StreamTracker::Live::kUntracked;
   size_t queued = 0;
   switch (live) {
     case StreamTracker::Live::kUntracked:
       for (const auto& [session, unused] : entry->subscribers) {
         ++deliveries_;
-        sessions_->Send(session, frame);
+        sessions_->Send(session, push->For(session->format));
       }
       queued = entry->subscribers.size();
       metrics_->deliveries.Increment(queued);
       break;
     case StreamTracker::Live::kDeliver:
-      queued = DeliverTracked(*entry, publication.offset(), frame);
+      queued = DeliverTracked(*entry, publication.offset(), *push);
       break;
     case StreamTracker::Live::kHeld:
       break;
@@ -374,14 +384,15 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
   std::vector<ClientSession*> too_slow;
   for (auto& [session, run] : entry->positioning) {
     // Positioning sessions merge by offset themselves.
-    if (!run->positioning.Hold(publication.offset(), publication.epoch(), frame)) {
+    if (!run->positioning.Hold(publication.offset(), publication.epoch(), push)) {
       too_slow.push_back(session);
     }
   }
   for (ClientSession* session : too_slow) sessions_->Disconnect(session, kCloseSlow, "slow");
 }
 
-size_t Subscriptions::DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame) {
+size_t Subscriptions::DeliverTracked(ChannelEntry& entry, uint64_t offset,
+                                     const PublicationPush& push) {
   size_t queued = 0;
   for (auto& [session, delivered] : entry.subscribers) {
     // Never twice, never backwards: a subscriber may already hold this
@@ -389,7 +400,7 @@ size_t Subscriptions::DeliverTracked(ChannelEntry& entry, uint64_t offset, const
     if (offset <= delivered) continue;
     delivered = offset;
     ++queued;
-    sessions_->Send(session, frame);
+    sessions_->Send(session, push.For(session->format));
   }
   deliveries_ += queued;
   metrics_->deliveries.Increment(queued);
@@ -424,9 +435,9 @@ void Subscriptions::OnRepairAnswer(const std::string& key, uint64_t fetch_id,
   std::string_view name = SplitChannelKey(key).channel;
   StreamTracker::RepairStep step = entry->tracker->OnRepairPage(
       answer, [name](const control::v1::HistoryPublication& publication) {
-        return PublicationFrame(name, publication);
+        return PublicationOf(name, publication);
       });
-  for (const StreamItem& item : step.deliver) DeliverTracked(*entry, item.offset, item.frame);
+  for (const StreamItem& item : step.deliver) DeliverTracked(*entry, item.offset, *item.push);
   switch (step.kind) {
     case StreamTracker::RepairStep::Kind::kFetchMore:
       FetchRepair(key, *entry);
@@ -455,14 +466,16 @@ void Subscriptions::ResetChannel(const std::string& key) {
   std::vector<ClientSession*> subscribers;
   subscribers.reserve(entry->subscribers.size());
   for (const auto& [session, delivered] : entry->subscribers) subscribers.push_back(session);
-  Frame push = std::make_shared<const std::string>(
-      EncodeUnsubscribePush(name, kUnsubscribeInsufficientState, "insufficient state"));
+  auto encode = [&name](WireFormat format) {
+    return EncodeUnsubscribePush(format, name, kUnsubscribeInsufficientState, "insufficient state");
+  };
+  LazyFrames push(encode);
   repair_fetch_.erase(key);
   // Sessions still positioning keep the entry; they learn the new position
   // from their own answer.
   if (entry->tracker.has_value()) entry->tracker->Reset();
   for (ClientSession* session : subscribers) {
-    sessions_->Send(session, push);
+    sessions_->Send(session, push.For(session->format));
     Remove(session, name);
   }
 }

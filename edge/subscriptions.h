@@ -109,7 +109,7 @@ class Subscriptions {
   void ConfirmChannels(uint64_t acked_seq);
   void OnPublication(const edge::v1::Publication& publication);
   // Returns the subscribers it was queued to.
-  size_t DeliverTracked(ChannelEntry& entry, uint64_t offset, const Frame& frame);
+  size_t DeliverTracked(ChannelEntry& entry, uint64_t offset, const PublicationPush& push);
   void FetchRepair(const std::string& key, ChannelEntry& entry);
   void OnRepairAnswer(const std::string& key, uint64_t fetch_id,
                       absl::StatusOr<control::v1::HistoryResponse> answer);

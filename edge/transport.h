@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "edge/outbound_queue.h"
+#include "edge/wire_format.h"
 
 namespace wirehub::edge {
 
@@ -22,6 +23,8 @@ struct Connection {
 
   const uint64_t id;
   void* user = nullptr;
+  // Set by the transport from the handshake, before OnOpen; never changes.
+  WireFormat format = WireFormat::kJson;
 };
 
 // The transport's calls up into the protocol logic.

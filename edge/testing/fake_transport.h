@@ -26,6 +26,8 @@ class FakeTransport final : public Transport {
     std::unique_ptr<Connection> connection;
     // Every frame sent, one protocol message each.
     std::vector<std::string> sent;
+    // The same frames as shared: equal pointers are one encoding.
+    std::vector<Frame> frames;
     size_t queued_bytes = 0;
     int close_code = 0;
     std::string close_reason;
@@ -36,10 +38,11 @@ class FakeTransport final : public Transport {
   void set_handler(TransportHandler* handler) { handler_ = handler; }
 
   // A client connects: returns its connection id.
-  uint64_t Open() {
+  uint64_t Open(WireFormat format = WireFormat::kJson) {
     uint64_t id = next_id_++;
     Peer& peer = peers_[id];
     peer.connection = std::make_unique<Connection>(id);
+    peer.connection->format = format;
     handler_->OnOpen(peer.connection.get());
     return id;
   }
@@ -95,6 +98,7 @@ class FakeTransport final : public Transport {
     if (p.queued_bytes + frame->size() > queue_max_bytes_) return false;
     p.queued_bytes += frame->size();
     p.sent.push_back(*frame);
+    p.frames.push_back(std::move(frame));
     return true;
   }
   void Close(Connection* connection, int code, std::string_view reason) override {
