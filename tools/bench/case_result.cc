@@ -66,6 +66,7 @@ std::string ToJsonLine(const CaseResult& r) {
   f.Str("server", r.server);
   f.Str("transport", r.transport);
   f.Str("tls", r.tls);
+  f.Str("wire", r.wire);
   f.Num("clients", static_cast<double>(r.clients));
   f.Num("channels", static_cast<double>(r.channels));
   f.Opt("publish_rate", r.publish_rate);
@@ -105,6 +106,7 @@ std::string ToJsonLine(const CaseResult& r) {
   }
   f.Opt("server_cpu_s", r.server_cpu_s);
   f.Opt("server_cpu_us_per_delivery", r.server_cpu_us_per_delivery);
+  f.Opt("bytes_per_delivery", r.bytes_per_delivery);
   f.Opt("server_rss_bytes", r.server_rss_bytes);
   f.Opt("rss_per_client_bytes", r.rss_per_client_bytes);
   f.Opt("connects_per_s", r.connects_per_s);
@@ -170,6 +172,9 @@ std::string ToSummary(const CaseResult& r) {
   if (r.deliveries_per_s) absl::StrAppendFormat(&out, ", %.0f deliveries/s", *r.deliveries_per_s);
   if (r.server_cpu_us_per_delivery) {
     absl::StrAppendFormat(&out, ", %.2f us server CPU/delivery", *r.server_cpu_us_per_delivery);
+  }
+  if (r.bytes_per_delivery) {
+    absl::StrAppendFormat(&out, ", %.1f B/delivery", *r.bytes_per_delivery);
   }
   if (r.server_cpu_s) {
     absl::StrAppendFormat(&out, "\n  server CPU %.2f s", *r.server_cpu_s);

@@ -34,6 +34,9 @@ struct CaseResult {
   // negotiated protocol and cipher (e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384").
   std::string transport;
   std::string tls;
+  // wirehub's client protocol encoding when the case sets it (the wire
+  // scenario): "json" or "protobuf".
+  std::string wire;
   uint64_t clients = 0;
   uint64_t channels = 0;
   std::optional<double> publish_rate;
@@ -101,6 +104,9 @@ struct CaseResult {
 
   std::optional<double> server_cpu_s;
   std::optional<double> server_cpu_us_per_delivery;
+  // WebSocket frame bytes (headers included) the subscribers received
+  // while subscribed, per delivery (the wire scenario).
+  std::optional<double> bytes_per_delivery;
   std::optional<uint64_t> server_rss_bytes;
   std::optional<double> rss_per_client_bytes;
   std::optional<double> connects_per_s;

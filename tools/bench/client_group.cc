@@ -76,6 +76,7 @@ struct ClientGroup::Child {
   size_t closed ABSL_GUARDED_BY(mu) = 0;
   size_t slow_closed ABSL_GUARDED_BY(mu) = 0;
   uint64_t received ABSL_GUARDED_BY(mu) = 0;
+  uint64_t received_bytes ABSL_GUARDED_BY(mu) = 0;
   int64_t connect_ns ABSL_GUARDED_BY(mu) = 0;
   int64_t subscribe_ns ABSL_GUARDED_BY(mu) = 0;
   std::string error ABSL_GUARDED_BY(mu);
@@ -90,12 +91,13 @@ struct ClientGroup::Child {
       std::vector<absl::string_view> fields = SplitFields(line);
       if (fields.empty()) continue;
       absl::MutexLock lock(&mu);
-      if (fields[0] == "status" && fields.size() == 8) {
+      if (fields[0] == "status" && fields.size() == 9) {
         bool ok =
             absl::SimpleAtoi(fields[1], &subscribed) && absl::SimpleAtoi(fields[2], &failed) &&
             absl::SimpleAtoi(fields[3], &closed) && absl::SimpleAtoi(fields[4], &slow_closed) &&
             absl::SimpleAtoi(fields[5], &received) && absl::SimpleAtoi(fields[6], &connect_ns) &&
-            absl::SimpleAtoi(fields[7], &subscribe_ns);
+            absl::SimpleAtoi(fields[7], &subscribe_ns) &&
+            absl::SimpleAtoi(fields[8], &received_bytes);
         if (!ok && error.empty()) error = "bad status line from a client process";
       } else if (fields[0] == "error") {
         if (error.empty()) error = line.substr(6);
@@ -120,6 +122,7 @@ ClientPoolOptions LocalWorkerOptions(const ClientGroupSpec& spec, size_t worker)
   }
   ClientPoolOptions options;
   options.protocol = spec.protocol;
+  options.wire = spec.wire;
   options.server_host = spec.host;
   options.server_port = spec.ports.empty() ? 0 : spec.ports[worker % spec.ports.size()];
   options.source_addresses = spec.source_addresses;
@@ -259,6 +262,10 @@ size_t ClientGroup::slow_closed() const {
 }
 
 uint64_t ClientGroup::received() const { return Sum(&ClientPool::received, &Child::received); }
+
+uint64_t ClientGroup::received_bytes() const {
+  return Sum(&ClientPool::received_bytes, &Child::received_bytes);
+}
 
 absl::Duration ClientGroup::LongestPhase(absl::Duration (ClientPool::*of_pool)() const,
                                          int64_t Child::*of_child_ns) const {

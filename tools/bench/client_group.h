@@ -36,6 +36,8 @@ namespace wirehub::bench {
 // started as `wirehub-bench clients`.
 struct ClientGroupSpec {
   ClientProtocol protocol = ClientProtocol::kWirehub;
+  // kWirehub: JSON or the centrifuge-protobuf subprotocol.
+  WireFormat wire = WireFormat::kJson;
   std::string host = "127.0.0.1";
   // Worker w's clients connect to ports[w % size] (several edges): there
   // must be at least as many workers as ports.
@@ -104,6 +106,8 @@ class ClientGroup {
   size_t closed() const;
   size_t slow_closed() const;
   uint64_t received() const;
+  // Frame bytes received while subscribed (ClientPool::received_bytes()).
+  uint64_t received_bytes() const;
   // The longest worker's phase; zero until every worker finished it.
   absl::Duration connect_phase() const;
   absl::Duration subscribe_phase() const;

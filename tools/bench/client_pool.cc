@@ -20,6 +20,7 @@
 #include "tools/bench/bench_payload.h"
 #include "tools/bench/client_pool_conn.h"
 #include "tools/bench/nats_parser.h"
+#include "tools/bench/protobuf_wire.h"
 #include "tools/bench/ws_handshake.h"
 
 namespace wirehub::bench {
@@ -31,6 +32,21 @@ using State = client_pool_internal::State;
 constexpr uint64_t kWakeToken = ~uint64_t{0};
 
 }  // namespace
+
+std::string_view WireFormatName(WireFormat wire) {
+  return wire == WireFormat::kProtobuf ? "protobuf" : "json";
+}
+
+bool ParseWireFormat(std::string_view name, WireFormat* wire) {
+  if (name == "json") {
+    *wire = WireFormat::kJson;
+  } else if (name == "protobuf") {
+    *wire = WireFormat::kProtobuf;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 ClientPool::ClientPool(ClientPoolOptions options)
     : options_(std::move(options)),
@@ -264,7 +280,10 @@ void ClientPool::StartUpgrade(Conn& conn) {
   UpdateInterest(conn);
   std::string host =
       absl::StrCat(options_.server_host, ":", conn.port != 0 ? conn.port : options_.server_port);
-  Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key));
+  Send(conn, BuildWsHandshakeRequest(host, options_.resource(conn.index), conn.ws_key,
+                                     protobuf() ? absl::StrCat("Sec-WebSocket-Protocol: ",
+                                                               AsAbsl(kProtobufSubprotocol), "\r\n")
+                                                : std::string()));
 }
 
 void ClientPool::Send(Conn& conn, std::string_view bytes) {
@@ -349,7 +368,8 @@ void ClientPool::OnReadable(Conn& conn) {
 void ClientPool::ProcessInput(Conn& conn, char* data, size_t size) {
   std::string_view input(data, size);
   if (conn.state == State::kHandshaking) {
-    absl::StatusOr<size_t> header = ParseWsHandshakeResponse(input, conn.ws_key);
+    absl::StatusOr<size_t> header = ParseWsHandshakeResponse(
+        input, conn.ws_key, protobuf() ? kProtobufSubprotocol : std::string_view());
     if (!header.ok()) {
       Fail(conn, absl::StrCat("handshake: ", header.status().message()));
       return;
@@ -370,6 +390,9 @@ void ClientPool::ProcessInput(Conn& conn, char* data, size_t size) {
       return;
     }
     if (*used == 0) break;
+    if (conn.state == State::kSubscribed && !conn.slow) {
+      received_bytes_.fetch_add(*used, std::memory_order_relaxed);
+    }
     switch (frame.opcode) {
       case WebSocketOpcode::kPing:
         SendFrame(conn, frame.payload, WebSocketOpcode::kPong);
@@ -405,6 +428,12 @@ void ClientPool::OnOpen(Conn& conn) {
   conn.state = State::kOpen;
   switch (options_.protocol) {
     case ClientProtocol::kWirehub:
+      if (protobuf()) {
+        std::string command;
+        AppendConnectCommand(1, options_.token(conn.index), "wirehub-bench", &command);
+        SendFrame(conn, command, WebSocketOpcode::kBinary);
+        break;
+      }
       SendFrame(
           conn,
           absl::StrCat(R"({"id":1,"connect":{"token":")", options_.token(conn.index), R"("}})"),
@@ -458,6 +487,10 @@ void ClientPool::MarkSubscribed(Conn& conn) {
 void ClientPool::HandleMessage(Conn& conn, std::string_view message) {
   switch (options_.protocol) {
     case ClientProtocol::kWirehub:
+      if (protobuf()) {
+        HandleProtobufMessage(conn, message);
+        break;
+      }
       // A frame may carry several replies and pushes, one per line.
       while (!message.empty() && conn.fd >= 0) {
         size_t end = message.find('\n');
@@ -502,6 +535,55 @@ void ClientPool::HandleWirehubLine(Conn& conn, std::string_view line) {
         conn,
         absl::StrCat(R"({"id":2,"subscribe":{"channel":")", options_.channel(conn.index), R"("}})"),
         WebSocketOpcode::kText);
+  } else {
+    MarkSubscribed(conn);
+  }
+}
+
+void ClientPool::HandleProtobufMessage(Conn& conn, std::string_view message) {
+  std::string_view reply;
+  while (conn.fd >= 0) {
+    switch (NextDelimited(&message, &reply)) {
+      case DelimitedResult::kEnd:
+        return;
+      case DelimitedResult::kMalformed:
+        Fail(conn, "protobuf: a reply's length runs past its WebSocket message");
+        return;
+      case DelimitedResult::kMessage:
+        HandleProtobufReply(conn, reply);
+        break;
+    }
+  }
+}
+
+void ClientPool::HandleProtobufReply(Conn& conn, std::string_view bytes) {
+  if (bytes.empty()) {  // Server ping: an empty Reply; the pong is an empty Command.
+    if (conn.pong) SendFrame(conn, kProtobufPong, WebSocketOpcode::kBinary);
+    return;
+  }
+  ProtobufReply reply;
+  if (absl::Status parsed = ParseProtobufReply(bytes, &reply); !parsed.ok()) {
+    Fail(conn, absl::StrCat("protobuf: ", parsed.message()));
+    return;
+  }
+  if (conn.state == State::kSubscribed) {
+    // Other pushes (join, leave, ...) are not what the bench counts.
+    if (reply.has_publication) RecordPayload(conn, reply.publication_data);
+    return;
+  }
+  if (reply.id != 1 && reply.id != 2) return;
+  const bool connect_reply = reply.id == 1;
+  if (reply.has_error) {
+    Fail(conn, absl::StrCat(connect_reply ? "connect" : "subscribe", " refused: ", reply.error_code,
+                            " ", AsAbsl(reply.error_message)));
+    return;
+  }
+  if (connect_reply) {
+    conn.pong = reply.connect_pong;
+    MarkConnected(conn);
+    std::string command;
+    AppendSubscribeCommand(2, options_.channel(conn.index), &command);
+    SendFrame(conn, command, WebSocketOpcode::kBinary);
   } else {
     MarkSubscribed(conn);
   }
@@ -583,6 +665,7 @@ void ClientPool::Close(Conn& conn) {
   conn.in.clear();
   conn.in.shrink_to_fit();
   conn.nats.reset();
+  conn.pong = false;
 }
 
 }  // namespace wirehub::bench

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,8 +38,25 @@ enum class ClientProtocol {
   kNats,
 };
 
+// How a kWirehub client encodes the client protocol.
+enum class WireFormat {
+  // JSON in text frames, replies separated by '\n' (no subprotocol).
+  kJson,
+  // The `centrifuge-protobuf` subprotocol: varint-delimited Commands and
+  // Replies in binary frames (tools/bench/protobuf_wire.h).
+  kProtobuf,
+};
+
+// WireFormatName(), ParseWireFormat()
+//
+// "json" or "protobuf", and back; false for any other name.
+std::string_view WireFormatName(WireFormat wire);
+bool ParseWireFormat(std::string_view name, WireFormat* wire);
+
 struct ClientPoolOptions {
   ClientProtocol protocol = ClientProtocol::kWirehub;
+  // kWirehub only.
+  WireFormat wire = WireFormat::kJson;
   std::string server_host = "127.0.0.1";
   int server_port = 0;
   // Connection i binds to source_addresses[i % size]: each address has its
@@ -115,6 +133,10 @@ class ClientPool {
   size_t slow_closed() const { return slow_closed_.load(std::memory_order_relaxed); }
   size_t slow_clients() const;
   uint64_t received() const { return received_.load(std::memory_order_relaxed); }
+  // WebSocket frame bytes (headers included) that subscribed clients that
+  // are not slow received: what a delivery costs on the wire, pings and
+  // other pushes included.
+  uint64_t received_bytes() const { return received_bytes_.load(std::memory_order_relaxed); }
   // With reconnect_port: connections subscribed again after a close.
   size_t reconnected() const { return reconnected_.load(std::memory_order_relaxed); }
   // Time from Run() until the last connect reply (kWirehub) or open
@@ -143,6 +165,9 @@ class ClientPool {
  private:
   struct Conn;
 
+  bool protobuf() const {
+    return options_.protocol == ClientProtocol::kWirehub && options_.wire == WireFormat::kProtobuf;
+  }
   void StartConnects();
   void StartConnect(size_t index);
   void HandleEvent(Conn& conn, uint32_t events);
@@ -159,6 +184,9 @@ class ClientPool {
   void ProcessInput(Conn& conn, char* data, size_t size);
   void HandleMessage(Conn& conn, std::string_view message);
   void HandleWirehubLine(Conn& conn, std::string_view line);
+  // kProtobuf: a binary message of varint-delimited Replies, and one Reply.
+  void HandleProtobufMessage(Conn& conn, std::string_view message);
+  void HandleProtobufReply(Conn& conn, std::string_view reply);
   void HandleNatsBytes(Conn& conn, std::string_view bytes);
   void RecordPayload(Conn& conn, std::string_view data);
   // Counts one bench publication received by `conn`.
@@ -193,6 +221,7 @@ class ClientPool {
   std::atomic<size_t> closed_{0};
   std::atomic<size_t> slow_closed_{0};
   std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> received_bytes_{0};
   std::atomic<size_t> reconnected_{0};
   std::vector<absl::Duration> reconnect_times_;  // Pool thread.
   std::atomic<int64_t> connect_phase_ns_{0};

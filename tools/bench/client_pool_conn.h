@@ -44,6 +44,8 @@ struct ClientPool::Conn {
   bool paused = false;      // Slow client not reading.
   bool want_write = false;  // EPOLLOUT registered.
   bool counted_connected = false;
+  // kProtobuf: the connect result asked for pongs (ConnectResult.pong).
+  bool pong = false;
   // Set when it connects again after a close (reconnect_port).
   bool reconnecting = false;
   int port = 0;  // 0: options_.server_port.

@@ -33,8 +33,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/bench/bench_payload.h"
+#include "tools/bench/protobuf_wire.h"
 #include "tools/bench/sequence_tracker.h"
 #include "tools/bench/ws_handshake.h"
+#include "wirehub/client/v1/client.pb.h"
 
 namespace wirehub::bench {
 namespace {
@@ -750,6 +752,187 @@ TEST(ClientPoolTest, AnswersWebSocketPingsWithTheirPayload) {
   EXPECT_TRUE(WaitFor([&] { return pool.received() == 1; })) << pool.first_error();
   EXPECT_EQ(pool.failed(), 0u);
   EXPECT_EQ(pool.closed(), 0u);
+  ASSERT_TRUE(runner.Finish().ok());
+  server.Join();
+}
+
+// --- The centrifuge-protobuf subprotocol. ---------------------------------
+
+std::string Delimited(const google::protobuf::MessageLite& message) {
+  std::string body = message.SerializeAsString();
+  std::string out;
+  AppendVarint(body.size(), &out);
+  return out + body;
+}
+
+std::string BinaryFrame(std::string_view payload) {
+  return ServerFrame(WebSocketOpcode::kBinary, payload);
+}
+
+// The edge's publication push of bench payload `seq` on client `index`'s
+// channel, length-prefixed.
+std::string ProtobufPush(size_t index, uint64_t seq) {
+  std::string data;
+  FormatBenchPayload(BenchPayload{.ts_ns = MonotonicNowNs(), .seq = seq}, kDefaultBenchPayloadBytes,
+                     &data);
+  client::v1::Reply reply;
+  reply.mutable_push()->set_channel(ChannelOf(index));
+  reply.mutable_push()->mutable_pub()->set_data(data);
+  reply.mutable_push()->mutable_pub()->set_offset(seq);
+  return Delimited(reply);
+}
+
+std::string ProtobufPushes(size_t index, const std::vector<uint64_t>& seqs) {
+  std::string out;
+  for (uint64_t seq : seqs) out += ProtobufPush(index, seq);
+  return out;
+}
+
+ClientPoolOptions ProtobufOptions(int port, size_t clients) {
+  ClientPoolOptions options = WirehubOptions(port, clients);
+  options.wire = WireFormat::kProtobuf;
+  return options;
+}
+
+// Reads the next client frame, which must be a whole binary frame holding
+// exactly one Command.
+bool ReadCommand(ServerConn& conn, client::v1::Command* command) {
+  ClientFrame frame;
+  if (!conn.ReadFrame(&frame)) return false;
+  EXPECT_EQ(frame.opcode, WebSocketOpcode::kBinary);
+  EXPECT_TRUE(frame.fin);
+  std::string_view input = frame.payload;
+  std::string_view body;
+  EXPECT_EQ(NextDelimited(&input, &body), DelimitedResult::kMessage);
+  EXPECT_TRUE(input.empty()) << "one command per frame";
+  return command->ParseFromArray(body.data(), static_cast<int>(body.size()));
+}
+
+// Plays the edge's side of a protobuf client's upgrade and connect (with
+// ConnectResult.pong = `pong`) and reads its subscribe command.
+bool AcceptProtobufClient(ServerConn& conn, bool pong, size_t* index) {
+  std::string request;
+  if (!conn.ReadRequest(&request)) return false;
+  *index = IndexOf(request);
+  EXPECT_THAT(request, HasSubstr("\r\nSec-WebSocket-Protocol: centrifuge-protobuf\r\n"));
+  std::string response = ServerConn::UpgradeResponse(request);
+  response.insert(response.size() - 2, "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n");
+  if (!conn.Write(response)) return false;
+  client::v1::Command connect;
+  if (!ReadCommand(conn, &connect)) return false;
+  EXPECT_EQ(connect.id(), 1u);
+  EXPECT_EQ(connect.connect().token(), absl::StrCat("T", *index));
+  client::v1::Reply connected;
+  connected.set_id(1);
+  connected.mutable_connect()->set_client("x");
+  connected.mutable_connect()->set_ping(25);
+  connected.mutable_connect()->set_pong(pong);
+  if (!conn.Write(BinaryFrame(Delimited(connected)))) return false;
+  client::v1::Command subscribe;
+  if (!ReadCommand(conn, &subscribe)) return false;
+  EXPECT_EQ(subscribe.id(), 2u);
+  EXPECT_EQ(subscribe.subscribe().channel(), ChannelOf(*index));
+  return true;
+}
+
+TEST(ClientPoolTest, ProtobufConnectsSubscribesAndAccountsEveryPublication) {
+  constexpr size_t kClients = 2;
+  constexpr uint64_t kPublications = 800;
+  TestServer server(kClients, [&](ServerConn& conn) {
+    size_t index = 0;
+    if (!AcceptProtobufClient(conn, /*pong=*/true, &index)) return;
+    // The subscribe reply and the first push in one message.
+    client::v1::Reply subscribed;
+    subscribed.set_id(2);
+    subscribed.mutable_subscribe();
+    ASSERT_TRUE(conn.Write(BinaryFrame(Delimited(subscribed) + ProtobufPush(index, 1))));
+    // A ping (an empty Reply) among pushes: answered with an empty Command.
+    ASSERT_TRUE(conn.Write(BinaryFrame(ProtobufPushes(index, {2, 3}) + std::string(1, '\0') +
+                                       ProtobufPush(index, 4))));
+    ClientFrame pong;
+    ASSERT_TRUE(conn.ReadFrame(&pong));
+    EXPECT_EQ(pong.opcode, WebSocketOpcode::kBinary);
+    EXPECT_EQ(pong.payload, std::string(1, '\0'));
+    // A message split across TCP writes, then one over 64 KiB.
+    std::string split = BinaryFrame(ProtobufPushes(index, Range(5, 9)));
+    ASSERT_TRUE(conn.Write(std::string_view(split).substr(0, 9)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_TRUE(conn.Write(std::string_view(split).substr(9)));
+    std::string big = BinaryFrame(ProtobufPushes(index, Range(10, kPublications)));
+    EXPECT_GT(big.size(), 0xFFFFu);
+    ASSERT_TRUE(conn.Write(big));
+    EXPECT_TRUE(conn.WaitClosed());
+  });
+  ClientPool pool(ProtobufOptions(server.port(), kClients));
+  PoolRunner runner(pool);
+  EXPECT_TRUE(WaitFor([&] { return pool.received() == kPublications * kClients; }))
+      << "received " << pool.received() << "; " << pool.first_error();
+  EXPECT_EQ(pool.subscribed(), kClients);
+  EXPECT_EQ(pool.failed(), 0u) << pool.first_error();
+  ASSERT_TRUE(runner.Finish().ok());
+  server.Join();
+
+  EXPECT_EQ(pool.histogram().Count(), kPublications * kClients);
+  for (size_t i = 0; i < kClients; ++i) {
+    pool.tracker().Finish(i, kPublications);
+    const SequenceTracker::Counts& counts = pool.tracker().counts(i);
+    EXPECT_EQ(counts.received, kPublications) << "client " << i;
+    EXPECT_EQ(counts.missing + counts.duplicated + counts.late, 0u) << "client " << i;
+  }
+  // Every push but the first (which came with the subscribe reply) was
+  // counted with its framing: > 100 bytes of data each.
+  EXPECT_GT(pool.received_bytes(), (kPublications - 1) * kClients * kDefaultBenchPayloadBytes);
+  EXPECT_LT(pool.received_bytes(), kPublications * kClients * 200);
+}
+
+TEST(ClientPoolTest, ProtobufWithoutTheSubprotocolInTheAnswerFailsTheClient) {
+  TestServer server(1, [&](ServerConn& conn) {
+    std::string request;
+    ASSERT_TRUE(conn.ReadRequest(&request));
+    // An edge that speaks JSON only answers 101 without the subprotocol.
+    ASSERT_TRUE(conn.Write(ServerConn::UpgradeResponse(request)));
+    EXPECT_TRUE(conn.WaitClosed());
+  });
+  ClientPool pool(ProtobufOptions(server.port(), 1));
+  PoolRunner runner(pool);
+  EXPECT_TRUE(WaitFor([&] { return pool.failed() == 1; }));
+  EXPECT_THAT(pool.first_error(), HasSubstr("centrifuge-protobuf"));
+  ASSERT_TRUE(runner.Finish().ok());
+  server.Join();
+}
+
+TEST(ClientPoolTest, ProtobufSubscribeErrorFailsTheClient) {
+  TestServer server(1, [&](ServerConn& conn) {
+    size_t index = 0;
+    if (!AcceptProtobufClient(conn, /*pong=*/false, &index)) return;
+    client::v1::Reply refused;
+    refused.set_id(2);
+    refused.mutable_error()->set_code(103);
+    refused.mutable_error()->set_message("permission denied");
+    ASSERT_TRUE(conn.Write(BinaryFrame(Delimited(refused))));
+    EXPECT_TRUE(conn.WaitClosed());
+  });
+  ClientPool pool(ProtobufOptions(server.port(), 1));
+  PoolRunner runner(pool);
+  EXPECT_TRUE(WaitFor([&] { return pool.failed() == 1; }));
+  EXPECT_THAT(pool.first_error(), HasSubstr("subscribe refused: 103 permission denied"));
+  EXPECT_EQ(pool.subscribed(), 0u);
+  ASSERT_TRUE(runner.Finish().ok());
+  server.Join();
+}
+
+TEST(ClientPoolTest, ProtobufMalformedReplyFailsTheClient) {
+  TestServer server(1, [&](ServerConn& conn) {
+    size_t index = 0;
+    if (!AcceptProtobufClient(conn, /*pong=*/false, &index)) return;
+    // A length past the end of the message.
+    ASSERT_TRUE(conn.Write(BinaryFrame("\x10\x08\x02")));
+    EXPECT_TRUE(conn.WaitClosed());
+  });
+  ClientPool pool(ProtobufOptions(server.port(), 1));
+  PoolRunner runner(pool);
+  EXPECT_TRUE(WaitFor([&] { return pool.failed() == 1; }));
+  EXPECT_THAT(pool.first_error(), HasSubstr("protobuf"));
   ASSERT_TRUE(runner.Finish().ok());
   server.Join();
 }

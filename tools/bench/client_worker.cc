@@ -38,11 +38,11 @@ int RunClientWorkerCommand(const std::vector<std::string>& args) {
   std::unique_ptr<ClientGroup> group = ClientGroup::StartInChild(spec, process);
   bool error_sent = false;
   while (true) {
-    std::string status =
-        absl::StrCat("status ", group->subscribed(), " ", group->failed(), " ", group->closed(),
-                     " ", group->slow_closed(), " ", group->received(), " ",
-                     absl::ToInt64Nanoseconds(group->connect_phase()), " ",
-                     absl::ToInt64Nanoseconds(group->subscribe_phase()), "\n");
+    std::string status = absl::StrCat(
+        "status ", group->subscribed(), " ", group->failed(), " ", group->closed(), " ",
+        group->slow_closed(), " ", group->received(), " ",
+        absl::ToInt64Nanoseconds(group->connect_phase()), " ",
+        absl::ToInt64Nanoseconds(group->subscribe_phase()), " ", group->received_bytes(), "\n");
     if (!error_sent) {
       std::string error = group->first_error();
       if (!error.empty()) {

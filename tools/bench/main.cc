@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/absl_compat.h"
+#include "tools/bench/client_pool.h"
 #include "tools/bench/client_worker.h"
 #include "tools/bench/drain_scenario.h"
 #include "tools/bench/scenarios.h"
@@ -69,6 +70,13 @@ servers on 127.0.0.1, measures, stops them and prints a summary; with
                  EVALSHA shaped like a real publish (--history_size,
                  --payload_bytes) on one channel, without and with a
                  subscriber on it: calls/s and redis-server CPU per call.
+  wire        wirehub's JSON against its protobuf subscribers (the
+                 centrifuge-protobuf subprotocol, issue 18) on one edge: N
+                 clients (2000) on each of --channels (1), publications at
+                 --rates (200) with payloads of 100 and 1000 bytes (or
+                 --payload_bytes), each case once per --wire (json,protobuf):
+                 deliveries/s, edge CPU and WebSocket bytes per delivery,
+                 latency. wirehub only.
   smoke       Every path above once with small numbers, in a few seconds.
   selftest    The receive path on a synthetic in-memory stream: no network.
                 --messages=N (200000) --payload_bytes=N (100)
@@ -108,6 +116,8 @@ Flags of the scenarios:
   --history_size=N (0)           publications kept per channel (history_ttl
                                  600 s) with --engines, and in redis_script
   --redis_requests=N (300000)  --pipelines=1,16   redis_script
+  --wire=json,protobuf           wire: the encodings compared, in this order
+  --channels=N[,N..] (1)         wire: channel counts the clients spread over
   --work_dir=DIR                 configs and server logs (default: a new
                                  directory under $TMPDIR)
   --edge_flag=--name=value       extra wirehub-edge flag (repeatable)
@@ -258,6 +268,18 @@ int RunScenarioCommand(const std::string& scenario, int argc, char** argv) {
         if (!absl::SimpleAtoi(part, &pipeline) || pipeline < 1) ok = false;
         options.pipelines.push_back(pipeline);
       }
+    } else if (ok && name == "wire" && !value.empty()) {
+      for (const std::string& part : SplitList(value)) {
+        wirehub::bench::WireFormat wire;
+        if (!wirehub::bench::ParseWireFormat(part, &wire)) ok = false;
+        options.wires.push_back(part);
+      }
+    } else if (ok && name == "channels" && !value.empty()) {
+      for (const std::string& part : SplitList(value)) {
+        size_t channels = 0;
+        if (!absl::SimpleAtoi(part, &channels) || channels < 1) ok = false;
+        options.channel_counts.push_back(channels);
+      }
     } else if (ok && name == "tls" && (value.empty() || value == "true")) {
       options.wirehub_tls = {true};
     } else if (ok && name == "tls" && value == "both") {
@@ -316,7 +338,7 @@ int main(int argc, char** argv) {
     return wirehub::bench::RunClientWorkerCommand(std::vector<std::string>(argv + 2, argv + argc));
   }
   for (const char* scenario : {"idle", "fanout", "latency", "channels", "slow", "scale", "tokens",
-                               "drain", "redis_script", "smoke"}) {
+                               "drain", "redis_script", "wire", "smoke"}) {
     if (command == scenario) return RunScenarioCommand(scenario, argc, argv);
   }
   std::fprintf(stderr, "wirehub-bench: %s\n%s", command.empty() ? "no command" : "unknown command",

@@ -45,6 +45,10 @@ struct CaseSpec {
   size_t client_threads = 0;
   // A delivery missing, duplicated or failed clients fail the case (smoke).
   bool strict = false;
+  // How wirehub's clients encode the client protocol; reported when
+  // report_wire (the wire scenario).
+  WireFormat wire = WireFormat::kJson;
+  bool report_wire = false;
 };
 
 std::string ChannelName(size_t i) { return BenchChannelName(i); }
@@ -56,6 +60,7 @@ absl::StatusOr<std::unique_ptr<ClientGroup>> StartClients(const BenchServer& ser
   group.clients = spec.clients;
   group.channels = spec.channels;
   group.slow_every = spec.slow_every;
+  group.wire = spec.wire;
   group.threads = spec.client_threads != 0 ? spec.client_threads : options.client_threads;
   group.processes = spec.client_processes != 0 ? spec.client_processes : options.client_processes;
   // Fewer clients than edges (1 -> 1 over several control replicas): the
@@ -75,6 +80,7 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   result.transport = server.tls_ca_file.empty() ? "ws" : "wss";
   result.clients = spec.clients;
   result.channels = spec.channels;
+  if (spec.report_wire) result.wire = std::string(WireFormatName(spec.wire));
   if (!server.engine.empty()) {
     result.engine = server.engine;
     result.control_replicas = server.control_replicas;
@@ -169,6 +175,9 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   // Deliveries each subscriber should see.
   const uint64_t expected = clients.Expected(outcome->last_seq);
   const int64_t last_progress = DrainDeliveries(clients, expected);
+  // Children report every 50 ms: the figure of their last report.
+  absl::SleepFor(absl::Milliseconds(100));
+  const uint64_t received_bytes = clients.received_bytes();
   int64_t window_ns =
       std::max<int64_t>(last_progress - publish_start, absl::ToInt64Nanoseconds(outcome->elapsed));
   ServerSamples after = SampleAll(server);
@@ -201,6 +210,8 @@ absl::StatusOr<CaseResult> RunCase(BenchServer& server, const BenchOptions& opti
   double cpu = FillProcesses(server, before, after, &result);
   if (*result.delivered > 0) {
     result.server_cpu_us_per_delivery = cpu * 1e6 / static_cast<double>(*result.delivered);
+    result.bytes_per_delivery =
+        static_cast<double>(received_bytes) / static_cast<double>(*result.delivered);
   }
   if (!server.engine.empty() && outcome->accepted > 0) {
     // Every control replica's CPU and redis-server's, per publication.
@@ -297,6 +308,8 @@ absl::Status RunCases(const BenchOptions& options, const std::vector<CaseSpec>& 
                       (*spec.api == PublishApi::kUnary || *spec.api == PublishApi::kBroadcast ||
                        *spec.api == PublishApi::kStream);
       if (grpc_api && name != "wirehub") continue;
+      // Only wirehub speaks the protobuf form.
+      if (spec.wire != WireFormat::kJson && name != "wirehub") continue;
       absl::StatusOr<CaseResult> result = RunCase(**server, layout, spec);
       if (!result.ok()) {
         std::fprintf(stderr, "[%s] %s on %s failed: %s\n", spec.scenario.c_str(), spec.name.c_str(),
@@ -473,8 +486,13 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     spread.name = "fanout from 2 generator processes";
     spread.client_processes = 2;
     spread.client_threads = 2;
-    absl::Status status =
-        RunCases(options, {idle, fan, spread, stream, broadcast}, true, options.edge_flags);
+    // wirehub's clients once over the centrifuge-protobuf subprotocol.
+    CaseSpec protobuf = fan;
+    protobuf.name = "fanout over protobuf";
+    protobuf.wire = WireFormat::kProtobuf;
+    protobuf.report_wire = true;
+    absl::Status status = RunCases(options, {idle, fan, protobuf, spread, stream, broadcast}, true,
+                                   options.edge_flags);
     // The Redis engine once: two controls on one redis-server, publications
     // crossing replicas (wirehub only; skipped without redis-server).
     if (access("/usr/bin/redis-server", X_OK) == 0 && options.engines.empty()) {
@@ -499,6 +517,45 @@ absl::Status RunScenario(const std::string& name, const BenchOptions& options) {
     wirehub_only.servers = {"wirehub"};
     absl::Status token_status = RunTokenScenario(wirehub_only, *tokens);
     return status.ok() ? token_status : status;
+  }
+  if (name == "wire") {
+    // JSON against protobuf subscribers (issue 18): the same edge, the
+    // same publications, the encodings taking turns case by case.
+    std::vector<std::string> wires =
+        options.wires.empty() ? std::vector<std::string>{"json", "protobuf"} : options.wires;
+    std::vector<size_t> payloads = {100, 1000};
+    if (options.payload_bytes != 0) payloads = {options.payload_bytes};
+    std::vector<size_t> channel_counts =
+        options.channel_counts.empty() ? std::vector<size_t>{1} : options.channel_counts;
+    const size_t clients = Or(options.clients, 2000);
+    for (size_t channels : channel_counts) {
+      for (double rate : Or(options.rates, {200})) {
+        for (size_t payload : payloads) {
+          for (const std::string& wire_name : wires) {
+            CaseSpec spec;
+            spec.scenario = "wire";
+            spec.clients = clients;
+            spec.channels = std::max<size_t>(1, channels);
+            spec.rate = rate;
+            spec.payload_bytes = payload;
+            spec.duration = Or(options.duration, absl::Seconds(10));
+            spec.report_wire = true;
+            if (!ParseWireFormat(wire_name, &spec.wire)) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("unknown wire '", wire_name, "' (json, protobuf)"));
+            }
+            const std::string subscribers =
+                spec.channels == 1
+                    ? absl::StrCat("1->", ClientsName(clients))
+                    : absl::StrFormat("%s on %d channels", ClientsName(clients), spec.channels);
+            spec.name =
+                absl::StrFormat("%s @ %g/s, %d B, %s", subscribers, rate, payload, wire_name);
+            cases.push_back(spec);
+          }
+        }
+      }
+    }
+    return RunCases(options, cases, false, options.edge_flags);
   }
   if (name == "redis_script") return RunRedisScriptScenario(options, /*smoke=*/false);
   if (name == "tokens") {

@@ -80,12 +80,16 @@ struct BenchOptions {
   // redis_script: calls per redis-benchmark run and its pipeline depths.
   size_t redis_requests = 0;
   std::vector<size_t> pipelines;
+  // wire: the client protocol encodings compared ("json", "protobuf"),
+  // and the channel counts the clients spread over.
+  std::vector<std::string> wires;
+  std::vector<size_t> channel_counts;
 };
 
 // RunScenario()
 //
 // Runs scenario `name` (idle, fanout, latency, channels, slow, scale,
-// tokens, redis_script, smoke) and
+// tokens, redis_script, wire, smoke) and
 // prints a summary per case. Errors when a server cannot be started or a
 // scenario's set-up fails (clients that cannot connect, ...); the figures of
 // cases that completed are already written.

@@ -122,6 +122,7 @@ void AddTotals(const ClientGroupTotals& part, ClientGroupTotals* sum) {
 std::vector<std::string> WorkerArgs(const ClientGroupSpec& spec, size_t process) {
   return {
       absl::StrCat("--protocol=", static_cast<int>(spec.protocol)),
+      absl::StrCat("--wire=", AsAbsl(WireFormatName(spec.wire))),
       absl::StrCat("--host=", spec.host),
       absl::StrCat("--ports=", absl::StrJoin(spec.ports, ",")),
       absl::StrCat("--sources=", absl::StrJoin(spec.source_addresses, ",")),
@@ -155,6 +156,8 @@ absl::Status ParseWorkerArgs(const std::vector<std::string>& args, ClientGroupSp
     if (name == "--protocol" && absl::SimpleAtoi(value, &protocol) && protocol >= 0 &&
         protocol <= static_cast<int>(ClientProtocol::kNats)) {
       spec->protocol = static_cast<ClientProtocol>(protocol);
+    } else if (name == "--wire") {
+      ok = ParseWireFormat(AsStd(value), &spec->wire);
     } else if (name == "--host") {
       spec->host = std::string(value);
     } else if (name == "--ports") {

@@ -63,6 +63,7 @@ TEST(WorkerPipeTest, WorkerArgsRoundTrip) {
   spec.channels = 3000;
   spec.channel_subscribers = {1, 2, 3};
   spec.reply_tokens = 100;
+  spec.wire = WireFormat::kProtobuf;
   spec.threads = 2;
   spec.processes = 3;
   spec.token_issued_at = absl::FromUnixSeconds(1700000000);
@@ -81,6 +82,7 @@ TEST(WorkerPipeTest, WorkerArgsRoundTrip) {
   EXPECT_EQ(parsed.channels, 3000u);
   EXPECT_EQ(parsed.channel_subscribers, spec.channel_subscribers);
   EXPECT_EQ(parsed.reply_tokens, 100u);
+  EXPECT_EQ(parsed.wire, WireFormat::kProtobuf);
   EXPECT_EQ(parsed.threads, 2u);
   EXPECT_EQ(parsed.processes, 3u);
   EXPECT_EQ(parsed.token_expires_at, spec.token_expires_at);
@@ -89,6 +91,7 @@ TEST(WorkerPipeTest, WorkerArgsRoundTrip) {
   ASSERT_TRUE(ParseWorkerArgs(WorkerArgs(spec, 0), &parsed, &process).ok());
   EXPECT_TRUE(parsed.channel_subscribers.empty());
   EXPECT_FALSE(ParseWorkerArgs({"--channel_subscribers=1,0"}, &parsed, &process).ok());
+  EXPECT_FALSE(ParseWorkerArgs({"--wire=xml"}, &parsed, &process).ok());
 }
 
 TEST(WorkerPipeTest, LineReaderSplitsWhatArrives) {

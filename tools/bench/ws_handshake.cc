@@ -59,7 +59,8 @@ std::string BuildWsHandshakeRequest(std::string_view host, std::string_view reso
       "\r\nSec-WebSocket-Version: 13\r\n", AsAbsl(extra_headers), "\r\n");
 }
 
-absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::string_view key) {
+absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::string_view key,
+                                                std::string_view subprotocol) {
   size_t end = input.find("\r\n\r\n");
   if (end == std::string_view::npos || end + 4 > kWsMaxHandshakeResponseBytes) {
     if (input.size() >= kWsMaxHandshakeResponseBytes) {
@@ -88,6 +89,7 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
   bool upgrade = false;
   bool connection = false;
   bool accept = false;
+  std::string_view chosen_subprotocol;
   const std::string expected_accept = WebSocketAcceptKey(key);
   while (!header.empty()) {
     eol = header.find("\r\n");
@@ -110,6 +112,8 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
         return absl::DataLossError(absl::StrCat("wrong Sec-WebSocket-Accept ", AsAbsl(value),
                                                 ", expected ", expected_accept));
       }
+    } else if (EqualsIgnoreCase(name, "Sec-WebSocket-Protocol")) {
+      chosen_subprotocol = value;
     } else if (EqualsIgnoreCase(name, "Sec-WebSocket-Extensions") && !value.empty()) {
       return absl::DataLossError(
           absl::StrCat("server chose a WebSocket extension not offered: ", AsAbsl(value)));
@@ -121,6 +125,17 @@ absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::str
   }
   if (!accept)
     return absl::DataLossError("WebSocket handshake answer without Sec-WebSocket-Accept");
+  // RFC 6455 4.1: the client fails a connection whose server chose a
+  // subprotocol it did not offer; subprotocol names are case-sensitive.
+  if (chosen_subprotocol != subprotocol) {
+    return absl::DataLossError(
+        subprotocol.empty()
+            ? absl::StrCat("server chose a subprotocol not offered: ", AsAbsl(chosen_subprotocol))
+            : absl::StrCat("server did not choose the subprotocol ", AsAbsl(subprotocol),
+                           chosen_subprotocol.empty()
+                               ? std::string(" (no Sec-WebSocket-Protocol)")
+                               : absl::StrCat(" but ", AsAbsl(chosen_subprotocol))));
+  }
   return end + 4;
 }
 

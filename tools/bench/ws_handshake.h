@@ -39,16 +39,20 @@ std::string BuildWsHandshakeRequest(std::string_view host, std::string_view reso
 // ParseWsHandshakeResponse()
 //
 // Checks the server's answer at the start of `input` against the request
-// sent with `key`. Returns 0 while the header is incomplete; otherwise the
+// sent with `key` and, when not empty, offering the one subprotocol
+// `subprotocol`. Returns 0 while the header is incomplete; otherwise the
 // size of the header (through the blank line): bytes after it are already
 // WebSocket frames.
 //
 // Errors: Unavailable when the status is not 101 (the message holds the
 // status line), DataLoss for an answer without `Upgrade: websocket`, an
 // upgrade `Connection` token or the right `Sec-WebSocket-Accept`, with an
-// extension the client did not offer, or malformed; ResourceExhausted when
-// no complete header fits in kWsMaxHandshakeResponseBytes.
-absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::string_view key);
+// extension the client did not offer, without `Sec-WebSocket-Protocol:
+// <subprotocol>` when one was offered or with a subprotocol when none was,
+// or malformed; ResourceExhausted when no complete header fits in
+// kWsMaxHandshakeResponseBytes.
+absl::StatusOr<size_t> ParseWsHandshakeResponse(std::string_view input, std::string_view key,
+                                                std::string_view subprotocol = {});
 
 }  // namespace wirehub::bench
 

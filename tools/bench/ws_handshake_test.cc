@@ -102,5 +102,27 @@ TEST(WsHandshakeTest, RefusesBadAnswers) {
   }
 }
 
+TEST(WsHandshakeTest, ChecksTheSubprotocolTheServerChose) {
+  const std::string with_protobuf =
+      GoodResponse(kRfcKey).insert(17 + 17, "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n");
+  absl::StatusOr<size_t> used =
+      ParseWsHandshakeResponse(with_protobuf, kRfcKey, "centrifuge-protobuf");
+  ASSERT_TRUE(used.ok()) << used.status();
+  EXPECT_EQ(*used, with_protobuf.size());
+
+  // Offered, but the server answered without it (an edge that speaks JSON
+  // only) or with another one.
+  used = ParseWsHandshakeResponse(GoodResponse(kRfcKey), kRfcKey, "centrifuge-protobuf");
+  EXPECT_EQ(used.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(used.status().message(), HasSubstr("no Sec-WebSocket-Protocol"));
+  used = ParseWsHandshakeResponse(with_protobuf, kRfcKey, "centrifuge-json");
+  EXPECT_EQ(used.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(used.status().message(), HasSubstr("but centrifuge-protobuf"));
+  // Not offered, yet chosen.
+  used = ParseWsHandshakeResponse(with_protobuf, kRfcKey);
+  EXPECT_EQ(used.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(used.status().message(), HasSubstr("not offered"));
+}
+
 }  // namespace
 }  // namespace wirehub::bench
