@@ -38,11 +38,13 @@ CommandMethod CommandMethodNamed(std::string_view name) {
 EdgeMetrics::EdgeMetrics(metrics::Registry* registry) : EdgeMetrics(registry, false) {}
 
 EdgeMetrics::EdgeMetrics(metrics::Registry* registry, bool discard)
-    : connections(registry
-                      ->AddGauge("wirehub_edge_connections",
-                                 "Open client connections (WebSocket handshake completed).",
-                                 {"transport", "protocol"})
-                      .Get({"websocket", "json"})),
+    : connection_family_(
+          registry->AddGauge("wirehub_edge_connections",
+                             "Open client connections (WebSocket handshake completed), by wire "
+                             "format (protocol: json or protobuf).",
+                             {"transport", "protocol"})),
+      connections(connection_family_.Get({"websocket", "json"})),
+      protobuf_connections(connection_family_.Get({"websocket", "protobuf"})),
       connects(
           registry->AddCounter("wirehub_edge_connects_total", "Connect commands that succeeded.")
               .Get({})),

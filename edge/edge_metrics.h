@@ -75,6 +75,9 @@ enum class RefusalReason {
 //   edge_metrics.deliveries.Increment(subscribers);
 //   edge_metrics.CountCommand(CommandMethod::kSubscribe, CommandOutcome::kOk);
 class EdgeMetrics {
+  // Declared first: the connection gauges below are its children.
+  metrics::GaugeFamily& connection_family_;
+
  public:
   explicit EdgeMetrics(metrics::Registry* registry);
   EdgeMetrics(const EdgeMetrics&) = delete;
@@ -108,6 +111,8 @@ class EdgeMetrics {
 
   // wirehub_edge_connections{transport="websocket",protocol="json"}.
   metrics::Gauge& connections;
+  // wirehub_edge_connections{transport="websocket",protocol="protobuf"}.
+  metrics::Gauge& protobuf_connections;
   metrics::Counter& connects;
   metrics::Gauge& subscriptions;
   metrics::Gauge& channels;

@@ -647,7 +647,8 @@ void LwsTransport::OnEstablished(struct lws* wsi) {
   }
   lws_set_opaque_user_data(wsi, connection);
   connections_.insert(connection);
-  metrics_->connections.Set(static_cast<double>(connections_.size()));
+  if (connection->format == WireFormat::kProtobuf) ++protobuf_connections_;
+  SetConnectionGauges();
   if (handler_ != nullptr) handler_->OnOpen(connection);
 }
 
@@ -777,8 +778,14 @@ void LwsTransport::OnClosed(LwsConnection* connection) {
   if (!connection->limit_key.empty()) limiter_.Release(connection->limit_key);
   if (handler_ != nullptr) handler_->OnClose(connection);
   connections_.erase(connection);
-  metrics_->connections.Set(static_cast<double>(connections_.size()));
+  if (connection->format == WireFormat::kProtobuf) --protobuf_connections_;
+  SetConnectionGauges();
   delete connection;
+}
+
+void LwsTransport::SetConnectionGauges() {
+  metrics_->connections.Set(static_cast<double>(connections_.size() - protobuf_connections_));
+  metrics_->protobuf_connections.Set(static_cast<double>(protobuf_connections_));
 }
 
 bool LwsTransport::Send(Connection* base, Frame frame) {

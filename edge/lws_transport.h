@@ -156,6 +156,8 @@ class LwsTransport final : public Transport {
   int OnReceive(LwsConnection* connection, const char* data, size_t len);
   int OnWritable(LwsConnection* connection);
   void OnClosed(LwsConnection* connection);
+  // wirehub_edge_connections by wire format.
+  void SetConnectionGauges();
   bool WriteQueued(LwsConnection* connection);
   void RequestWritable(LwsConnection* connection);
   void MarkDirty(LwsConnection* connection);
@@ -193,6 +195,8 @@ class LwsTransport final : public Transport {
   TimerId next_timer_id_ = 1;
   absl::flat_hash_map<TimerId, LwsTimer*> timers_;
   absl::flat_hash_set<LwsConnection*> connections_;
+  // Of connections_, those speaking centrifuge-protobuf.
+  size_t protobuf_connections_ = 0;
   // Connections with output queued this turn; may hold connections closed
   // since, which FlushDirty() recognizes by their absence from connections_.
   std::vector<LwsConnection*> dirty_;

@@ -273,6 +273,9 @@ TEST_F(LwsTransportLoopTest, TheOfferedSubprotocolSelectsTheWireFormat) {
     auto [opcode, payload] = client.Read();
     EXPECT_EQ(opcode, 2) << "a binary frame";
     EXPECT_EQ(payload, std::string("pb-echo:\x00\x01", 10));
+    EXPECT_THAT(
+        registry_.Render(),
+        HasSubstr(R"(wirehub_edge_connections{transport="websocket",protocol="protobuf"} 1)"));
   }
   {
     RawClient client(port_);

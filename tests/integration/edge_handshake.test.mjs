@@ -1,18 +1,21 @@
 // The edge's HTTP answers before any WebSocket frame (issue 13, points 4 and
 // 6), sent and read over raw TCP: 404 for anything but an upgrade to
 // /connection/websocket, 426 with `Sec-WebSocket-Version: 13` for another
-// version, 400 for a bad key, bad upgrade headers or an unknown subprotocol,
-// 403 for an Origin the config does not allow (a list with exact entries and
-// `*.` patterns, `*`, or no list: same-origin by Host only), and close 1002
-// for an unmasked client frame. An SDK client on the same edge keeps
-// receiving throughout.
+// version, 400 for a bad key, bad upgrade headers or no known subprotocol
+// (or an oversized Sec-WebSocket-Protocol), 101 echoing the subprotocol
+// chosen (`centrifuge-json` or `centrifuge-protobuf`, the first offered;
+// JSON when none is), 403 for an Origin the config does not allow (a list
+// with exact entries and `*.` patterns, `*`, or no list: same-origin by Host
+// only), and close 1002 for an unmasked client frame. An SDK client on the
+// same edge keeps receiving throughout.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { Env } from './harness.mjs';
-import { exchange, newKey, plainGet, upgradeRequest } from './handshake_util.mjs';
+import { Env, waitFor } from './harness.mjs';
+import { encodeFrame, exchange, newKey, plainGet, upgradeRequest } from './handshake_util.mjs';
+import { codec } from './protobuf_util.mjs';
 
 const env = new Env('wirehub-handshake');
 after(() => env.cleanup());
@@ -158,23 +161,95 @@ test('a missing Sec-WebSocket-Key, or one that is not base64 of 16 bytes, answer
   await watcherStillReceives('bad keys');
 });
 
-test('Sec-WebSocket-Protocol: none or centrifuge-json gets 101, anything else 400', async () => {
+test('Sec-WebSocket-Protocol: none or centrifuge-json speaks JSON, centrifuge-protobuf protobuf; the first known one offered wins', async () => {
   const none = await exchange(edge.port, upgradeRequest(edge.port));
   assert.equal(none.status, 101, show(none));
   assert.equal(none.headers['sec-websocket-protocol'], undefined, `no subprotocol chosen when none offered ${show(none)}`);
   none.conn.destroy();
 
-  for (const offered of ['centrifuge-json', 'foo, centrifuge-json', 'centrifuge-protobuf, centrifuge-json']) {
+  const cases = {
+    'centrifuge-json': 'centrifuge-json',
+    'foo, centrifuge-json': 'centrifuge-json',
+    'centrifuge-json, centrifuge-protobuf': 'centrifuge-json',
+    'centrifuge-protobuf': 'centrifuge-protobuf',
+    'centrifuge-protobuf, centrifuge-json': 'centrifuge-protobuf',
+    'foo, centrifuge-protobuf, centrifuge-json': 'centrifuge-protobuf',
+    'centrifuge-protobuf,centrifuge-json': 'centrifuge-protobuf',
+  };
+  for (const [offered, chosen] of Object.entries(cases)) {
     const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
-    assert.equal(r.status, 101, `offered ${offered}: ${show(r)}`);
-    assert.equal(r.headers['sec-websocket-protocol'], 'centrifuge-json', `offered ${offered}: ${show(r)}`);
-    r.conn.destroy();
-  }
-  for (const offered of ['centrifuge-protobuf', 'foo', 'json', 'foo, bar']) {
-    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
-    assertRefusal(r, 400, `offered only ${offered}`);
+    try {
+      assert.equal(r.status, 101, `offered ${offered}: ${show(r)}`);
+      assert.equal(r.headers['sec-websocket-protocol'], chosen, `offered ${offered}: ${show(r)}`);
+      // The connection speaks what was chosen: a connect in that form is answered in it.
+      const token = await env.token('subprotocol-user');
+      if (chosen === 'centrifuge-protobuf') {
+        r.conn.socket.write(encodeFrame(0x2, Buffer.from(codec.encodeCommands([{ id: 1, connect: { token } }]))));
+      } else {
+        r.conn.sendText(JSON.stringify({ id: 1, connect: { token } }));
+      }
+      const reply = await waitFor(() => {
+        const frame = r.conn.frames.find((f) => f.opcode === 1 || f.opcode === 2);
+        if (!frame) return undefined;
+        return { opcode: frame.opcode, replies: frame.opcode === 2 ? codec.decodeReplies(frame.payload) : r.conn.messages() };
+      }, 5000, `the connect reply (offered ${offered})`);
+      assert.equal(reply.opcode, chosen === 'centrifuge-protobuf' ? 2 : 1, `offered ${offered}: a binary frame for protobuf, text for JSON`);
+      assert.equal(reply.replies[0].id, 1);
+      assert.ok(reply.replies[0].connect?.client, `offered ${offered}: a connect result ${JSON.stringify(reply.replies)}`);
+    } finally {
+      r.conn?.destroy();
+    }
   }
   await watcherStillReceives('subprotocols');
+});
+
+// The longest Sec-WebSocket-Protocol value and token the edge takes
+// (docs/client-protocol.md, Negotiation); one byte more answers 400.
+const MAX_SUBPROTOCOL_HEADER_BYTES = 126; // edge/handshake_check.h; lws 4.1.6 drops 127 unanswered
+const MAX_SUBPROTOCOL_TOKEN_BYTES = 62; // edge/handshake_check.h; lws 4.1.6 drops 63 unanswered
+
+/** A header of exactly `length` bytes: `first`, then `,x` tokens (and one `,xx` to make it even). */
+function headerOfLength(first, length) {
+  let value = first;
+  while (value.length + 2 <= length) value += ',x';
+  if (value.length < length) value = `${value.slice(0, -2)},xx`;
+  assert.equal(value.length, length);
+  return value;
+}
+
+test('a Sec-WebSocket-Protocol without a known subprotocol, too long, or with a token too long answers 400', async () => {
+  for (const offered of ['foo', 'json', 'foo, bar', 'Centrifuge-JSON', 'centrifuge', 'protobuf']) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
+    assertRefusal(r, 400, `offered only ${offered}`);
+    assert.match(r.body, /centrifuge-json/, `offered ${offered}: the body names the supported subprotocols ${show(r)}`);
+    assert.match(r.body, /centrifuge-protobuf/, `offered ${offered}: the body names the supported subprotocols ${show(r)}`);
+  }
+  const header = MAX_SUBPROTOCOL_HEADER_BYTES;
+  const token = MAX_SUBPROTOCOL_TOKEN_BYTES;
+  const tooLong = {
+    [`a ${header + 1}-byte header starting with a known subprotocol`]: headerOfLength('centrifuge-protobuf', header + 1),
+    [`a ${header + 1}-byte header ending in a known subprotocol`]: `${'x'.repeat(50)}, ${'y'.repeat(header + 1 - 50 - 2 - 17)}, centrifuge-json`,
+    'a 300-byte header': headerOfLength('centrifuge-json', 300),
+    [`a ${token + 1}-byte token before centrifuge-json`]: `${'a'.repeat(token + 1)}, centrifuge-json`,
+    [`a ${token + 1}-byte token after centrifuge-protobuf`]: `centrifuge-protobuf, ${'b'.repeat(token + 1)}`,
+  };
+  for (const [what, offered] of Object.entries(tooLong)) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
+    assertRefusal(r, 400, `${what} (${offered.length} bytes)`);
+  }
+  await watcherStillReceives('refused subprotocols');
+
+  // Exactly at the bounds: accepted (and answered: lws must not drop them).
+  const bounds = {
+    [`a ${header}-byte header of many tokens`]: headerOfLength('centrifuge-protobuf', header),
+    [`a ${header}-byte header of three tokens`]: `centrifuge-protobuf, ${'y'.repeat(50)}, ${'z'.repeat(header - 19 - 2 - 50 - 2)}`,
+    [`a ${token}-byte token before centrifuge-json`]: `${'a'.repeat(token)},centrifuge-json`,
+  };
+  for (const [what, offered] of Object.entries(bounds)) {
+    const r = await exchange(edge.port, upgradeRequest(edge.port, { headers: { 'Sec-WebSocket-Protocol': offered } }));
+    assertUpgraded(r, `${what} (${offered.length} bytes): ${offered}`);
+  }
+  await watcherStillReceives('subprotocols at the bounds');
 });
 
 test('Origin against a list of exact and *. entries: listed or absent passes, anything else 403', async () => {

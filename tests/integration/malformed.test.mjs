@@ -1,12 +1,16 @@
 // Bad input from raw WebSocket clients (no SDK): each case gets the exact close
 // code or reply error, while an SDK client subscribed on the same edge keeps
-// receiving publications published between the bad inputs. Also the
-// ping/pong liveness rule on a dedicated edge with short intervals.
+// receiving publications published between the bad inputs; on JSON
+// connections and on `centrifuge-protobuf` ones (binary messages of
+// varint-delimited Commands, made with the SDK's own codec or by hand). Also
+// the ping/pong liveness rule, in both forms, on a dedicated edge with short
+// intervals.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Env, nowSeconds, signHs256, sleep } from './harness.mjs';
+import { codec, protobufRaw, protobufSdk } from './protobuf_util.mjs';
 
 const env = new Env('wirehub-malformed');
 after(() => env.cleanup());
@@ -272,32 +276,175 @@ test('invalid UTF-8 in a text frame closes with 1007', async () => {
   await watcherStillReceives('invalid UTF-8');
 });
 
-test('ping/pong: a client that never answers pings is closed with 3012', async () => {
-  const silent = await env.raw(pingEdge.url);
-  const connectedAt = Date.now();
-  const result = await silent.connect(token);
-  assert.equal(result.ping, 1, 'connect result advertises ping interval 1 s');
-  assert.equal(result.pong, true, 'connect result asks for pongs');
+test('a binary frame on a JSON connection closes with 3501 (before and after connect)', async () => {
+  for (const connectFirst of [false, true]) {
+    const r = await env.raw(edge.url);
+    if (connectFirst) await r.connect(token);
+    // What would be a valid protobuf subscribe: binary frames are not JSON's.
+    r.ws.send(Buffer.from(codec.encodeCommands([{ id: 2, subscribe: { channel: 'binary-on-json' } }])), { binary: true });
+    const close = await r.waitClose(5000);
+    assert.equal(close.code, 3501, `connected first: ${connectFirst}; reason ${JSON.stringify(close.reason)}`);
+  }
+  await watcherStillReceives('binary frames on JSON connections');
+});
 
-  const close = await silent.waitClose(8000);
-  const elapsed = close.at - connectedAt;
-  assert.ok(silent.pings.length >= 1, `the silent client was pinged before being closed (closed after ${elapsed} ms)`);
-  const sincePing = close.at - silent.pings[0];
-  assert.ok(sincePing >= 800, `closed ${sincePing} ms after the first ping: not before pong_timeout`);
-  assert.ok(elapsed <= 5000, `closed ${elapsed} ms after connect: soon after ping_interval + pong_timeout`);
-  assert.equal(close.code, 3012, `close code (reason ${JSON.stringify(close.reason)}, ${elapsed} ms after connect)`);
+// ---------------------------------------------------------------------------
+// centrifuge-protobuf connections.
+
+/** Protobuf varint of a non-negative integer. */
+function varint(value) {
+  const out = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/** One Command message (undelimited) as the SDK encodes it. */
+function commandBody(command) {
+  const delimited = Buffer.from(codec.encodeCommands([command]));
+  let pos = 0;
+  while (delimited[pos] & 0x80) pos++;
+  return delimited.subarray(pos + 1);
+}
+
+/** `bodies` (Command messages) each preceded by its length, as one binary message. */
+const delimit = (...bodies) => Buffer.concat(bodies.flatMap((b) => [varint(b.length), b]));
+
+test('protobuf: a connect and a subscribe in one message are answered in order, and the connection works', async () => {
+  const p = await protobufRaw(env, edge.url);
+  assert.equal(p.protocol, 'centrifuge-protobuf');
+  p.send({ id: 1, connect: { token } }, { id: 2, subscribe: { channel: 'pb-batch' } });
+  const [c, s] = [await p.reply(1), await p.reply(2)];
+  assert.ok(c.connect?.client, JSON.stringify(c));
+  assert.equal(c.connect.ping, 25);
+  assert.equal(c.connect.pong, true);
+  assert.ok(s.subscribe && !s.error, JSON.stringify(s));
+  assert.deepEqual(p.replies.filter((r) => r.id).map((r) => r.id), [1, 2]);
+  assert.ok(p.frames.every((f) => f.binary), 'binary frames only');
+  // An unknown field (99) in a command is skipped, as protobuf does.
+  const unknown = Buffer.concat([varint((99 << 3) | 2), varint(3), Buffer.from('abc')]);
+  p.sendBytes(delimit(Buffer.concat([commandBody({ id: 3, subscribe: { channel: 'pb-unknown-field' } }), unknown])));
+  const u = await p.reply(3);
+  assert.ok(u.subscribe && !u.error, JSON.stringify(u));
+  const pos = await env.publish('pb-batch', { ok: true });
+  const push = await p.waitReply((r) => r.push?.pub && r.push.channel === 'pb-batch', 5000, 'push on pb-batch');
+  assert.equal(push.id, 0);
+  assert.equal(Buffer.from(push.push.pub.data).toString(), '{"ok":true}');
+  assert.equal(Number(push.push.pub.offset), pos.offset);
+  // An unknown method: the same 104 as on JSON, the connection stays usable.
+  p.sendBytes(delimit(Buffer.concat([varint(1 << 3), varint(4)])));
+  const none = await p.reply(4);
+  assert.equal(none.error?.code, 104, JSON.stringify(none));
+  assert.ok(p.isOpen);
+  p.close();
+});
+
+test('protobuf: a text frame closes with 3501 (before and after connect)', async () => {
+  for (const connectFirst of [false, true]) {
+    const p = await protobufRaw(env, edge.url);
+    if (connectFirst) await p.connect(token);
+    p.sendText(JSON.stringify(connectFirst ? { id: 2, subscribe: { channel: 'text-on-pb' } } : { id: 1, connect: { token } }));
+    const close = await p.waitClose(5000);
+    assert.equal(close.code, 3501, `connected first: ${connectFirst}; reason ${JSON.stringify(close.reason)}`);
+    assert.equal(p.replies.find((r) => r.id === 2 || (!connectFirst && r.id === 1)), undefined, 'the text command was not executed');
+  }
+  await watcherStillReceives('text frames on protobuf connections');
+});
+
+test('protobuf: a truncated varint, a length past the end, a damaged Command or an empty message close with 3501', async () => {
+  const good = commandBody({ id: 2, subscribe: { channel: 'pb-damaged' } });
+  const cases = {
+    'a truncated length varint': Buffer.from([0x80]),
+    'a length varint of ten 0xff bytes': Buffer.alloc(10, 0xff),
+    'a length past the end': Buffer.from([0x05, 0x08, 0x02]),
+    'a good command, then a length past the end': Buffer.concat([delimit(good), Buffer.from([0x10, 0x08, 0x03])]),
+    'a truncated varint inside the command': delimit(Buffer.from([0x08, 0x80])),
+    'a field length past the end of the command': delimit(Buffer.from([0x2a, 0x09, 0x0a, 0x01, 0x61])),
+    'wire type 7': delimit(Buffer.from([0x0f, 0x01])),
+    'an empty message': Buffer.alloc(0),
+  };
+  for (const [what, bytes] of Object.entries(cases)) {
+    for (const connectFirst of what === 'a truncated length varint' ? [false, true] : [true]) {
+      const p = await protobufRaw(env, edge.url);
+      if (connectFirst) await p.connect(token);
+      p.sendBytes(bytes);
+      const close = await p.waitClose(5000).catch((err) => {
+        throw new Error(`${what} (connected first: ${connectFirst}): ${err.message}; replies ${JSON.stringify(p.replies)}`);
+      });
+      assert.equal(close.code, 3501, `${what} (connected first: ${connectFirst}): reason ${JSON.stringify(close.reason)}`);
+    }
+  }
+  await watcherStillReceives('damaged protobuf messages');
+});
+
+test('protobuf: a binary message larger than max_message_bytes closes with 1009', async () => {
+  // An unknown field (99) pads the command: only its size differs.
+  const padded = (id, total) => {
+    const body = commandBody({ id, subscribe: { channel: `pb-big-${id}` } });
+    const withPad = (n) => delimit(Buffer.concat([body, varint((99 << 3) | 2), varint(n), Buffer.alloc(n, 0x61)]));
+    let n = total - body.length;
+    while (withPad(n).length > total) n--;
+    return withPad(n);
+  };
+  const p = await protobufRaw(env, edge.url);
+  await p.connect(token);
+  const small = padded(2, MAX_MESSAGE_BYTES - 1024);
+  assert.equal(small.length, MAX_MESSAGE_BYTES - 1024);
+  p.sendBytes(small);
+  const ok = await p.reply(2);
+  assert.ok(ok.subscribe && !ok.error, `a message under the limit is accepted: ${JSON.stringify(ok)}`);
+
+  const big = padded(3, MAX_MESSAGE_BYTES + 1024);
+  assert.equal(big.length, MAX_MESSAGE_BYTES + 1024);
+  p.sendBytes(big);
+  const close = await p.waitClose(5000);
+  assert.equal(close.code, 1009, `close code (reason ${JSON.stringify(close.reason)})`);
+  assert.equal(p.replies.find((r) => r.id === 3), undefined, 'the oversized command was not executed');
+  await watcherStillReceives('oversized protobuf message');
+});
+
+test('ping/pong: a client that never answers pings is closed with 3012 (JSON and protobuf)', async () => {
+  // Side by side: the protobuf ping is an empty Reply (one 0x00 byte).
+  const silents = [await env.raw(pingEdge.url), await protobufRaw(env, pingEdge.url)];
+  await Promise.all(silents.map(async (silent, i) => {
+    const form = i === 0 ? 'JSON' : 'protobuf';
+    const connectedAt = Date.now();
+    const result = await silent.connect(token);
+    assert.equal(result.ping, 1, `${form}: connect result advertises ping interval 1 s`);
+    assert.equal(result.pong, true, `${form}: connect result asks for pongs`);
+
+    const close = await silent.waitClose(8000);
+    const elapsed = close.at - connectedAt;
+    assert.ok(silent.pings.length >= 1, `${form}: the silent client was pinged before being closed (closed after ${elapsed} ms)`);
+    const sincePing = close.at - silent.pings[0];
+    assert.ok(sincePing >= 800, `${form}: closed ${sincePing} ms after the first ping: not before pong_timeout`);
+    assert.ok(elapsed <= 5000, `${form}: closed ${elapsed} ms after connect: soon after ping_interval + pong_timeout`);
+    assert.equal(close.code, 3012, `${form}: close code (reason ${JSON.stringify(close.reason)}, ${elapsed} ms after connect)`);
+  }));
+  const pings = silents[1].frames.filter((f) => f.binary && f.data.length === 1 && f.data[0] === 0);
+  assert.ok(pings.length >= 1, 'the protobuf ping is a message of one 0x00 byte');
   await watcherStillReceives('no-pong close');
 });
 
-test('ping/pong: clients that answer pings (raw and SDK) stay connected', async () => {
+test('ping/pong: clients that answer pings (raw and SDK, JSON and protobuf) stay connected', async () => {
   const answering = await env.raw(pingEdge.url, { autoPong: true });
+  const pbAnswering = await protobufRaw(env, pingEdge.url, { autoPong: true });
   const sdk = env.sdk(pingEdge.url, { token: await env.token('sdk-pinged') });
+  const pbSdk = protobufSdk(env, pingEdge.url, { token: await env.token('pb-sdk-pinged') });
   const start = Date.now();
-  const result = await answering.connect(token);
-  assert.equal(result.ping, 1);
-  assert.equal(result.pong, true);
+  for (const c of [answering, pbAnswering]) {
+    const result = await c.connect(token);
+    assert.equal(result.ping, 1);
+    assert.equal(result.pong, true);
+  }
   await sdk.connectAndWait();
   await sdk.subscribeAndWait('pinged');
+  await pbSdk.connectAndWait();
+  await pbSdk.subscribeAndWait('pinged');
 
   // Several ping rounds (interval 1 s, pong timeout 1 s).
   await sleep(Math.max(0, 5000 - (Date.now() - start)));
@@ -307,8 +454,15 @@ test('ping/pong: clients that answer pings (raw and SDK) stay connected', async 
   assert.equal(sdk.sockets.length, 1, 'SDK client never reconnected');
   const sdkPongs = sdk.sockets[0].sentFrames.filter((f) => f === '{}').length;
   assert.ok(sdkPongs >= 3, `SDK answered pings with {} (${sdkPongs} pongs)`);
+  assert.ok(pbAnswering.isOpen, `answering protobuf raw client still open (close: ${JSON.stringify(pbAnswering.closeInfo)})`);
+  assert.ok(pbAnswering.pings.length >= 3, `answering protobuf raw client pinged ${pbAnswering.pings.length} times in ~5 s`);
+  assert.equal(pbSdk.state, 'connected');
+  assert.equal(pbSdk.sockets.length, 1, 'protobuf SDK client never reconnected');
+  const pbPongs = pbSdk.sockets[0].sentFrames.filter((f) => f.binary && f.data.length === 1 && f.data[0] === 0).length;
+  assert.ok(pbPongs >= 3, `protobuf SDK answered pings with an empty Command (${pbPongs} pongs)`);
 
   await env.publish('pinged', { alive: true });
   await sdk.waitPublication('pinged', (d) => d && d.alive === true, 5000, 'publication on the ping edge');
+  await pbSdk.waitPublication('pinged', (d) => Buffer.from(d).toString() === '{"alive":true}', 5000, 'protobuf publication on the ping edge');
   await watcherStillReceives('ping/pong test');
 });
