@@ -233,6 +233,9 @@ void EdgeServer::OnMessage(Connection* connection, std::string_view message, boo
     if (session->close_code != 0) break;
     HandleCommand(session, command);
   }
+  // A message of thousands of tiny commands must not leave its peak behind.
+  constexpr size_t kKeptCommands = 64;
+  if (commands_.capacity() > kKeptCommands) std::vector<Command>().swap(commands_);
 }
 
 bool EdgeServer::AdmitCommand(ClientSession* session, const Command& command) {

@@ -55,15 +55,17 @@ WireFormatChoice ChooseWireFormat(std::string_view protocol_header) {
                            false, true};
       return choice;
     }
-    // lws's tokenizer fails on an empty list item or a delimiter such as
-    // '.' or '/' inside a token, and then drops the connection unanswered.
-    if (token.empty() || !std::all_of(token.begin(), token.end(), [](char c) {
-          return absl::ascii_isalnum(c) || c == '-' || c == '_';
-        })) {
+    // lws's tokenizer fails on an empty list item, a delimiter such as '.'
+    // or '/' inside a token, or a token of digits only (it reads a number),
+    // and then drops the connection unanswered.
+    if (token.empty() ||
+        !std::all_of(token.begin(), token.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; }) ||
+        std::all_of(token.begin(), token.end(), absl::ascii_isdigit)) {
       choice.refusal = HandshakeRefusal{
           400,
           "Sec-WebSocket-Protocol must be a comma-separated list of tokens of letters, digits, "
-          "'-' and '_'",
+          "'-' and '_', not of digits only",
           false, true};
       return choice;
     }

@@ -104,11 +104,17 @@ TEST(HandshakeCheckTest, RefusesWhatLwsWouldDropUnanswered) {
   std::string long_token(kMaxSubprotocolTokenBytes + 1, 'a');
   for (const std::string& offered :
        {long_list, long_token + ", centrifuge-json", std::string("centrifuge-json,,x"),
-        std::string("wamp.2.json, centrifuge-json"), std::string("a/b, centrifuge-protobuf")}) {
+        std::string("wamp.2.json, centrifuge-json"), std::string("a/b, centrifuge-protobuf"),
+        std::string("1, centrifuge-json"), std::string("centrifuge-json, 42")}) {
     WireFormatChoice choice = ChooseWireFormat(offered);
     ASSERT_TRUE(choice.refusal.has_value()) << offered;
     EXPECT_EQ(choice.refusal->status, 400) << offered;
     EXPECT_TRUE(choice.refusal->subprotocol) << offered;
+  }
+  // lws takes these (checked against 4.1.6).
+  for (const char* offered : {"1abc, centrifuge-json", "a_b, centrifuge-json",
+                              "-x, centrifuge-protobuf", "1-a, centrifuge-json"}) {
+    EXPECT_FALSE(ChooseWireFormat(offered).refusal.has_value()) << offered;
   }
   // At the bounds exactly: accepted.
   std::string fits = "centrifuge-protobuf";

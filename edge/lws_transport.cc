@@ -68,8 +68,8 @@ const char* RefusalName(Refusal reason) {
     case Refusal::kBadRequest:
       return "not a valid WebSocket handshake (400)";
     case Refusal::kSubprotocol:
-      return "no supported Sec-WebSocket-Protocol offered (400; this edge speaks "
-             "centrifuge-json and centrifuge-protobuf)";
+      return "Sec-WebSocket-Protocol without centrifuge-json or centrifuge-protobuf, too long or "
+             "malformed (400)";
     case Refusal::kWrongPath:
       return "wrong path (404)";
     case Refusal::kVersion:

@@ -396,10 +396,10 @@ TEST(PositioningTest, LivePublicationsFollowAFailedRecovery) {
 // subscriber cannot keep up: past the bound Hold() says so.
 TEST(PositioningTest, HoldBeyondTheBoundFails) {
   PositioningLimits limits = Limits();
-  limits.max_held_bytes = 10;
+  limits.max_held_bytes = 10 + 2 * PublicationPush::kEnvelopeBytes;
   Positioning positioning(Recover("e1", 0), limits);
   EXPECT_TRUE(positioning.Hold(1, MakeFrame("aaaa")));
-  EXPECT_TRUE(positioning.Hold(2, MakeFrame("bbbbbb")));  // Exactly 10.
+  EXPECT_TRUE(positioning.Hold(2, MakeFrame("bbbbbb")));  // Exactly the bound.
   EXPECT_FALSE(positioning.Hold(3, MakeFrame("c")));
 }
 

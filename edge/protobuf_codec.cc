@@ -169,6 +169,12 @@ absl::Status ProtobufCommandParser::Parse(std::string_view message,
       commands->clear();
       return absl::InvalidArgumentError("command names more than one method");
     }
+    // Pongs in a row fold into one: each is a single byte (0x00), and a
+    // message of them must not cost a Command apiece.
+    if (methods == 0 && command_->id() == 0 && !commands->empty() &&
+        commands->back().kind == Command::Kind::kPong) {
+      continue;
+    }
     Command& command = commands->emplace_back();
     command.id = command_->id();
     if (methods == 0) {

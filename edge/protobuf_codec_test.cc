@@ -381,6 +381,25 @@ TEST(ProtobufCommandParserTest, SubRefreshNeedsToken) {
   EXPECT_EQ(command.problem, "token is required");
 }
 
+TEST(ProtobufCommandParserTest, PongsInARowFoldIntoOne) {
+  // A 64 KiB message of one-byte pongs yields one command, not 65536.
+  ProtobufCommandParser parser;
+  std::vector<Command> commands;
+  ASSERT_TRUE(parser.Parse(std::string(65536, '\0'), &commands).ok());
+  ASSERT_THAT(commands, SizeIs(1));
+  EXPECT_EQ(commands[0].kind, Command::Kind::kPong);
+  // Only consecutive ones: what lies between keeps its place.
+  proto::Command ping;
+  ping.set_id(3);
+  ping.mutable_ping();
+  std::string pong(1, '\0');
+  ASSERT_TRUE(parser.Parse(pong + pong + Delimited(ping) + pong + pong, &commands).ok());
+  ASSERT_THAT(commands, SizeIs(3));
+  EXPECT_EQ(commands[0].kind, Command::Kind::kPong);
+  EXPECT_EQ(commands[1].kind, Command::Kind::kPing);
+  EXPECT_EQ(commands[2].kind, Command::Kind::kPong);
+}
+
 TEST(ProtobufCommandParserTest, EmptyCommandIsPong) {
   Command command = ParseOne(std::string_view("\x00", 1));
   EXPECT_EQ(command.kind, Command::Kind::kPong);
@@ -485,11 +504,12 @@ TEST(ProtobufCommandParserTest, SeveralCommandsInOneMessageKeepTheirOrder) {
 TEST(ProtobufCommandParserTest, ParseReplacesPreviousCommands) {
   ProtobufCommandParser parser;
   std::vector<Command> commands;
-  ASSERT_TRUE(parser.Parse(std::string(3, '\0'), &commands).ok());
-  EXPECT_THAT(commands, SizeIs(3));
   proto::Command ping;
   ping.set_id(9);
   ping.mutable_ping();
+  ASSERT_TRUE(
+      parser.Parse(std::string(1, '\0') + Delimited(ping) + std::string(1, '\0'), &commands).ok());
+  EXPECT_THAT(commands, SizeIs(3));
   ASSERT_TRUE(parser.Parse(Delimited(ping), &commands).ok());
   ASSERT_THAT(commands, SizeIs(1));
   EXPECT_EQ(commands[0].id, 9u);

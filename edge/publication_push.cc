@@ -40,10 +40,4 @@ const Frame& PublicationPush::For(WireFormat format) const {
   return frame;
 }
 
-const Frame& LazyFrames::For(WireFormat format) {
-  Frame& frame = frames_[IndexOf(format)];
-  if (frame == nullptr) frame = std::make_shared<const std::string>(encode_(format));
-  return frame;
-}
-
 }  // namespace wirehub::edge

@@ -10,22 +10,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
-#include "absl/functional/function_ref.h"
 #include "edge/client_protocol.h"
 #include "edge/outbound_queue.h"
 #include "edge/wire_format.h"
 
 namespace wirehub::edge {
 
-// PublicationPush keeps what a publication push says (channel name, data,
-// offset, publisher) and encodes it lazily: For(format) encodes on first
-// use and every later subscriber of that format shares the same bytes. A
-// JSON-only edge therefore encodes exactly once per publication, as it did
-// before the protobuf form existed, and a protobuf subscriber costs one
-// more encoding per publication, not one per delivery. Shared by
-// subscribers, stream trackers and positioning sessions.
+// PublicationPush: one publication's push, encoded lazily at most once
+// per wire format and shared by subscribers, stream trackers and
+// positioning sessions.
 // Thread: edge loop only (the cache is filled without locking).
+//
+// It keeps what the push says (channel name, data, offset, publisher);
+// For(format) encodes on first use and every later subscriber of that
+// format shares the same bytes. A JSON-only edge therefore encodes each
+// publication once, as before the protobuf form existed, and protobuf
+// subscribers add one encoding per publication, not one per delivery.
 class PublicationPush {
  public:
   PublicationPush(std::string_view channel, std::string_view data, uint64_t offset,
@@ -39,11 +41,13 @@ class PublicationPush {
   // The push in `format`, encoded on the first call for that format.
   const Frame& For(WireFormat format) const;
 
-  // What holding it counts against held-bytes bounds: the size of what it
-  // says (channel, data, publisher). Each encoding is about as large again;
-  // the source size is the stable measure, since an encoding made later
-  // must not change the accounting of what is already held.
-  size_t bytes() const { return channel_.size() + data_.size() + info_bytes_; }
+  // What holding it counts against held-bytes bounds: what it says
+  // (channel, data, publisher) plus kEnvelopeBytes, about what either
+  // encoding adds around it, so a bound meant for encoded output holds for
+  // many small publications too. Fixed for the object's life: an encoding
+  // made later must not change the accounting of what is already held.
+  static constexpr size_t kEnvelopeBytes = 64;
+  size_t bytes() const { return channel_.size() + data_.size() + info_bytes_ + kEnvelopeBytes; }
 
  private:
   struct Info {
@@ -65,17 +69,21 @@ using SharedPublication = std::shared_ptr<const PublicationPush>;
 
 // LazyFrames: a push other than a publication (join, leave, a reset's
 // unsubscribe) encoded at most once per format while it is sent to one
-// channel's subscribers. `encode` must outlive it: name the lambda, never
-// pass a temporary (FunctionRef does not own it).
+// channel's subscribers; `encode(format)` makes it.
 // Thread: the caller's; not shared.
+template <typename Encode>
 class LazyFrames {
  public:
-  explicit LazyFrames(absl::FunctionRef<std::string(WireFormat)> encode) : encode_(encode) {}
+  explicit LazyFrames(Encode encode) : encode_(std::move(encode)) {}
 
-  const Frame& For(WireFormat format);
+  const Frame& For(WireFormat format) {
+    Frame& frame = frames_[IndexOf(format)];
+    if (frame == nullptr) frame = std::make_shared<const std::string>(encode_(format));
+    return frame;
+  }
 
  private:
-  absl::FunctionRef<std::string(WireFormat)> encode_;
+  Encode encode_;
   std::array<Frame, kWireFormats> frames_;
 };
 

@@ -25,8 +25,11 @@ using Kind = StreamTracker::RepairStep::Kind;
 constexpr size_t kManyBytes = 1 << 20;
 constexpr uint64_t kMaxGap = 1000;
 
+// What a held publication counts beyond its data.
+constexpr size_t kEnvelope = PublicationPush::kEnvelopeBytes;
+
 // A publication push whose data is `text` (no channel name, so its
-// bytes() is the text's size).
+// bytes() is the text's size plus kEnvelope).
 SharedPublication MakeFrame(std::string_view text) {
   return std::make_shared<const PublicationPush>("", text, 0, nullptr);
 }
@@ -500,13 +503,13 @@ TEST(StreamTrackerTest, GapOfExactlyMaxGapIsRepaired) {
 // published during the repair than may be held: the tail past the bound is
 // dropped, and the next publication finds that hole and repairs it.
 TEST(StreamTrackerTest, HeldBytesBoundDropsTheTailAndTheNextPublicationRepairsIt) {
-  StreamTracker tracker(/*max_held_bytes=*/8, kMaxGap);
+  StreamTracker tracker(/*max_held_bytes=*/8 + 2 * kEnvelope, kMaxGap);
   tracker.Position("e1", 10);
   ASSERT_EQ(tracker.OnLive(12, "e1", MakeFrame("aaaa")), Live::kRepair);
   ASSERT_EQ(tracker.OnLive(13, "e1", MakeFrame("bbbb")), Live::kHeld);
-  EXPECT_EQ(tracker.held_bytes(), 8u);
+  EXPECT_EQ(tracker.held_bytes(), 8 + 2 * kEnvelope);
   ASSERT_EQ(tracker.OnLive(14, "e1", MakeFrame("cccc")), Live::kHeld);
-  EXPECT_EQ(tracker.held_bytes(), 8u) << "dropped";
+  EXPECT_EQ(tracker.held_bytes(), 8 + 2 * kEnvelope) << "dropped";
 
   StreamTracker::RepairStep step = Answer(tracker, Page("e1", 13, Range(11, 13)));
   EXPECT_EQ(step.kind, Kind::kDone);
@@ -524,18 +527,18 @@ TEST(StreamTrackerTest, HeldBytesBoundDropsTheTailAndTheNextPublicationRepairsIt
 // publication held after a dropped one leaves a hole inside the held tail,
 // which is fetched before the held publication goes out.
 TEST(StreamTrackerTest, HoleLeftByADroppedPublicationIsFetched) {
-  StreamTracker tracker(/*max_held_bytes=*/10, kMaxGap);
+  StreamTracker tracker(/*max_held_bytes=*/10 + 3 * kEnvelope, kMaxGap);
   tracker.Position("e1", 10);
   ASSERT_EQ(tracker.OnLive(12, "e1", MakeFrame("aaaa")), Live::kRepair);
   ASSERT_EQ(tracker.OnLive(13, "e1", MakeFrame("bbbb")), Live::kHeld);
   ASSERT_EQ(tracker.OnLive(14, "e1", MakeFrame("cccc")), Live::kHeld);  // Dropped.
   ASSERT_EQ(tracker.OnLive(15, "e1", MakeFrame("dd")), Live::kHeld);
-  EXPECT_EQ(tracker.held_bytes(), 10u);
+  EXPECT_EQ(tracker.held_bytes(), 10 + 3 * kEnvelope);
 
   StreamTracker::RepairStep step = Answer(tracker, Page("e1", 13, Range(11, 13)));
   EXPECT_EQ(step.kind, Kind::kFetchMore);
   EXPECT_EQ(OffsetsOf(step.deliver), Range(11, 13));
-  EXPECT_EQ(tracker.held_bytes(), 2u) << "only 15 is still held";
+  EXPECT_EQ(tracker.held_bytes(), 2 + kEnvelope) << "only 15 is still held";
 
   step = Answer(tracker, Page("e1", 15, Range(14, 15)));
   EXPECT_EQ(step.kind, Kind::kDone);

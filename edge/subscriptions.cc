@@ -335,10 +335,9 @@ void Subscriptions::OnPublication(const edge::v1::Publication& publication) {
     // only for subscribers already live.
     bool join = publication.has_join();
     ClientInfoView info = ViewOf(join ? publication.join() : publication.leave());
-    auto encode = [&](WireFormat format) {
+    LazyFrames event([&](WireFormat format) {
       return join ? EncodeJoinPush(format, name, info) : EncodeLeavePush(format, name, info);
-    };
-    LazyFrames event(encode);
+    });
     for (const auto& [session, unused] : entry->subscribers) {
       sessions_->Send(session, event.For(session->format));
     }
@@ -466,10 +465,9 @@ void Subscriptions::ResetChannel(const std::string& key) {
   std::vector<ClientSession*> subscribers;
   subscribers.reserve(entry->subscribers.size());
   for (const auto& [session, delivered] : entry->subscribers) subscribers.push_back(session);
-  auto encode = [&name](WireFormat format) {
+  LazyFrames push([&name](WireFormat format) {
     return EncodeUnsubscribePush(format, name, kUnsubscribeInsufficientState, "insufficient state");
-  };
-  LazyFrames push(encode);
+  });
   repair_fetch_.erase(key);
   // Sessions still positioning keep the entry; they learn the new position
   // from their own answer.
