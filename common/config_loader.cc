@@ -21,6 +21,7 @@
 #include "common/absl_compat.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "simdjson.h"
@@ -104,10 +105,50 @@ absl::Status CheckNoDuplicateKeys(const simdjson::dom::element& element, const s
   return absl::OkStatus();
 }
 
+// Refuses a bool field of `descriptor` written as anything but true or
+// false, recursively through message fields: protobuf 3.21's JSON parser
+// takes any string for a bool ("join_leave": "yes" parsed without an
+// error), so a typo would silently become a setting. `path` as above.
+absl::Status CheckBoolFields(const simdjson::dom::element& element,
+                             const google::protobuf::Descriptor& descriptor,
+                             const std::string& path) {
+  simdjson::dom::object object;
+  if (element.get(object) != simdjson::SUCCESS) return absl::OkStatus();
+  for (const simdjson::dom::key_value_pair entry : object) {
+    const std::string key(entry.key);
+    const google::protobuf::FieldDescriptor* field = descriptor.FindFieldByName(key);
+    for (int i = 0; field == nullptr && i < descriptor.field_count(); ++i) {
+      if (descriptor.field(i)->json_name() == key) field = descriptor.field(i);
+    }
+    if (field == nullptr || field->is_map()) continue;
+    const std::string where = path.empty() ? key : absl::StrCat(path, ".", key);
+    if (field->type() == google::protobuf::FieldDescriptor::TYPE_BOOL && !field->is_repeated() &&
+        !entry.value.is_bool() && !entry.value.is_null()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": must be true or false"));
+    }
+    if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) continue;
+    if (!field->is_repeated()) {
+      RETURN_IF_ERROR(CheckBoolFields(entry.value, *field->message_type(), where));
+      continue;
+    }
+    simdjson::dom::array items;
+    if (entry.value.get(items) != simdjson::SUCCESS) continue;
+    size_t index = 0;
+    for (const simdjson::dom::element item : items) {
+      RETURN_IF_ERROR(
+          CheckBoolFields(item, *field->message_type(), absl::StrCat(where, "[", index, "]")));
+      ++index;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // protobuf's JSON parser is lenient: it takes unquoted or single-quoted keys
-// and trailing commas, and a repeated key silently replaces the earlier one.
-// The file is held to RFC 8259 and a repeated key is refused.
-absl::Status CheckStrictJson(std::string_view json) {
+// and trailing commas, a repeated key silently replaces the earlier one, and
+// any string passes for a bool. The file is held to RFC 8259, a repeated key
+// is refused, and a bool must be true or false.
+absl::Status CheckStrictJson(std::string_view json,
+                             const google::protobuf::Descriptor& descriptor) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   const simdjson::error_code error =
@@ -116,7 +157,8 @@ absl::Status CheckStrictJson(std::string_view json) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
   }
-  return CheckNoDuplicateKeys(root, "");
+  RETURN_IF_ERROR(CheckNoDuplicateKeys(root, ""));
+  return CheckBoolFields(root, descriptor, "");
 }
 
 // Rewrites a protobuf parse error so that it cannot leak an inline
@@ -299,7 +341,7 @@ absl::Status ParseStrictJson(std::string_view json, std::string_view source_name
         absl::StrCat(AsAbsl(source_name), ": ",
                      DescribeParseError(std::string_view(error.data(), error.size()), json)));
   }
-  if (absl::Status strict = CheckStrictJson(json); !strict.ok()) {
+  if (absl::Status strict = CheckStrictJson(json, *message->GetDescriptor()); !strict.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source_name), ": ", strict.message()));
   }
   return absl::OkStatus();

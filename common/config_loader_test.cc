@@ -183,6 +183,22 @@ TEST(ParseConfigTest, DuplicateKeyIsNamed) {
   EXPECT_TRUE(ParseConfig(R"({"namespaces": [{"name": "a"}, {"name": "b"}]})", kSource).ok());
 }
 
+TEST(ParseConfigTest, ABoolMustBeTrueOrFalse) {
+  // protobuf's parser alone takes any string for a bool.
+  ExpectInvalid(R"({"namespaces": [{"name": "chat", "options": {"join_leave": "yes"}}]})",
+                "namespaces[0].options.join_leave: must be true or false");
+  ExpectInvalid(R"({"defaults": {"presence": "true"}})",
+                "defaults.presence: must be true or false");
+  ExpectInvalid(R"({"defaults": {"allowRecovery": "false"}})",
+                "defaults.allowRecovery: must be true or false");
+  absl::StatusOr<Config> config =
+      ParseConfig(R"({"namespaces": [{"name": "chat", "options": {"join_leave": true,
+                     "presence": false, "allowRecovery": null}}]})",
+                  kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->namespaces(0).options().join_leave());
+}
+
 TEST(ParseConfigTest, EmptyInputIsRefused) {
   ExpectInvalid("", "empty");
   ExpectInvalid(" \n\t", "empty");
